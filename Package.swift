@@ -1,0 +1,187 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Settings shared by every target: Swift 6 language mode with strict concurrency and the
+/// upcoming features the house style asks for.
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
+]
+
+var package = Package(
+    name: "segments",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SegmentsClient", targets: ["SegmentsClient"]),
+        .library(name: "SegmentLanguage", targets: ["SegmentLanguage"]),
+        .library(name: "SegmentsSQLite", targets: ["SegmentsSQLite"]),
+        .executable(name: "profile-store", targets: ["profile-store"]),
+        .executable(name: "segclient", targets: ["segclient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // MARK: - System libraries
+
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Sources/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+
+        // MARK: - Libraries
+
+        /// Thin Swift wrapper over the system SQLite library.
+        .target(
+            name: "SegmentsSQLite",
+            dependencies: ["CSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        /// The segment expression language: parser, checker, printer, plan, reference interpreter. Pure.
+        .target(
+            name: "SegmentLanguage",
+            swiftSettings: swiftSettings
+        ),
+        /// Generated protobuf messages, frame codec and RPC envelope helpers.
+        .target(
+            name: "SegmentsWire",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        /// RPC server and multiplexed client connection over Unix domain sockets.
+        .target(
+            name: "SegmentsRPC",
+            dependencies: [
+                "SegmentsWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        /// What both daemons need from their host: systemd notification, socket ownership, clocks.
+        .target(
+            name: "DaemonSupport",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        /// The system of record: SQLite storage, the ordered change log and the store's RPC service.
+        .target(
+            name: "ProfileStore",
+            dependencies: [
+                "SegmentsWire", "SegmentsRPC", "SegmentsSQLite", "SegmentLanguage", "DaemonSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        /// The async/await Swift client library.
+        .target(
+            name: "SegmentsClient",
+            dependencies: [
+                "SegmentsWire", "SegmentsRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        /// Helpers for tests: temporary directories and in-process daemons.
+        .target(
+            name: "SegmentsTesting",
+            dependencies: [
+                "ProfileStore", "SegmentsClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Executables
+
+        .executableTarget(
+            name: "profile-store",
+            dependencies: [
+                "ProfileStore", "DaemonSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "segclient",
+            dependencies: [
+                "SegmentsClient", "SegmentsWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Tests
+
+        .testTarget(
+            name: "SegmentsWireTests",
+            dependencies: ["SegmentsWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SegmentsRPCTests",
+            dependencies: ["SegmentsRPC", "SegmentsWire", "SegmentsTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SegmentsSQLiteTests",
+            dependencies: ["SegmentsSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SegmentLanguageTests",
+            dependencies: ["SegmentLanguage"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ProfileStoreTests",
+            dependencies: ["ProfileStore", "SegmentsClient", "SegmentsTesting", "SegmentsWire"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["SegmentsClient", "SegmentsTesting", "SegmentsWire"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
+
+// The libFuzzer target links only with `--sanitize=fuzzer` (libFuzzer supplies `main`), so it is
+// declared only when asked for: `SEGMENTS_FUZZ=1 swift build --product segment-language-fuzz --sanitize=fuzzer`.
+if Context.environment["SEGMENTS_FUZZ"] != nil {
+    package.products.append(.executable(name: "segment-language-fuzz", targets: ["segment-language-fuzz"]))
+    package.targets.append(
+        .executableTarget(
+            name: "segment-language-fuzz",
+            dependencies: ["SegmentLanguage"],
+            path: "Fuzz/segment-language-fuzz",
+            swiftSettings: swiftSettings
+        )
+    )
+}
