@@ -1,0 +1,86 @@
+/// One evaluation of a tree at one instant. The caller says how names, aggregates and `in_segment` are resolved:
+/// the reference interpreter scans all events; the plan reads values the evaluator maintains.
+struct Evaluation {
+    let nowMs: Int64
+    /// A profile attribute, or (inside `where`) an event property.
+    let lookup: (String) -> AttributeValue?
+    let aggregate: (Aggregate) -> Value?
+    let isMember: (String) -> Bool
+
+    func truth(_ node: Node) -> Bool {
+        switch node {
+        case .or(let items): return items.contains { truth($0) }
+        case .and(let items): return items.allSatisfy { truth($0) }
+        case .not(let inner): return !truth(inner)
+        case .compare(let left, let op, let right): return comparison(left, op, right).result
+        case .exists(let name): return lookup(name) != nil
+        case .inSegment(let name): return isMember(name)
+        }
+    }
+
+    /// The value of an operand before coercion; `nil` is missing.
+    func value(_ operand: Operand) -> Value? {
+        switch operand {
+        case .name(let name): return lookup(name).map(Value.init)
+        case .literal(let literal): return Value(literal)
+        case .now: return .time(nowMs)
+        case .ago(let d): return .time(Semantics.ago(d.milliseconds, now: nowMs))
+        case .timestamp(let ms): return .time(ms)
+        case .aggregate(let a): return aggregate(a)
+        }
+    }
+
+    /// The result of a comparison, with both sides as compared (after reading names as timestamps).
+    func comparison(_ left: Operand, _ op: CompareOp, _ right: Operand) -> (result: Bool, left: Value?, right: Value?) {
+        let (l, r) = Semantics.coerce(left: left, value(left), right: right, value(right))
+        return (Semantics.compare(l, op, r), l, r)
+    }
+}
+
+extension Evaluation {
+    /// The aggregate's value by scanning every event: the reference semantics.
+    static func scan(_ a: Aggregate, events: [EventRecord], nowMs: Int64) -> Value? {
+        var count = 0
+        var sum = 0.0
+        var numeric = 0
+        var minimum = Double.infinity
+        var maximum = -Double.infinity
+        var earliest: Int64?
+        var latest: Int64?
+        for event in events where matches(a, event, nowMs: nowMs) {
+            count += 1
+            earliest = Swift.min(earliest ?? event.atMs, event.atMs)
+            latest = Swift.max(latest ?? event.atMs, event.atMs)
+            if let property = a.property, case .number(let x)? = event.properties[property] {
+                numeric += 1
+                sum += x
+                minimum = Swift.min(minimum, x)
+                maximum = Swift.max(maximum, x)
+            }
+        }
+        switch a.kind {
+        case .count: return .number(Double(count))
+        case .sum: return .number(sum)
+        case .avg: return numeric == 0 ? nil : .number(sum / Double(numeric))
+        case .min: return numeric == 0 ? nil : .number(minimum)
+        case .max: return numeric == 0 ? nil : .number(maximum)
+        case .first: return earliest.map(Value.time)
+        case .last: return latest.map(Value.time)
+        }
+    }
+
+    /// Whether an event counts for an aggregate at `nowMs`: its name, its instant (and window), its filter.
+    static func matches(_ a: Aggregate, _ event: EventRecord, nowMs: Int64) -> Bool {
+        guard event.name.utf8.elementsEqual(a.event.utf8),
+            Semantics.isCounted(at: event.atMs, now: nowMs, windowMs: a.window?.milliseconds)
+        else { return false }
+        guard let filter = a.filter else { return true }
+        return filterMatches(filter, properties: event.properties, nowMs: nowMs)
+    }
+
+    /// A `where` filter on one event's properties. Filters hold no aggregates and no `in_segment`.
+    static func filterMatches(_ filter: Node, properties: [String: AttributeValue], nowMs: Int64) -> Bool {
+        Evaluation(nowMs: nowMs, lookup: { properties[$0] }, aggregate: { _ in nil }, isMember: { _ in false })
+            .truth(filter)
+    }
+}

@@ -1,0 +1,168 @@
+/// One distinct event aggregate of a plan: what the evaluator keeps per user.
+///
+/// Two aggregates written differently but meaning the same (`within 24h` and `within 1d`, `"purchase"` and
+/// `purchase`) have equal keys. ``canonicalText`` writes the window in its largest exact unit.
+public struct AggregateKey: Sendable, Hashable, CustomStringConvertible {
+    /// count, sum, avg, min, max, first or last.
+    public let kind: AggregateKind
+    /// The event name the aggregate reads.
+    public let event: String
+    /// The numeric property for sum/avg/min/max; `nil` for count/first/last.
+    public let property: String?
+    /// The `where` filter, if any.
+    public let filter: EventFilter?
+    /// The `within` window in milliseconds; `nil` for no window (all events with `at <= now`).
+    public let windowMs: Int64?
+
+    init(_ a: Aggregate) {
+        kind = a.kind
+        event = a.event
+        property = a.property
+        filter = a.filter.map(EventFilter.init)
+        windowMs = a.window?.milliseconds
+    }
+
+    /// The aggregate as it would be written, e.g. `count(page_view where url starts_with "/pricing" within 1w)`.
+    public var canonicalText: String {
+        var out = ""
+        let window = windowMs.map { Duration.canonical(milliseconds: $0) }
+        Printer.write(
+            Aggregate(kind: kind, event: event, property: property, filter: filter?.node, window: window),
+            into: &out
+        )
+        return out
+    }
+
+    /// ``canonicalText``.
+    public var description: String { canonicalText }
+
+    /// Whether an event counts for this aggregate at `nowMs`: the right name, `at <= nowMs`, inside the window
+    /// (`nowMs - window < at`), and the filter holds.
+    ///
+    /// - Parameters:
+    ///   - event: The event.
+    ///   - nowMs: The instant.
+    /// - Returns: Whether the event is one of the aggregate's matching events.
+    public func includes(_ event: EventRecord, nowMs: Int64) -> Bool {
+        guard event.name.utf8.elementsEqual(self.event.utf8),
+            Semantics.isCounted(at: event.atMs, now: nowMs, windowMs: windowMs)
+        else { return false }
+        return filter?.matches(event.properties, nowMs: nowMs) ?? true
+    }
+
+    /// The aggregate's value over `events` at `nowMs`, by full scan.
+    ///
+    /// - Parameters:
+    ///   - events: The user's events, in any order.
+    ///   - nowMs: The instant.
+    /// - Returns: `.number` for count/sum/avg/min/max, `.timestamp` for first/last, `nil` when missing
+    ///   (avg/min/max with no numeric property, first/last with no event).
+    public func value(of events: [EventRecord], nowMs: Int64) -> AttributeValue? {
+        var count = 0
+        var sum = 0.0
+        var numeric = 0
+        var minimum = Double.infinity
+        var maximum = -Double.infinity
+        var earliest = Int64.max
+        var latest = Int64.min
+        for event in events where includes(event, nowMs: nowMs) {
+            count += 1
+            earliest = Swift.min(earliest, event.atMs)
+            latest = Swift.max(latest, event.atMs)
+            if let property, case .number(let x)? = event.properties[property] {
+                numeric += 1
+                sum += x
+                minimum = Swift.min(minimum, x)
+                maximum = Swift.max(maximum, x)
+            }
+        }
+        switch kind {
+        case .count: return .number(Double(count))
+        case .sum: return .number(sum)
+        case .avg: return numeric == 0 ? nil : .number(sum / Double(numeric))
+        case .min: return numeric == 0 ? nil : .number(minimum)
+        case .max: return numeric == 0 ? nil : .number(maximum)
+        case .first: return count == 0 ? nil : .timestamp(earliest)
+        case .last: return count == 0 ? nil : .timestamp(latest)
+        }
+    }
+
+    /// The next instant strictly after `nowMs` at which this aggregate's value can change by time alone.
+    ///
+    /// For each event with the aggregate's name: its `at` (a future-dated event starts counting), `at + window`
+    /// (it leaves the window), and the instants at which its filter can change (when the filter compares a
+    /// property with `now` or `D ago`). Conservative: the value may stay the same at the returned instant.
+    ///
+    /// - Parameters:
+    ///   - nowMs: The instant.
+    ///   - events: The user's events.
+    /// - Returns: The instant, or `nil` when time alone never changes the value.
+    public func nextChange(after nowMs: Int64, events: [EventRecord]) -> Int64? {
+        var collector = ChangeCollector(now: nowMs)
+        collector.addAggregate(self, events: events)
+        return collector.best
+    }
+}
+
+/// A `where` filter of an aggregate, evaluable against one event's properties.
+///
+/// Names inside the filter are event properties. Filters hold no aggregates and no `in_segment`; they may compare
+/// a property with `now` or `D ago`, in which case ``readsTime`` is true and whether an event matches can change
+/// as time passes.
+public struct EventFilter: Sendable, Hashable, CustomStringConvertible {
+    let node: Node
+
+    /// Whether the filter mentions `now` or `D ago`.
+    public let readsTime: Bool
+
+    init(_ node: Node) {
+        self.node = node
+        self.readsTime = Self.mentionsTime(node)
+    }
+
+    /// The filter's canonical text, e.g. `url starts_with "/pricing"`.
+    public var canonicalText: String { Printer.print(node) }
+
+    /// ``canonicalText``.
+    public var description: String { canonicalText }
+
+    /// Whether one event's properties satisfy the filter at `nowMs`.
+    ///
+    /// - Parameters:
+    ///   - properties: The event's properties.
+    ///   - nowMs: The instant (only read when ``readsTime``).
+    /// - Returns: The filter's value.
+    public func matches(_ properties: [String: AttributeValue], nowMs: Int64) -> Bool {
+        Evaluation.filterMatches(node, properties: properties, nowMs: nowMs)
+    }
+
+    /// The property names the filter reads.
+    public var propertyNames: [String] {
+        var names: [String] = []
+        PlanBuilder.collectNames(node, into: &names)
+        var seen: Set<String> = []
+        return names.filter { seen.insert($0).inserted }
+    }
+
+    /// The tree equality is the filter's identity (`==` and `=`, spacing and parentheses do not count).
+    public static func == (lhs: EventFilter, rhs: EventFilter) -> Bool { lhs.node == rhs.node }
+
+    /// Hashes the tree.
+    public func hash(into hasher: inout Hasher) { hasher.combine(node) }
+
+    private static func mentionsTime(_ node: Node) -> Bool {
+        switch node {
+        case .or(let items), .and(let items): return items.contains(where: mentionsTime)
+        case .not(let inner): return mentionsTime(inner)
+        case .compare(let l, _, let r):
+            for operand in [l, r] {
+                switch operand {
+                case .now, .ago: return true
+                default: continue
+                }
+            }
+            return false
+        case .exists, .inSegment: return false
+        }
+    }
+}

@@ -1,0 +1,425 @@
+/// Recursive-descent parser over the token list, with every check that needs no catalog.
+///
+/// Recursion is bounded by the nesting limit: each `(`, `not`, call parenthesis and list bracket adds one level, the
+/// parser refuses level 65 before descending, and `and`/`or` chains and runs of `not` are parsed by loops.
+struct Parser {
+    /// The most nesting levels an expression may have.
+    static let maximumDepth = 64
+    /// The most UTF-8 bytes an expression (and its canonical text) may have.
+    static let maximumBytes = 65_536
+
+    private let source: String
+    private let tokens: [Token]
+    private let lexError: SegmentLanguageError?
+    private var index = 0
+    private var depth = 0
+    /// Inside a `where` filter: names are event properties, aggregates and `in_segment` are refused.
+    private var inFilter = false
+    private(set) var references: [SegmentReference] = []
+
+    init(_ source: String) {
+        self.source = source
+        (tokens, lexError) = Lexer.tokenize(source)
+    }
+
+    // MARK: - Tokens
+
+    /// The current token; at a lexing error, that error is thrown instead.
+    private func current() throws(SegmentLanguageError) -> Token {
+        if index < tokens.count { return tokens[index] }
+        if let lexError { throw lexError }
+        return tokens[tokens.count - 1]
+    }
+
+    /// The token after the current one, or `nil` when it is a lexing error.
+    private func following() -> Token? {
+        index + 1 < tokens.count ? tokens[index + 1] : nil
+    }
+
+    private mutating func advance() { index += 1 }
+
+    private func fail(
+        _ code: SegmentLanguageError.Code,
+        _ reason: String,
+        at token: Token
+    ) -> SegmentLanguageError {
+        SegmentLanguageError(code, reason, at: token.position, in: source)
+    }
+
+    private func expected(_ what: String, at token: Token) -> SegmentLanguageError {
+        var reason = "expected \(what), found \(token.quoted)"
+        if case .name(let word) = token.kind, Keyword(rawValue: word.lowercased()) != nil {
+            reason += " (keywords are lower case)"
+        }
+        return fail(.syntax, reason, at: token)
+    }
+
+    private mutating func expect(_ symbol: Symbol, _ what: String) throws(SegmentLanguageError) {
+        let token = try current()
+        guard token.isSymbol(symbol) else { throw expected(what, at: token) }
+        advance()
+    }
+
+    private mutating func enter(_ token: Token) throws(SegmentLanguageError) {
+        depth += 1
+        if depth > Self.maximumDepth {
+            throw fail(.tooDeep, "nesting is deeper than \(Self.maximumDepth) levels", at: token)
+        }
+    }
+
+    private mutating func leave() { depth -= 1 }
+
+    // MARK: - Entry
+
+    /// Parses a whole expression.
+    mutating func parseExpression() throws(SegmentLanguageError) -> Node {
+        let first = try current()
+        if first.kind == .end { throw fail(.syntax, "expected an expression, found end of input", at: first) }
+        let node = try parseOr()
+        let token = try current()
+        guard token.kind == .end else {
+            if token.isKeyword(.where) || token.isKeyword(.within) {
+                throw fail(
+                    .notAnEvent,
+                    "'\(token.text)' belongs inside count, sum, avg, min, max, first or last, after the event name",
+                    at: token
+                )
+            }
+            if token.isSymbol(.rightParen) { throw fail(.syntax, "unbalanced ')'", at: token) }
+            throw expected("'and', 'or' or end of input", at: token)
+        }
+        return node
+    }
+
+    // MARK: - Boolean structure
+
+    private mutating func parseOr() throws(SegmentLanguageError) -> Node {
+        var items = [try parseAnd()]
+        while try current().isKeyword(.or) {
+            advance()
+            items.append(try parseAnd())
+        }
+        return items.count == 1 ? items[0] : .or(items)
+    }
+
+    private mutating func parseAnd() throws(SegmentLanguageError) -> Node {
+        var items = [try parseUnary()]
+        while try current().isKeyword(.and) {
+            advance()
+            items.append(try parseUnary())
+        }
+        return items.count == 1 ? items[0] : .and(items)
+    }
+
+    private mutating func parseUnary() throws(SegmentLanguageError) -> Node {
+        // A run of `not` is a loop, not recursion.
+        var nots = 0
+        while true {
+            let token = try current()
+            guard token.isKeyword(.not) else { break }
+            if following()?.isKeyword(.in) == true {
+                throw fail(.syntax, "expected a value before 'not in'", at: token)
+            }
+            try enter(token)
+            nots += 1
+            advance()
+        }
+        var node = try parsePrimary()
+        for _ in 0..<nots {
+            node = .not(node)
+            leave()
+        }
+        return node
+    }
+
+    private mutating func parsePrimary() throws(SegmentLanguageError) -> Node {
+        let token = try current()
+        if token.isSymbol(.leftParen) {
+            try enter(token)
+            advance()
+            let inner = try parseOr()
+            let close = try current()
+            guard close.isSymbol(.rightParen) else { throw expected("')' or a boolean operator", at: close) }
+            advance()
+            leave()
+            return inner
+        }
+        if token.isKeyword(.exists) { return try parseExists(token) }
+        if token.isKeyword(.in_segment) { return try parseInSegment(token) }
+        let left = try parseOperand(role: "a condition")
+        let opToken = try current()
+        let op: CompareOp
+        switch opToken.kind {
+        case .symbol(.eq), .symbol(.eqeq): op = .eq
+        case .symbol(.ne): op = .ne
+        case .symbol(.lt): op = .lt
+        case .symbol(.le): op = .le
+        case .symbol(.gt): op = .gt
+        case .symbol(.ge): op = .ge
+        case .keyword(.in): op = .in
+        case .keyword(.contains): op = .contains
+        case .keyword(.starts_with): op = .startsWith
+        case .keyword(.ends_with): op = .endsWith
+        case .keyword(.not):
+            guard following()?.isKeyword(.in) == true else {
+                throw expected("'in' after 'not'", at: following() ?? opToken)
+            }
+            advance()
+            op = .notIn
+        case .keyword(.where), .keyword(.within):
+            throw fail(
+                .notAnEvent,
+                "'\(opToken.text)' applies only to the event inside count, sum, avg, min, max, first or last",
+                at: opToken
+            )
+        case .symbol(.dot):
+            throw fail(
+                .notAnEvent,
+                "a property can only be read from the event of sum, avg, min or max, e.g. sum(purchase.amount)",
+                at: opToken
+            )
+        default:
+            var what = "a comparison operator"
+            if case .name = left { what += " after the name (write 'x = true' for a bool)" }
+            throw expected(what, at: opToken)
+        }
+        advance()
+        let right = try parseOperand(role: "a value after '\(op.rawValue)'")
+        return .compare(left, op, right)
+    }
+
+    private mutating func parseExists(_ keyword: Token) throws(SegmentLanguageError) -> Node {
+        advance()
+        try enter(try current())
+        try expect(.leftParen, "'(' after 'exists'")
+        let token = try current()
+        let name: String
+        switch token.kind {
+        case .name(let n), .quotedName(let n): name = n
+        case .string:
+            throw fail(.syntax, "exists takes a name, not a string: write exists(`name`) for unusual names", at: token)
+        default: throw expected("an attribute name", at: token)
+        }
+        advance()
+        try expect(.rightParen, "')' after the name in exists(...)")
+        leave()
+        return .exists(name)
+    }
+
+    private mutating func parseInSegment(_ keyword: Token) throws(SegmentLanguageError) -> Node {
+        if inFilter { throw fail(.invalidFilter, "in_segment is not allowed inside 'where'", at: keyword) }
+        advance()
+        try enter(try current())
+        try expect(.leftParen, "'(' after 'in_segment'")
+        let token = try current()
+        guard case .string(let name) = token.kind else {
+            throw expected("a segment name in double quotes", at: token)
+        }
+        advance()
+        try expect(.rightParen, "')' after the segment name")
+        leave()
+        references.append(SegmentReference(name: name, position: keyword.position))
+        return .inSegment(name)
+    }
+
+    // MARK: - Operands
+
+    private mutating func parseOperand(role: String) throws(SegmentLanguageError) -> Operand {
+        let token = try current()
+        switch token.kind {
+        case .name(let name):
+            if following()?.isSymbol(.leftParen) == true {
+                var reason = "unknown function '\(name)'"
+                if let keyword = Keyword(rawValue: name.lowercased()), keyword.aggregateKind != nil
+                    || keyword == .exists || keyword == .in_segment
+                {
+                    reason += " (keywords are lower case: \(keyword.rawValue))"
+                } else {
+                    reason += "; the functions are count, sum, avg, min, max, first, last, exists and in_segment"
+                }
+                throw fail(.unknownFunction, reason, at: token)
+            }
+            advance()
+            return .name(name)
+        case .quotedName(let name):
+            advance()
+            return .name(name)
+        case .string(let s):
+            advance()
+            return .literal(.string(s))
+        case .number(let n):
+            advance()
+            return .literal(.number(n))
+        case .keyword(.true):
+            advance()
+            return .literal(.bool(true))
+        case .keyword(.false):
+            advance()
+            return .literal(.bool(false))
+        case .symbol(.leftBracket):
+            return .literal(try parseList())
+        case .keyword(.now):
+            advance()
+            return .now
+        case .timestamp(let ms):
+            advance()
+            return .timestamp(ms)
+        case .duration(let d):
+            advance()
+            let next = try current()
+            guard next.isKeyword(.ago) else { throw expected("'ago' after '\(token.text)'", at: next) }
+            advance()
+            return .ago(d)
+        case .keyword(let keyword):
+            if let kind = keyword.aggregateKind { return .aggregate(try parseAggregate(kind, token)) }
+            if keyword == .exists || keyword == .in_segment {
+                throw fail(.syntax, "\(keyword.rawValue)(...) is a condition, not a value", at: token)
+            }
+            throw expected(role, at: token)
+        default:
+            throw expected(role, at: token)
+        }
+    }
+
+    private mutating func parseList() throws(SegmentLanguageError) -> Literal {
+        let open = try current()
+        try enter(open)
+        advance()
+        var items: [Literal] = []
+        while true {
+            let token = try current()
+            switch token.kind {
+            case .string(let s): items.append(.string(s))
+            case .number(let n): items.append(.number(n))
+            case .keyword(.true): items.append(.bool(true))
+            case .keyword(.false): items.append(.bool(false))
+            case .symbol(.leftBracket): items.append(try parseList())
+            case .symbol(.rightBracket) where items.isEmpty:
+                throw fail(.syntax, "a list needs at least one value", at: token)
+            default: throw expected("a string, number, true, false or list in the list", at: token)
+            }
+            if case .symbol(.leftBracket) = token.kind {} else { advance() }
+            let separator = try current()
+            if separator.isSymbol(.comma) {
+                advance()
+                continue
+            }
+            guard separator.isSymbol(.rightBracket) else { throw expected("',' or ']'", at: separator) }
+            advance()
+            leave()
+            return .list(items)
+        }
+    }
+
+    private mutating func parseAggregate(_ kind: AggregateKind, _ keyword: Token) throws(SegmentLanguageError) -> Aggregate {
+        if inFilter {
+            throw fail(.invalidFilter, "aggregates like \(kind.rawValue)(...) are not allowed inside 'where'", at: keyword)
+        }
+        advance()
+        try enter(try current())
+        try expect(.leftParen, "'(' after '\(kind.rawValue)'")
+        let eventToken = try current()
+        let event: String
+        switch eventToken.kind {
+        case .name(let n), .quotedName(let n), .string(let n): event = n
+        case .keyword(let k) where k.aggregateKind != nil:
+            throw fail(.notAnEvent, "\(kind.rawValue)(...) takes an event name, not an aggregate", at: eventToken)
+        case .symbol(.rightParen), .end:
+            throw fail(.notAnEvent, "\(kind.rawValue)(...) needs an event name", at: eventToken)
+        default:
+            throw fail(
+                .notAnEvent,
+                "\(kind.rawValue)(...) takes an event name, found \(eventToken.quoted)",
+                at: eventToken
+            )
+        }
+        advance()
+        var property: String?
+        let afterEvent = try current()
+        if kind.takesProperty {
+            guard afterEvent.isSymbol(.dot) else {
+                throw fail(
+                    .notAnEvent,
+                    "\(kind.rawValue) needs an event property: write \(kind.rawValue)(EVENT.PROPERTY), "
+                        + "e.g. \(kind.rawValue)(purchase.amount)",
+                    at: afterEvent
+                )
+            }
+            advance()
+            let propertyToken = try current()
+            switch propertyToken.kind {
+            case .name(let n), .quotedName(let n): property = n
+            default: throw expected("a property name after '.'", at: propertyToken)
+            }
+            advance()
+        } else if afterEvent.isSymbol(.dot) {
+            throw fail(
+                .syntax,
+                "\(kind.rawValue) reads no property: write \(kind.rawValue)(\(eventToken.text) ...)",
+                at: afterEvent
+            )
+        }
+        var filter: Node?
+        if try current().isKeyword(.where) {
+            advance()
+            let conditionToken = try current()
+            if conditionToken.kind == .end || conditionToken.isSymbol(.rightParen) {
+                throw expected("a condition after 'where'", at: conditionToken)
+            }
+            let saved = inFilter
+            inFilter = true
+            filter = try parseOr()
+            inFilter = saved
+        }
+        var window: Duration?
+        let windowToken = try current()
+        if windowToken.isKeyword(.within) {
+            guard kind.takesWindow else {
+                throw fail(
+                    .syntax,
+                    "\(kind.rawValue)(...) takes no window; compare it with a time instead, "
+                        + "e.g. \(kind.rawValue)(\(eventToken.text)) > 30d ago",
+                    at: windowToken
+                )
+            }
+            advance()
+            let durationToken = try current()
+            guard case .duration(let d) = durationToken.kind else {
+                throw expected("a duration after 'within'", at: durationToken)
+            }
+            advance()
+            window = d
+        }
+        let close = try current()
+        guard close.isSymbol(.rightParen) else {
+            var what = "')'"
+            if filter == nil { what = "'where', " + (kind.takesWindow ? "'within' or " : "") + "')'" }
+            else if window == nil && kind.takesWindow { what = "'within' or ')'" }
+            if close.isKeyword(.where), filter != nil || window != nil {
+                throw fail(.syntax, "'where' must come before 'within' and only once", at: close)
+            }
+            throw expected(what + " in \(kind.rawValue)(...)", at: close)
+        }
+        advance()
+        leave()
+        return Aggregate(kind: kind, event: event, property: property, filter: filter, window: window)
+    }
+}
+
+/// An `in_segment("name")` call and where it is in the source.
+public struct SegmentReference: Sendable, Hashable {
+    /// The referenced segment or static list.
+    public var name: String
+    /// The position of the `in_segment` keyword.
+    public var position: SourcePosition
+
+    /// Creates a reference.
+    ///
+    /// - Parameters:
+    ///   - name: The referenced segment or static list.
+    ///   - position: Where the `in_segment` call starts.
+    public init(name: String, position: SourcePosition) {
+        self.name = name
+        self.position = position
+    }
+}

@@ -1,0 +1,125 @@
+// The checked syntax tree. Internal: the public face is `SegmentExpression`, `SegmentPlan` and `AggregateKey`.
+// `and`/`or` are n-ary so that long chains (`a or b or c …`) are flat; only parentheses and `not` nest.
+
+/// A boolean sub-expression.
+indirect enum Node: Hashable, Sendable {
+    /// Two or more alternatives.
+    case or([Node])
+    /// Two or more conjuncts.
+    case and([Node])
+    case not(Node)
+    case compare(Operand, CompareOp, Operand)
+    /// `exists(name)`: the attribute (or, inside `where`, the event property) is present.
+    case exists(String)
+    /// `in_segment("s")`.
+    case inSegment(String)
+}
+
+/// A comparison operator. `==` is read as `=`.
+enum CompareOp: String, Hashable, Sendable, CaseIterable {
+    case eq = "="
+    case ne = "!="
+    case lt = "<"
+    case le = "<="
+    case gt = ">"
+    case ge = ">="
+    case `in` = "in"
+    case notIn = "not in"
+    case contains = "contains"
+    case startsWith = "starts_with"
+    case endsWith = "ends_with"
+}
+
+/// One side of a comparison.
+indirect enum Operand: Hashable, Sendable {
+    /// A profile attribute, or an event property inside `where`.
+    case name(String)
+    case literal(Literal)
+    case now
+    /// `D ago`, that is `now - D`.
+    case ago(Duration)
+    /// An unquoted RFC 3339 timestamp, in Unix milliseconds.
+    case timestamp(Int64)
+    case aggregate(Aggregate)
+
+    /// Whether this operand is a time operand: `now`, `D ago`, a timestamp literal, `first(...)`, `last(...)`.
+    var isTime: Bool {
+        switch self {
+        case .now, .ago, .timestamp: return true
+        case .aggregate(let a): return a.kind == .first || a.kind == .last
+        case .name, .literal: return false
+        }
+    }
+}
+
+/// A literal value.
+indirect enum Literal: Hashable, Sendable {
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    /// One or more literals.
+    case list([Literal])
+}
+
+/// A duration as written: a positive count and a unit. `24h` and `1d` are different trees with the same length.
+struct Duration: Hashable, Sendable {
+    enum Unit: String, Hashable, Sendable, CaseIterable {
+        case s, m, h, d, w
+
+        var milliseconds: Int64 {
+            switch self {
+            case .s: return 1_000
+            case .m: return 60_000
+            case .h: return 3_600_000
+            case .d: return 86_400_000
+            case .w: return 604_800_000
+            }
+        }
+    }
+
+    var count: Int64
+    var unit: Unit
+
+    /// The length in milliseconds. The parser refuses durations whose length does not fit an `Int64`.
+    var milliseconds: Int64 { count &* unit.milliseconds }
+
+    /// The duration written with the largest unit that divides it exactly (`24h` → `1d`).
+    static func canonical(milliseconds ms: Int64) -> Duration {
+        for unit in Unit.allCases.reversed() where ms % unit.milliseconds == 0 {
+            return Duration(count: ms / unit.milliseconds, unit: unit)
+        }
+        return Duration(count: ms / 1_000, unit: .s)
+    }
+}
+
+/// The kind of an aggregate.
+public enum AggregateKind: String, Sendable, Hashable, CaseIterable {
+    /// `count(E ...)`: number of matching events; 0 when none.
+    case count
+    /// `sum(E.p ...)`: sum of numeric `p`; 0 when none.
+    case sum
+    /// `avg(E.p ...)`: mean of numeric `p`; missing when none.
+    case avg
+    /// `min(E.p ...)`: smallest numeric `p`; missing when none.
+    case min
+    /// `max(E.p ...)`: largest numeric `p`; missing when none.
+    case max
+    /// `first(E ...)`: earliest `at` of matching events with `at <= now`; missing when none.
+    case first
+    /// `last(E ...)`: latest `at` of matching events with `at <= now`; missing when none.
+    case last
+
+    /// Whether the aggregate reads a property (`sum(purchase.amount)`).
+    var takesProperty: Bool { self == .sum || self == .avg || self == .min || self == .max }
+    /// Whether the aggregate accepts `within D`.
+    var takesWindow: Bool { self != .first && self != .last }
+}
+
+/// An aggregate as written.
+struct Aggregate: Hashable, Sendable {
+    var kind: AggregateKind
+    var event: String
+    var property: String?
+    var filter: Node?
+    var window: Duration?
+}
