@@ -340,9 +340,9 @@ struct Parser {
             guard afterEvent.isSymbol(.dot) else {
                 throw fail(
                     .notAnEvent,
-                    "\(kind.rawValue) needs an event property: write \(kind.rawValue)(EVENT.PROPERTY), "
+                    "\(kind.rawValue) needs an event and a property: write \(kind.rawValue)(EVENT.PROPERTY), "
                         + "e.g. \(kind.rawValue)(purchase.amount)",
-                    at: afterEvent
+                    at: eventToken
                 )
             }
             advance()
@@ -385,7 +385,13 @@ struct Parser {
             advance()
             let durationToken = try current()
             guard case .duration(let d) = durationToken.kind else {
-                throw expected("a duration after 'within'", at: durationToken)
+                var error = expected("a duration after 'within'", at: durationToken)
+                if case .number = durationToken.kind, case .name(let unit)? = following()?.kind {
+                    error.reason += "; write the unit right after the number, e.g. \(durationToken.text)"
+                        + (unit.first.map { Duration.Unit(rawValue: String($0)) != nil } == true
+                            ? String(unit.prefix(1)) : "d")
+                }
+                throw error
             }
             advance()
             window = d
