@@ -32,14 +32,28 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             fatalError("canonical text does not round-trip: \(canonical)")
         }
         let member = ReferenceInterpreter.evaluate(
-            expression, attributes: attributes, events: events, nowMs: nowMs, isMember: { $0.count % 2 == 0 })
+            expression,
+            attributes: attributes,
+            events: events,
+            nowMs: nowMs,
+            isMember: { $0.count % 2 == 0 }
+        )
         let explanation = ReferenceInterpreter.explain(
-            expression, attributes: attributes, events: events, nowMs: nowMs, isMember: { $0.count % 2 == 0 })
+            expression,
+            attributes: attributes,
+            events: events,
+            nowMs: nowMs,
+            isMember: { $0.count % 2 == 0 }
+        )
         guard explanation.result == .bool(member) else { fatalError("explain disagrees with evaluate: \(canonical)") }
         let plan = SegmentPlan(expression)
         let values = plan.aggregates.map { $0.value(of: events, nowMs: nowMs) }
         let planned = plan.evaluate(
-            attributes: attributes, aggregateValues: values, nowMs: nowMs, isMember: { $0.count % 2 == 0 })
+            attributes: attributes,
+            aggregateValues: values,
+            nowMs: nowMs,
+            isMember: { $0.count % 2 == 0 }
+        )
         guard planned == member else { fatalError("plan disagrees with the interpreter: \(canonical)") }
         if let next = plan.nextChange(after: nowMs, attributes: attributes, events: events) {
             guard next > nowMs else { fatalError("next change not after now: \(canonical)") }

@@ -14,7 +14,9 @@ import Testing
     }
 
     @Test func acceptsKnownSegmentsAndLists() throws {
-        #expect(try check("new", "in_segment(\"a\") or in_segment(\"list\")", ["a": ["b"], "b": [], "list": []]) == nil)
+        #expect(
+            try check("new", "in_segment(\"a\") or in_segment(\"list\")", ["a": ["b"], "b": [], "list": []]) == nil
+        )
         #expect(try check("new", "x = 1", [:]) == nil)
     }
 
@@ -36,7 +38,9 @@ import Testing
 
     @Test func refusesCyclesThroughSavedSegments() throws {
         let existing: [String: Set<String>] = ["b": ["c"], "c": ["a", "d"], "d": [], "e": ["b"]]
-        let error = try #require(try check("a", "in_segment(\"d\") or in_segment(\"e\") or in_segment(\"b\")", existing))
+        let error = try #require(
+            try check("a", "in_segment(\"d\") or in_segment(\"e\") or in_segment(\"b\")", existing)
+        )
         #expect(error.code == .cycle)
         // The shortest cycle, at the call that starts it.
         #expect(error.reason == "in_segment(\"b\") makes a cycle: a -> b -> c -> a")

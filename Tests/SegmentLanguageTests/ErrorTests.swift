@@ -15,17 +15,38 @@ import Testing
 
     static let cases: [Case] = [
         // The contract's own example.
-        Case(text: "count(purchase within days) >= 1", code: .syntax, line: 1, column: 23,
-             reason: "expected a duration after 'within', found 'days'"),
-        Case(text: "count(purchase within 30 days) >= 1", code: .syntax, line: 1, column: 23,
-             reason: "expected a duration after 'within', found '30'; write the unit right after the number, e.g. 30d"),
+        Case(
+            text: "count(purchase within days) >= 1",
+            code: .syntax,
+            line: 1,
+            column: 23,
+            reason: "expected a duration after 'within', found 'days'"
+        ),
+        Case(
+            text: "count(purchase within 30 days) >= 1",
+            code: .syntax,
+            line: 1,
+            column: 23,
+            reason: "expected a duration after 'within', found '30'; write the unit right after the number, e.g. 30d"
+        ),
         // Syntax.
         Case(text: "", code: .syntax, line: 1, column: 1, reason: "expected an expression, found end of input"),
-        Case(text: "plan = ", code: .syntax, line: 1, column: 8, reason: "expected a value after '=', found end of input"),
+        Case(
+            text: "plan = ",
+            code: .syntax,
+            line: 1,
+            column: 8,
+            reason: "expected a value after '=', found end of input"
+        ),
         Case(text: "plan", code: .syntax, line: 1, column: 5, reason: nil),
         Case(text: "vip and x = 1", code: .syntax, line: 1, column: 5, reason: nil),
-        Case(text: "plan = \"pro\" AND x = 1", code: .syntax, line: 1, column: 14,
-             reason: "expected 'and', 'or' or end of input, found 'AND' (keywords are lower case)"),
+        Case(
+            text: "plan = \"pro\" AND x = 1",
+            code: .syntax,
+            line: 1,
+            column: 14,
+            reason: "expected 'and', 'or' or end of input, found 'AND' (keywords are lower case)"
+        ),
         Case(text: "(plan = \"pro\"", code: .syntax, line: 1, column: 14, reason: nil),
         Case(text: "plan = \"pro\")", code: .syntax, line: 1, column: 13, reason: "unbalanced ')'"),
         Case(text: "a ! b", code: .syntax, line: 1, column: 3, reason: "unexpected '!'; write '!=' or 'not'"),
@@ -35,23 +56,50 @@ import Testing
         Case(text: "a = []", code: .syntax, line: 1, column: 6, reason: "a list needs at least one value"),
         Case(text: "a in [1, now]", code: .syntax, line: 1, column: 10, reason: nil),
         Case(text: "a not = 1", code: .syntax, line: 1, column: 7, reason: "expected 'in' after 'not', found '='"),
-        Case(text: "x > 30d", code: .syntax, line: 1, column: 8, reason: "expected 'ago' after '30d', found end of input"),
+        Case(
+            text: "x > 30d",
+            code: .syntax,
+            line: 1,
+            column: 8,
+            reason: "expected 'ago' after '30d', found end of input"
+        ),
         Case(text: "first(purchase within 7d) > 1d ago", code: .syntax, line: 1, column: 16, reason: nil),
         Case(text: "count(purchase.amount) > 1", code: .syntax, line: 1, column: 15, reason: nil),
         Case(text: "exists(\"plan\")", code: .syntax, line: 1, column: 8, reason: nil),
         Case(text: "in_segment(vip)", code: .syntax, line: 1, column: 12, reason: nil),
-        Case(text: "x = `a", code: .invalidString, line: 1, column: 5, reason: "unterminated name: missing closing '`'"),
+        Case(
+            text: "x = `a",
+            code: .invalidString,
+            line: 1,
+            column: 5,
+            reason: "unterminated name: missing closing '`'"
+        ),
         Case(text: "x = ``", code: .syntax, line: 1, column: 5, reason: "empty name ``"),
         // Positions on later lines and after non-ASCII text count Unicode scalars.
-        Case(text: "plan = \"pro\" and\n  count(purchase within days) > 1", code: .syntax, line: 2, column: 25,
-             reason: "expected a duration after 'within', found 'days'"),
+        Case(
+            text: "plan = \"pro\" and\n  count(purchase within days) > 1",
+            code: .syntax,
+            line: 2,
+            column: 25,
+            reason: "expected a duration after 'within', found 'days'"
+        ),
         Case(text: "name = \"日本\" and x", code: .syntax, line: 1, column: 18, reason: nil),
         // Unknown functions.
         Case(text: "foo(x) = 1", code: .unknownFunction, line: 1, column: 1, reason: nil),
-        Case(text: "a = 1 and Count(purchase) > 1", code: .unknownFunction, line: 1, column: 11,
-             reason: "unknown function 'Count' (keywords are lower case: count)"),
-        Case(text: "count(purchase where lower(url) = \"x\") > 1", code: .unknownFunction, line: 1, column: 22,
-             reason: nil),
+        Case(
+            text: "a = 1 and Count(purchase) > 1",
+            code: .unknownFunction,
+            line: 1,
+            column: 11,
+            reason: "unknown function 'Count' (keywords are lower case: count)"
+        ),
+        Case(
+            text: "count(purchase where lower(url) = \"x\") > 1",
+            code: .unknownFunction,
+            line: 1,
+            column: 22,
+            reason: nil
+        ),
         // A filter, window, property or sum on something that is not an event.
         Case(text: "sum(amount) > 5", code: .notAnEvent, line: 1, column: 5, reason: nil),
         Case(text: "avg(purchase) > 5", code: .notAnEvent, line: 1, column: 5, reason: nil),
@@ -65,11 +113,21 @@ import Testing
         Case(text: "plan.x = 1", code: .notAnEvent, line: 1, column: 5, reason: nil),
         // Aggregates and in_segment inside a filter.
         Case(text: "count(purchase where count(x) > 1) > 0", code: .invalidFilter, line: 1, column: 22, reason: nil),
-        Case(text: "count(purchase where in_segment(\"a\")) > 0", code: .invalidFilter, line: 1, column: 22,
-             reason: "in_segment is not allowed inside 'where'"),
+        Case(
+            text: "count(purchase where in_segment(\"a\")) > 0",
+            code: .invalidFilter,
+            line: 1,
+            column: 22,
+            reason: "in_segment is not allowed inside 'where'"
+        ),
         // Durations.
-        Case(text: "count(purchase within 0d) = 0", code: .invalidDuration, line: 1, column: 23,
-             reason: "a duration must be greater than zero: '0d'"),
+        Case(
+            text: "count(purchase within 0d) = 0",
+            code: .invalidDuration,
+            line: 1,
+            column: 23,
+            reason: "a duration must be greater than zero: '0d'"
+        ),
         Case(text: "last(purchase) < 0s ago", code: .invalidDuration, line: 1, column: 18, reason: nil),
         Case(text: "count(purchase within 30days) > 1", code: .invalidDuration, line: 1, column: 23, reason: nil),
         Case(text: "count(purchase within 1.5d) > 1", code: .invalidDuration, line: 1, column: 23, reason: nil),
@@ -84,8 +142,13 @@ import Testing
         Case(text: "plan = \"\\uD800\"", code: .invalidString, line: 1, column: 9, reason: nil),
         Case(text: "plan = \"\\u12\"", code: .invalidString, line: 1, column: 9, reason: nil),
         Case(text: "plan = \"a\nb\"", code: .invalidString, line: 1, column: 8, reason: nil),
-        Case(text: "signup_at > 2026-11-01", code: .invalidTimestamp, line: 1, column: 13,
-             reason: "a date alone is not a timestamp: write '2026-11-01T00:00:00Z'"),
+        Case(
+            text: "signup_at > 2026-11-01",
+            code: .invalidTimestamp,
+            line: 1,
+            column: 13,
+            reason: "a date alone is not a timestamp: write '2026-11-01T00:00:00Z'"
+        ),
         Case(text: "signup_at > 2026-02-29T00:00:00Z", code: .invalidTimestamp, line: 1, column: 13, reason: nil),
         Case(text: "signup_at > 2026-01-01T00:00:00", code: .invalidTimestamp, line: 1, column: 13, reason: nil),
         Case(text: "signup_at > 2026-01-01 10:00:00Z", code: .invalidTimestamp, line: 1, column: 13, reason: nil),
@@ -166,7 +229,8 @@ import Testing
     @Test func tooDeepMixed() throws {
         let lists = "x in " + String(repeating: "[", count: 65) + "1" + String(repeating: "]", count: 65)
         #expect(Fixtures.error(lists)?.code == .tooDeep)
-        let calls = String(repeating: "not (", count: 32) + "count(e where " + "(a = 1)" + ") > 1"
+        let calls =
+            String(repeating: "not (", count: 32) + "count(e where " + "(a = 1)" + ") > 1"
             + String(repeating: ")", count: 32)
         #expect(Fixtures.error(calls)?.code == .tooDeep)
         // Long flat chains are not nesting.

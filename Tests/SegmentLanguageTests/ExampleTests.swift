@@ -53,7 +53,10 @@ import Testing
             ([], false),
             ([Fixtures.event("purchase", now - 31 * Fixtures.day)], true),
             ([Fixtures.event("purchase", now - 29 * Fixtures.day)], false),
-            ([Fixtures.event("purchase", now - 40 * Fixtures.day), Fixtures.event("purchase", now - Fixtures.day)], false),
+            (
+                [Fixtures.event("purchase", now - 40 * Fixtures.day), Fixtures.event("purchase", now - Fixtures.day)],
+                false
+            ),
             // Exactly 30 days ago: out of the window (now - D < at fails), and last < 30d ago is false too.
             ([Fixtures.event("purchase", now - 30 * Fixtures.day)], true),
         ]
@@ -69,7 +72,9 @@ import Testing
     @Test func pricingPageViews() throws {
         let text = #"count(page_view where url starts_with "/pricing" within 7d) >= 3"#
         let now = Fixtures.now
-        var events = (1...3).map { Fixtures.event("page_view", now - Int64($0) * Fixtures.day, ["url": .string("/pricing/team")]) }
+        var events = (1...3).map {
+            Fixtures.event("page_view", now - Int64($0) * Fixtures.day, ["url": .string("/pricing/team")])
+        }
         #expect(try Fixtures.eval(text, events: events))
         events[0].properties["url"] = .string("/blog")
         #expect(!(try Fixtures.eval(text, events: events)))
@@ -126,11 +131,15 @@ import Testing
             ("x not in [1, 2.5, -3, 1e20, true, \"s\", [1]]", "x not in [1, 2.5, -3, 1e+20, true, \"s\", [1]]"),
             ("t > 2026-01-01T01:00:00+01:00", "t > 2026-01-01T00:00:00Z"),
             ("t > 2026-01-01t00:00:00.250z", "t > 2026-01-01T00:00:00.250Z"),
-            ("t < now and t > 90s ago and t > 15m ago and t > 12h ago and t > 2w ago",
-             "t < now and t > 90s ago and t > 15m ago and t > 12h ago and t > 2w ago"),
+            (
+                "t < now and t > 90s ago and t > 15m ago and t > 12h ago and t > 2w ago",
+                "t < now and t > 90s ago and t > 15m ago and t > 12h ago and t > 2w ago"
+            ),
             ("s = \"a\\\"b\\\\c\\nd\\te\\u00e9\\uD83D\\uDE00\"", "s = \"a\\\"b\\\\c\\nd\\te\u{e9}\u{1F600}\""),
-            ("avg(e.p where a = 1 within 1h) > 0 and min(e.p) < 0 and max(e.p) > 0",
-             "avg(e.p where a = 1 within 1h) > 0 and min(e.p) < 0 and max(e.p) > 0"),
+            (
+                "avg(e.p where a = 1 within 1h) > 0 and min(e.p) < 0 and max(e.p) > 0",
+                "avg(e.p where a = 1 within 1h) > 0 and min(e.p) < 0 and max(e.p) > 0"
+            ),
             ("first(e where exists(p)) < last(e)", "first(e where exists(p)) < last(e)"),
             ("# only a comment\n  x = 1 # trailing\n", "x = 1"),
             ("exists(`weird name`) and in_segment(\"vip list\")", "exists(`weird name`) and in_segment(\"vip list\")"),
@@ -144,7 +153,9 @@ import Testing
     }
 
     @Test func referencedSegments() throws {
-        let e = try SegmentExpression.parse("in_segment(\"a\") or\n  (x = 1 and not in_segment(\"b\")) or in_segment(\"a\")")
+        let e = try SegmentExpression.parse(
+            "in_segment(\"a\") or\n  (x = 1 and not in_segment(\"b\")) or in_segment(\"a\")"
+        )
         #expect(e.referencedSegments.map(\.name) == ["a", "b", "a"])
         #expect(e.referencedSegments.map(\.position.description) == ["1:1", "2:18", "2:38"])
         #expect(e.referencedSegmentNames == ["a", "b"])

@@ -16,9 +16,11 @@ import Testing
         )
         let plan = SegmentPlan(e)
         #expect(plan.attributes == ["age", "plan", "tags"])
-        #expect(plan.aggregates.map(\.canonicalText) == [
-            "count(purchase within 1d)", "sum(purchase.amount where currency = \"EUR\")", "last(page_view)",
-        ])
+        #expect(
+            plan.aggregates.map(\.canonicalText) == [
+                "count(purchase within 1d)", "sum(purchase.amount where currency = \"EUR\")", "last(page_view)",
+            ]
+        )
         #expect(plan.aggregates[0].windowMs == day)
         #expect(plan.aggregates[1].filter?.canonicalText == "currency = \"EUR\"")
         #expect(plan.aggregates[1].filter?.propertyNames == ["currency"])
@@ -40,7 +42,14 @@ import Testing
         let values = plan.aggregates.map { $0.value(of: events, nowMs: now) }
         #expect(values == [.number(2), .number(1.5), .timestamp(now - 3 * Fixtures.hour)])
         #expect(plan.evaluate(attributes: [:], aggregateValues: values, nowMs: now, isMember: { _ in false }))
-        #expect(!plan.evaluate(attributes: [:], aggregateValues: [.number(1), nil, nil], nowMs: now, isMember: { _ in false }))
+        #expect(
+            !plan.evaluate(
+                attributes: [:],
+                aggregateValues: [.number(1), nil, nil],
+                nowMs: now,
+                isMember: { _ in false }
+            )
+        )
     }
 
     /// The next change, and the value just before and at it.
@@ -79,7 +88,9 @@ import Testing
             let plan = SegmentPlan(e)
             let first = plan.nextChange(after: now, attributes: ["signup_at": value], events: [])
             #expect(first == s + 30 * day)
-            #expect(plan.nextChange(after: s + 30 * day, attributes: ["signup_at": value], events: []) == s + 30 * day + 1)
+            #expect(
+                plan.nextChange(after: s + 30 * day, attributes: ["signup_at": value], events: []) == s + 30 * day + 1
+            )
             let eval = { (t: Int64) in
                 ReferenceInterpreter.evaluate(e, attributes: ["signup_at": value], events: [], nowMs: t) { _ in false }
             }
@@ -90,8 +101,18 @@ import Testing
         let t = try transitions("signup_at >= 10d ago", ["signup_at": .timestamp(x)])
         #expect(t.next == x + 10 * day && t.before && t.at)
         let e = try Fixtures.parse("signup_at >= 10d ago")
-        #expect(SegmentPlan(e).nextChange(after: x + 10 * day, attributes: ["signup_at": .timestamp(x)], events: []) == x + 10 * day + 1)
-        #expect(!ReferenceInterpreter.evaluate(e, attributes: ["signup_at": .timestamp(x)], events: [], nowMs: x + 10 * day + 1) { _ in false })
+        #expect(
+            SegmentPlan(e).nextChange(after: x + 10 * day, attributes: ["signup_at": .timestamp(x)], events: []) == x
+                + 10 * day + 1
+        )
+        #expect(
+            !ReferenceInterpreter.evaluate(
+                e,
+                attributes: ["signup_at": .timestamp(x)],
+                events: [],
+                nowMs: x + 10 * day + 1
+            ) { _ in false }
+        )
     }
 
     @Test func firstAndLastAgainstAgoAndNow() throws {
@@ -105,7 +126,11 @@ import Testing
 
     @Test func timeInsideAFilter() throws {
         let ts = now - Fixtures.hour
-        let t = try transitions("count(e where ts > 1d ago) >= 1", [:], [Fixtures.event("e", now - 2 * day, ["ts": .timestamp(ts)])])
+        let t = try transitions(
+            "count(e where ts > 1d ago) >= 1",
+            [:],
+            [Fixtures.event("e", now - 2 * day, ["ts": .timestamp(ts)])]
+        )
         #expect(t.next == ts + day)
         #expect(t.before)
     }
@@ -153,25 +178,38 @@ import Testing
             for _ in 0..<r.int(0...6) {
                 var properties: [String: AttributeValue] = [:]
                 if r.chance(0.7) { properties["amount"] = .number(Double(r.int(-5...100))) }
-                if r.chance(0.5) { properties["ts"] = r.chance(0.5) ? .timestamp(time()) : .string(RFC3339.format(time())) }
+                if r.chance(0.5) {
+                    properties["ts"] = r.chance(0.5) ? .timestamp(time()) : .string(RFC3339.format(time()))
+                }
                 if r.chance(0.3) { properties["url"] = .string("/pricing") }
                 events.append(EventRecord(name: r.pick(generator.events), atMs: time(), properties: properties))
             }
             let member = r.chance(0.5)
             func eval(_ t: Int64) -> Bool {
-                ReferenceInterpreter.evaluate(e, attributes: attributes, events: events, nowMs: t, isMember: { _ in member })
+                ReferenceInterpreter.evaluate(
+                    e,
+                    attributes: attributes,
+                    events: events,
+                    nowMs: t,
+                    isMember: { _ in member }
+                )
             }
             var t = time()
             for _ in 0..<6 {
                 let value = eval(t)
                 // The plan evaluated from maintained aggregate values agrees with the interpreter.
                 let values = plan.aggregates.map { $0.value(of: events, nowMs: t) }
-                #expect(plan.evaluate(attributes: attributes, aggregateValues: values, nowMs: t, isMember: { _ in member }) == value)
+                #expect(
+                    plan.evaluate(attributes: attributes, aggregateValues: values, nowMs: t, isMember: { _ in member })
+                        == value
+                )
                 let next = plan.nextChange(after: t, attributes: attributes, events: events)
                 let horizon = next ?? (t + 30 * day)
                 #expect(horizon > t)
                 var probes: [Int64] = [t + 1, t + 2, horizon - 1, horizon - 2]
-                for _ in 0..<6 where horizon - t > 2 { probes.append(Int64.random(in: (t + 1)...(horizon - 1), using: &r)) }
+                for _ in 0..<6 where horizon - t > 2 {
+                    probes.append(Int64.random(in: (t + 1)...(horizon - 1), using: &r))
+                }
                 for probe in probes where probe > t && probe < horizon {
                     checked += 1
                     let later = eval(probe)

@@ -151,7 +151,9 @@ import Testing
         #expect(try Fixtures.eval("count(e within 90s) = 1", events: [Fixtures.event("e", now - 89_999)]))
         #expect(!(try Fixtures.eval("count(e within 90s) = 1", events: [Fixtures.event("e", now - 90_000)])))
         #expect(try Fixtures.eval("count(e within 2w) = 1", events: [Fixtures.event("e", now - 14 * Fixtures.day + 1)]))
-        #expect(try Fixtures.eval("count(e within 15m) = 1", events: [Fixtures.event("e", now - 15 * Fixtures.minute + 1)]))
+        #expect(
+            try Fixtures.eval("count(e within 15m) = 1", events: [Fixtures.event("e", now - 15 * Fixtures.minute + 1)])
+        )
         #expect(try Fixtures.eval("count(e within 12h) = 0", events: [Fixtures.event("e", now - 12 * Fixtures.hour)]))
     }
 
@@ -165,13 +167,17 @@ import Testing
             #expect(try Fixtures.eval(text, events: future), "\(text)")
         }
         // From its own instant on, it counts.
-        #expect(try Fixtures.eval("count(purchase) = 1 and last(purchase) = now", events: future, now: now + Fixtures.hour))
+        #expect(
+            try Fixtures.eval("count(purchase) = 1 and last(purchase) = now", events: future, now: now + Fixtures.hour)
+        )
         #expect(try Fixtures.eval("count(purchase within 1h) = 1", events: future, now: now + Fixtures.hour))
     }
 
     @Test func missingVersusZero() throws {
         let none: [EventRecord] = []
-        let noNumbers = [Fixtures.event("p", Fixtures.now - 1, ["a": .string("5")]), Fixtures.event("p", Fixtures.now - 2)]
+        let noNumbers = [
+            Fixtures.event("p", Fixtures.now - 1, ["a": .string("5")]), Fixtures.event("p", Fixtures.now - 2),
+        ]
         for events in [none, noNumbers] {
             let n = Double(events.count)
             try #require(n >= 0)
@@ -193,9 +199,19 @@ import Testing
             Fixtures.event("p", Fixtures.now - 2 * Fixtures.day, ["a": .string("x")]),
             Fixtures.event("q", Fixtures.now - 5 * Fixtures.day, ["a": .number(100)]),
         ]
-        #expect(try Fixtures.eval("count(p) = 3 and sum(p.a) = -2 and avg(p.a) = -1 and min(p.a) = -4 and max(p.a) = 2", events: some))
+        #expect(
+            try Fixtures.eval(
+                "count(p) = 3 and sum(p.a) = -2 and avg(p.a) = -1 and min(p.a) = -4 and max(p.a) = 2",
+                events: some
+            )
+        )
         #expect(try Fixtures.eval("first(p) = 3d ago and last(p) = 1d ago", events: some))
-        #expect(try Fixtures.eval("count(p where a > 0) = 1 and count(p where exists(a)) = 3 and count(p where not exists(a)) = 0", events: some))
+        #expect(
+            try Fixtures.eval(
+                "count(p where a > 0) = 1 and count(p where exists(a)) = 3 and count(p where not exists(a)) = 0",
+                events: some
+            )
+        )
         #expect(try Fixtures.eval("count(p where a = \"x\" within 3d) = 1", events: some))
     }
 
@@ -243,9 +259,16 @@ import Testing
     @Test func explanationShowsValues() throws {
         let e = try Fixtures.parse("count(purchase) >= 1 and count(purchase within 30d) = 0 and signup_at > 14d ago")
         let now = Fixtures.now
-        let events = [Fixtures.event("purchase", now - Fixtures.day), Fixtures.event("purchase", now - 40 * Fixtures.day)]
+        let events = [
+            Fixtures.event("purchase", now - Fixtures.day), Fixtures.event("purchase", now - 40 * Fixtures.day),
+        ]
         let x = ReferenceInterpreter.explain(
-            e, attributes: ["signup_at": .number(1_792_886_400)], events: events, nowMs: now, isMember: { _ in false })
+            e,
+            attributes: ["signup_at": .number(1_792_886_400)],
+            events: events,
+            nowMs: now,
+            isMember: { _ in false }
+        )
         #expect(x.result == .bool(false))
         #expect(
             x.description == """
@@ -260,7 +283,12 @@ import Testing
                 """
         )
         let missing = ReferenceInterpreter.explain(
-            try Fixtures.parse("not (avg(p.a) > 1)"), attributes: [:], events: [], nowMs: now, isMember: { _ in false })
+            try Fixtures.parse("not (avg(p.a) > 1)"),
+            attributes: [:],
+            events: [],
+            nowMs: now,
+            isMember: { _ in false }
+        )
         #expect(missing.description == "not avg(p.a) > 1 → true\n  avg(p.a) > 1 → false\n    avg(p.a) → missing")
     }
 }

@@ -66,10 +66,18 @@ public enum ReferenceInterpreter {
         switch node {
         case .or(let items):
             let children = items.map { explain($0, evaluation) }
-            return ExplanationNode(text: text, result: .bool(children.contains { $0.result == .bool(true) }), children: children)
+            return ExplanationNode(
+                text: text,
+                result: .bool(children.contains { $0.result == .bool(true) }),
+                children: children
+            )
         case .and(let items):
             let children = items.map { explain($0, evaluation) }
-            return ExplanationNode(text: text, result: .bool(children.allSatisfy { $0.result == .bool(true) }), children: children)
+            return ExplanationNode(
+                text: text,
+                result: .bool(children.allSatisfy { $0.result == .bool(true) }),
+                children: children
+            )
         case .not(let inner):
             let child = explain(inner, evaluation)
             return ExplanationNode(text: text, result: .bool(child.result != .bool(true)), children: [child])

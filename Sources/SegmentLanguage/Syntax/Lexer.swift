@@ -209,7 +209,9 @@ struct Lexer {
                     at: start
                 )
             }
-            guard !negative else { throw error(.invalidDuration, "a duration cannot be negative: '\(word)'", at: start) }
+            guard !negative else {
+                throw error(.invalidDuration, "a duration cannot be negative: '\(word)'", at: start)
+            }
             guard isInteger else {
                 throw error(.invalidDuration, "a duration must be a whole number: '\(word)'", at: start)
             }
@@ -288,12 +290,20 @@ struct Lexer {
                 if (0xD800...0xDBFF).contains(value) {
                     // A surrogate pair written as two escapes.
                     guard peek() == 0x5C, peek(1) == 0x75 else {
-                        throw error(.invalidString, "a high surrogate escape must be followed by a low one", at: escapeStart)
+                        throw error(
+                            .invalidString,
+                            "a high surrogate escape must be followed by a low one",
+                            at: escapeStart
+                        )
                     }
                     i += 2
                     let low = try hex4(escapeStart)
                     guard (0xDC00...0xDFFF).contains(low) else {
-                        throw error(.invalidString, "a high surrogate escape must be followed by a low one", at: escapeStart)
+                        throw error(
+                            .invalidString,
+                            "a high surrogate escape must be followed by a low one",
+                            at: escapeStart
+                        )
                     }
                     value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
                 }
@@ -315,7 +325,9 @@ struct Lexer {
     private mutating func hex4(_ escapeStart: Int) throws(SegmentLanguageError) -> UInt32 {
         var value: UInt32 = 0
         for _ in 0..<4 {
-            guard let c = peek() else { throw error(.invalidString, "expected four hex digits after \\u", at: escapeStart) }
+            guard let c = peek() else {
+                throw error(.invalidString, "expected four hex digits after \\u", at: escapeStart)
+            }
             let digit: UInt32
             switch c {
             case 0x30...0x39: digit = UInt32(c - 0x30)

@@ -230,8 +230,9 @@ struct Parser {
         case .name(let name):
             if following()?.isSymbol(.leftParen) == true {
                 var reason = "unknown function '\(name)'"
-                if let keyword = Keyword(rawValue: name.lowercased()), keyword.aggregateKind != nil
-                    || keyword == .exists || keyword == .in_segment
+                if let keyword = Keyword(rawValue: name.lowercased()),
+                    keyword.aggregateKind != nil
+                        || keyword == .exists || keyword == .in_segment
                 {
                     reason += " (keywords are lower case: \(keyword.rawValue))"
                 } else {
@@ -311,9 +312,16 @@ struct Parser {
         }
     }
 
-    private mutating func parseAggregate(_ kind: AggregateKind, _ keyword: Token) throws(SegmentLanguageError) -> Aggregate {
+    private mutating func parseAggregate(
+        _ kind: AggregateKind,
+        _ keyword: Token
+    ) throws(SegmentLanguageError) -> Aggregate {
         if inFilter {
-            throw fail(.invalidFilter, "aggregates like \(kind.rawValue)(...) are not allowed inside 'where'", at: keyword)
+            throw fail(
+                .invalidFilter,
+                "aggregates like \(kind.rawValue)(...) are not allowed inside 'where'",
+                at: keyword
+            )
         }
         advance()
         try enter(try current())
@@ -387,7 +395,8 @@ struct Parser {
             guard case .duration(let d) = durationToken.kind else {
                 var error = expected("a duration after 'within'", at: durationToken)
                 if case .number = durationToken.kind, case .name(let unit)? = following()?.kind {
-                    error.reason += "; write the unit right after the number, e.g. \(durationToken.text)"
+                    error.reason +=
+                        "; write the unit right after the number, e.g. \(durationToken.text)"
                         + (unit.first.map { Duration.Unit(rawValue: String($0)) != nil } == true
                             ? String(unit.prefix(1)) : "d")
                 }
@@ -399,8 +408,11 @@ struct Parser {
         let close = try current()
         guard close.isSymbol(.rightParen) else {
             var what = "')'"
-            if filter == nil { what = "'where', " + (kind.takesWindow ? "'within' or " : "") + "')'" }
-            else if window == nil && kind.takesWindow { what = "'within' or ')'" }
+            if filter == nil {
+                what = "'where', " + (kind.takesWindow ? "'within' or " : "") + "')'"
+            } else if window == nil && kind.takesWindow {
+                what = "'within' or ')'"
+            }
             if close.isKeyword(.where), filter != nil || window != nil {
                 throw fail(.syntax, "'where' must come before 'within' and only once", at: close)
             }

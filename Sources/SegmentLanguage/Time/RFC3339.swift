@@ -106,7 +106,8 @@ public enum RFC3339 {
         } else {
             out += pad(year, 4)
         }
-        out += "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(hour, 2) + ":" + pad(minute, 2) + ":"
+        out +=
+            "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(hour, 2) + ":" + pad(minute, 2) + ":"
             + pad(second, 2)
         if millis != 0 { out += "." + pad(millis, 3) }
         return out + "Z"

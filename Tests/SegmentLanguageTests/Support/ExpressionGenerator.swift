@@ -7,10 +7,16 @@ struct ExpressionGenerator {
     var properties = ["amount", "url", "ts", "ok", "not", "load ms"]
     var events = ["purchase", "page_view", "page view", "within", "ü"]
     var segments = ["a", "b", "vip list", "q\"uote"]
-    var strings = ["", "pro", "DE", "a\"b\\c", "line\nbreak\ttab", "\u{1}", "é", "😀", "/pricing", "2026-10-25T00:00:00Z"]
-    var numbers: [Double] = [0, 1, -1, 18, 0.5, -2.25, 1e20, 1e-7, 123_456.789, 1e15, 999_999_999_999_999, Double.leastNonzeroMagnitude]
+    var strings = [
+        "", "pro", "DE", "a\"b\\c", "line\nbreak\ttab", "\u{1}", "é", "😀", "/pricing", "2026-10-25T00:00:00Z",
+    ]
+    var numbers: [Double] = [
+        0, 1, -1, 18, 0.5, -2.25, 1e20, 1e-7, 123_456.789, 1e15, 999_999_999_999_999, Double.leastNonzeroMagnitude,
+    ]
     /// Durations to draw from.
-    var durations = Duration.Unit.allCases.flatMap { unit in [1, 2, 30, 90].map { Duration(count: Int64($0), unit: unit) } }
+    var durations = Duration.Unit.allCases.flatMap { unit in
+        [1, 2, 30, 90].map { Duration(count: Int64($0), unit: unit) }
+    }
     /// Instants for timestamp literals.
     var instants: [Int64] = [0, -1, 1_793_527_200_000, 1_793_527_200_250, -62_167_219_200_000, 253_402_300_799_999]
     var maximumDepth = 5
@@ -31,7 +37,8 @@ struct ExpressionGenerator {
         default:
             let op = r.pick(CompareOp.allCases)
             let left = operand(&r, depth: depth, inFilter: inFilter)
-            let right = op == .in || op == .notIn
+            let right =
+                op == .in || op == .notIn
                 ? (r.chance(0.8) ? .literal(list(&r, depth: depth)) : operand(&r, depth: depth, inFilter: inFilter))
                 : operand(&r, depth: depth, inFilter: inFilter)
             return .compare(left, op, right)
