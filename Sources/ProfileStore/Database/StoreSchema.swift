@@ -1,0 +1,75 @@
+import SegmentsSQLite
+
+/// The store's SQLite schema, created and upgraded by numbered migrations recorded in
+/// `PRAGMA user_version`.
+///
+/// The change log is the event store: each accepted event batch is one `change_log` row whose
+/// payload is the serialized `ChangeEntry`. Only two narrow tables are keyed by user on the
+/// ingest path — `user_seqs` (which log entries mention a user, for deletion) and `event_ids`
+/// (de-duplication) — because random-order B-tree inserts are what bound ingest speed.
+enum StoreSchema {
+    /// Migrations in order; migration `i` brings the database from version `i` to `i + 1`.
+    static let migrations: [String] = [
+        """
+        CREATE TABLE meta(
+            key TEXT PRIMARY KEY,
+            value
+        ) WITHOUT ROWID;
+        CREATE TABLE change_log(
+            seq INTEGER PRIMARY KEY,
+            committed_at_ms INTEGER NOT NULL,
+            kind INTEGER NOT NULL,
+            payload BLOB NOT NULL
+        );
+        CREATE TABLE users(
+            user_key INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            attributes BLOB NOT NULL,
+            created_seq INTEGER NOT NULL,
+            updated_seq INTEGER NOT NULL
+        );
+        CREATE TABLE user_seqs(
+            user_key INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            PRIMARY KEY(user_key, seq)
+        ) WITHOUT ROWID;
+        CREATE TABLE event_ids(
+            user_key INTEGER NOT NULL,
+            event_id TEXT NOT NULL,
+            PRIMARY KEY(user_key, event_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE segments(
+            name TEXT PRIMARY KEY,
+            expression TEXT NOT NULL,
+            created_seq INTEGER NOT NULL,
+            updated_seq INTEGER NOT NULL,
+            created_at_ms INTEGER NOT NULL,
+            updated_at_ms INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """
+    ]
+
+    /// Brings `connection` to the latest schema version.
+    /// - Throws: ``ProfileStoreError`` when the file is from a newer version of the store.
+    static func migrate(_ connection: SQLiteConnection) throws(ProfileStoreError) {
+        do {
+            let version = try connection.userVersion()
+            guard version <= Self.migrations.count else {
+                throw ProfileStoreError(
+                    .startup,
+                    "database schema version \(version) is newer than this store (\(Self.migrations.count))"
+                )
+            }
+            for index in version..<Self.migrations.count {
+                try connection.transaction(.immediate) {
+                    try connection.execute(Self.migrations[index])
+                    try connection.setUserVersion(index + 1)
+                }
+            }
+        } catch let error as ProfileStoreError {
+            throw error
+        } catch {
+            throw ProfileStoreError(.startup, "cannot migrate the database: \(error)", underlying: error)
+        }
+    }
+}

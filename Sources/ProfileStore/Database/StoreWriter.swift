@@ -1,0 +1,161 @@
+import Logging
+import NIOPosix
+import SegmentsSQLite
+import Synchronization
+
+/// The store's only writer: runs write jobs on one dedicated thread and commits them in groups.
+///
+/// Jobs that arrive while a commit is in progress wait and are then committed together in one
+/// transaction (group commit), so under concurrency many writes share one fsync. Each job runs
+/// inside its own savepoint: a job that fails is rolled back alone and answered with its error,
+/// the others are committed. A job is answered only after its transaction has committed.
+final class StoreWriter: @unchecked Sendable {
+    // @unchecked: `transaction` (and its SQLite connection) is touched only on `thread`, by one
+    // drain at a time, as guaranteed by `queue.isDraining`.
+
+    private struct Job: Sendable {
+        /// Runs the job; returns what to do once its transaction committed.
+        let execute: @Sendable (WriteTransaction) -> (@Sendable () -> Void)?
+        /// Fails the job when its transaction could not commit.
+        let fail: @Sendable (ProfileStoreError) -> Void
+    }
+
+    private struct Queue {
+        var jobs: [Job] = []
+        var isDraining = false
+    }
+
+    private let transaction: WriteTransaction
+    private let thread: NIOThreadPool
+    private let queue = Mutex(Queue())
+    private let notifier: ChangeNotifier
+    private let logger: Logger
+
+    init(transaction: WriteTransaction, notifier: ChangeNotifier, logger: Logger) {
+        self.transaction = transaction
+        self.notifier = notifier
+        self.logger = logger
+        self.thread = NIOThreadPool(numberOfThreads: 1)
+        self.thread.start()
+    }
+
+    /// Runs `body` in the next group commit.
+    /// - Parameter body: the write; throw ``ProfileStoreError`` to refuse it (its changes are
+    ///   rolled back).
+    /// - Returns: what `body` returned, once committed.
+    func write<Result: Sendable>(
+        _ body: @escaping @Sendable (WriteTransaction) throws -> Result
+    ) async throws(ProfileStoreError) -> Result {
+        do {
+            return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Result, any Error>) in
+                let job = Job(
+                    execute: { transaction in
+                        do {
+                            let result = try body(transaction)
+                            return { continuation.resume(returning: result) }
+                        } catch let error as ProfileStoreError {
+                            continuation.resume(throwing: error)
+                            return nil
+                        } catch {
+                            continuation.resume(
+                                throwing: ProfileStoreError(.storage, "write failed: \(error)", underlying: error)
+                            )
+                            return nil
+                        }
+                    },
+                    fail: { continuation.resume(throwing: $0) }
+                )
+                self.enqueue(job)
+            }
+        } catch let error as ProfileStoreError {
+            throw error
+        } catch {
+            throw ProfileStoreError(.storage, "write failed: \(error)")
+        }
+    }
+
+    /// Stops the writer thread after the jobs already queued.
+    func shutdown() async {
+        try? await self.thread.shutdownGracefully()
+    }
+
+    private func enqueue(_ job: Job) {
+        let startDrain = self.queue.withLock { queue -> Bool in
+            queue.jobs.append(job)
+            guard !queue.isDraining else { return false }
+            queue.isDraining = true
+            return true
+        }
+        if startDrain {
+            self.thread.submit { _ in self.drain() }
+        }
+    }
+
+    /// Commits groups of jobs until the queue is empty. Runs on `thread`.
+    private func drain() {
+        while true {
+            let jobs = self.queue.withLock { queue -> [Job] in
+                if queue.jobs.isEmpty {
+                    queue.isDraining = false
+                }
+                defer { queue.jobs.removeAll(keepingCapacity: true) }
+                return queue.jobs
+            }
+            if jobs.isEmpty {
+                return
+            }
+            self.commit(jobs)
+        }
+    }
+
+    private func commit(_ jobs: [Job]) {
+        let transaction = self.transaction
+        let connection = transaction.connection
+        let startSeq = transaction.headSeq
+        var completions: [@Sendable () -> Void] = []
+        var succeeded: [Job] = []
+        do {
+            try connection.cachedStatement("BEGIN IMMEDIATE").execute()
+            for job in jobs {
+                let seqBefore = transaction.headSeq
+                let clockBefore = transaction.pendingManualNow
+                try connection.cachedStatement("SAVEPOINT job").execute()
+                if let completion = job.execute(transaction) {
+                    try connection.cachedStatement("RELEASE job").execute()
+                    completions.append(completion)
+                    succeeded.append(job)
+                } else {
+                    try connection.cachedStatement("ROLLBACK TO job").execute()
+                    try connection.cachedStatement("RELEASE job").execute()
+                    transaction.rewind(to: seqBefore)
+                    transaction.pendingManualNow = clockBefore
+                    transaction.userKeys.reset()
+                }
+            }
+            try connection.cachedStatement("COMMIT").execute()
+        } catch {
+            if connection.isInTransaction {
+                try? connection.cachedStatement("ROLLBACK").execute()
+            }
+            transaction.rewind(to: startSeq)
+            transaction.pendingManualNow = nil
+            transaction.userKeys.reset()
+            self.logger.error("commit failed", metadata: ["error": "\(error)"])
+            let failure = ProfileStoreError(.storage, "commit failed: \(error)")
+            for job in succeeded {
+                job.fail(failure)
+            }
+            return
+        }
+        if let manual = transaction.pendingManualNow {
+            transaction.clock.setManual(manual)
+            transaction.pendingManualNow = nil
+        }
+        if transaction.headSeq != startSeq {
+            self.notifier.publish(headSeq: transaction.headSeq)
+        }
+        for completion in completions {
+            completion()
+        }
+    }
+}

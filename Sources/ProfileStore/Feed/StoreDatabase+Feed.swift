@@ -1,0 +1,96 @@
+import SegmentsRPC
+import SegmentsSQLite
+import SegmentsWire
+
+extension StoreDatabase {
+    /// Most entries in one ChangeBatch when the subscriber does not say.
+    static let defaultFeedBatch = 1024
+    /// A batch stops growing past this many payload bytes (frames stay well under 16 MiB).
+    static let feedBatchBytes = 4 * 1024 * 1024
+
+    /// Streams the change log from `from_seq`, then live entries as they commit, until the call
+    /// is cancelled.
+    ///
+    /// Batches are assembled from the stored entry bytes without decoding them: a `ChangeBatch`
+    /// is field 1 (`entries`) repeated, each a length-delimited `ChangeEntry`, then field 2
+    /// (`head_seq`).
+    func subscribe(
+        _ request: Segments_V1_SubscribeRequest,
+        writer: RPCResponseWriter<Segments_V1_ChangeBatch>
+    ) async throws {
+        var next = max(request.fromSeq, 1)
+        let head = self.notifier.headSeq
+        guard next <= head + 1 else {
+            throw ProfileStoreError(.outOfRange, "from_seq \(next) is beyond the change log (head \(head))")
+        }
+        let limit = request.maxBatch == 0 ? Self.defaultFeedBatch : Int(min(request.maxBatch, 65_536))
+        while true {
+            let head = self.notifier.headSeq
+            guard next <= head else {
+                _ = try await self.notifier.waitForHead(after: next - 1)
+                continue
+            }
+            let from = next
+            let batch = try await self.readers.read { connection in
+                try Self.readFeedBatch(from: from, limit: limit, head: head, in: connection)
+            }
+            guard batch.count > 0 else {
+                // The head was published, so its rows are committed; an empty read means the
+                // entries were not found, which only a damaged database explains.
+                throw ProfileStoreError(.storage, "change-log entry \(from) is missing")
+            }
+            try await writer.write(serializedBytes: batch.bytes)
+            next += UInt64(batch.count)
+        }
+    }
+
+    private static func readFeedBatch(
+        from seq: UInt64,
+        limit: Int,
+        head: UInt64,
+        in connection: SQLiteConnection
+    ) throws -> (bytes: [UInt8], count: Int) {
+        let select = try connection.cachedStatement(
+            "SELECT seq, payload FROM change_log WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?"
+        )
+        defer { select.reset() }
+        try select.bind(Int64(seq), at: 1)
+        try select.bind(Int64(head), at: 2)
+        try select.bind(limit, at: 3)
+        var bytes: [UInt8] = []
+        var count = 0
+        var expected = seq
+        while bytes.count < Self.feedBatchBytes, try select.step() {
+            guard UInt64(select.int64(at: 0)) == expected else {
+                throw ProfileStoreError(.storage, "change log has a gap at \(expected)")
+            }
+            select.withBlob(at: 1) { payload in
+                bytes.appendProtobufTag(field: 1, wireType: 2)
+                bytes.appendVarint(UInt64(payload.count))
+                bytes.append(contentsOf: payload)
+            }
+            count += 1
+            expected += 1
+        }
+        bytes.appendProtobufTag(field: 2, wireType: 0)
+        bytes.appendVarint(head)
+        return (bytes, count)
+    }
+}
+
+extension [UInt8] {
+    /// Appends a protobuf field key.
+    mutating func appendProtobufTag(field: UInt64, wireType: UInt64) {
+        self.appendVarint(field << 3 | wireType)
+    }
+
+    /// Appends a protobuf base-128 varint.
+    mutating func appendVarint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            self.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        self.append(UInt8(value))
+    }
+}

@@ -1,0 +1,61 @@
+import SegmentsRPC
+
+/// How a profile store runs.
+public struct ProfileStoreConfiguration: Sendable {
+    /// How the store's clock moves.
+    public enum ClockMode: Sendable, Hashable {
+        /// Real time.
+        case wall
+        /// Test mode: time stands still at this instant (ms since the Unix epoch) until moved with
+        /// `SetClock`. After a restart the clock resumes at the later of this instant and the last
+        /// persisted one, so time never goes back.
+        case manual(startMs: Int64)
+    }
+
+    /// When a commit is durable, SQLite's `synchronous` setting.
+    public enum Durability: String, Sendable, Hashable {
+        /// `synchronous=FULL`: the WAL is fsynced at every commit; an acknowledged write survives
+        /// a power loss. The default.
+        case full
+        /// `synchronous=NORMAL`: an acknowledged write survives a crash of the process but the
+        /// last commits may be lost on power loss.
+        case normal
+    }
+
+    /// The RPC socket and its limits.
+    public var server: RPCServerConfiguration
+    /// Directory holding `store.sqlite` and its WAL; created if missing.
+    public var dataDirectory: String
+    /// The clock.
+    public var clock: ClockMode
+    /// Commit durability. Default ``Durability/full``.
+    public var durability: Durability
+    /// Read connections (and threads) for queries, snapshots and the feed. Default 4.
+    public var readerCount: Int
+    /// SQLite page cache of the writer connection, in KiB. Default 256 MiB.
+    public var writerCacheKiB: Int
+
+    /// Creates a configuration.
+    /// - Parameters:
+    ///   - server: the socket and its limits.
+    ///   - dataDirectory: where the database lives.
+    ///   - clock: real or manual time.
+    ///   - durability: when commits are durable.
+    ///   - readerCount: read connections.
+    ///   - writerCacheKiB: the writer's page cache.
+    public init(
+        server: RPCServerConfiguration,
+        dataDirectory: String,
+        clock: ClockMode = .wall,
+        durability: Durability = .full,
+        readerCount: Int = 4,
+        writerCacheKiB: Int = 256 * 1024
+    ) {
+        self.server = server
+        self.dataDirectory = dataDirectory
+        self.clock = clock
+        self.durability = durability
+        self.readerCount = readerCount
+        self.writerCacheKiB = writerCacheKiB
+    }
+}

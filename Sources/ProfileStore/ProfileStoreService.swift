@@ -1,0 +1,114 @@
+import Logging
+import SegmentsRPC
+import SegmentsWire
+import ServiceLifecycle
+
+/// The profile store as a long-running service: opens the database, serves the
+/// `segments.v1.ProfileStore` API on its socket, and on graceful shutdown finishes the writes in
+/// flight before closing.
+public final class ProfileStoreService: Service {
+    /// The store's software version, reported by `GetInfo`.
+    public static let version = "0.1.0"
+
+    private let configuration: ProfileStoreConfiguration
+    private let logger: Logger
+    private let onReady: @Sendable () -> Void
+
+    /// Creates the service; nothing is opened until ``run()``.
+    /// - Parameters:
+    ///   - configuration: socket, data directory, clock and durability.
+    ///   - logger: the store's logger.
+    ///   - onReady: called once the database is open and the socket accepts connections.
+    public init(
+        configuration: ProfileStoreConfiguration,
+        logger: Logger,
+        onReady: @escaping @Sendable () -> Void = {}
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.onReady = onReady
+    }
+
+    /// Opens the store and serves until graceful shutdown.
+    /// - Throws: ``ProfileStoreError`` when the database cannot be opened, `RPCServerError` when
+    ///   the socket cannot be owned.
+    public func run() async throws {
+        let database = try StoreDatabase(configuration: self.configuration, logger: self.logger)
+        self.logger.info(
+            "profile store opened",
+            metadata: [
+                "data-dir": "\(self.configuration.dataDirectory)",
+                "head-seq": "\(database.notifier.headSeq)",
+                "clock": "\(database.clock.isManual ? "manual" : "wall")",
+            ]
+        )
+        let server = RPCServer(
+            configuration: self.configuration.server,
+            router: Self.router(database),
+            logger: self.logger,
+            onListening: self.onReady
+        )
+        do {
+            try await server.run()
+        } catch {
+            await database.close()
+            throw error
+        }
+        await database.close()
+        self.logger.info("profile store stopped", metadata: ["head-seq": "\(database.notifier.headSeq)"])
+    }
+
+    static func router(_ database: StoreDatabase) -> RPCRouter {
+        var router = RPCRouter()
+        router.register(ProfileStoreAPI.upsertProfiles) { request, _ in
+            try await Self.mapped { try await database.upsertProfiles(request) }
+        }
+        router.register(ProfileStoreAPI.getProfile) { request, _ in
+            try await Self.mapped { try await database.getProfile(request.userID) }
+        }
+        router.register(ProfileStoreAPI.deleteProfile) { request, _ in
+            try await Self.mapped { try await database.deleteProfile(request.userID) }
+        }
+        router.register(ProfileStoreAPI.trackEvents) { request, _ in
+            try await Self.mapped { try await database.trackEvents(request) }
+        }
+        router.register(ProfileStoreAPI.putSegment) { request, _ in
+            try await Self.mapped { try await database.putSegment(request) }
+        }
+        router.register(ProfileStoreAPI.getSegment) { request, _ in
+            try await Self.mapped { try await database.getSegment(request.name) }
+        }
+        router.register(ProfileStoreAPI.listSegments) { _, _ in
+            try await Self.mapped {
+                var response = Segments_V1_ListSegmentsResponse()
+                response.segments = try await database.listSegments()
+                return response
+            }
+        }
+        router.register(ProfileStoreAPI.deleteSegment) { request, _ in
+            try await Self.mapped { try await database.deleteSegment(request.name) }
+        }
+        router.register(ProfileStoreAPI.setClock) { request, _ in
+            try await Self.mapped { try await database.setClock(request) }
+        }
+        router.register(ProfileStoreAPI.getInfo) { _, _ in
+            try await Self.mapped { try await database.info(version: Self.version) }
+        }
+        router.register(ProfileStoreAPI.subscribe) { request, writer, _ in
+            try await Self.mapped { try await database.subscribe(request, writer: writer) }
+        }
+        router.register(ProfileStoreAPI.readSnapshot) { request, writer, _ in
+            try await Self.mapped { try await database.snapshot(request, writer: writer) }
+        }
+        return router
+    }
+
+    /// Runs `body`, turning store errors into the status clients receive.
+    private static func mapped<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch let error as ProfileStoreError {
+            throw error.rpcError
+        }
+    }
+}

@@ -1,0 +1,217 @@
+import SegmentsSQLite
+import SegmentsWire
+import SwiftProtobuf
+
+extension StoreDatabase {
+    /// Merges attribute patches; a null value removes the attribute. One change-log entry for
+    /// the whole request; patches that change nothing on an existing user are accepted but not
+    /// logged.
+    func upsertProfiles(_ request: Segments_V1_UpsertProfilesRequest) async throws(ProfileStoreError)
+        -> Segments_V1_WriteResponse
+    {
+        try await self.writer.write { transaction in
+            var response = Segments_V1_WriteResponse()
+            var changes: [Segments_V1_ProfileChange] = []
+            var touchedKeys: [Int64] = []
+            let seq = transaction.nextSeq
+            for (index, patch) in request.patches.enumerated() {
+                do throws(ProfileStoreError) {
+                    try Self.validate(patch)
+                } catch {
+                    response.rejected.append(.init(index: index, error: error))
+                    continue
+                }
+                if let change = try Self.apply(patch, seq: seq, in: transaction) {
+                    changes.append(change.change)
+                    touchedKeys.append(change.userKey)
+                }
+                response.accepted += 1
+            }
+            if !changes.isEmpty {
+                var entry = Segments_V1_ChangeEntry()
+                entry.profilesUpserted.changes = changes
+                response.seq = try transaction.appendLog(&entry)
+                for key in touchedKeys {
+                    try transaction.noteUserInLog(userKey: key, seq: seq)
+                }
+            }
+            return response
+        }
+    }
+
+    private static func validate(_ patch: Segments_V1_ProfilePatch) throws(ProfileStoreError) {
+        try InputValidation.checkUserID(patch.userID)
+        for (name, value) in patch.attributes {
+            try InputValidation.checkName(name, what: "attribute name")
+            try InputValidation.checkValue(value, name: name)
+        }
+    }
+
+    /// Applies one patch. Returns the change to log, or `nil` when nothing changed.
+    private static func apply(
+        _ patch: Segments_V1_ProfilePatch,
+        seq: UInt64,
+        in transaction: WriteTransaction
+    ) throws -> (change: Segments_V1_ProfileChange, userKey: Int64)? {
+        let connection = transaction.connection
+        let select = try connection.cachedStatement("SELECT user_key, attributes FROM users WHERE id = ?")
+        try select.bind(patch.userID, at: 1)
+        var existing: (key: Int64, attributes: [String: Segments_V1_Value])?
+        if try select.step() {
+            existing = (select.int64(at: 0), try Self.decodeAttributes(select.blob(at: 1)))
+        }
+        select.reset()
+
+        var attributes = existing?.attributes ?? [:]
+        var change = Segments_V1_ProfileChange()
+        change.userID = patch.userID
+        for name in patch.attributes.keys.sorted() {
+            guard let value = patch.attributes[name] else { continue }
+            if value.kind == nil {
+                if attributes.removeValue(forKey: name) != nil {
+                    change.removed.append(name)
+                }
+            } else if attributes[name] != value {
+                attributes[name] = value
+                change.set[name] = value
+            }
+        }
+
+        guard let existing else {
+            let insert = try connection.cachedStatement(
+                "INSERT INTO users(id, attributes, created_seq, updated_seq) VALUES (?, ?, ?, ?)"
+            )
+            try insert.bind(patch.userID, at: 1)
+            try insert.bind(try Self.encodeAttributes(attributes), at: 2)
+            try insert.bind(Int64(seq), at: 3)
+            try insert.bind(Int64(seq), at: 4)
+            try insert.execute()
+            let key = connection.lastInsertRowID
+            transaction.userKeys.remember(patch.userID, key)
+            change.created = true
+            return (change, key)
+        }
+        guard !change.set.isEmpty || !change.removed.isEmpty else {
+            return nil
+        }
+        let update = try connection.cachedStatement(
+            "UPDATE users SET attributes = ?, updated_seq = ? WHERE user_key = ?"
+        )
+        try update.bind(try Self.encodeAttributes(attributes), at: 1)
+        try update.bind(Int64(seq), at: 2)
+        try update.bind(existing.key, at: 3)
+        try update.execute()
+        return (change, existing.key)
+    }
+
+    /// Reads one profile.
+    func getProfile(_ userID: String) async throws(ProfileStoreError) -> Segments_V1_GetProfileResponse {
+        try InputValidation.checkUserID(userID)
+        let profile = try await self.readers.read { connection -> Segments_V1_Profile? in
+            let select = try connection.cachedStatement(
+                "SELECT attributes, created_seq, updated_seq FROM users WHERE id = ?"
+            )
+            defer { select.reset() }
+            try select.bind(userID, at: 1)
+            guard try select.step() else { return nil }
+            var profile = Segments_V1_Profile()
+            profile.userID = userID
+            profile.attributes = try Self.decodeAttributes(select.blob(at: 0))
+            profile.createdSeq = UInt64(select.int64(at: 1))
+            profile.updatedSeq = UInt64(select.int64(at: 2))
+            return profile
+        }
+        guard let profile else {
+            throw ProfileStoreError(.notFound, "no user '\(userID)'")
+        }
+        var response = Segments_V1_GetProfileResponse()
+        response.profile = profile
+        return response
+    }
+
+    /// Forgets a user: attributes, events, event ids and its mentions in earlier change-log
+    /// entries, then logs the deletion.
+    func deleteProfile(_ userID: String) async throws(ProfileStoreError) -> Segments_V1_WriteResponse {
+        try InputValidation.checkUserID(userID)
+        return try await self.writer.write { transaction in
+            let connection = transaction.connection
+            guard let key = try transaction.userKeys.key(for: userID, in: connection) else {
+                throw ProfileStoreError(.notFound, "no user '\(userID)'")
+            }
+            let removedEvents = try Self.scrubLog(ofUser: userID, key: key, in: connection)
+            try transaction.addToCounter("event_count", -Int64(removedEvents))
+            for sql in [
+                "DELETE FROM user_seqs WHERE user_key = ?",
+                "DELETE FROM event_ids WHERE user_key = ?",
+                "DELETE FROM users WHERE user_key = ?",
+            ] {
+                let delete = try connection.cachedStatement(sql)
+                try delete.bind(key, at: 1)
+                try delete.execute()
+            }
+            transaction.userKeys.forget(userID)
+            var entry = Segments_V1_ChangeEntry()
+            entry.userDeleted.userID = userID
+            var response = Segments_V1_WriteResponse()
+            response.seq = try transaction.appendLog(&entry)
+            response.accepted = 1
+            return response
+        }
+    }
+
+    /// Removes every mention of a user from the change-log entries that hold one, keeping the
+    /// entries themselves so the log stays gap-free.
+    /// - Returns: how many events of the user were removed.
+    private static func scrubLog(ofUser userID: String, key: Int64, in connection: SQLiteConnection) throws -> Int {
+        let seqs = try connection.cachedStatement("SELECT seq FROM user_seqs WHERE user_key = ?")
+        try seqs.bind(key, at: 1)
+        var numbers: [Int64] = []
+        while try seqs.step() {
+            numbers.append(seqs.int64(at: 0))
+        }
+        seqs.reset()
+        let load = try connection.cachedStatement("SELECT payload FROM change_log WHERE seq = ?")
+        let store = try connection.cachedStatement("UPDATE change_log SET payload = ? WHERE seq = ?")
+        var removedEvents = 0
+        for seq in numbers {
+            try load.bind(seq, at: 1)
+            guard try load.step() else {
+                load.reset()
+                continue
+            }
+            var entry = try Segments_V1_ChangeEntry(serializedBytes: load.blob(at: 0))
+            load.reset()
+            switch entry.change {
+            case .profilesUpserted(var upserted):
+                upserted.changes.removeAll { $0.userID == userID }
+                entry.profilesUpserted = upserted
+            case .eventsTracked(var tracked):
+                let before = tracked.events.count
+                tracked.events.removeAll { $0.userID == userID }
+                removedEvents += before - tracked.events.count
+                tracked.createdUsers.removeAll { $0 == userID }
+                entry.eventsTracked = tracked
+            case .listMembersChanged(var changed):
+                changed.added.removeAll { $0 == userID }
+                changed.removed.removeAll { $0 == userID }
+                changed.createdUsers.removeAll { $0 == userID }
+                entry.listMembersChanged = changed
+            default:
+                continue
+            }
+            try store.bind(try entry.serializedBytes() as [UInt8], at: 1)
+            try store.bind(seq, at: 2)
+            try store.execute()
+        }
+        return removedEvents
+    }
+}
+
+extension Segments_V1_ItemError {
+    /// A rejected batch item.
+    init(index: Int, error: ProfileStoreError) {
+        self.init()
+        self.index = UInt32(index)
+        self.status = error.rpcError.status
+    }
+}

@@ -1,0 +1,154 @@
+import SegmentLanguage
+import SegmentsSQLite
+import SegmentsWire
+
+extension StoreDatabase {
+    /// Creates or replaces a segment after parsing and checking its expression against the
+    /// saved segments (unknown `in_segment` names and cycles are refused).
+    func putSegment(_ request: Segments_V1_PutSegmentRequest) async throws(ProfileStoreError)
+        -> Segments_V1_PutSegmentResponse
+    {
+        try InputValidation.checkSegmentName(request.name)
+        let expression: SegmentExpression
+        do {
+            expression = try SegmentExpression.parse(request.expression)
+        } catch {
+            throw ProfileStoreError(.invalidArgument, "invalid expression: \(error.description)")
+        }
+        return try await self.writer.write { transaction in
+            let connection = transaction.connection
+            let catalog = try Self.catalog(connection)
+            let exists = catalog[request.name] != nil
+            switch request.mode {
+            case .create where exists:
+                throw ProfileStoreError(.alreadyExists, "segment '\(request.name)' already exists")
+            case .update where !exists:
+                throw ProfileStoreError(.notFound, "no segment '\(request.name)'")
+            default:
+                break
+            }
+            do throws(SegmentLanguageError) {
+                try SegmentCatalog.check(name: request.name, expression: expression, existing: catalog)
+            } catch {
+                throw ProfileStoreError(.invalidArgument, "invalid expression: \(error.description)")
+            }
+            let seq = transaction.nextSeq
+            let now = transaction.now
+            let upsert = try connection.cachedStatement(
+                """
+                INSERT INTO segments(name, expression, created_seq, updated_seq, created_at_ms, updated_at_ms)
+                VALUES (?1, ?2, ?3, ?3, ?4, ?4)
+                ON CONFLICT(name) DO UPDATE SET expression = ?2, updated_seq = ?3, updated_at_ms = ?4
+                """
+            )
+            try upsert.bind(request.name, at: 1)
+            try upsert.bind(expression.canonicalText, at: 2)
+            try upsert.bind(Int64(seq), at: 3)
+            try upsert.bind(now, at: 4)
+            try upsert.execute()
+            guard let segment = try Self.segment(named: request.name, in: connection) else {
+                throw ProfileStoreError(.storage, "segment '\(request.name)' vanished while being saved")
+            }
+            var entry = Segments_V1_ChangeEntry()
+            entry.segmentPut.segment = segment
+            var response = Segments_V1_PutSegmentResponse()
+            response.seq = try transaction.appendLog(&entry)
+            response.segment = segment
+            return response
+        }
+    }
+
+    /// Reads one segment.
+    func getSegment(_ name: String) async throws(ProfileStoreError) -> Segments_V1_Segment {
+        let segment = try await self.readers.read { connection in
+            try Self.segment(named: name, in: connection)
+        }
+        guard let segment else {
+            throw ProfileStoreError(.notFound, "no segment '\(name)'")
+        }
+        return segment
+    }
+
+    /// All segments, sorted by name.
+    func listSegments() async throws(ProfileStoreError) -> [Segments_V1_Segment] {
+        try await self.readers.read { connection in
+            try Self.allSegments(in: connection)
+        }
+    }
+
+    /// Deletes a segment; refused while another segment refers to it.
+    func deleteSegment(_ name: String) async throws(ProfileStoreError) -> Segments_V1_WriteResponse {
+        try await self.writer.write { transaction in
+            let connection = transaction.connection
+            let catalog = try Self.catalog(connection)
+            guard catalog[name] != nil else {
+                throw ProfileStoreError(.notFound, "no segment '\(name)'")
+            }
+            let dependents = catalog.filter { $0.key != name && $0.value.contains(name) }.keys.sorted()
+            guard dependents.isEmpty else {
+                throw ProfileStoreError(
+                    .failedPrecondition,
+                    "segment '\(name)' is used by \(dependents.map { "'\($0)'" }.joined(separator: ", "))"
+                )
+            }
+            let delete = try connection.cachedStatement("DELETE FROM segments WHERE name = ?")
+            try delete.bind(name, at: 1)
+            try delete.execute()
+            var entry = Segments_V1_ChangeEntry()
+            entry.segmentDeleted.name = name
+            var response = Segments_V1_WriteResponse()
+            response.seq = try transaction.appendLog(&entry)
+            response.accepted = 1
+            return response
+        }
+    }
+
+    /// Every saved segment mapped to the names it references with `in_segment`.
+    private static func catalog(_ connection: SQLiteConnection) throws -> [String: Set<String>] {
+        var catalog: [String: Set<String>] = [:]
+        for segment in try Self.allSegments(in: connection) {
+            // Saved expressions were checked when saved; one that no longer parses references nothing.
+            let references = (try? SegmentExpression.parse(segment.expression))?.referencedSegmentNames ?? []
+            catalog[segment.name] = Set(references)
+        }
+        return catalog
+    }
+
+    static func allSegments(in connection: SQLiteConnection) throws -> [Segments_V1_Segment] {
+        let select = try connection.cachedStatement(
+            """
+            SELECT name, expression, created_seq, updated_seq, created_at_ms, updated_at_ms
+            FROM segments ORDER BY name
+            """
+        )
+        defer { select.reset() }
+        var segments: [Segments_V1_Segment] = []
+        while try select.step() {
+            segments.append(Self.segment(from: select))
+        }
+        return segments
+    }
+
+    private static func segment(named name: String, in connection: SQLiteConnection) throws -> Segments_V1_Segment? {
+        let select = try connection.cachedStatement(
+            """
+            SELECT name, expression, created_seq, updated_seq, created_at_ms, updated_at_ms
+            FROM segments WHERE name = ?
+            """
+        )
+        defer { select.reset() }
+        try select.bind(name, at: 1)
+        return try select.step() ? Self.segment(from: select) : nil
+    }
+
+    private static func segment(from row: SQLiteStatement) -> Segments_V1_Segment {
+        var segment = Segments_V1_Segment()
+        segment.name = row.string(at: 0)
+        segment.expression = row.string(at: 1)
+        segment.createdSeq = UInt64(row.int64(at: 2))
+        segment.updatedSeq = UInt64(row.int64(at: 3))
+        segment.createdAtMs = row.int64(at: 4)
+        segment.updatedAtMs = row.int64(at: 5)
+        return segment
+    }
+}

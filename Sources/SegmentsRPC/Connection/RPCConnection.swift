@@ -1,0 +1,145 @@
+import NIOCore
+import NIOPosix
+import SegmentsWire
+import Synchronization
+import SwiftProtobuf
+
+/// A client connection to a Segments daemon's Unix socket, carrying any number of concurrent
+/// calls.
+///
+/// ```swift
+/// let connection = try await RPCConnection.connect(to: "/run/segments/store.sock")
+/// let info = try await connection.call(ProfileStoreAPI.getInfo, .init())
+/// for try await batch in connection.stream(ProfileStoreAPI.subscribe, .with { $0.fromSeq = 1 }) { … }
+/// await connection.close()
+/// ```
+public final class RPCConnection: Sendable {
+    private let channel: any Channel
+    private let handler: NIOLoopBound<RPCClientHandler>
+    private let nextCallID = Atomic<UInt64>(1)
+
+    private init(channel: any Channel, handler: NIOLoopBound<RPCClientHandler>) {
+        self.channel = channel
+        self.handler = handler
+    }
+
+    /// Connects to the socket at `path`.
+    /// - Parameters:
+    ///   - path: the daemon's socket.
+    ///   - maximumFrameLength: the largest response frame accepted.
+    ///   - eventLoopGroup: the event loops to use.
+    /// - Throws: ``RPCError`` with code UNAVAILABLE when nothing listens there.
+    public static func connect(
+        to path: String,
+        maximumFrameLength: Int = FrameDecoder.defaultMaximumFrameLength,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> RPCConnection {
+        do {
+            let channel = try await ClientBootstrap(group: eventLoopGroup)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            ByteToMessageHandler(FrameDecoder(maximumFrameLength: maximumFrameLength)),
+                            RPCClientHandler(),
+                        ])
+                    }
+                }
+                .connect(unixDomainSocketPath: path)
+                .get()
+            let handler = try await channel.eventLoop.submit {
+                NIOLoopBound(
+                    try channel.pipeline.syncOperations.handler(type: RPCClientHandler.self),
+                    eventLoop: channel.eventLoop
+                )
+            }.get()
+            return RPCConnection(channel: channel, handler: handler)
+        } catch {
+            throw RPCError(.unavailable, "cannot connect to \(path): \(error)")
+        }
+    }
+
+    /// Makes a unary call.
+    /// - Parameters:
+    ///   - method: the method.
+    ///   - request: its request.
+    /// - Returns: the response.
+    /// - Throws: ``RPCError`` with the server's status, or UNAVAILABLE when the connection is
+    ///   gone.
+    public func call<Request, Response>(
+        _ method: UnaryMethod<Request, Response>,
+        _ request: Request
+    ) async throws(RPCError) -> Response {
+        let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let frame = try self.requestFrame(callID: callID, method: method.name, request: request)
+        let promise = self.channel.eventLoop.makePromise(of: ByteBuffer.self)
+        self.channel.writeAndFlush(RPCClientHandler.Command.unary(callID: callID, frame: frame, promise: promise))
+            .cascadeFailure(to: promise)
+        let payload: ByteBuffer
+        do {
+            payload = try await promise.futureResult.get()
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            throw RPCError(.unavailable, "connection failed: \(error)")
+        }
+        do {
+            return try Response(buffer: payload)
+        } catch {
+            throw RPCError(.internalError, "response is not a valid \(Response.protoMessageName)")
+        }
+    }
+
+    /// Starts a server-streaming call.
+    /// - Parameters:
+    ///   - method: the method.
+    ///   - request: its request.
+    /// - Returns: the responses; iterating throws ``RPCError`` when the call fails. Dropping the
+    ///   iterator before the end cancels the call on the server.
+    public func stream<Request, Response>(
+        _ method: ServerStreamMethod<Request, Response>,
+        _ request: Request
+    ) -> RPCResponseStream<Response> {
+        let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let produced = NIOThrowingAsyncSequenceProducer.makeSequence(
+            elementType: ByteBuffer.self,
+            backPressureStrategy: NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark(
+                lowWatermark: 2,
+                highWatermark: 16
+            ),
+            finishOnDeinit: true,
+            delegate: StreamDelegate(callID: callID, handler: self.handler)
+        )
+        do {
+            let frame = try self.requestFrame(callID: callID, method: method.name, request: request)
+            self.channel.writeAndFlush(RPCClientHandler.Command.stream(callID: callID, frame: frame, source: produced.source))
+                .whenFailure { error in
+                    produced.source.finish(RPCError(.unavailable, "connection failed: \(error)"))
+                }
+        } catch {
+            produced.source.finish(error)
+        }
+        return RPCResponseStream(payloads: produced.sequence)
+    }
+
+    /// Closes the connection; calls in flight fail with UNAVAILABLE.
+    public func close() async {
+        try? await self.channel.close()
+    }
+
+    /// Whether the connection is still open.
+    public var isActive: Bool {
+        self.channel.isActive
+    }
+
+    private func requestFrame(callID: UInt64, method: String, request: some Message) throws(RPCError) -> ByteBuffer {
+        let payload: [UInt8]
+        do {
+            payload = try request.serializedBytes()
+        } catch {
+            throw RPCError(.invalidArgument, "request cannot be serialized: \(error)")
+        }
+        var frame = self.channel.allocator.buffer(capacity: payload.count + method.utf8.count + 24)
+        frame.writeRequestFrame(callID: callID, method: method, payload: payload)
+        return frame
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+
+import SegmentsWire
+import SwiftProtobuf
+
+/// What a handler knows about the call it is serving.
+public struct RPCCallContext: Sendable {
+    /// The fully qualified method name.
+    public let method: String
+    /// A logger carrying the connection and call ids as metadata.
+    public let logger: Logger
+}
+
+/// Maps method names to the code that serves them.
+///
+/// Handlers come in three kinds:
+/// - ``registerInline(_:_:)``: a unary handler run synchronously on the connection's event loop.
+///   The fastest path, for handlers that only read memory and never block.
+/// - ``register(_:_:)-(UnaryMethod,_)``: a unary async handler run in its own task.
+/// - ``register(_:_:)-(ServerStreamMethod,_)``: a server-streaming handler that writes responses
+///   through an ``RPCResponseWriter`` and is cancelled when the client cancels or disconnects.
+public struct RPCRouter: Sendable {
+    enum Handler: Sendable {
+        case inline(@Sendable (Data) throws -> [UInt8])
+        case unary(@Sendable (Data, RPCCallContext) async throws -> [UInt8])
+        case serverStream(@Sendable (Data, RPCStreamSink, RPCCallContext) async throws -> Void)
+    }
+
+    private(set) var handlers: [String: Handler] = [:]
+
+    /// Creates an empty router.
+    public init() {}
+
+    /// Serves `method` synchronously on the event loop. The handler must not block or wait.
+    /// - Parameters:
+    ///   - method: the method served.
+    ///   - handler: computes the response; throw ``RPCError`` to answer with a status.
+    public mutating func registerInline<Request, Response>(
+        _ method: UnaryMethod<Request, Response>,
+        _ handler: @escaping @Sendable (Request) throws -> Response
+    ) {
+        self.handlers[method.name] = .inline { buffer in
+            let request = try Self.decode(Request.self, from: buffer)
+            return try handler(request).serializedBytes()
+        }
+    }
+
+    /// Serves `method` with an async handler run in a task of its own.
+    /// - Parameters:
+    ///   - method: the method served.
+    ///   - handler: computes the response; throw ``RPCError`` to answer with a status.
+    public mutating func register<Request, Response>(
+        _ method: UnaryMethod<Request, Response>,
+        _ handler: @escaping @Sendable (Request, RPCCallContext) async throws -> Response
+    ) {
+        self.handlers[method.name] = .unary { buffer, context in
+            let request = try Self.decode(Request.self, from: buffer)
+            return try await handler(request, context).serializedBytes()
+        }
+    }
+
+    /// Serves a server-streaming `method`.
+    /// - Parameters:
+    ///   - method: the method served.
+    ///   - handler: writes any number of responses and returns to end the stream with OK, or
+    ///     throws ``RPCError`` to end it with that status. It is cancelled when the client
+    ///     cancels the call or disconnects, or the server shuts down.
+    public mutating func register<Request, Response>(
+        _ method: ServerStreamMethod<Request, Response>,
+        _ handler: @escaping @Sendable (Request, RPCResponseWriter<Response>, RPCCallContext) async throws -> Void
+    ) {
+        self.handlers[method.name] = .serverStream { buffer, sink, context in
+            let request = try Self.decode(Request.self, from: buffer)
+            try await handler(request, RPCResponseWriter(sink: sink), context)
+        }
+    }
+
+    private static func decode<Request: Message>(_ type: Request.Type, from payload: Data) throws -> Request {
+        do {
+            return try Request(serializedBytes: payload)
+        } catch {
+            throw RPCError(.invalidArgument, "request is not a valid \(Request.protoMessageName) message")
+        }
+    }
+}

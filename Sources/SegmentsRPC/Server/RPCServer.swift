@@ -1,0 +1,150 @@
+import Logging
+import NIOCore
+import NIOPosix
+import SegmentsWire
+import ServiceLifecycle
+import Synchronization
+
+/// Serves an ``RPCRouter`` on a Unix domain socket until graceful shutdown.
+///
+/// On start it takes ownership of the socket path (refusing when a live instance has it and
+/// replacing a stale socket file), binds, sets the socket's mode and calls `onListening`. Each
+/// connection is served by a task of its own; a misbehaving connection is closed without
+/// disturbing the others. On graceful shutdown it stops accepting, cancels streams, lets unary
+/// calls in flight finish, then returns.
+public final class RPCServer: Service {
+    private let configuration: RPCServerConfiguration
+    private let router: RPCRouter
+    private let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+    private let onListening: @Sendable () -> Void
+    private let connections = Mutex(ConnectionRegistry())
+
+    private struct ConnectionRegistry {
+        var nextID = 0
+        var drains: [Int: @Sendable () -> Void] = [:]
+        var isShuttingDown = false
+    }
+
+    /// Creates a server.
+    /// - Parameters:
+    ///   - configuration: where to listen and the limits.
+    ///   - router: the methods served.
+    ///   - eventLoopGroup: the event loops for the sockets.
+    ///   - logger: for connection-level events (debug and trace only).
+    ///   - onListening: called once the socket accepts connections.
+    public init(
+        configuration: RPCServerConfiguration,
+        router: RPCRouter,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger,
+        onListening: @escaping @Sendable () -> Void = {}
+    ) {
+        self.configuration = configuration
+        self.router = router
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    /// Listens and serves until graceful shutdown or cancellation.
+    /// - Throws: ``RPCServerError`` when the socket cannot be owned or bound.
+    public func run() async throws {
+        let ownership = try UnixSocketOwnership(socketPath: self.configuration.socketPath)
+        let serverChannel: NIOAsyncChannel<RPCServerConnection, Never>
+        do {
+            serverChannel = try await self.bind()
+        } catch {
+            throw RPCServerError(
+                .socketUnavailable,
+                "cannot listen on \(self.configuration.socketPath): \(error)"
+            )
+        }
+        try ownership.setMode(self.configuration.socketMode)
+        self.logger.debug("listening", metadata: ["socket": "\(self.configuration.socketPath)"])
+        self.onListening()
+
+        try await withGracefulShutdownHandler {
+            try await serverChannel.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask {
+                            await self.serve(connection)
+                        }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            serverChannel.channel.close(promise: nil)
+            let drains = self.connections.withLock { registry in
+                registry.isShuttingDown = true
+                return Array(registry.drains.values)
+            }
+            for drain in drains {
+                drain()
+            }
+        }
+        _ = consume ownership
+    }
+
+    private func bind() async throws -> NIOAsyncChannel<RPCServerConnection, Never> {
+        let configuration = self.configuration
+        let router = self.router
+        let logger = self.logger
+        let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout.components.seconds) * 1_000_000_000)
+        return try await ServerBootstrap(group: self.eventLoopGroup)
+            .serverChannelOption(.backlog, value: 256)
+            .bind(unixDomainSocketPath: configuration.socketPath, cleanupExistingSocketFile: false) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let (calls, continuation) = AsyncStream.makeStream(of: RPCServerHandler.AsyncCall.self)
+                    let handler = RPCServerHandler(
+                        router: router,
+                        calls: continuation,
+                        maximumCallsInFlight: configuration.maximumCallsInFlight,
+                        logger: logger
+                    )
+                    try channel.pipeline.syncOperations.addHandlers([
+                        IdleStateHandler(readTimeout: idle),
+                        ByteToMessageHandler(FrameDecoder(maximumFrameLength: configuration.maximumFrameLength)),
+                        handler,
+                    ])
+                    let loopBound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+                    let eventLoop = channel.eventLoop
+                    return RPCServerConnection(
+                        channel: channel,
+                        calls: calls,
+                        drain: { eventLoop.execute { loopBound.value.drain() } }
+                    )
+                }
+            }
+    }
+
+    private func serve(_ connection: RPCServerConnection) async {
+        let id: Int? = self.connections.withLock { registry in
+            guard !registry.isShuttingDown else { return nil }
+            defer { registry.nextID += 1 }
+            registry.drains[registry.nextID] = connection.drain
+            return registry.nextID
+        }
+        guard let id else {
+            connection.drain()
+            return
+        }
+        defer { _ = self.connections.withLock { $0.drains.removeValue(forKey: id) } }
+        await withDiscardingTaskGroup { group in
+            for await call in connection.calls {
+                group.addTask {
+                    await call.run()
+                }
+            }
+            group.cancelAll()
+        }
+    }
+}
+
+/// One accepted connection: its channel, the async calls it asks for, and how to drain it.
+struct RPCServerConnection: Sendable {
+    let channel: any Channel
+    let calls: AsyncStream<RPCServerHandler.AsyncCall>
+    let drain: @Sendable () -> Void
+}

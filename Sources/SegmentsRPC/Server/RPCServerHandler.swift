@@ -1,0 +1,203 @@
+import Foundation
+import Logging
+import NIOCore
+import SegmentsWire
+
+/// Serves the calls of one connection: decodes request frames, runs inline handlers on the
+/// event loop, hands async calls to the connection's task, answers errors, enforces the idle
+/// timeout and drains the connection on shutdown.
+///
+/// All state lives on the channel's event loop.
+final class RPCServerHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// A call to run in the connection's task group.
+    struct AsyncCall: Sendable {
+        enum Kind: Sendable {
+            case unary(@Sendable (Data, RPCCallContext) async throws -> [UInt8])
+            case serverStream(@Sendable (Data, RPCStreamSink, RPCCallContext) async throws -> Void, CallCancellation)
+        }
+
+        let callID: UInt64
+        let kind: Kind
+        let payload: Data
+        let context: RPCCallContext
+        let channel: any Channel
+        /// Tells the handler, on its event loop, that the call has ended.
+        let ended: @Sendable () -> Void
+    }
+
+    private let router: RPCRouter
+    private let calls: AsyncStream<AsyncCall>.Continuation
+    private let maximumCallsInFlight: Int
+    private let logger: Logger
+    /// Async calls in flight; streaming ones with their cancellation signal.
+    private var inFlight: [UInt64: CallCancellation?] = [:]
+    private var isDraining = false
+    private var context: ChannelHandlerContext?
+
+    init(router: RPCRouter, calls: AsyncStream<AsyncCall>.Continuation, maximumCallsInFlight: Int, logger: Logger) {
+        self.router = router
+        self.calls = calls
+        self.maximumCallsInFlight = maximumCallsInFlight
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = Self.unwrapInboundIn(data)
+        let frame: Segments_V1_RequestFrame
+        do {
+            frame = try Segments_V1_RequestFrame(buffer: buffer)
+        } catch {
+            self.logger.debug("closing connection: frame is not a RequestFrame", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            return
+        }
+        if frame.cancel {
+            if let cancellation = self.inFlight[frame.callID] {
+                cancellation?.cancel()
+            }
+            return
+        }
+        if self.inFlight[frame.callID] != nil {
+            self.logger.debug("closing connection: call id reused while in flight", metadata: ["call": "\(frame.callID)"])
+            context.close(promise: nil)
+            return
+        }
+        if self.isDraining {
+            self.respond(context, frame.callID, error: RPCError(.unavailable, "server is shutting down"))
+            return
+        }
+        guard let handler = self.router.handlers[frame.method] else {
+            let method = frame.method.isEmpty ? "(empty)" : frame.method
+            self.respond(context, frame.callID, error: RPCError(.unimplemented, "unknown method \(method)"))
+            return
+        }
+        switch handler {
+        case .inline(let body):
+            do {
+                let payload = try body(frame.payload)
+                var out = context.channel.allocator.buffer(capacity: payload.count + 24)
+                out.writeResponseFrame(callID: frame.callID, payload: payload, end: true)
+                context.write(Self.wrapOutboundOut(out), promise: nil)
+            } catch {
+                self.respond(context, frame.callID, error: RPCError(mapping: error))
+            }
+        case .unary(let body):
+            self.start(context, frame, kind: .unary(body), cancellation: nil)
+        case .serverStream(let body):
+            let cancellation = CallCancellation()
+            self.start(context, frame, kind: .serverStream(body, cancellation), cancellation: cancellation)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        for cancellation in self.inFlight.values {
+            cancellation?.cancel()
+        }
+        self.calls.finish()
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read, self.inFlight.isEmpty {
+            self.logger.debug("closing idle connection")
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.logger.debug("closing connection after error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    // MARK: - Calls
+
+    private func start(
+        _ context: ChannelHandlerContext,
+        _ frame: Segments_V1_RequestFrame,
+        kind: AsyncCall.Kind,
+        cancellation: CallCancellation?
+    ) {
+        guard self.inFlight.count < self.maximumCallsInFlight else {
+            self.respond(
+                context,
+                frame.callID,
+                error: RPCError(.resourceExhausted, "more than \(self.maximumCallsInFlight) calls in flight")
+            )
+            return
+        }
+        self.inFlight[frame.callID] = .some(cancellation)
+        var logger = self.logger
+        logger[metadataKey: "rpc.call"] = "\(frame.callID)"
+        logger[metadataKey: "rpc.method"] = "\(frame.method)"
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let callID = frame.callID
+        let eventLoop = context.eventLoop
+        self.calls.yield(
+            AsyncCall(
+                callID: callID,
+                kind: kind,
+                payload: frame.payload,
+                context: RPCCallContext(method: frame.method, logger: logger),
+                channel: context.channel,
+                ended: { eventLoop.execute { loopBound.value.callEnded(callID) } }
+            )
+        )
+    }
+
+    private func callEnded(_ callID: UInt64) {
+        self.inFlight.removeValue(forKey: callID)
+        if self.isDraining, self.inFlight.isEmpty {
+            self.context?.close(promise: nil)
+        }
+    }
+
+    /// Stops taking new calls, cancels streams and closes once the unary calls in flight end.
+    func drain() {
+        guard !self.isDraining else { return }
+        self.isDraining = true
+        for cancellation in self.inFlight.values {
+            cancellation?.cancel()
+        }
+        if self.inFlight.isEmpty {
+            self.context?.close(promise: nil)
+        }
+    }
+
+    private func respond(_ context: ChannelHandlerContext, _ callID: UInt64, error: RPCError) {
+        var out = context.channel.allocator.buffer(capacity: 64 + error.message.utf8.count)
+        out.writeResponseFrame(callID: callID, payload: [], end: true, error: error)
+        context.write(Self.wrapOutboundOut(out), promise: nil)
+    }
+}
+
+extension RPCError {
+    /// The status a handler's error is answered with: an ``RPCError`` as it is, cancellation as
+    /// CANCELLED, anything else as INTERNAL without details (they may hold user data).
+    init(mapping error: any Error) {
+        switch error {
+        case let error as RPCError:
+            self = error
+        case is CancellationError:
+            self.init(.cancelled, "call cancelled")
+        default:
+            self.init(.internalError, "internal error")
+        }
+    }
+}

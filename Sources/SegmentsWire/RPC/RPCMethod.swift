@@ -1,0 +1,99 @@
+import SwiftProtobuf
+
+/// A unary method: one request message, one response message.
+public struct UnaryMethod<Request: Message, Response: Message>: Sendable {
+    /// Fully qualified name, e.g. `segments.v1.ProfileStore/UpsertProfiles`.
+    public let name: String
+
+    /// Declares a method.
+    /// - Parameter name: the fully qualified method name.
+    public init(_ name: String) {
+        self.name = name
+    }
+}
+
+/// A server-streaming method: one request message, any number of response messages.
+public struct ServerStreamMethod<Request: Message, Response: Message>: Sendable {
+    /// Fully qualified name, e.g. `segments.v1.ProfileStore/Subscribe`.
+    public let name: String
+
+    /// Declares a method.
+    /// - Parameter name: the fully qualified method name.
+    public init(_ name: String) {
+        self.name = name
+    }
+}
+
+/// The methods of `segments.v1.ProfileStore` (see `Protos/segments/v1/store.proto`).
+public enum ProfileStoreAPI {
+    static let service = "segments.v1.ProfileStore/"
+    public static let upsertProfiles = UnaryMethod<Segments_V1_UpsertProfilesRequest, Segments_V1_WriteResponse>(
+        service + "UpsertProfiles"
+    )
+    public static let getProfile = UnaryMethod<Segments_V1_GetProfileRequest, Segments_V1_GetProfileResponse>(
+        service + "GetProfile"
+    )
+    public static let deleteProfile = UnaryMethod<Segments_V1_DeleteProfileRequest, Segments_V1_WriteResponse>(
+        service + "DeleteProfile"
+    )
+    public static let trackEvents = UnaryMethod<Segments_V1_TrackEventsRequest, Segments_V1_WriteResponse>(
+        service + "TrackEvents"
+    )
+    public static let putSegment = UnaryMethod<Segments_V1_PutSegmentRequest, Segments_V1_PutSegmentResponse>(
+        service + "PutSegment"
+    )
+    public static let getSegment = UnaryMethod<Segments_V1_GetSegmentRequest, Segments_V1_Segment>(
+        service + "GetSegment"
+    )
+    public static let listSegments = UnaryMethod<Segments_V1_ListSegmentsRequest, Segments_V1_ListSegmentsResponse>(
+        service + "ListSegments"
+    )
+    public static let deleteSegment = UnaryMethod<Segments_V1_DeleteSegmentRequest, Segments_V1_WriteResponse>(
+        service + "DeleteSegment"
+    )
+    public static let setClock = UnaryMethod<Segments_V1_SetClockRequest, Segments_V1_ClockResponse>(
+        service + "SetClock"
+    )
+    public static let getInfo = UnaryMethod<Segments_V1_GetInfoRequest, Segments_V1_StoreInfo>(
+        service + "GetInfo"
+    )
+    public static let subscribe = ServerStreamMethod<Segments_V1_SubscribeRequest, Segments_V1_ChangeBatch>(
+        service + "Subscribe"
+    )
+    public static let readSnapshot = ServerStreamMethod<Segments_V1_ReadSnapshotRequest, Segments_V1_SnapshotChunk>(
+        service + "ReadSnapshot"
+    )
+}
+
+/// The methods of `segments.v1.Evaluator` (see `Protos/segments/v1/evaluator.proto`).
+public enum EvaluatorAPI {
+    static let service = "segments.v1.Evaluator/"
+    public static let check = UnaryMethod<Segments_V1_CheckRequest, Segments_V1_CheckResponse>(service + "Check")
+    public static let segmentsOf = UnaryMethod<Segments_V1_SegmentsOfRequest, Segments_V1_SegmentsOfResponse>(
+        service + "SegmentsOf"
+    )
+    public static let members = ServerStreamMethod<Segments_V1_MembersRequest, Segments_V1_MembersChunk>(
+        service + "Members"
+    )
+    public static let countMembers = UnaryMethod<Segments_V1_CountMembersRequest, Segments_V1_CountMembersResponse>(
+        service + "CountMembers"
+    )
+    public static let preview = UnaryMethod<Segments_V1_PreviewRequest, Segments_V1_PreviewResponse>(
+        service + "Preview"
+    )
+    public static let explain = UnaryMethod<Segments_V1_ExplainRequest, Segments_V1_ExplainResponse>(
+        service + "Explain"
+    )
+    public static let watch = ServerStreamMethod<Segments_V1_WatchRequest, Segments_V1_TransitionBatch>(
+        service + "Watch"
+    )
+    public static let history = ServerStreamMethod<Segments_V1_HistoryRequest, Segments_V1_TransitionBatch>(
+        service + "History"
+    )
+    public static let overlap = UnaryMethod<Segments_V1_OverlapRequest, Segments_V1_OverlapResponse>(
+        service + "Overlap"
+    )
+    public static let getStatus = UnaryMethod<Segments_V1_GetStatusRequest, Segments_V1_EvaluatorStatus>(
+        service + "GetStatus"
+    )
+}
