@@ -105,6 +105,12 @@ var package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        /// JSON values, NDJSON import lines and their conversion to client values.
+        .target(
+            name: "SegmentsNDJSON",
+            dependencies: ["SegmentsClient", "SegmentLanguage"],
+            swiftSettings: swiftSettings
+        ),
         /// Helpers for tests: temporary directories and in-process daemons.
         .target(
             name: "SegmentsTesting",
@@ -121,17 +127,18 @@ var package = Package(
         .executableTarget(
             name: "profile-store",
             dependencies: [
-                "ProfileStore", "DaemonSupport",
+                "ProfileStore", "DaemonSupport", "SegmentsRPC", "SegmentsWire", "SegmentLanguage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "segclient",
             dependencies: [
-                "SegmentsClient", "SegmentsWire",
+                "SegmentsClient", "SegmentsWire", "SegmentsNDJSON", "SegmentLanguage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -157,6 +164,11 @@ var package = Package(
         .testTarget(
             name: "SegmentLanguageTests",
             dependencies: ["SegmentLanguage"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SegmentsNDJSONTests",
+            dependencies: ["SegmentsNDJSON", "SegmentsClient"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import SegmentLanguage
 import SegmentsSQLite
 import SegmentsWire
 
@@ -19,7 +20,7 @@ extension StoreDatabase {
                 guard ms >= now else {
                     throw ProfileStoreError(
                         .invalidArgument,
-                        "the clock only moves forward: \(ms) ms is before now (\(now) ms)"
+                        "the clock only moves forward: \(RFC3339.format(ms)) is before now (\(RFC3339.format(now)))"
                     )
                 }
                 target = ms

@@ -1,0 +1,81 @@
+import SegmentsRPC
+import SegmentsWire
+import SwiftProtobuf
+
+/// The Swift client of Segments: writes to the profile store and asks the evaluators.
+///
+/// ```swift
+/// let client = SegmentsClient(configuration: .init(storeSocketPath: "/run/segments/store.sock"))
+/// let write = try await client.setProfile("u1", ["plan": .string("pro"), "age": .number(34)])
+/// try await client.track([SegmentsEvent(userID: "u1", name: "purchase", properties: ["amount": .number(42.5)])])
+/// let profile = try await client.profile("u1")
+/// await client.close()
+/// ```
+///
+/// Connections open on first use and reopen after a failure; every method may be called
+/// concurrently. Errors are ``SegmentsClientError``.
+public final class SegmentsClient: Sendable {
+    /// Where the daemons are.
+    public let configuration: SegmentsClientConfiguration
+    let store: ConnectionSlot
+
+    /// Creates a client; nothing connects until the first call.
+    /// - Parameter configuration: the daemons' sockets.
+    public init(configuration: SegmentsClientConfiguration) {
+        self.configuration = configuration
+        self.store = ConnectionSlot(
+            path: configuration.storeSocketPath,
+            maximumFrameLength: configuration.maximumFrameLength
+        )
+    }
+
+    /// Closes all connections.
+    public func close() async {
+        await self.store.close()
+    }
+
+    func callStore<Request, Response>(
+        _ method: UnaryMethod<Request, Response>,
+        _ request: Request
+    ) async throws(SegmentsClientError) -> Response {
+        let connection = try await self.store.get()
+        do {
+            return try await connection.call(method, request)
+        } catch {
+            throw SegmentsClientError(error)
+        }
+    }
+
+    func streamStore<Request, Response>(
+        _ method: ServerStreamMethod<Request, Response>,
+        _ request: Request
+    ) async throws(SegmentsClientError) -> SegmentsStream<Response> {
+        let connection = try await self.store.get()
+        return SegmentsStream(responses: connection.stream(method, request))
+    }
+}
+
+/// The responses of a streaming call; iterating throws ``SegmentsClientError``.
+public struct SegmentsStream<Element: Message>: AsyncSequence {
+    let responses: RPCResponseStream<Element>
+
+    /// Iterates the responses.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: RPCResponseStream<Element>.AsyncIterator
+
+        /// The next response, or `nil` at the end of the stream.
+        @concurrent public mutating func next() async throws -> Element? {
+            do {
+                return try await self.base.next()
+            } catch let error as RPCError {
+                throw SegmentsClientError(error)
+            } catch is CancellationError {
+                throw SegmentsClientError(.cancelled, "stream cancelled")
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: self.responses.makeAsyncIterator())
+    }
+}

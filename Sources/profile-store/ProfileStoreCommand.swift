@@ -1,0 +1,139 @@
+import ArgumentParser
+import DaemonSupport
+import Foundation
+import Logging
+import ProfileStore
+import SegmentLanguage
+import SegmentsRPC
+import SegmentsWire
+import ServiceLifecycle
+import UnixSignals
+
+/// `profile-store`: the Segments system of record.
+@main
+struct ProfileStoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profile-store",
+        abstract: "The Segments profile store: profiles, events, segment definitions and the ordered change log.",
+        discussion: """
+            Every flag may also be given as an environment variable: PROFILE_STORE_SOCKET, \
+            PROFILE_STORE_DATA_DIR, PROFILE_STORE_MANUAL_CLOCK, PROFILE_STORE_DURABILITY, \
+            PROFILE_STORE_LOG_LEVEL, PROFILE_STORE_MAX_FRAME_BYTES, PROFILE_STORE_IDLE_TIMEOUT. \
+            A flag wins over its variable.
+            """,
+        version: ProfileStoreService.version
+    )
+
+    @Option(help: "Unix socket to listen on. Default: $XDG_RUNTIME_DIR/segments/store.sock (or /tmp/segments/…).")
+    var socket: String?
+
+    @Option(name: .customLong("data-dir"), help: "Directory for the SQLite database. Default: ./data/store")
+    var dataDir: String?
+
+    @Option(
+        name: .customLong("manual-clock"),
+        help: "Test mode: freeze time at this RFC 3339 instant until moved with `segclient clock`."
+    )
+    var manualClock: String?
+
+    @Option(help: "full (fsync every commit, survives power loss) or normal (survives process crashes).")
+    var durability: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String?
+
+    @Option(name: .customLong("max-frame-bytes"), help: "Largest frame accepted, in bytes. Default 16777216.")
+    var maxFrameBytes: Int?
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds before an idle connection is closed. Default 300.")
+    var idleTimeout: Int?
+
+    mutating func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        func setting(_ flag: String?, _ variable: String) -> String? {
+            flag ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        let levelText = setting(self.logLevel, "PROFILE_STORE_LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: levelText) else {
+            throw ValidationError("unknown log level '\(levelText)'")
+        }
+        let logger = DaemonLogging.bootstrap(label: "profile-store", level: level)
+
+        let socketPath =
+            setting(self.socket, "PROFILE_STORE_SOCKET")
+            ?? DefaultSocketPaths.localDirectory(environment: environment) + "/" + DefaultSocketPaths.storeSocketName
+        let dataDirectory = setting(self.dataDir, "PROFILE_STORE_DATA_DIR") ?? "data/store"
+
+        var clock = ProfileStoreConfiguration.ClockMode.wall
+        if let text = setting(self.manualClock, "PROFILE_STORE_MANUAL_CLOCK") {
+            guard let ms = RFC3339.parse(text) else {
+                throw ValidationError("--manual-clock '\(text)' is not an RFC 3339 date-time (e.g. 2026-01-01T00:00:00Z)")
+            }
+            clock = .manual(startMs: ms)
+        }
+        let durabilityText = setting(self.durability, "PROFILE_STORE_DURABILITY") ?? "full"
+        guard let durability = ProfileStoreConfiguration.Durability(rawValue: durabilityText) else {
+            throw ValidationError("--durability must be 'full' or 'normal', not '\(durabilityText)'")
+        }
+        let maxFrame = try Self.integer(self.maxFrameBytes, environment["PROFILE_STORE_MAX_FRAME_BYTES"], "--max-frame-bytes")
+        let idle = try Self.integer(self.idleTimeout, environment["PROFILE_STORE_IDLE_TIMEOUT"], "--idle-timeout")
+
+        try Self.createParentDirectory(of: socketPath)
+        var server = RPCServerConfiguration(socketPath: socketPath)
+        if let maxFrame { server.maximumFrameLength = maxFrame }
+        if let idle { server.idleTimeout = .seconds(idle) }
+        let configuration = ProfileStoreConfiguration(
+            server: server,
+            dataDirectory: dataDirectory,
+            clock: clock,
+            durability: durability
+        )
+
+        let notifier = SystemdNotifier(environment: environment)
+        let service = ProfileStoreService(configuration: configuration, logger: logger) {
+            logger.info("profile store ready", metadata: ["socket": "\(socketPath)"])
+            notifier.ready(status: "serving on \(socketPath)")
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: SystemdStoppingNotice(notifier: notifier), successTerminationBehavior: .ignore),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch let error as RPCServerError {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(1)
+        } catch let error as ProfileStoreError {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    private static func integer(_ flag: Int?, _ variable: String?, _ name: String) throws -> Int? {
+        if let flag {
+            guard flag > 0 else { throw ValidationError("\(name) must be positive") }
+            return flag
+        }
+        guard let variable, !variable.isEmpty else { return nil }
+        guard let value = Int(variable), value > 0 else {
+            throw ValidationError("\(name) (from the environment) must be a positive integer, not '\(variable)'")
+        }
+        return value
+    }
+
+    private static func createParentDirectory(of path: String) throws {
+        let parent = (path as NSString).deletingLastPathComponent
+        guard !parent.isEmpty else { return }
+        do {
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        } catch {
+            throw ValidationError("cannot create socket directory \(parent): \(error.localizedDescription)")
+        }
+    }
+}
