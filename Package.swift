@@ -18,6 +18,7 @@ var package = Package(
         .library(name: "SegmentLanguage", targets: ["SegmentLanguage"]),
         .library(name: "SegmentsSQLite", targets: ["SegmentsSQLite"]),
         .executable(name: "profile-store", targets: ["profile-store"]),
+        .executable(name: "segment-evaluator", targets: ["segment-evaluator"]),
         .executable(name: "segclient", targets: ["segclient"]),
     ],
     dependencies: [
@@ -94,6 +95,19 @@ var package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        /// The segment evaluator: incremental membership engine, scheduler, persistence and RPC service.
+        .target(
+            name: "SegmentEvaluator",
+            dependencies: [
+                "SegmentsWire", "SegmentsRPC", "SegmentsSQLite", "SegmentLanguage", "DaemonSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         /// The async/await Swift client library.
         .target(
             name: "SegmentsClient",
@@ -115,7 +129,7 @@ var package = Package(
         .target(
             name: "SegmentsTesting",
             dependencies: [
-                "ProfileStore", "SegmentsClient",
+                "ProfileStore", "SegmentsClient", "SegmentsRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -128,6 +142,17 @@ var package = Package(
             name: "profile-store",
             dependencies: [
                 "ProfileStore", "DaemonSupport", "SegmentsRPC", "SegmentsWire", "SegmentLanguage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "segment-evaluator",
+            dependencies: [
+                "SegmentEvaluator", "DaemonSupport", "SegmentsRPC", "SegmentsWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -169,6 +194,11 @@ var package = Package(
         .testTarget(
             name: "SegmentsNDJSONTests",
             dependencies: ["SegmentsNDJSON", "SegmentsClient"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SegmentEvaluatorTests",
+            dependencies: ["SegmentEvaluator", "SegmentLanguage", "SegmentsTesting", "SegmentsClient", "SegmentsWire"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,141 @@
+import Foundation
+
+/// A daemon started as a real child process (for crash tests and CLI tests).
+public final class DaemonProcess: @unchecked Sendable {
+    // @unchecked: `process` is only read after launch; Foundation's Process is thread-safe for
+    // the calls made here (terminate, waitUntilExit, processIdentifier).
+
+    /// The running process.
+    public let process: Process
+    /// Standard error, collected to a file in the test directory.
+    public let logPath: String
+
+    private init(process: Process, logPath: String) {
+        self.process = process
+        self.logPath = logPath
+    }
+
+    /// Starts `executable` with `arguments` and waits until `socketPath` accepts connections.
+    /// - Throws: when the process exits or the socket does not appear within `timeout`.
+    public static func start(
+        _ executable: String,
+        arguments: [String],
+        socketPath: String,
+        logPath: String,
+        environment: [String: String] = [:],
+        timeout: Duration = .seconds(20)
+    ) async throws -> DaemonProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "NOTIFY_SOCKET")
+        env.merge(environment) { $1 }
+        process.environment = env
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let daemon = DaemonProcess(process: process, logPath: logPath)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if !process.isRunning {
+                throw DaemonProcessError(message: "\(executable) exited early: \(daemon.log)")
+            }
+            if Self.canConnect(to: socketPath) {
+                return daemon
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        daemon.kill()
+        throw DaemonProcessError(message: "\(executable) did not listen on \(socketPath) in time: \(daemon.log)")
+    }
+
+    /// What the daemon wrote to standard error so far.
+    public var log: String {
+        (try? String(contentsOfFile: self.logPath, encoding: .utf8)) ?? ""
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit status.
+    @discardableResult
+    public func terminate() -> Int32 {
+        self.process.terminate()
+        self.process.waitUntilExit()
+        return self.process.terminationStatus
+    }
+
+    /// Sends SIGKILL (`kill -9`) and waits for the process to be gone.
+    public func kill() {
+        Foundation.kill(self.process.processIdentifier, SIGKILL)
+        self.process.waitUntilExit()
+    }
+
+    /// Whether a Unix socket at `path` accepts a connection now.
+    public static func canConnect(to path: String) -> Bool {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, length) == 0 }
+        }
+    }
+}
+
+/// A daemon that did not start.
+public struct DaemonProcessError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { self.message }
+}
+
+/// Runs a command to completion and captures its output.
+public struct CommandResult: Sendable {
+    /// Exit status.
+    public var status: Int32
+    /// Standard output and standard error as text.
+    public var stdout: String
+    public var stderr: String
+
+    /// Runs `executable` with `arguments`, feeding `input` to standard input.
+    public static func run(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        input: String? = nil
+    ) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let inPipe = Pipe()
+        process.standardInput = inPipe
+        try process.run()
+        if let input {
+            inPipe.fileHandleForWriting.write(Data(input.utf8))
+        }
+        try inPipe.fileHandleForWriting.close()
+        // Read both pipes fully before waiting, so a chatty child never blocks on a full pipe.
+        nonisolated(unsafe) var errData = Data()
+        let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        reader.start()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        while !reader.isFinished { usleep(1000) }
+        return CommandResult(
+            status: process.terminationStatus,
+            stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self)
+        )
+    }
+}

@@ -1,0 +1,79 @@
+import Logging
+import ProfileStore
+import SegmentsClient
+import SegmentsRPC
+import ServiceLifecycle
+
+/// A profile store running inside the test process on a temporary socket and directory.
+public struct InProcessProfileStore: Sendable {
+    /// The store's socket.
+    public let socketPath: String
+    /// Its data directory.
+    public let dataDirectory: String
+    /// A client connected to it.
+    public let client: SegmentsClient
+
+    /// Runs a store for the duration of `body`, then shuts it down gracefully.
+    /// - Parameters:
+    ///   - directory: where the socket and data go (e.g. from ``TemporaryDirectory``); reuse it to
+    ///     restart a store on the same data.
+    ///   - manualClockMs: start in test mode at this instant; `nil` for real time.
+    ///   - durability: commit durability; tests default to `.normal` to spare fsyncs.
+    ///   - maximumFrameLength: the frame size limit.
+    ///   - body: the test.
+    public static func with<Result: Sendable>(
+        directory: String,
+        manualClockMs: Int64? = 1_793_491_200_000,
+        durability: ProfileStoreConfiguration.Durability = .normal,
+        maximumFrameLength: Int = 16 * 1024 * 1024,
+        idleTimeout: Duration = .seconds(300),
+        _ body: @Sendable (InProcessProfileStore) async throws -> Result
+    ) async throws -> Result {
+        let socketPath = directory + "/store.sock"
+        let dataDirectory = directory + "/store-data"
+        var logger = Logger(label: "test-profile-store")
+        logger.logLevel = .warning
+        let configuration = ProfileStoreConfiguration(
+            server: RPCServerConfiguration(
+                socketPath: socketPath,
+                maximumFrameLength: maximumFrameLength,
+                idleTimeout: idleTimeout
+            ),
+            dataDirectory: dataDirectory,
+            clock: manualClockMs.map { .manual(startMs: $0) } ?? .wall,
+            durability: durability
+        )
+        let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
+        let service = ProfileStoreService(configuration: configuration, logger: logger) {
+            readyContinuation.yield()
+            readyContinuation.finish()
+        }
+        let group = ServiceGroup(services: [service], logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ready.makeAsyncIterator()
+            guard await iterator.next() != nil else {
+                // The service ended before it was ready: surface its error.
+                try await tasks.next()
+                throw CancellationError()
+            }
+            let store = InProcessProfileStore(
+                socketPath: socketPath,
+                dataDirectory: dataDirectory,
+                client: SegmentsClient(configuration: .init(storeSocketPath: socketPath))
+            )
+            do {
+                let result = try await body(store)
+                await store.client.close()
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                await store.client.close()
+                await group.triggerGracefulShutdown()
+                try? await tasks.waitForAll()
+                throw error
+            }
+        }
+    }
+}
