@@ -71,7 +71,7 @@ extension Evaluation {
 
     /// Whether an event counts for an aggregate at `nowMs`: its name, its instant (and window), its filter.
     static func matches(_ a: Aggregate, _ event: EventRecord, nowMs: Int64) -> Bool {
-        guard event.name.utf8.elementsEqual(a.event.utf8),
+        guard Semantics.sameScalars(event.name, a.event),
             Semantics.isCounted(at: event.atMs, now: nowMs, windowMs: a.window?.milliseconds)
         else { return false }
         guard let filter = a.filter else { return true }

@@ -136,7 +136,7 @@ enum Semantics {
     static func equal(_ l: Value, _ r: Value) -> Bool? {
         switch (l, r) {
         case (.number(let a), .number(let b)): return a == b
-        case (.string(let a), .string(let b)): return a.utf8.elementsEqual(b.utf8)
+        case (.string(let a), .string(let b)): return sameScalars(a, b)
         case (.bool(let a), .bool(let b)): return a == b
         case (.time(let a), .time(let b)): return a == b
         case (.list(let a), .list(let b)):
@@ -154,13 +154,25 @@ enum Semantics {
             if a > b { return 1 }
             return a == b ? 0 : nil
         case (.string(let a), .string(let b)):
-            if a.utf8.elementsEqual(b.utf8) { return 0 }
+            if sameScalars(a, b) { return 0 }
             return a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : 1
         case (.time(let a), .time(let b)):
             return a < b ? -1 : (a > b ? 1 : 0)
         default:
             return nil
         }
+    }
+
+    /// Equality by Unicode scalars (UTF-8 bytes), not by canonical equivalence as `String.==` does; compares
+    /// contiguous bytes directly when it can.
+    static func sameScalars(_ a: String, _ b: String) -> Bool {
+        let (x, y) = (a.utf8, b.utf8)
+        guard x.count == y.count else { return false }
+        let fast = x.withContiguousStorageIfAvailable { p in
+            y.withContiguousStorageIfAvailable { q in p.elementsEqual(q) }
+        }
+        if let fast, let fast { return fast }
+        return x.elementsEqual(y)
     }
 
     /// Substring by UTF-8 bytes, which is substring by Unicode scalars.

@@ -44,7 +44,7 @@ public struct AggregateKey: Sendable, Hashable, CustomStringConvertible {
     ///   - nowMs: The instant.
     /// - Returns: Whether the event is one of the aggregate's matching events.
     public func includes(_ event: EventRecord, nowMs: Int64) -> Bool {
-        guard event.name.utf8.elementsEqual(self.event.utf8),
+        guard Semantics.sameScalars(event.name, self.event),
             Semantics.isCounted(at: event.atMs, now: nowMs, windowMs: windowMs)
         else { return false }
         return filter?.matches(event.properties, nowMs: nowMs) ?? true

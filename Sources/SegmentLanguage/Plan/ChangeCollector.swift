@@ -52,7 +52,7 @@ struct ChangeCollector {
     }
 
     mutating func addAggregate(_ key: AggregateKey, events: [EventRecord]) {
-        for event in events where event.name.utf8.elementsEqual(key.event.utf8) {
+        for event in events where Semantics.sameScalars(event.name, key.event) {
             add(event.atMs)
             if let windowMs = key.windowMs { add(event.atMs, plus: windowMs) }
             if let filter = key.filter, filter.readsTime {
