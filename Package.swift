@@ -173,12 +173,21 @@ var package = Package(
 
         .testTarget(
             name: "SegmentsWireTests",
-            dependencies: ["SegmentsWire", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "SegmentsWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SegmentsRPCTests",
-            dependencies: ["SegmentsRPC", "SegmentsWire", "SegmentsTesting"],
+            dependencies: [
+                "SegmentsRPC", "SegmentsWire", "SegmentsTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
