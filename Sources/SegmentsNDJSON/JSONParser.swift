@@ -206,7 +206,7 @@ public struct JSONParser {
                 case UInt8(ascii: "u"):
                     scalars.append(try self.parseUnicodeEscape())
                 default:
-                    self.index -= 1
+                    self.index -= 2
                     throw self.error("invalid escape '\\\(Self.show(escape))'")
                 }
                 runStart = self.index

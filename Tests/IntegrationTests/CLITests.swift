@@ -1,0 +1,137 @@
+import Foundation
+import SegmentsClient
+import SegmentsTesting
+import Testing
+
+/// `segclient` end to end against a real `profile-store` process.
+@Suite struct CLITests {
+    /// Runs `body` with a started store and a function that runs segclient against it.
+    private func withStoreProcess(
+        _ body: (_ directory: String, _ segclient: ([String], String?) throws -> CommandResult) async throws -> Void
+    ) async throws {
+        try await TemporaryDirectory.with { directory in
+            let socket = directory + "/store.sock"
+            let daemon = try await DaemonProcess.start(
+                BuiltProducts.path(of: "profile-store"),
+                arguments: [
+                    "--socket", socket, "--data-dir", directory + "/data", "--durability", "normal",
+                    "--manual-clock", "2026-11-01T00:00:00Z",
+                ],
+                socketPath: socket,
+                logPath: directory + "/store.log"
+            )
+            defer { daemon.terminate() }
+            try await body(directory) { arguments, input in
+                try CommandResult.run(
+                    BuiltProducts.path(of: "segclient"),
+                    arguments,
+                    environment: ["SEGMENTS_STORE_SOCKET": socket],
+                    input: input
+                )
+            }
+        }
+    }
+
+    @Test func profileTrackSegmentAndClockCommands() async throws {
+        try await self.withStoreProcess { _, segclient in
+            var result = try segclient(["profile", "set", "u1", #"{"plan":"pro","age":34,"tags":["a"]}"#], nil)
+            #expect(result.status == 0)
+            #expect(result.stdout == "u1: saved (seq 1)\n")
+            result = try segclient(["profile", "set", "u1", #"{"age":null}"#], nil)
+            #expect(result.status == 0)
+            result = try segclient(["profile", "get", "u1"], nil)
+            #expect(result.stdout == "user u1\n  plan = \"pro\"\n  tags = [\"a\"]\ncreated at seq 1, last changed at seq 2\n")
+            result = try segclient(["profile", "get", "u1", "--json"], nil)
+            #expect(result.stdout == #"{"id":"u1","attributes":{"plan":"pro","tags":["a"]},"created_seq":1,"updated_seq":2}"# + "\n")
+
+            result = try segclient(["track", "u1", "purchase", "--props", #"{"amount":42.5}"#, "--id", "e-1", "--json"], nil)
+            #expect(result.stdout == #"{"seq":3,"duplicate":false}"# + "\n")
+            result = try segclient(["track", "u1", "purchase", "--id", "e-1"], nil)
+            #expect(result.stdout.contains("duplicate id, ignored"))
+
+            result = try segclient(["segment", "create", "buyers", "count(purchase within 24h) >= 1"], nil)
+            #expect(result.status == 0)
+            result = try segclient(["segment", "show", "buyers", "--json"], nil)
+            #expect(result.stdout.contains(#""expression":"count(purchase within 24h) >= 1""#))
+            result = try segclient(["segment", "list"], nil)
+            #expect(result.stdout == "buyers\tcount(purchase within 24h) >= 1\n")
+
+            result = try segclient(["clock", "advance", "1d12h"], nil)
+            #expect(result.stdout == "2026-11-02T12:00:00Z\n")
+            result = try segclient(["status", "--json"], nil)
+            #expect(result.stdout.contains(#""head_seq":5"#))
+            #expect(result.stdout.contains(#""events":1"#))
+
+            result = try segclient(["profile", "delete", "u1"], nil)
+            #expect(result.status == 0)
+            result = try segclient(["profile", "get", "u1"], nil)
+            #expect(result.status == 3)
+            #expect(result.stderr == "segclient: no user 'u1'\n")
+        }
+    }
+
+    @Test func badInputGetsClearErrorsAndNonZeroExit() async throws {
+        try await self.withStoreProcess { _, segclient in
+            var result = try segclient(["segment", "create", "bad", "count(purchase within 30 days) > 1"], nil)
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("1:23: expected a duration after 'within'"))
+            #expect(result.stderr.contains("                      ^"))
+            result = try segclient(["segment", "list"], nil)
+            #expect(result.stdout.isEmpty)
+
+            result = try segclient(["profile", "set", "u1", "{not json"], nil)
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("attributes: invalid JSON at column 2"))
+
+            result = try segclient(["track", "u1", "x", "--at", "yesterday"], nil)
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("not an RFC 3339 date-time"))
+
+            result = try segclient(["clock", "set", "2020-01-01T00:00:00Z"], nil)
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("the clock only moves forward"))
+
+            result = try segclient(["clock", "advance", "3 days"], nil)
+            #expect(result.status != 0)
+
+            result = try segclient(["status", "--store", "/nonexistent/store.sock"], nil)
+            #expect(result.status == 4)
+            #expect(result.stderr.contains("cannot connect to /nonexistent/store.sock"))
+        }
+    }
+
+    @Test func importWithBadLinesKeepsTheGoodOnes() async throws {
+        try await self.withStoreProcess { directory, segclient in
+            let events = [
+                #"{"user":"u1","event":"purchase","at":"2026-11-01T10:00:00Z","properties":{"amount":42.5},"id":"e-17"}"#,
+                #"{"user":"u2","event":"view"}"#,
+                #"this is not json"#,
+                #"{"user":"u3","event":"view","at":"2026-11-01"}"#,
+                "",
+                #"{"user":"","event":"view"}"#,
+                #"{"user":"u1","event":"purchase","id":"e-17"}"#,
+                #"{"user":"u4","event":"view","at":"2026-10-01T00:00:00+02:00"}"#,
+            ].joined(separator: "\n") + "\n"
+            let file = directory + "/events.ndjson"
+            try events.write(toFile: file, atomically: true, encoding: .utf8)
+            var result = try segclient(["import", "events", file, "--batch", "2"], nil)
+            #expect(result.status == 1)
+            let lines = result.stderr.split(separator: "\n").map(String.init)
+            #expect(lines.contains("line 3: invalid JSON at column 1: unexpected text; expected 'true'"))
+            #expect(lines.contains { $0.hasPrefix("line 4: \"at\" is not an RFC 3339 date-time") })
+            #expect(lines.contains("line 6: user id is empty"))
+            #expect(lines.last?.hasPrefix("imported 3 events from 8 lines") == true)
+            #expect(lines.last?.contains("1 duplicates, 3 failed") == true)
+
+            let profiles = (1...1000).map { #"{"id":"p\#($0)","attributes":{"n":\#($0)}}"# }
+            result = try segclient(["import", "profiles", "-", "--json"], profiles.joined(separator: "\n"))
+            #expect(result.status == 0)
+            #expect(result.stdout.contains(#""stored":1000"#))
+            result = try segclient(["profile", "get", "p1000", "--json"], nil)
+            #expect(result.stdout.contains(#""n":1000"#))
+            result = try segclient(["status", "--json"], nil)
+            #expect(result.stdout.contains(#""users":1003"#))
+            #expect(result.stdout.contains(#""events":3"#))
+        }
+    }
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Segments needs to build, run and test, if any is missing.
+set -euo pipefail
+packages=(libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler systemd)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}" >&2
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test command: installs what it needs, checks the generated protobuf code, builds everything
+# (failing on any compiler warning in this repository's code) and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dev/install-deps.sh
+dev/check-generated-code.sh
+
+echo "== build (debug, with tests)" >&2
+log=$(mktemp)
+if ! swift build --build-tests 2>&1 | tee "$log"; then
+    echo "test: build failed" >&2
+    exit 1
+fi
+repo=$(pwd)
+if grep -E "^$repo/(Sources|Tests)/.*: warning:" "$log" | sort -u | grep .; then
+    echo "test: compiler warnings in our code (listed above)" >&2
+    exit 1
+fi
+
+echo "== tests" >&2
+swift test --skip-build
