@@ -1,0 +1,239 @@
+import SegmentLanguage
+
+/// The incremental maintenance of one aggregate's per-user state: ingesting an event, moving to a later instant,
+/// reading the value and the next instant at which the value can change by time alone. Pure functions of the
+/// state, shared by the engine and the back-fill session.
+enum AggregateLogic {
+    /// Whether an event at `at` has left (or can never enter) a window of `windowMs` at instant `t`.
+    @inline(__always)
+    static func expired(_ at: Int64, at t: Int64, windowMs: Int64) -> Bool {
+        guard at <= t else { return false }
+        let (age, overflow) = t.subtractingReportingOverflow(at)
+        return overflow || age >= windowMs
+    }
+
+    /// The numeric property the aggregate reads, or NaN.
+    @inline(__always)
+    static func numeric(_ properties: [String: AttributeValue], _ property: String?) -> Double {
+        guard let property, case .number(let x)? = properties[property] else { return .nan }
+        return x
+    }
+
+    /// `properties` restricted to `names`.
+    static func project(_ properties: [String: AttributeValue], _ names: [String]) -> [String: AttributeValue] {
+        if names.isEmpty || properties.isEmpty { return [:] }
+        var out: [String: AttributeValue] = [:]
+        for name in names { if let v = properties[name] { out[name] = v } }
+        return out
+    }
+
+    /// Index of the first entry with `at > t` (entries are sorted by `at`).
+    @inline(__always)
+    static func firstAfter(_ entries: [Entry], _ t: Int64) -> Int {
+        var lo = 0
+        var hi = entries.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if entries[mid].at <= t { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// Inserts keeping the entries sorted by `at`; equal instants keep arrival order.
+    @inline(__always)
+    static func insertSorted(_ entries: inout [Entry], _ e: Entry) {
+        if let last = entries.last, last.at > e.at {
+            entries.insert(e, at: firstAfter(entries, e.at))
+        } else {
+            entries.append(e)
+        }
+    }
+
+    /// Adds a settled event (`at <= now`) to the running totals.
+    static func settle(_ st: inout KeyState, kind: AggregateKind, at: Int64, v: Double) {
+        switch kind {
+        case .count: st.n += 1
+        case .sum: if !v.isNaN { st.x += v }
+        case .avg:
+            if !v.isNaN {
+                st.n += 1
+                st.x += v
+            }
+        case .min:
+            if !v.isNaN {
+                st.x = st.n == 0 ? v : Swift.min(st.x, v)
+                st.n += 1
+            }
+        case .max:
+            if !v.isNaN {
+                st.x = st.n == 0 ? v : Swift.max(st.x, v)
+                st.n += 1
+            }
+        case .first:
+            if st.x == 0 || at < st.n {
+                st.n = at
+                st.x = 1
+            }
+        case .last:
+            if st.x == 0 || at > st.n {
+                st.n = at
+                st.x = 1
+            }
+        }
+    }
+
+    /// Takes one event of the aggregate's name into the state at instant `now`.
+    ///
+    /// - Returns: Whether the state changed (the event matches and can count now or later).
+    static func ingest(_ st: inout KeyState, slot: KeySlot, event: EventRecord, now: Int64) -> Bool {
+        let key = slot.key
+        switch slot.mode {
+        case .raw:
+            if let w = key.windowMs, expired(event.atMs, at: now, windowMs: w) { return false }
+            st.raw.append(
+                EventRecord(name: event.name, atMs: event.atMs, properties: project(event.properties, slot.projection))
+            )
+            return true
+        case .window:
+            if let w = key.windowMs, expired(event.atMs, at: now, windowMs: w) { return false }
+            if let filter = key.filter, !filter.matches(event.properties, nowMs: now) { return false }
+            insertSorted(&st.entries, Entry(at: event.atMs, v: numeric(event.properties, key.property)))
+            return true
+        case .totals:
+            if let filter = key.filter, !filter.matches(event.properties, nowMs: now) { return false }
+            let v = numeric(event.properties, key.property)
+            if event.atMs > now {
+                insertSorted(&st.entries, Entry(at: event.atMs, v: v))
+                if slot.isFirstOrLast, key.filter != nil {
+                    // A pending first/last needs its properties when it settles: keep them in `raw`.
+                    st.raw.append(
+                        EventRecord(
+                            name: event.name,
+                            atMs: event.atMs,
+                            properties: project(event.properties, slot.projection)
+                        )
+                    )
+                }
+                return true
+            }
+            let before = (st.n, st.x)
+            settle(&st, kind: key.kind, at: event.atMs, v: v)
+            if slot.isFirstOrLast, key.filter != nil, before != (st.n, st.x) {
+                st.witness = project(event.properties, slot.projection)
+            }
+            return before != (st.n, st.x) || key.kind == .count
+        }
+    }
+
+    /// Moves the state to instant `t`: settles pending events with `at <= t`, drops events that left the window.
+    ///
+    /// - Returns: Whether anything moved.
+    static func advance(_ st: inout KeyState, slot: KeySlot, to t: Int64) -> Bool {
+        switch slot.mode {
+        case .totals:
+            let k = firstAfter(st.entries, t)
+            guard k > 0 else { return false }
+            for i in 0..<k {
+                let e = st.entries[i]
+                let before = (st.n, st.x)
+                settle(&st, kind: slot.key.kind, at: e.at, v: e.v)
+                if slot.isFirstOrLast, slot.key.filter != nil {
+                    // The pending events' properties are in `raw`, in arrival order; find this one.
+                    if let j = st.raw.firstIndex(where: { $0.atMs == e.at }) {
+                        if before != (st.n, st.x) { st.witness = st.raw[j].properties }
+                        st.raw.remove(at: j)
+                    }
+                }
+            }
+            st.entries.removeFirst(k)
+            return true
+        case .window:
+            guard let w = slot.key.windowMs else { return false }
+            var k = 0
+            while k < st.entries.count, expired(st.entries[k].at, at: t, windowMs: w) { k += 1 }
+            if k > 0 { st.entries.removeFirst(k) }
+            return true
+        case .raw:
+            guard let w = slot.key.windowMs else { return true }
+            st.raw.removeAll { expired($0.atMs, at: t, windowMs: w) }
+            return true
+        }
+    }
+
+    /// The aggregate's value at `t` (the state must be current at `t`).
+    static func value(_ st: KeyState?, slot: KeySlot, at t: Int64) -> AttributeValue? {
+        let kind = slot.key.kind
+        guard let st else {
+            switch kind {
+            case .count, .sum: return .number(0)
+            case .avg, .min, .max, .first, .last: return nil
+            }
+        }
+        switch slot.mode {
+        case .raw:
+            return slot.key.value(of: st.raw, nowMs: t)
+        case .totals:
+            switch kind {
+            case .count: return .number(Double(st.n))
+            case .sum: return .number(st.x)
+            case .avg: return st.n == 0 ? nil : .number(st.x / Double(st.n))
+            case .min, .max: return st.n == 0 ? nil : .number(st.x)
+            case .first, .last: return st.x == 0 ? nil : .timestamp(st.n)
+            }
+        case .window:
+            var count = 0
+            var sum = 0.0
+            var numeric = 0
+            var minimum = Double.infinity
+            var maximum = -Double.infinity
+            for e in st.entries {
+                if e.at > t { break }
+                count += 1
+                if !e.v.isNaN {
+                    numeric += 1
+                    sum += e.v
+                    minimum = Swift.min(minimum, e.v)
+                    maximum = Swift.max(maximum, e.v)
+                }
+            }
+            switch kind {
+            case .count: return .number(Double(count))
+            case .sum: return .number(sum)
+            case .avg: return numeric == 0 ? nil : .number(sum / Double(numeric))
+            case .min: return numeric == 0 ? nil : .number(minimum)
+            case .max: return numeric == 0 ? nil : .number(maximum)
+            case .first, .last: return nil  // no window on first/last
+            }
+        }
+    }
+
+    /// The next instant after `t` at which the value can change by time alone, or `Int64.max`.
+    static func nextChange(_ st: KeyState, slot: KeySlot, after t: Int64) -> Int64 {
+        switch slot.mode {
+        case .totals:
+            return st.entries.first?.at ?? .max
+        case .window:
+            guard let first = st.entries.first, let w = slot.key.windowMs else { return .max }
+            if first.at > t { return first.at }
+            let (leave, overflow) = first.at.addingReportingOverflow(w)
+            var best = overflow ? Int64.max : leave
+            let k = firstAfter(st.entries, t)
+            if k < st.entries.count { best = Swift.min(best, st.entries[k].at) }
+            return best
+        case .raw:
+            if st.raw.isEmpty { return .max }
+            return slot.key.nextChange(after: t, events: st.raw) ?? .max
+        }
+    }
+
+    /// Events that give a `first`/`last` aggregate its current value, for the plan's next-change computation.
+    static func witnessEvents(_ st: KeyState, slot: KeySlot) -> [EventRecord] {
+        switch slot.mode {
+        case .raw: return st.raw
+        case .window: return []
+        case .totals:
+            guard st.x != 0 else { return [] }
+            return [EventRecord(name: slot.key.event, atMs: st.n, properties: st.witness)]
+        }
+    }
+}

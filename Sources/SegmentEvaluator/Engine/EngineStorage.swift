@@ -1,0 +1,224 @@
+import SegmentLanguage
+
+// The engine's internal tables. Users, attribute names, aggregates, segments and lists are interned as dense
+// `Int32` indexes so that per-user state holds small integers instead of strings.
+
+/// A string compared and hashed by its UTF-8 bytes, as the contract compares user ids and event names (Swift's
+/// `String` equality would merge canonically equivalent spellings).
+struct ByteKey: Hashable {
+    let string: String
+
+    init(_ string: String) { self.string = string }
+
+    static func == (lhs: ByteKey, rhs: ByteKey) -> Bool { lhs.string.utf8.elementsEqual(rhs.string.utf8) }
+
+    func hash(into hasher: inout Hasher) {
+        var copy = string
+        copy.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}
+
+/// UTF-8 byte order of strings (the order of Unicode scalar values).
+@inline(__always)
+func utf8Less(_ a: String, _ b: String) -> Bool {
+    a.utf8.lexicographicallyPrecedes(b.utf8)
+}
+
+/// One retained attribute value of a user.
+struct AttrEntry {
+    var name: Int32
+    var value: AttributeValue
+}
+
+/// One membership of a user: the segment and the instant the user entered it.
+struct MemberEntry {
+    var segment: Int32
+    var sinceMs: Int64
+}
+
+/// One matching event of a windowed aggregate, or one pending (future-dated) event of an unwindowed one: its
+/// instant and the numeric property the aggregate reads (NaN when the event has none).
+struct Entry {
+    var at: Int64
+    var v: Double
+}
+
+/// How an aggregate's per-user state is kept.
+enum KeyMode: UInt8 {
+    /// No window, filter independent of time: running totals of settled events plus pending future ones.
+    case totals = 0
+    /// A window, filter independent of time: the matching events still inside the window (and future ones),
+    /// sorted by instant.
+    case window = 1
+    /// A filter that compares a property with `now` or `D ago`: the matching-name events themselves, projected on
+    /// the properties the filter and the aggregate read, re-scanned on each evaluation.
+    case raw = 2
+}
+
+/// The per-user state of one aggregate.
+///
+/// `totals` mode: `n`/`x` are the running totals of the settled events (`at <= now`), per kind:
+///
+/// | kind  | n                     | x                         |
+/// |-------|-----------------------|---------------------------|
+/// | count | number of events      | unused                    |
+/// | sum   | unused                | sum of numeric values     |
+/// | avg   | number of numeric     | sum of numeric values     |
+/// | min   | number of numeric     | minimum                   |
+/// | max   | number of numeric     | maximum                   |
+/// | first | earliest `at`         | 1 when present, else 0    |
+/// | last  | latest `at`           | 1 when present, else 0    |
+///
+/// and `entries` holds the pending future-dated events, sorted. `window` mode: `entries` holds the events with
+/// `at > now - window` (future ones included), sorted. `raw` mode: `raw` holds the events.
+/// `witness` keeps the properties of the event that gives `first`/`last` its value when the aggregate has a filter
+/// (the plan's next-change computation needs an event that passes the filter).
+struct KeyState {
+    var key: Int32
+    var n: Int64 = 0
+    var x: Double = 0
+    var entries: [Entry] = []
+    var raw: [EventRecord] = []
+    var witness: [String: AttributeValue] = [:]
+
+    init(key: Int32) { self.key = key }
+
+    /// Whether the state equals the state of an aggregate with no events (so it need not be kept).
+    var isEmpty: Bool { n == 0 && x == 0 && entries.isEmpty && raw.isEmpty }
+}
+
+/// Everything the engine keeps about one user.
+struct UserRecord {
+    var id: String
+    /// Retained attribute values, sorted by name index.
+    var attrs: [AttrEntry] = []
+    /// Aggregate states, sorted by key index; aggregates with no events have no state.
+    var aggs: [KeyState] = []
+    /// Memberships, sorted by segment index.
+    var members: [MemberEntry] = []
+    /// Static lists the user is in, sorted by list index.
+    var lists: [Int32] = []
+    /// The earliest instant any membership can change by time alone (`Int64.max`: never).
+    var due: Int64 = .max
+    /// The part of `due` that comes from comparisons with `now`/`D ago` (attributes, `first`/`last`).
+    var exprDue: Int64 = .max
+    /// Position in the scheduler heap, or -1.
+    var heapPos: Int32 = -1
+    /// False for a free slot.
+    var alive = true
+
+    init(id: String) { self.id = id }
+
+    func attrPosition(_ name: Int32) -> (found: Bool, index: Int) {
+        var lo = 0
+        var hi = attrs.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if attrs[mid].name < name { lo = mid + 1 } else { hi = mid }
+        }
+        return (lo < attrs.count && attrs[lo].name == name, lo)
+    }
+
+    func aggPosition(_ key: Int32) -> (found: Bool, index: Int) {
+        var lo = 0
+        var hi = aggs.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if aggs[mid].key < key { lo = mid + 1 } else { hi = mid }
+        }
+        return (lo < aggs.count && aggs[lo].key == key, lo)
+    }
+
+    func memberPosition(_ segment: Int32) -> (found: Bool, index: Int) {
+        var lo = 0
+        var hi = members.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if members[mid].segment < segment { lo = mid + 1 } else { hi = mid }
+        }
+        return (lo < members.count && members[lo].segment == segment, lo)
+    }
+
+    func listPosition(_ list: Int32) -> (found: Bool, index: Int) {
+        var lo = 0
+        var hi = lists.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if lists[mid] < list { lo = mid + 1 } else { hi = mid }
+        }
+        return (lo < lists.count && lists[lo] == list, lo)
+    }
+
+    func attribute(_ name: Int32) -> AttributeValue? {
+        let p = attrPosition(name)
+        return p.found ? attrs[p.index].value : nil
+    }
+}
+
+/// An interned attribute name.
+struct AttrSlot {
+    var name: String
+    /// Number of segments reading it.
+    var refs: Int
+    /// False while it waits for a back-fill.
+    var live: Bool
+    /// Segments reading it.
+    var segments: [Int32] = []
+}
+
+/// An interned aggregate.
+struct KeySlot {
+    var key: AggregateKey
+    var mode: KeyMode
+    /// Number of segments using it.
+    var refs: Int
+    /// False while it waits for a back-fill.
+    var live: Bool
+    /// Properties kept per event (raw mode) or for the witness (first/last with a filter).
+    var projection: [String]
+    /// Segments using it.
+    var segments: [Int32] = []
+
+    init(key: AggregateKey, refs: Int, live: Bool) {
+        self.key = key
+        self.refs = refs
+        self.live = live
+        if let filter = key.filter, filter.readsTime {
+            mode = .raw
+        } else if key.windowMs != nil {
+            mode = .window
+        } else {
+            mode = .totals
+        }
+        var names = key.filter?.propertyNames ?? []
+        if let p = key.property, !names.contains(p) { names.append(p) }
+        projection = names
+    }
+
+    var isFirstOrLast: Bool { key.kind == .first || key.kind == .last }
+}
+
+/// A saved segment.
+struct SegmentSlot {
+    var name: String
+    var expression: SegmentExpression
+    var plan: SegmentPlan
+    /// Interned `plan.attributes`, in plan order.
+    var attrs: [Int32]
+    /// Interned `plan.aggregates`, in plan order.
+    var keys: [Int32]
+    /// Whether the expression compares something with `now` or `D ago` (then the plan's next-change is asked).
+    var timeSensitive: Bool
+    /// False while some attribute or aggregate it reads waits for a back-fill.
+    var active: Bool
+    /// Number of members.
+    var memberCount: Int = 0
+    /// Position in the dependency order.
+    var rank: Int = 0
+}
+
+/// A static list.
+struct ListSlot {
+    var name: String
+    var memberCount: Int = 0
+}

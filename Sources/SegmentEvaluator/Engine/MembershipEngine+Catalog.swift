@@ -1,0 +1,244 @@
+import SegmentLanguage
+
+// Segments: create, replace, delete; the interned attribute and aggregate tables they share; dependency order.
+
+extension MembershipEngine {
+    /// Creates or replaces a segment and brings every user's membership in it up to date.
+    ///
+    /// The expression must have passed `SegmentCatalog.check` in the store (unknown `in_segment` names read as
+    /// "not a member"; a cycle is evaluated in name order, never looping).
+    ///
+    /// When the expression reads attributes or aggregates the engine did not keep, and data for them may exist,
+    /// the outcome lists them in ``PutSegmentOutcome/newNeeds`` and the segment waits for a back-fill (see
+    /// ``beginBackfill(snapshotSeq:)``); otherwise it is evaluated for every user at once.
+    ///
+    /// - Parameters:
+    ///   - name: The segment name.
+    ///   - expression: The checked expression.
+    ///   - seq: The change-log entry's sequence number.
+    /// - Returns: The transitions (at ``nowMs``, in user id order, then dependency order) and the new needs.
+    @discardableResult
+    public func putSegment(name: String, expression: SegmentExpression, seq: UInt64) -> PutSegmentOutcome {
+        guard accept(seq) else { return PutSegmentOutcome(transitions: [], newNeeds: RetentionNeeds()) }
+        if let s = segIndex[name], let old = segs[Int(s)], old.expression == expression {
+            return PutSegmentOutcome(transitions: [], newNeeds: RetentionNeeds())
+        }
+        let plan = SegmentPlan(expression)
+        var newNeeds = RetentionNeeds()
+        let attrs = plan.attributes.map { acquireAttribute($0, into: &newNeeds) }
+        let keys = plan.aggregates.map { acquireKey($0, into: &newNeeds) }
+        let text = expression.canonicalText
+        var slot = SegmentSlot(
+            name: name,
+            expression: expression,
+            plan: plan,
+            attrs: attrs,
+            keys: keys,
+            timeSensitive: text.contains("now") || text.contains("ago"),
+            active: false
+        )
+        slot.active = isSatisfied(slot)
+        let s: Int32
+        if let existing = segIndex[name], let old = segs[Int(existing)] {
+            s = existing
+            slot.memberCount = old.memberCount
+            segs[Int(s)] = slot
+            release(attributes: old.attrs, keys: old.keys)
+        } else if let free = freeSegs.popLast() {
+            s = free
+            segs[Int(s)] = slot
+        } else {
+            s = Int32(segs.count)
+            segs.append(slot)
+        }
+        segIndex[name] = s
+        rebuildOrder()
+        var out: [MembershipTransition] = []
+        if slot.active {
+            for u in usersSortedByID() {
+                flags[Int(s)] = true
+                evaluateFlagged(u, at: nowMs, exprDirty: slot.timeSensitive, into: &out)
+            }
+        }
+        return PutSegmentOutcome(transitions: out, newNeeds: newNeeds)
+    }
+
+    /// Deletes a segment: every member exits (in user id order); segments reading it with `in_segment` are
+    /// re-evaluated for those users.
+    ///
+    /// - Parameters:
+    ///   - name: The segment name.
+    ///   - seq: The change-log entry's sequence number.
+    /// - Returns: The transitions, at ``nowMs``.
+    @discardableResult
+    public func deleteSegment(name: String, seq: UInt64) -> [MembershipTransition] {
+        guard accept(seq), let s = segIndex[name], let old = segs[Int(s)] else { return [] }
+        var former: [Int32] = []
+        for (u, user) in users.enumerated() where user.alive && user.memberPosition(s).found {
+            former.append(Int32(u))
+        }
+        former.sort { utf8Less(users[Int($0)].id, users[Int($1)].id) }
+        segIndex[name] = nil
+        segs[Int(s)] = nil
+        freeSegs.append(s)
+        release(attributes: old.attrs, keys: old.keys)
+        rebuildOrder()
+        var out: [MembershipTransition] = []
+        for u in former {
+            let p = users[Int(u)].memberPosition(s)
+            users[Int(u)].members.remove(at: p.index)
+            dirtyUsers.insert(ByteKey(users[Int(u)].id))
+            out.append(MembershipTransition(segment: name, userID: users[Int(u)].id, kind: .exit, atMs: nowMs))
+            flagDependents(of: name)
+            evaluateFlagged(u, at: nowMs, exprDirty: false, into: &out)
+        }
+        return out
+    }
+
+    // MARK: - Interning
+
+    func isSatisfied(_ seg: SegmentSlot) -> Bool {
+        seg.attrs.allSatisfy { attrSlots[Int($0)]?.live == true }
+            && seg.keys.allSatisfy { keySlots[Int($0)]?.live == true }
+    }
+
+    func acquireAttribute(_ name: String, into needs: inout RetentionNeeds) -> Int32 {
+        if let a = attrIndex[name], attrSlots[Int(a)] != nil {
+            attrSlots[Int(a)]!.refs += 1
+            if !attrSlots[Int(a)]!.live { needs.attributes.insert(name) }
+            return a
+        }
+        let live = seenAttributes.map { !$0.contains(name) } ?? false
+        if !live { needs.attributes.insert(name) }
+        let slot = AttrSlot(name: name, refs: 1, live: live)
+        let a: Int32
+        if let free = freeAttrs.popLast() {
+            a = free
+            attrSlots[Int(a)] = slot
+        } else {
+            a = Int32(attrSlots.count)
+            attrSlots.append(slot)
+        }
+        attrIndex[name] = a
+        return a
+    }
+
+    func acquireKey(_ key: AggregateKey, into needs: inout RetentionNeeds) -> Int32 {
+        if let k = keyIndex[key], keySlots[Int(k)] != nil {
+            keySlots[Int(k)]!.refs += 1
+            if !keySlots[Int(k)]!.live {
+                needs.events[key.event, default: []].formUnion(keySlots[Int(k)]!.projection)
+            }
+            return k
+        }
+        let live = seenEvents.map { !$0.contains(key.event) } ?? false
+        let slot = KeySlot(key: key, refs: 1, live: live)
+        if !live { needs.events[key.event, default: []].formUnion(slot.projection) }
+        let k: Int32
+        if let free = freeKeys.popLast() {
+            k = free
+            keySlots[Int(k)] = slot
+        } else {
+            k = Int32(keySlots.count)
+            keySlots.append(slot)
+        }
+        keyIndex[key] = k
+        keysByEvent[key.event, default: []].append(k)
+        return k
+    }
+
+    /// Drops one reference to each; attributes and aggregates no segment uses any more are dropped from every user.
+    func release(attributes: [Int32], keys: [Int32]) {
+        var droppedAttrs: [Int32] = []
+        var droppedKeys: [Int32] = []
+        for a in attributes {
+            attrSlots[Int(a)]!.refs -= 1
+            if attrSlots[Int(a)]!.refs == 0 {
+                if let name = attrSlots[Int(a)]?.name { attrIndex[name] = nil }
+                attrSlots[Int(a)] = nil
+                freeAttrs.append(a)
+                droppedAttrs.append(a)
+            }
+        }
+        for k in keys {
+            keySlots[Int(k)]!.refs -= 1
+            if keySlots[Int(k)]!.refs == 0 {
+                let key = keySlots[Int(k)]!.key
+                keyIndex[key] = nil
+                keysByEvent[key.event]?.removeAll { $0 == k }
+                if keysByEvent[key.event]?.isEmpty == true { keysByEvent[key.event] = nil }
+                keySlots[Int(k)] = nil
+                freeKeys.append(k)
+                droppedKeys.append(k)
+            }
+        }
+        guard !droppedAttrs.isEmpty || !droppedKeys.isEmpty else { return }
+        for u in users.indices where users[u].alive {
+            var touched = false
+            if !droppedAttrs.isEmpty {
+                let before = users[u].attrs.count
+                users[u].attrs.removeAll { droppedAttrs.contains($0.name) }
+                touched = touched || users[u].attrs.count != before
+            }
+            if !droppedKeys.isEmpty {
+                let before = users[u].aggs.count
+                users[u].aggs.removeAll { droppedKeys.contains($0.key) }
+                touched = touched || users[u].aggs.count != before
+            }
+            if touched { dirtyUsers.insert(ByteKey(users[u].id)) }
+        }
+    }
+
+    // MARK: - Dependency order
+
+    /// Recomputes the dependency order, the dependents of each name, the segments of each attribute and aggregate,
+    /// and the time-sensitive list.
+    func rebuildOrder() {
+        for i in attrSlots.indices where attrSlots[i] != nil { attrSlots[i]!.segments = [] }
+        for i in keySlots.indices where keySlots[i] != nil { keySlots[i]!.segments = [] }
+        dependents = [:]
+        var live: [Int32] = []
+        for (i, seg) in segs.enumerated() {
+            guard let seg else { continue }
+            let s = Int32(i)
+            live.append(s)
+            for a in seg.attrs { attrSlots[Int(a)]!.segments.append(s) }
+            for k in seg.keys { keySlots[Int(k)]!.segments.append(s) }
+            for d in seg.plan.segments { dependents[d, default: []].append(s) }
+        }
+        // Kahn's algorithm; among ready segments the smallest name (UTF-8 bytes) goes first.
+        var indegree: [Int32: Int] = [:]
+        for s in live {
+            let seg = segs[Int(s)]!
+            indegree[s] = seg.plan.segments.filter { segIndex[$0] != nil && $0 != seg.name }.count
+        }
+        var ready = live.filter { indegree[$0] == 0 }
+        var result: [Int32] = []
+        var placed = Set<Int32>()
+        while !ready.isEmpty || result.count < live.count {
+            if ready.isEmpty {
+                // A cycle (refused by the store's catalog check): place the remaining segments by name.
+                let rest = live.filter { !placed.contains($0) }.sorted {
+                    utf8Less(segs[Int($0)]!.name, segs[Int($1)]!.name)
+                }
+                for s in rest {
+                    result.append(s)
+                    placed.insert(s)
+                }
+                break
+            }
+            ready.sort { utf8Less(segs[Int($0)]!.name, segs[Int($1)]!.name) }
+            let s = ready.removeFirst()
+            result.append(s)
+            placed.insert(s)
+            for d in dependents[segs[Int(s)]!.name] ?? [] where !placed.contains(d) {
+                indegree[d]! -= 1
+                if indegree[d] == 0 { ready.append(d) }
+            }
+        }
+        order = result
+        for (rank, s) in order.enumerated() { segs[Int(s)]!.rank = rank }
+        timeSensitive = order.filter { segs[Int($0)]!.timeSensitive && segs[Int($0)]!.active }
+        if flags.count < segs.count { flags += Array(repeating: false, count: segs.count - flags.count) }
+    }
+}

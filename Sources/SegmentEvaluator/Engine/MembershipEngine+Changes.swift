@@ -1,0 +1,313 @@
+import SegmentLanguage
+
+// The operations that apply change-log entries: time, profiles, events, user deletion, static lists.
+
+extension MembershipEngine {
+    // MARK: - Time
+
+    /// Moves time forward to `nowMs`, re-evaluating every user with something due on the way.
+    ///
+    /// Each user whose due instant `d <= nowMs` is re-evaluated *at* `d`, in `(d, user id bytes)` order, and again at
+    /// its next due instant if that is also `<= nowMs`; the transitions carry `d`, not `nowMs`. An earlier or equal
+    /// instant changes nothing.
+    ///
+    /// - Parameter nowMs: The new instant, in Unix milliseconds.
+    /// - Returns: The transitions, in `(instant, user id, dependency order)` order.
+    @discardableResult
+    public func advance(to nowMs: Int64) -> [MembershipTransition] {
+        guard nowMs > self.nowMs else { return [] }
+        var out: [MembershipTransition] = []
+        while let top = heap.first, users[Int(top)].due <= nowMs {
+            processDue(top, at: users[Int(top)].due, into: &out)
+        }
+        self.nowMs = nowMs
+        return out
+    }
+
+    // MARK: - Users
+
+    /// The slot of a user, created when new (then every active segment is flagged for it).
+    func ensureUser(_ id: String) -> Int32 {
+        let key = ByteKey(id)
+        if let u = userIndex[key] { return u }
+        let u: Int32
+        if let free = freeUsers.popLast() {
+            u = free
+            users[Int(u)] = UserRecord(id: id)
+        } else {
+            u = Int32(users.count)
+            users.append(UserRecord(id: id))
+        }
+        userIndex[key] = u
+        dirtyUsers.insert(key)
+        flagAllActive()
+        return u
+    }
+
+    /// Merges a profile write: sets and removes attributes, creating the user when new.
+    ///
+    /// Only attributes some segment reads are kept; the others are dropped.
+    ///
+    /// - Parameters:
+    ///   - userID: The user id.
+    ///   - set: Attributes to set.
+    ///   - removed: Attributes to remove (set to null). Applied before `set`.
+    ///   - seq: The change-log entry's sequence number.
+    /// - Returns: The transitions, at ``nowMs``.
+    @discardableResult
+    public func upsertProfile(
+        userID: String,
+        set: [String: AttributeValue],
+        removed: [String] = [],
+        seq: UInt64
+    ) -> [MembershipTransition] {
+        guard accept(seq) else { return [] }
+        let isNew = userIndex[ByteKey(userID)] == nil
+        let u = ensureUser(userID)
+        var changed = isNew
+        for name in removed {
+            guard let a = attrIndex[name], let slot = attrSlots[Int(a)], slot.live else { continue }
+            let p = users[Int(u)].attrPosition(a)
+            if p.found {
+                users[Int(u)].attrs.remove(at: p.index)
+                flag(slot.segments)
+                changed = true
+            }
+        }
+        for (name, value) in set {
+            seenAttributes?.insert(name)
+            guard let a = attrIndex[name], let slot = attrSlots[Int(a)], slot.live else { continue }
+            let p = users[Int(u)].attrPosition(a)
+            if p.found {
+                if users[Int(u)].attrs[p.index].value == value { continue }
+                users[Int(u)].attrs[p.index].value = value
+            } else {
+                users[Int(u)].attrs.insert(AttrEntry(name: a, value: value), at: p.index)
+            }
+            flag(slot.segments)
+            changed = true
+        }
+        var out: [MembershipTransition] = []
+        evaluateFlagged(u, at: self.nowMs, exprDirty: false, into: &out)
+        if changed { dirtyUsers.insert(ByteKey(userID)) }
+        return out
+    }
+
+    /// Records a batch of events, creating unknown users.
+    ///
+    /// Events may be late (`at < now`: they count from now on, within their window) or future-dated (`at > now`:
+    /// they count from their own instant on, which is scheduled). Only events some aggregate reads are kept, and of
+    /// those only what the aggregates need. The store de-duplicates event ids before the feed.
+    ///
+    /// - Parameters:
+    ///   - events: `(user id, event)` pairs, in log order.
+    ///   - seq: The change-log entry's sequence number.
+    /// - Returns: The transitions, at ``nowMs``, user by user in order of first appearance in the batch.
+    @discardableResult
+    public func addEvents(_ events: [(userID: String, event: EventRecord)], seq: UInt64) -> [MembershipTransition] {
+        guard accept(seq) else { return [] }
+        var out: [MembershipTransition] = []
+        if events.count == 1 {
+            applyEvents(events[...], into: &out)
+            return out
+        }
+        // Group by user, in order of first appearance, keeping each user's events in order.
+        var bucketOf: [ByteKey: Int] = [:]
+        var buckets: [[Int]] = []
+        for (i, item) in events.enumerated() {
+            let key = ByteKey(item.userID)
+            if let b = bucketOf[key] {
+                buckets[b].append(i)
+            } else {
+                bucketOf[key] = buckets.count
+                buckets.append([i])
+            }
+        }
+        for bucket in buckets {
+            applyEvents(bucket.lazy.map { events[$0] }, into: &out)
+        }
+        return out
+    }
+
+    /// Applies events of one user and evaluates it.
+    private func applyEvents<C: Collection>(_ items: C, into out: inout [MembershipTransition])
+    where C.Element == (userID: String, event: EventRecord) {
+        guard let firstItem = items.first else { return }
+        let isNew = userIndex[ByteKey(firstItem.userID)] == nil
+        let u = ensureUser(firstItem.userID)
+        var changed = isNew
+        let now = self.nowMs
+        for item in items {
+            let event = item.event
+            seenEvents?.insert(event.name)
+            guard let ks = keysByEvent[event.name] else { continue }
+            for k in ks {
+                guard let slot = keySlots[Int(k)], slot.live, slot.key.event.utf8.elementsEqual(event.name.utf8)
+                else { continue }
+                let p = users[Int(u)].aggPosition(k)
+                if p.found {
+                    if AggregateLogic.ingest(&users[Int(u)].aggs[p.index], slot: slot, event: event, now: now) {
+                        flag(slot.segments)
+                        changed = true
+                    }
+                } else {
+                    var st = KeyState(key: k)
+                    if AggregateLogic.ingest(&st, slot: slot, event: event, now: now) {
+                        users[Int(u)].aggs.insert(st, at: p.index)
+                        flag(slot.segments)
+                        changed = true
+                    }
+                }
+            }
+        }
+        evaluateFlagged(u, at: now, exprDirty: false, into: &out)
+        if changed { dirtyUsers.insert(ByteKey(firstItem.userID)) }
+    }
+
+    /// Forgets a user: exits from every segment it was in (in dependency order), its attributes, events and list
+    /// memberships.
+    ///
+    /// - Parameters:
+    ///   - userID: The user id.
+    ///   - seq: The change-log entry's sequence number.
+    /// - Returns: The exits, at ``nowMs``.
+    @discardableResult
+    public func deleteUser(userID: String, seq: UInt64) -> [MembershipTransition] {
+        guard accept(seq), let u = userIndex[ByteKey(userID)] else { return [] }
+        var out: [MembershipTransition] = []
+        for s in order where users[Int(u)].memberPosition(s).found {
+            guard let seg = segs[Int(s)] else { continue }
+            segs[Int(s)]!.memberCount -= 1
+            out.append(MembershipTransition(segment: seg.name, userID: userID, kind: .exit, atMs: nowMs))
+        }
+        for l in users[Int(u)].lists { listSlots[Int(l)]?.memberCount -= 1 }
+        removeUser(u)
+        return out
+    }
+
+    /// Frees a user's slot (no transitions).
+    func removeUser(_ u: Int32) {
+        let pos = users[Int(u)].heapPos
+        if pos >= 0 { heapRemove(at: Int(pos)) }
+        let key = ByteKey(users[Int(u)].id)
+        userIndex[key] = nil
+        dirtyUsers.insert(key)
+        users[Int(u)] = UserRecord(id: "")
+        users[Int(u)].alive = false
+        freeUsers.append(u)
+    }
+
+    // MARK: - Static lists
+
+    /// Creates an empty static list (nothing happens when it exists).
+    ///
+    /// - Parameters:
+    ///   - name: The list name.
+    ///   - seq: The change-log entry's sequence number.
+    /// - Returns: No transitions (an empty list changes no `in_segment`); the array is for uniformity.
+    @discardableResult
+    public func createList(name: String, seq: UInt64) -> [MembershipTransition] {
+        guard accept(seq) else { return [] }
+        _ = ensureList(name)
+        return []
+    }
+
+    func ensureList(_ name: String) -> Int32 {
+        if let l = listIndex[name] { return l }
+        let l: Int32
+        if let free = freeLists.popLast() {
+            l = free
+            listSlots[Int(l)] = ListSlot(name: name)
+        } else {
+            l = Int32(listSlots.count)
+            listSlots.append(ListSlot(name: name))
+        }
+        listIndex[name] = l
+        return l
+    }
+
+    /// Adds users to a static list (creating the list and unknown users), re-evaluating the segments that read it.
+    ///
+    /// - Parameters:
+    ///   - name: The list name.
+    ///   - userIDs: The users to add, in order; repeats and present members are skipped.
+    ///   - seq: The change-log entry's sequence number.
+    /// - Returns: The transitions, at ``nowMs``, user by user.
+    @discardableResult
+    public func addToList(name: String, userIDs: [String], seq: UInt64) -> [MembershipTransition] {
+        guard accept(seq) else { return [] }
+        let l = ensureList(name)
+        var out: [MembershipTransition] = []
+        for id in userIDs {
+            let u = ensureUser(id)
+            let p = users[Int(u)].listPosition(l)
+            if !p.found {
+                users[Int(u)].lists.insert(l, at: p.index)
+                listSlots[Int(l)]!.memberCount += 1
+                flagDependents(of: name)
+                dirtyUsers.insert(ByteKey(id))
+            }
+            evaluateFlagged(u, at: nowMs, exprDirty: false, into: &out)
+        }
+        return out
+    }
+
+    /// Removes users from a static list, re-evaluating the segments that read it.
+    ///
+    /// - Parameters:
+    ///   - name: The list name.
+    ///   - userIDs: The users to remove, in order; non-members are skipped.
+    ///   - seq: The change-log entry's sequence number.
+    /// - Returns: The transitions, at ``nowMs``, user by user.
+    @discardableResult
+    public func removeFromList(name: String, userIDs: [String], seq: UInt64) -> [MembershipTransition] {
+        guard accept(seq), let l = listIndex[name] else { return [] }
+        var out: [MembershipTransition] = []
+        for id in userIDs {
+            guard let u = userIndex[ByteKey(id)] else { continue }
+            let p = users[Int(u)].listPosition(l)
+            guard p.found else { continue }
+            users[Int(u)].lists.remove(at: p.index)
+            listSlots[Int(l)]!.memberCount -= 1
+            dirtyUsers.insert(ByteKey(id))
+            flagDependents(of: name)
+            evaluateFlagged(u, at: nowMs, exprDirty: false, into: &out)
+        }
+        return out
+    }
+
+    /// Deletes a static list, re-evaluating the segments that read it for its former members (in user id order).
+    ///
+    /// - Parameters:
+    ///   - name: The list name.
+    ///   - seq: The change-log entry's sequence number.
+    /// - Returns: The transitions, at ``nowMs``.
+    @discardableResult
+    public func deleteList(name: String, seq: UInt64) -> [MembershipTransition] {
+        guard accept(seq), let l = listIndex[name] else { return [] }
+        listIndex[name] = nil
+        listSlots[Int(l)] = nil
+        freeLists.append(l)
+        var former: [Int32] = []
+        for (u, user) in users.enumerated() where user.alive && user.listPosition(l).found { former.append(Int32(u)) }
+        former.sort { utf8Less(users[Int($0)].id, users[Int($1)].id) }
+        var out: [MembershipTransition] = []
+        for u in former {
+            let p = users[Int(u)].listPosition(l)
+            users[Int(u)].lists.remove(at: p.index)
+            dirtyUsers.insert(ByteKey(users[Int(u)].id))
+            flagDependents(of: name)
+            evaluateFlagged(u, at: nowMs, exprDirty: false, into: &out)
+        }
+        return out
+    }
+
+    /// All live user slots, sorted by user id bytes.
+    func usersSortedByID() -> [Int32] {
+        var all: [Int32] = []
+        all.reserveCapacity(userIndex.count)
+        for (u, user) in users.enumerated() where user.alive { all.append(Int32(u)) }
+        all.sort { utf8Less(users[Int($0)].id, users[Int($1)].id) }
+        return all
+    }
+}

@@ -1,0 +1,208 @@
+import SegmentLanguage
+
+/// The incremental membership engine: segments, static lists and per-user state in memory, kept exactly equal to
+/// the segment contract at every instant, with the transitions each change causes.
+///
+/// The engine is pure and synchronous: no I/O, no clocks, no threads. Its owner (the `segment-evaluator` daemon)
+/// feeds it the store's change log in order — `advance(to:)` to the entry's time, then the entry's operation with
+/// the entry's sequence number — and persists what it returns. Time is Unix milliseconds (`Int64`).
+///
+/// ```swift
+/// let engine = MembershipEngine(nowMs: t0)
+/// _ = engine.putSegment(name: "buyers", expression: try SegmentExpression.parse("count(purchase) >= 1"), seq: 1)
+/// engine.advance(to: t1)
+/// let transitions = engine.addEvents([("u1", EventRecord(name: "purchase", atMs: t1))], seq: 2)
+/// // [enter buyers u1 @t1]
+/// ```
+///
+/// Every operation returns the transitions it caused in a deterministic order: the same sequence of calls yields
+/// the same transitions, byte for byte, which the daemon relies on to recover exactly once. See
+/// docs/evaluation.md for the state kept, scheduling, back-fill and persistence.
+///
+/// - Important: Not thread-safe. One owner calls it, from one task or thread at a time (the daemon keeps it behind
+///   an actor or a `Mutex`). It is deliberately not `Sendable`.
+public final class MembershipEngine {
+    // MARK: - Clock and log position
+
+    /// The engine's current instant, in Unix milliseconds. Moves only forward, with ``advance(to:)``.
+    public internal(set) var nowMs: Int64
+    /// The sequence number of the last change-log entry applied. Operations with a smaller number are ignored
+    /// (already applied); an equal number is allowed (one entry may need several calls, e.g. at bootstrap).
+    public internal(set) var appliedSeq: UInt64
+
+    // MARK: - Catalog
+
+    var attrSlots: [AttrSlot?] = []
+    var attrIndex: [String: Int32] = [:]
+    var freeAttrs: [Int32] = []
+
+    var keySlots: [KeySlot?] = []
+    var keyIndex: [AggregateKey: Int32] = [:]
+    var keysByEvent: [String: [Int32]] = [:]
+    var freeKeys: [Int32] = []
+
+    var segs: [SegmentSlot?] = []
+    var segIndex: [String: Int32] = [:]
+    var freeSegs: [Int32] = []
+    /// Segments in dependency order (a segment after every segment it reads with `in_segment`), ties by name.
+    var order: [Int32] = []
+    /// Segments reading a name (segment or list) with `in_segment`.
+    var dependents: [String: [Int32]] = [:]
+    /// Active segments with comparisons against `now`/`D ago`, in dependency order.
+    var timeSensitive: [Int32] = []
+
+    var listSlots: [ListSlot?] = []
+    var listIndex: [String: Int32] = [:]
+    var freeLists: [Int32] = []
+
+    /// Names of attributes and events seen in data since the beginning of the log; `nil` when the history is
+    /// unknown (the engine started from a snapshot), in which case every new need is back-filled.
+    var seenAttributes: Set<String>?
+    var seenEvents: Set<String>?
+
+    // MARK: - Users
+
+    var users: [UserRecord] = []
+    var userIndex: [ByteKey: Int32] = [:]
+    var freeUsers: [Int32] = []
+    /// The scheduler: an indexed binary min-heap of user slots ordered by `(due, user id bytes)`.
+    var heap: [Int32] = []
+    var dirtyUsers: Set<ByteKey> = []
+
+    /// Scratch: segments to evaluate for the user at hand.
+    var flags: [Bool] = []
+
+    /// Creates an empty engine.
+    ///
+    /// - Parameters:
+    ///   - nowMs: The starting instant, in Unix milliseconds.
+    ///   - appliedSeq: The change-log position the engine starts at. `0` means the very beginning of the log: the
+    ///     engine then sees all data and a new segment needs a back-fill only for data it has dropped. Any other
+    ///     value means "starting from a snapshot at that position": every new need is back-filled.
+    public init(nowMs: Int64, appliedSeq: UInt64 = 0) {
+        self.nowMs = nowMs
+        self.appliedSeq = appliedSeq
+        if appliedSeq == 0 {
+            seenAttributes = []
+            seenEvents = []
+        }
+    }
+
+    /// Whether an operation with this sequence number is new; records it.
+    func accept(_ seq: UInt64) -> Bool {
+        guard seq >= appliedSeq else { return false }
+        appliedSeq = seq
+        return true
+    }
+
+    // MARK: - Queries
+
+    /// Whether the engine knows the user (it has a profile write, an event or a list membership).
+    ///
+    /// - Parameter userID: The user id.
+    /// - Returns: Whether the user exists.
+    public func knowsUser(_ userID: String) -> Bool { userIndex[ByteKey(userID)] != nil }
+
+    /// The number of users.
+    public var userCount: Int { userIndex.count }
+
+    /// Whether the user is in a segment (or static list), and since when.
+    ///
+    /// - Parameters:
+    ///   - userID: The user id.
+    ///   - segment: A segment or static list name.
+    /// - Returns: Membership and the instant the user entered (`nil` for lists and non-members).
+    public func isMember(userID: String, segment: String) -> (member: Bool, sinceMs: Int64?) {
+        guard let u = userIndex[ByteKey(userID)] else { return (false, nil) }
+        if let s = segIndex[segment] {
+            let p = users[Int(u)].memberPosition(s)
+            return p.found ? (true, users[Int(u)].members[p.index].sinceMs) : (false, nil)
+        }
+        if let l = listIndex[segment] { return (users[Int(u)].listPosition(l).found, nil) }
+        return (false, nil)
+    }
+
+    /// The segments a user is in, sorted by UTF-8 bytes.
+    ///
+    /// - Parameter userID: The user id.
+    /// - Returns: Segment names (static lists not included).
+    public func segments(of userID: String) -> [String] {
+        guard let u = userIndex[ByteKey(userID)] else { return [] }
+        return users[Int(u)].members.compactMap { segs[Int($0.segment)]?.name }.sorted(by: utf8Less)
+    }
+
+    /// The members of a segment or static list, sorted by UTF-8 bytes of the user id.
+    ///
+    /// - Parameter segment: A segment or list name.
+    /// - Returns: User ids; empty for an unknown name.
+    public func members(of segment: String) -> [String] {
+        var out: [String] = []
+        if let s = segIndex[segment] {
+            out.reserveCapacity(segs[Int(s)]?.memberCount ?? 0)
+            for user in users where user.alive && user.memberPosition(s).found { out.append(user.id) }
+        } else if let l = listIndex[segment] {
+            for user in users where user.alive && user.listPosition(l).found { out.append(user.id) }
+        }
+        return out.sorted(by: utf8Less)
+    }
+
+    /// The number of members of a segment or static list.
+    ///
+    /// - Parameter segment: A segment or list name.
+    /// - Returns: The count; 0 for an unknown name.
+    public func memberCount(of segment: String) -> Int {
+        if let s = segIndex[segment] { return segs[Int(s)]?.memberCount ?? 0 }
+        if let l = listIndex[segment] { return listSlots[Int(l)]?.memberCount ?? 0 }
+        return 0
+    }
+
+    /// The earliest instant at which some membership can change by time alone, or `nil`. The daemon sets a timer
+    /// for it (or, with a manual clock, waits for the clock to pass it) and calls ``advance(to:)``.
+    ///
+    /// - Returns: The instant in Unix milliseconds; may be early (nothing changes then), never late.
+    public func nextDueMs() -> Int64? {
+        guard let top = heap.first else { return nil }
+        return users[Int(top)].due
+    }
+
+    /// The saved segments: name, expression and whether it is active (not waiting for a back-fill), sorted by
+    /// name.
+    public var savedSegments: [(name: String, expression: SegmentExpression, active: Bool)] {
+        segs.compactMap { $0 }.sorted { utf8Less($0.name, $1.name) }.map { ($0.name, $0.expression, $0.active) }
+    }
+
+    /// The static list names, sorted.
+    public var listNames: [String] {
+        listSlots.compactMap { $0?.name }.sorted(by: utf8Less)
+    }
+
+    /// Everything the engine keeps per user for the saved segments, including needs waiting for a back-fill.
+    public var retention: RetentionNeeds {
+        var needs = RetentionNeeds()
+        for slot in attrSlots { if let slot { needs.attributes.insert(slot.name) } }
+        for slot in keySlots {
+            if let slot { needs.events[slot.key.event, default: []].formUnion(slot.projection) }
+        }
+        return needs
+    }
+
+    /// The needs still waiting for a back-fill (see ``beginBackfill(snapshotSeq:)``).
+    public var pendingNeeds: RetentionNeeds {
+        var needs = RetentionNeeds()
+        for slot in attrSlots { if let slot, !slot.live { needs.attributes.insert(slot.name) } }
+        for slot in keySlots {
+            if let slot, !slot.live { needs.events[slot.key.event, default: []].formUnion(slot.projection) }
+        }
+        return needs
+    }
+
+    /// The users whose state changed (or who were deleted) since the last call, sorted by UTF-8 bytes; clears the
+    /// set. For each, the daemon writes ``encodeUserState(_:)`` when ``knowsUser(_:)``, else deletes its record.
+    ///
+    /// - Returns: User ids.
+    public func takeDirtyUsers() -> [String] {
+        let out = dirtyUsers.map(\.string).sorted(by: utf8Less)
+        dirtyUsers.removeAll(keepingCapacity: true)
+        return out
+    }
+}

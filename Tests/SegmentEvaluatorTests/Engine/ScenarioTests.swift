@@ -1,0 +1,216 @@
+import SegmentLanguage
+import Testing
+
+@testable import SegmentEvaluator
+
+@Suite struct ScenarioTests {
+    @Test func lapsedBuyerEntersExactlyThirtyDaysAfterLastPurchaseAndLeavesOnANewOne() throws {
+        let h = EngineHarness()
+        try h.put("lapsed", "count(purchase) >= 1 and count(purchase within 30d) = 0")
+        try h.put("lapsed2", "last(purchase) < 30d ago")
+        #expect(h.track("u1", "purchase", at: baseMs).isEmpty)
+        #expect(h.engine.nextDueMs() == baseMs + 30 * msDay)
+        #expect(h.advance(to: baseMs + 30 * msDay - 1).isEmpty)
+        #expect(
+            h.advance(to: baseMs + 40 * msDay) == [
+                entered("lapsed", "u1", baseMs + 30 * msDay), entered("lapsed2", "u1", baseMs + 30 * msDay + 1),
+            ]
+        )
+        #expect(h.engine.isMember(userID: "u1", segment: "lapsed") == (true, baseMs + 30 * msDay))
+        #expect(
+            h.track("u1", "purchase") == [
+                exited("lapsed", "u1", baseMs + 40 * msDay), exited("lapsed2", "u1", baseMs + 40 * msDay),
+            ]
+        )
+        #expect(
+            h.advance(to: baseMs + 71 * msDay) == [
+                entered("lapsed", "u1", baseMs + 70 * msDay), entered("lapsed2", "u1", baseMs + 70 * msDay + 1),
+            ]
+        )
+    }
+
+    @Test func cartAbandoner() throws {
+        let h = EngineHarness()
+        try h.put("abandoner", "count(add_to_cart within 2d) >= 1 and count(purchase within 2d) = 0")
+        #expect(h.track("u1", "add_to_cart") == [entered("abandoner", "u1", baseMs)])
+        h.advance(to: baseMs + msHour)
+        #expect(h.track("u1", "purchase") == [exited("abandoner", "u1", baseMs + msHour)])
+        // The purchase leaves the window before the cart does: still no entry, both gone.
+        #expect(h.advance(to: baseMs + 3 * msDay).isEmpty)
+        #expect(h.engine.nextDueMs() == nil)
+        #expect(h.track("u1", "add_to_cart") == [entered("abandoner", "u1", baseMs + 3 * msDay)])
+        #expect(h.advance(to: baseMs + 10 * msDay) == [exited("abandoner", "u1", baseMs + 5 * msDay)])
+    }
+
+    @Test func windowedSumCrossesThresholdAsOldPurchasesAgeOut() throws {
+        let h = EngineHarness()
+        try h.put("big", "sum(purchase.amount within 90d) > 500")
+        h.track("u1", "purchase", at: baseMs, ["amount": .number(300)])
+        h.advance(to: baseMs + 10 * msDay)
+        #expect(h.track("u1", "purchase", ["amount": .number(250)]) == [entered("big", "u1", baseMs + 10 * msDay)])
+        h.advance(to: baseMs + 20 * msDay)
+        h.track("u1", "purchase", ["amount": .number(100)])
+        // At 90d the first purchase leaves: 350 <= 500.
+        #expect(h.advance(to: baseMs + 200 * msDay) == [exited("big", "u1", baseMs + 90 * msDay)])
+        #expect(h.engine.nextDueMs() == nil)
+    }
+
+    @Test func timestampAttributeCrossingFourteenDaysAgo() throws {
+        let h = EngineHarness()
+        try h.put("new", "signup_at > 14d ago")
+        try h.put("old", "signup_at < 14d ago")
+        #expect(h.profile("rfc", ["signup_at": .string("2026-01-01T00:00:00Z")]) == [entered("new", "rfc", baseMs)])
+        #expect(h.profile("unix", ["signup_at": .number(Double(baseMs / 1_000))]) == [entered("new", "unix", baseMs)])
+        #expect(
+            h.advance(to: baseMs + 15 * msDay) == [
+                exited("new", "rfc", baseMs + 14 * msDay), exited("new", "unix", baseMs + 14 * msDay),
+                entered("old", "rfc", baseMs + 14 * msDay + 1), entered("old", "unix", baseMs + 14 * msDay + 1),
+            ]
+        )
+    }
+
+    @Test func inSegmentChainUpdatesInOneStep() throws {
+        let h = EngineHarness()
+        try h.put("pro", #"plan = "pro""#)
+        try h.put("adult_pro", #"in_segment("pro") and age >= 18"#)
+        try h.put("others", #"not in_segment("adult_pro")"#)
+        #expect(h.profile("u1", ["age": .number(20)]) == [entered("others", "u1", baseMs)])
+        #expect(
+            h.profile("u1", ["plan": .string("pro")]) == [
+                entered("pro", "u1", baseMs), entered("adult_pro", "u1", baseMs), exited("others", "u1", baseMs),
+            ]
+        )
+        #expect(
+            h.profile("u1", [:], removed: ["plan"]) == [
+                exited("pro", "u1", baseMs), exited("adult_pro", "u1", baseMs), entered("others", "u1", baseMs),
+            ]
+        )
+    }
+
+    @Test func timeDrivenChangeOfADependencyReEvaluatesDependentsAtTheSameInstant() throws {
+        let h = EngineHarness()
+        try h.put("recent", "count(visit within 1d) >= 1")
+        try h.put("gone", #"exists(plan) and not in_segment("recent")"#)
+        h.profile("u1", ["plan": .string("x")])
+        #expect(h.track("u1", "visit", at: baseMs) == [entered("recent", "u1", baseMs), exited("gone", "u1", baseMs)])
+        #expect(
+            h.advance(to: baseMs + 2 * msDay) == [
+                exited("recent", "u1", baseMs + msDay), entered("gone", "u1", baseMs + msDay),
+            ]
+        )
+    }
+
+    @Test func deletingAUserExitsEverything() throws {
+        let h = EngineHarness()
+        try h.put("a", "exists(plan)")
+        try h.put("b", #"in_segment("a")"#)
+        try h.put("c", "count(purchase) >= 1")
+        h.profile("u1", ["plan": .string("x")])
+        h.track("u1", "purchase")
+        #expect(
+            h.deleteUser("u1") == [exited("a", "u1", baseMs), exited("b", "u1", baseMs), exited("c", "u1", baseMs)]
+        )
+        #expect(!h.engine.knowsUser("u1"))
+        #expect(h.engine.userCount == 0)
+        #expect(h.members("a").isEmpty)
+        #expect(h.engine.nextDueMs() == nil)
+        // A later write starts a fresh user.
+        #expect(h.track("u1", "other").isEmpty)
+        #expect(h.engine.segments(of: "u1").isEmpty)
+    }
+
+    @Test func changingAndDeletingASegment() throws {
+        let h = EngineHarness()
+        try h.put("s", #"plan = "pro""#)
+        h.profile("u1", ["plan": .string("pro")])
+        h.profile("u2", ["plan": .string("free")])
+        h.profile("u3", ["plan": .string("pro")])
+        #expect(h.members("s") == ["u1", "u3"])
+        let outcome = try h.put("s", #"plan = "free" or plan = "pro""#)
+        #expect(outcome.transitions == [entered("s", "u2", baseMs)])
+        #expect(h.engine.isMember(userID: "u1", segment: "s") == (true, baseMs))
+        h.advance(to: baseMs + msDay)
+        #expect(
+            try h.put("s", #"plan = "free""#).transitions == [
+                exited("s", "u1", baseMs + msDay), exited("s", "u3", baseMs + msDay),
+            ]
+        )
+        #expect(h.deleteSegment("s") == [exited("s", "u2", baseMs + msDay)])
+        #expect(h.engine.memberCount(of: "s") == 0)
+        #expect(h.engine.retention.isEmpty)
+    }
+
+    @Test func futureDatedEventCountsFromItsOwnInstant() throws {
+        let h = EngineHarness()
+        try h.put("buyer", "count(purchase) >= 1")
+        try h.put("recent", "count(purchase within 1d) >= 1")
+        #expect(h.track("u1", "purchase", at: baseMs + 5 * msDay).isEmpty)
+        #expect(h.engine.nextDueMs() == baseMs + 5 * msDay)
+        #expect(
+            h.advance(to: baseMs + 10 * msDay) == [
+                entered("buyer", "u1", baseMs + 5 * msDay), entered("recent", "u1", baseMs + 5 * msDay),
+                exited("recent", "u1", baseMs + 6 * msDay),
+            ]
+        )
+    }
+
+    @Test func lateEventsCountOnlyWhileInsideTheirWindow() throws {
+        let h = EngineHarness(nowMs: baseMs + 10 * msDay)
+        try h.put("recent", "count(visit within 1d) >= 1")
+        try h.put("ever", "count(visit) >= 1")
+        #expect(h.track("u1", "visit", at: baseMs + 8 * msDay) == [entered("ever", "u1", baseMs + 10 * msDay)])
+        #expect(
+            h.track("u1", "visit", at: baseMs + 10 * msDay - 12 * msHour) == [
+                entered("recent", "u1", baseMs + 10 * msDay)
+            ]
+        )
+        #expect(h.advance(to: baseMs + 20 * msDay) == [exited("recent", "u1", baseMs + 10 * msDay + 12 * msHour)])
+    }
+
+    @Test func staticListsInInSegment() throws {
+        let h = EngineHarness()
+        h.record(h.engine.createList(name: "employees", seq: h.nextSeq()))
+        try h.put("new_customers", #"signup_at > 14d ago and not in_segment("employees")"#)
+        h.profile("alice", ["signup_at": .string("2026-01-01T00:00:00Z")])
+        h.profile("bob", ["signup_at": .string("2026-01-01T00:00:00Z")])
+        #expect(h.members("new_customers") == ["alice", "bob"])
+        #expect(
+            h.engine.addToList(name: "employees", userIDs: ["bob", "carol"], seq: h.nextSeq()) == [
+                exited("new_customers", "bob", baseMs)
+            ]
+        )
+        #expect(h.members("employees") == ["bob", "carol"])
+        #expect(h.engine.memberCount(of: "employees") == 2)
+        #expect(h.engine.isMember(userID: "carol", segment: "employees").member)
+        #expect(
+            h.engine.removeFromList(name: "employees", userIDs: ["bob"], seq: h.nextSeq()) == [
+                entered("new_customers", "bob", baseMs)
+            ]
+        )
+        h.engine.addToList(name: "employees", userIDs: ["alice"], seq: h.nextSeq())
+        #expect(h.engine.deleteList(name: "employees", seq: h.nextSeq()) == [entered("new_customers", "alice", baseMs)])
+    }
+
+    @Test func advanceProcessesUsersInDueThenUserIDOrder() throws {
+        let h = EngineHarness()
+        try h.put("recent", "count(visit within 1h) >= 1")
+        h.track("b", "visit", at: baseMs)
+        h.track("a", "visit", at: baseMs)
+        h.track("c", "visit", at: baseMs - 30 * 60_000)
+        #expect(
+            h.advance(to: baseMs + msDay) == [
+                exited("recent", "c", baseMs + 30 * 60_000), exited("recent", "a", baseMs + msHour),
+                exited("recent", "b", baseMs + msHour),
+            ]
+        )
+    }
+
+    @Test func olderSequenceNumbersAreIgnored() throws {
+        let h = EngineHarness()
+        try h.put("a", "exists(plan)")
+        let seq = h.nextSeq()
+        #expect(h.engine.upsertProfile(userID: "u1", set: ["plan": .string("x")], seq: seq).count == 1)
+        #expect(h.engine.upsertProfile(userID: "u2", set: ["plan": .string("x")], seq: seq - 1).isEmpty)
+        #expect(!h.engine.knowsUser("u2"))
+    }
+}
