@@ -18,6 +18,7 @@ public final class SegmentsClient: Sendable {
     /// Where the daemons are.
     public let configuration: SegmentsClientConfiguration
     let store: ConnectionSlot
+    let evaluators: [ConnectionSlot]
 
     /// Creates a client; nothing connects until the first call.
     /// - Parameter configuration: the daemons' sockets.
@@ -27,11 +28,17 @@ public final class SegmentsClient: Sendable {
             path: configuration.storeSocketPath,
             maximumFrameLength: configuration.maximumFrameLength
         )
+        self.evaluators = configuration.evaluatorSocketPaths.map {
+            ConnectionSlot(path: $0, maximumFrameLength: configuration.maximumFrameLength)
+        }
     }
 
     /// Closes all connections.
     public func close() async {
         await self.store.close()
+        for evaluator in self.evaluators {
+            await evaluator.close()
+        }
     }
 
     func callStore<Request, Response>(

@@ -17,6 +17,12 @@ struct SegClient: AsyncParsableCommand {
             TrackCommand.self,
             ImportCommand.self,
             SegmentCommand.self,
+            CheckCommand.self,
+            MembersCommand.self,
+            SegmentsOfCommand.self,
+            ExplainCommand.self,
+            HistoryCommand.self,
+            WatchCommand.self,
             ClockCommand.self,
             StatusCommand.self,
         ]

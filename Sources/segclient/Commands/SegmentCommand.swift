@@ -8,7 +8,7 @@ struct SegmentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "segment",
         abstract: "Define, list and delete dynamic segments.",
-        subcommands: [Create.self, Update.self, List.self, Show.self, Delete.self]
+        subcommands: [Create.self, Update.self, List.self, Show.self, Delete.self, Preview.self]
     )
 
     static func json(_ segment: Segments_V1_Segment) -> JSONValue {
@@ -115,6 +115,35 @@ extension SegmentCommand {
                     Output.json(.object([("seq", .number(Double(result.seq)))]))
                 } else {
                     Output.line("\(self.name): deleted (seq \(result.seq))")
+                }
+            }
+        }
+    }
+
+    struct Preview: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Count who would be in an expression now, with a sample; nothing is saved."
+        )
+
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var read: ReadOptions
+        @Argument(help: "The expression.") var expression: String
+        @Option(help: "How many member ids to show.") var sample = 10
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await self.connection.withClient { client in
+                let preview = try await client.preview(self.expression, sampleSize: self.sample, minSeq: self.read.minSeq)
+                if self.json {
+                    Output.json(
+                        .object([
+                            ("count", .number(Double(preview.count))),
+                            ("sample", .array(preview.sample.map(JSONValue.string))),
+                        ])
+                    )
+                } else {
+                    Output.line("\(preview.count) members")
+                    for user in preview.sample { Output.line("  \(user)") }
                 }
             }
         }

@@ -1,0 +1,243 @@
+import SegmentsRPC
+import SegmentsWire
+import SwiftProtobuf
+
+/// A membership change delivered by `watch` or `history`.
+public struct SegmentsTransition: Sendable, Hashable {
+    /// Enter or exit.
+    public enum Kind: String, Sendable {
+        case enter, exit
+    }
+
+    /// Position in the owning evaluator shard's transition log.
+    public var seq: UInt64
+    /// The evaluator shard that recorded it.
+    public var shard: Int
+    public var segment: String
+    public var userID: String
+    public var kind: Kind
+    /// When it became true (ms since the Unix epoch).
+    public var atMs: Int64
+    /// The store change-log number applied when it happened.
+    public var storeSeq: UInt64
+
+    /// Reads a wire transition recorded by evaluator shard `shard`.
+    public init(_ wire: Segments_V1_Transition, shard: Int) {
+        self.seq = wire.seq
+        self.shard = shard
+        self.segment = wire.segment
+        self.userID = wire.userID
+        self.kind = wire.kind == .exit ? .exit : .enter
+        self.atMs = wire.atMs
+        self.storeSeq = wire.storeSeq
+    }
+}
+
+// MARK: - Routing
+
+extension SegmentsClient {
+    /// The shard owning `userID`.
+    func evaluator(for userID: String) throws(SegmentsClientError) -> ConnectionSlot {
+        guard !self.evaluators.isEmpty else {
+            throw SegmentsClientError(.unavailable, "no evaluator socket configured")
+        }
+        let index = UserShard.index(of: userID, shardCount: UInt32(self.evaluators.count))
+        return self.evaluators[Int(index)]
+    }
+
+    func call<Request, Response>(
+        _ slot: ConnectionSlot,
+        _ method: UnaryMethod<Request, Response>,
+        _ request: Request
+    ) async throws(SegmentsClientError) -> Response {
+        let connection = try await slot.get()
+        do {
+            return try await connection.call(method, request)
+        } catch {
+            throw SegmentsClientError(error)
+        }
+    }
+
+    /// Asks every shard concurrently; results in shard order.
+    func callAllShards<Request: Sendable, Response: Sendable>(
+        _ method: UnaryMethod<Request, Response>,
+        _ request: Request
+    ) async throws(SegmentsClientError) -> [Response] {
+        guard !self.evaluators.isEmpty else {
+            throw SegmentsClientError(.unavailable, "no evaluator socket configured")
+        }
+        do {
+            return try await withThrowingTaskGroup(of: (Int, Response).self) { group in
+                for (index, slot) in self.evaluators.enumerated() {
+                    group.addTask { (index, try await self.call(slot, method, request)) }
+                }
+                var responses: [(Int, Response)] = []
+                for try await response in group { responses.append(response) }
+                return responses.sorted { $0.0 < $1.0 }.map(\.1)
+            }
+        } catch let error as SegmentsClientError {
+            throw error
+        } catch {
+            throw SegmentsClientError(.unavailable, "\(error)")
+        }
+    }
+}
+
+// MARK: - Membership queries
+
+extension SegmentsClient {
+    /// Whether `userID` is a member of `segment`.
+    /// - Parameters:
+    ///   - minSeq: see at least this store write (the `seq` of a write result); 0 = no wait.
+    /// - Returns: membership and, for a member, since when (ms since the Unix epoch).
+    public func check(
+        _ userID: String,
+        in segment: String,
+        minSeq: UInt64 = 0
+    ) async throws(SegmentsClientError) -> (member: Bool, sinceMs: Int64?) {
+        var request = Segments_V1_CheckRequest()
+        request.userID = userID
+        request.segment = segment
+        request.minSeq = minSeq
+        let response = try await self.call(try self.evaluator(for: userID), EvaluatorAPI.check, request)
+        return (response.member, response.member ? response.sinceMs : nil)
+    }
+
+    /// Every segment and list `userID` is a member of, sorted.
+    public func segments(of userID: String, minSeq: UInt64 = 0) async throws(SegmentsClientError) -> [String] {
+        var request = Segments_V1_SegmentsOfRequest()
+        request.userID = userID
+        request.minSeq = minSeq
+        return try await self.call(try self.evaluator(for: userID), EvaluatorAPI.segmentsOf, request).segments
+    }
+
+    /// Number of members of `segment`, summed over shards.
+    public func memberCount(_ segment: String, minSeq: UInt64 = 0) async throws(SegmentsClientError) -> UInt64 {
+        var request = Segments_V1_CountMembersRequest()
+        request.segment = segment
+        request.minSeq = minSeq
+        return try await self.callAllShards(EvaluatorAPI.countMembers, request).reduce(0) { $0 + $1.count }
+    }
+
+    /// Members of `segment`, sorted by user id (UTF-8 byte order), merged over shards.
+    public func members(_ segment: String, minSeq: UInt64 = 0) async throws(SegmentsClientError) -> [String] {
+        var request = Segments_V1_MembersRequest()
+        request.segment = segment
+        request.minSeq = minSeq
+        guard !self.evaluators.isEmpty else {
+            throw SegmentsClientError(.unavailable, "no evaluator socket configured")
+        }
+        var lists: [[String]] = []
+        for slot in self.evaluators {
+            let connection = try await slot.get()
+            var members: [String] = []
+            do {
+                for try await chunk in connection.stream(EvaluatorAPI.members, request) {
+                    members += chunk.userIds
+                }
+            } catch let error as RPCError {
+                throw SegmentsClientError(error)
+            } catch {
+                throw SegmentsClientError(.unavailable, "\(error)")
+            }
+            lists.append(members)
+        }
+        return lists.count == 1 ? lists[0] : lists.joined().sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    /// Evaluates an unsaved expression over all users: count and the smallest user ids.
+    public func preview(
+        _ expression: String,
+        sampleSize: Int = 10,
+        minSeq: UInt64 = 0
+    ) async throws(SegmentsClientError) -> (count: UInt64, sample: [String]) {
+        var request = Segments_V1_PreviewRequest()
+        request.expression = expression
+        request.sampleSize = UInt32(max(0, sampleSize))
+        request.minSeq = minSeq
+        let responses = try await self.callAllShards(EvaluatorAPI.preview, request)
+        let sample = responses.flatMap(\.sample).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return (responses.reduce(0) { $0 + $1.count }, Array(sample.prefix(sampleSize)))
+    }
+
+    /// Why `userID` is in or out of `segment`.
+    public func explain(
+        _ userID: String,
+        in segment: String,
+        minSeq: UInt64 = 0
+    ) async throws(SegmentsClientError) -> Segments_V1_ExplainResponse {
+        var request = Segments_V1_ExplainRequest()
+        request.userID = userID
+        request.segment = segment
+        request.minSeq = minSeq
+        return try await self.call(try self.evaluator(for: userID), EvaluatorAPI.explain, request)
+    }
+
+    /// Recorded transitions of one user (from its shard).
+    public func history(ofUser userID: String, limit: Int = 0) async throws(SegmentsClientError) -> [SegmentsTransition] {
+        var request = Segments_V1_HistoryRequest()
+        request.userID = userID
+        request.limit = UInt32(max(0, limit))
+        let slot = try self.evaluator(for: userID)
+        let shard = self.evaluators.firstIndex { $0 === slot } ?? 0
+        return try await self.collectHistory(slot, shard: shard, request)
+    }
+
+    /// Recorded transitions of one segment, merged over shards by time.
+    public func history(ofSegment segment: String, limit: Int = 0) async throws(SegmentsClientError)
+        -> [SegmentsTransition]
+    {
+        var request = Segments_V1_HistoryRequest()
+        request.segment = segment
+        request.limit = UInt32(max(0, limit))
+        var all: [SegmentsTransition] = []
+        for (shard, slot) in self.evaluators.enumerated() {
+            all += try await self.collectHistory(slot, shard: shard, request)
+        }
+        all.sort { ($0.atMs, $0.shard, $0.seq) < ($1.atMs, $1.shard, $1.seq) }
+        return limit > 0 ? Array(all.suffix(limit)) : all
+    }
+
+    private func collectHistory(
+        _ slot: ConnectionSlot,
+        shard: Int,
+        _ request: Segments_V1_HistoryRequest
+    ) async throws(SegmentsClientError) -> [SegmentsTransition] {
+        let connection = try await slot.get()
+        var transitions: [SegmentsTransition] = []
+        do {
+            for try await batch in connection.stream(EvaluatorAPI.history, request) {
+                transitions += batch.transitions.map { SegmentsTransition($0, shard: shard) }
+            }
+        } catch let error as RPCError {
+            throw SegmentsClientError(error)
+        } catch {
+            throw SegmentsClientError(.unavailable, "\(error)")
+        }
+        return transitions
+    }
+
+    /// Live transitions from one shard's transition log, from `fromSeq` (0 = only new ones).
+    /// - Parameters:
+    ///   - segments: only these segments; empty = all.
+    ///   - shard: which evaluator shard to watch.
+    public func watch(
+        segments: [String] = [],
+        fromSeq: UInt64 = 0,
+        shard: Int = 0
+    ) async throws(SegmentsClientError) -> SegmentsStream<Segments_V1_TransitionBatch> {
+        guard self.evaluators.indices.contains(shard) else {
+            throw SegmentsClientError(.invalidArgument, "no evaluator shard \(shard)")
+        }
+        var request = Segments_V1_WatchRequest()
+        request.segments = segments
+        request.fromSeq = fromSeq
+        let connection = try await self.evaluators[shard].get()
+        return SegmentsStream(responses: connection.stream(EvaluatorAPI.watch, request))
+    }
+
+    /// Progress of each evaluator shard.
+    public func evaluatorStatus() async throws(SegmentsClientError) -> [Segments_V1_EvaluatorStatus] {
+        try await self.callAllShards(EvaluatorAPI.getStatus, .init())
+    }
+}
