@@ -62,7 +62,8 @@ extension ByteBuffer {
             self.writeVarint(1)
             var status = ByteBuffer()
             if let error {
-                let code = UInt64(error.code.wireValue.rawValue)
+                // Enum values are int32 on the wire: a negative one is a sign-extended varint.
+                let code = UInt64(bitPattern: Int64(error.code.wireValue.rawValue))
                 if code != 0 {
                     status.writeVarint(0x08)
                     status.writeVarint(code)
