@@ -11,17 +11,20 @@ extension MembershipEngine {
     /// Why a user is or is not in a segment, sub-expression by sub-expression, from the state the engine keeps.
     ///
     /// The tree is `ReferenceInterpreter.explain`'s over the user's retained attributes and the maintained
-    /// aggregate values at ``nowMs``; its root result is the user's membership (`false` for an unknown user).
+    /// aggregate values at ``nowMs``; its root result is the user's membership (for a segment waiting for a
+    /// back-fill, what the membership will be once the data is complete).
     ///
     /// - Parameters:
-    ///   - userID: The user id (an unknown user is explained as a user with no data).
+    ///   - userID: The user id.
     ///   - segment: The segment name.
-    /// - Returns: The explanation, or `nil` when there is no such segment.
+    /// - Returns: The explanation, or `nil` when there is no such segment or user.
     public func explain(userID: String, segment: String) -> ExplanationNode? {
-        guard let s = segIndex[segment], let seg = segs[Int(s)] else { return nil }
-        let u = userIndex[ByteKey(userID)]
-        let attrs = u.map { attributeDictionary($0, seg) } ?? [:]
-        let member: (String) -> Bool = { name in u.map { self.isMember($0, name) } ?? false }
+        guard let s = segIndex[segment], let seg = segs[Int(s)], let user = userIndex[ByteKey(userID)] else {
+            return nil
+        }
+        let u: Int32? = user
+        let attrs = attributeDictionary(user, seg)
+        let member: (String) -> Bool = { name in self.isMember(user, name) }
         let original = seg.expression.canonicalText
         let spans = Self.aggregateSpans(in: original)
 
