@@ -4,7 +4,13 @@ import GRDB
 /// The same hot paths through GRDB, written the idiomatic fast way: a `DatabasePool`,
 /// `write {}` per batch, cached statements executed with array arguments.
 enum GRDBBench {
-    static func run(path: String, workload: Workload, variant: Variant, synchronous: String, batch: Int) throws -> Result {
+    static func run(
+        path: String,
+        workload: Workload,
+        variant: Variant,
+        synchronous: String,
+        batch: Int
+    ) throws -> Result {
         let clock = ContinuousClock()
         var configuration = Configuration()
         let cacheKiB = variant.cacheKiB

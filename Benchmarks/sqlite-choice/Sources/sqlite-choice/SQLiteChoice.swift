@@ -4,7 +4,7 @@ import SegmentsSQLite
 /// Measures SQLite ingest and lookups through our wrapper and through GRDB.
 ///
 ///     swift run -c release sqlite-choice [--events N] [--users N] [--lookups N] [--batch N]
-///         [--library ours,grdb] [--sync normal,full] [--variant a,b,c,d] [--dir PATH]
+///         [--library ours,grdb] [--sync normal,full] [--variant a,b,c,d] [--repeat N] [--dir PATH]
 @main
 struct SQLiteChoice {
     static func main() throws {
@@ -15,7 +15,7 @@ struct SQLiteChoice {
                 print(
                     """
                     usage: sqlite-choice [--events N] [--users N] [--lookups N] [--batch N]
-                        [--library ours,grdb] [--sync normal,full] [--variant a,b,c,d] [--dir PATH]
+                        [--library ours,grdb] [--sync normal,full] [--variant a,b,c,d] [--repeat N] [--dir PATH]
                     """
                 )
                 return
@@ -33,11 +33,12 @@ struct SQLiteChoice {
         let synchronousModes = list("sync", "normal,full")
         let variants = list("variant", "a,b,c,d").compactMap(Variant.init(rawValue:))
         let directory = options["dir"] ?? NSTemporaryDirectory()
+        let repeatCount = max(Int(options["repeat"] ?? "") ?? 1, 1)
 
         let generationStart = ContinuousClock.now
         let workload = Workload(users: userCount, events: eventCount, lookups: lookupCount)
         print(
-            "# \(eventCount) events, \(userCount) users, \(lookupCount) lookups, batches of \(batch);"
+            "# \(eventCount) events, \(userCount) users, \(lookupCount) lookups, batches of \(batch), best of \(repeatCount);"
                 + " generated in \(ContinuousClock.now - generationStart)"
         )
         print(
@@ -47,43 +48,77 @@ struct SQLiteChoice {
         print("|---|---|---|---:|---:|---:|---:|---:|---:|")
         for synchronous in synchronousModes {
             for variant in variants {
-                for library in libraries {
-                    let path = directory + "/sqlite-choice-\(library)-\(synchronous)-\(variant.rawValue).sqlite"
-                    Self.remove(path)
-                    let result: Result
-                    switch library {
-                    case "ours":
-                        guard let mode = SQLiteConnection.Options.Synchronous(rawValue: synchronous) else { continue }
-                        result = try OursBench.run(
-                            path: path,
-                            workload: workload,
-                            variant: variant,
-                            synchronous: mode,
-                            batch: batch
+                // Each library runs `repeat` times, interleaved; every figure is the best of its runs, which
+                // filters out interference from other work on the machine.
+                var best: [String: Result] = [:]
+                for round in 0..<repeatCount {
+                    let order = round.isMultiple(of: 2) ? libraries : libraries.reversed()
+                    for library in order {
+                        guard
+                            let result = try Self.run(
+                                library: library,
+                                path: directory + "/sqlite-choice-\(library)-\(synchronous)-\(variant.rawValue).sqlite",
+                                workload: workload,
+                                variant: variant,
+                                synchronous: synchronous,
+                                batch: batch
+                            )
+                        else { continue }
+                        best[library] = best[library].map { $0.best(with: result) } ?? result
+                        FileHandle.standardError.write(
+                            Data("  [\(library) \(result.pragmas); checksum \(result.checksum)]\n".utf8)
                         )
-                    case "grdb":
-                        result = try GRDBBench.run(
-                            path: path,
-                            workload: workload,
-                            variant: variant,
-                            synchronous: synchronous,
-                            batch: batch
-                        )
-                    default:
-                        continue
                     }
-                    let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-                    Self.remove(path)
+                }
+                for library in libraries {
+                    guard let result = best[library] else { continue }
                     print(
                         "| \(library) | \(synchronous) | \(variant.label) | \(Self.format(result.usersPerSecond))"
                             + " | \(Self.format(result.eventsPerSecond)) | \(Self.format(result.lastTenthPerSecond))"
                             + " | \(Self.format(result.lookupsInOneReadPerSecond))"
-                            + " | \(Self.format(result.lookupsOneReadEachPerSecond)) | \(size >> 20) |"
+                            + " | \(Self.format(result.lookupsOneReadEachPerSecond)) | \(result.fileMiB) |"
                     )
-                    FileHandle.standardError.write(Data("  [\(result.pragmas); checksum \(result.checksum)]\n".utf8))
                 }
             }
         }
+    }
+
+    /// Runs one library on a fresh database file and deletes the file afterwards.
+    static func run(
+        library: String,
+        path: String,
+        workload: Workload,
+        variant: Variant,
+        synchronous: String,
+        batch: Int
+    ) throws -> Result? {
+        Self.remove(path)
+        defer { Self.remove(path) }
+        var result: Result
+        switch library {
+        case "ours":
+            guard let mode = SQLiteConnection.Options.Synchronous(rawValue: synchronous) else { return nil }
+            result = try OursBench.run(
+                path: path,
+                workload: workload,
+                variant: variant,
+                synchronous: mode,
+                batch: batch
+            )
+        case "grdb":
+            result = try GRDBBench.run(
+                path: path,
+                workload: workload,
+                variant: variant,
+                synchronous: synchronous,
+                batch: batch
+            )
+        default:
+            return nil
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        result.fileMiB = size >> 20
+        return result
     }
 
     static func format(_ value: Double) -> String {

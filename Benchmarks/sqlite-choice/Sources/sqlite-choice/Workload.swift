@@ -130,6 +130,18 @@ struct Result {
     var lookupsOneReadEachPerSecond: Double
     var checksum: Int
     var pragmas: String
+    var fileMiB = 0
+
+    /// The better of each figure from two runs of the same configuration.
+    func best(with other: Result) -> Result {
+        var best = self
+        best.usersPerSecond = max(self.usersPerSecond, other.usersPerSecond)
+        best.eventsPerSecond = max(self.eventsPerSecond, other.eventsPerSecond)
+        best.lastTenthPerSecond = max(self.lastTenthPerSecond, other.lastTenthPerSecond)
+        best.lookupsInOneReadPerSecond = max(self.lookupsInOneReadPerSecond, other.lookupsInOneReadPerSecond)
+        best.lookupsOneReadEachPerSecond = max(self.lookupsOneReadEachPerSecond, other.lookupsOneReadEachPerSecond)
+        return best
+    }
 }
 
 extension Duration {
