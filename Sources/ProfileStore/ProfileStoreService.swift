@@ -1,3 +1,4 @@
+import DaemonSupport
 import Logging
 import SegmentsRPC
 import SegmentsWire

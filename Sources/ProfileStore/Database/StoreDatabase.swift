@@ -1,3 +1,4 @@
+import DaemonSupport
 import Logging
 import SegmentsSQLite
 import SegmentsWire
@@ -16,7 +17,7 @@ import Darwin
 final class StoreDatabase: Sendable {
     let writer: StoreWriter
     let readers: StoreReaders
-    let notifier: ChangeNotifier
+    let notifier: ProgressNotifier
     let clock: StoreClock
     let logger: Logger
 
@@ -59,7 +60,7 @@ final class StoreDatabase: Sendable {
         }
         self.logger = logger
         self.clock = StoreClock(manualStartMs: manualStart)
-        self.notifier = ChangeNotifier(headSeq: headSeq)
+        self.notifier = ProgressNotifier(headSeq: headSeq)
         self.readers = try StoreReaders(path: path, count: configuration.readerCount)
         self.writer = StoreWriter(
             transaction: WriteTransaction(

@@ -1,3 +1,4 @@
+import DaemonSupport
 import Logging
 import NIOPosix
 import SegmentsSQLite
@@ -28,10 +29,10 @@ final class StoreWriter: @unchecked Sendable {
     private let transaction: WriteTransaction
     private let thread: NIOThreadPool
     private let queue = Mutex(Queue())
-    private let notifier: ChangeNotifier
+    private let notifier: ProgressNotifier
     private let logger: Logger
 
-    init(transaction: WriteTransaction, notifier: ChangeNotifier, logger: Logger) {
+    init(transaction: WriteTransaction, notifier: ProgressNotifier, logger: Logger) {
         self.transaction = transaction
         self.notifier = notifier
         self.logger = logger

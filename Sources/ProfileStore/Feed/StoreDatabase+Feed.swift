@@ -1,3 +1,4 @@
+import DaemonSupport
 import SegmentsRPC
 import SegmentsSQLite
 import SegmentsWire

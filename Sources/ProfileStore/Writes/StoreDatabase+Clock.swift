@@ -1,3 +1,4 @@
+import DaemonSupport
 import SegmentLanguage
 import SegmentsSQLite
 import SegmentsWire

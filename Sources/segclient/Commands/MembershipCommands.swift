@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SegmentsClient
 import SegmentsNDJSON
 import SegmentsWire
@@ -225,6 +226,8 @@ struct WatchCommand: AsyncParsableCommand {
                             for transition in batch.transitions {
                                 Output.json(Self.json(SegmentsTransition(transition, shard: shard)))
                             }
+                            // Delivered as they happen, even into a pipe.
+                            fflush(nil)
                         }
                     }
                 }

@@ -1,7 +1,8 @@
 import Synchronization
 
-/// Publishes the committed head of the change log and wakes the readers waiting for it.
-final class ChangeNotifier: Sendable {
+/// A monotonically increasing position (a log head, an applied sequence number) that tasks can
+/// wait on: publishers move it forward, waiters resume once it passes the number they need.
+public final class ProgressNotifier: Sendable {
     private struct State {
         var headSeq: UInt64
         var waiters: [UInt64: CheckedContinuation<UInt64, Never>] = [:]
@@ -10,30 +11,32 @@ final class ChangeNotifier: Sendable {
 
     private let state: Mutex<State>
 
-    init(headSeq: UInt64) {
+    /// - Parameter headSeq: the starting position.
+    public init(headSeq: UInt64) {
         self.state = Mutex(State(headSeq: headSeq))
     }
 
-    /// The last committed change-log number.
-    var headSeq: UInt64 {
+    /// The current position.
+    public var headSeq: UInt64 {
         self.state.withLock { $0.headSeq }
     }
 
-    /// Records a commit up to `headSeq` and wakes every waiter.
-    func publish(headSeq: UInt64) {
+    /// Moves the position forward to `headSeq` (never back) and wakes every waiter.
+    public func publish(headSeq: UInt64) {
         let waiters = self.state.withLock { state -> [CheckedContinuation<UInt64, Never>] in
             state.headSeq = max(state.headSeq, headSeq)
             defer { state.waiters.removeAll() }
             return Array(state.waiters.values)
         }
+        let current = self.headSeq
         for waiter in waiters {
-            waiter.resume(returning: headSeq)
+            waiter.resume(returning: current)
         }
     }
 
-    /// Returns the head once it is beyond `seq`.
+    /// Returns the position once it is beyond `seq`.
     /// - Throws: `CancellationError` when the task is cancelled first.
-    func waitForHead(after seq: UInt64) async throws -> UInt64 {
+    public func waitForHead(after seq: UInt64) async throws -> UInt64 {
         let id = self.state.withLock { state -> UInt64 in
             defer { state.nextWaiterID += 1 }
             return state.nextWaiterID
@@ -57,5 +60,30 @@ final class ChangeNotifier: Sendable {
         }
         try Task.checkCancellation()
         return head
+    }
+}
+
+extension ProgressNotifier {
+    /// Waits until the position reaches `seq`, at most `timeout`.
+    /// - Returns: whether it was reached.
+    public func wait(untilReaching seq: UInt64, timeout: Duration) async -> Bool {
+        if self.headSeq >= seq {
+            return true
+        }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                while self.headSeq < seq {
+                    guard (try? await self.waitForHead(after: self.headSeq)) != nil else { return false }
+                }
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let reached = await group.next() ?? false
+            group.cancelAll()
+            return reached || self.headSeq >= seq
+        }
     }
 }

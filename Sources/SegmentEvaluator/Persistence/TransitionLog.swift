@@ -1,0 +1,177 @@
+import SegmentsSQLite
+import SegmentsWire
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The evaluator's own SQLite: the transition log (`seq, segment, user, enter|exit, at`) and the
+/// checkpoint (the last store change applied), written together in one transaction so that a
+/// crash never leaves one ahead of the other.
+///
+/// Writes happen under the evaluator core's lock; queries read through their own connection.
+final class TransitionLog: @unchecked Sendable {
+    // @unchecked: `writer`, `headSeq` and `checkpointSeq` are used only under the evaluator core's
+    // lock; the reader connection is behind its own mutex.
+
+    private let writer: SQLiteConnection
+    private let reader: Mutex<SQLiteConnection>
+    /// Last transition number written.
+    private(set) var headSeq: UInt64
+    /// Last store change applied, as persisted.
+    private(set) var checkpointSeq: UInt64
+
+    init(directory: String) throws(SegmentEvaluatorError) {
+        if mkdir(directory, 0o750) != 0, errno != EEXIST {
+            throw SegmentEvaluatorError(.startup, "cannot create data directory \(directory)")
+        }
+        let path = directory + "/evaluator.sqlite"
+        do {
+            let writer = try SQLiteConnection(path: path, options: .init(journalMode: .wal, synchronous: .normal))
+            self.writer = writer
+            if try writer.userVersion() == 0 {
+                try writer.transaction(.immediate) {
+                    try writer.execute(
+                        """
+                        CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+                        CREATE TABLE transitions(
+                            seq INTEGER PRIMARY KEY,
+                            segment TEXT NOT NULL,
+                            user_id TEXT NOT NULL,
+                            kind INTEGER NOT NULL,
+                            at_ms INTEGER NOT NULL,
+                            store_seq INTEGER NOT NULL
+                        );
+                        CREATE INDEX transitions_by_user ON transitions(user_id, seq);
+                        CREATE INDEX transitions_by_segment ON transitions(segment, seq);
+                        """
+                    )
+                    try writer.setUserVersion(1)
+                }
+            }
+            self.reader = Mutex(
+                try SQLiteConnection(
+                    path: path,
+                    options: .init(readOnly: true, createIfMissing: false, journalMode: nil, synchronous: nil)
+                )
+            )
+            let head = try writer.prepare("SELECT coalesce(max(seq), 0) FROM transitions")
+            _ = try head.step()
+            self.headSeq = UInt64(head.int64(at: 0))
+            let checkpoint = try writer.prepare("SELECT value FROM meta WHERE key = 'checkpoint_seq'")
+            self.checkpointSeq = try checkpoint.step() ? UInt64(checkpoint.int64(at: 0)) : 0
+        } catch {
+            throw SegmentEvaluatorError(.startup, "cannot open \(path): \(error)")
+        }
+    }
+
+    /// Appends transitions and moves the checkpoint, atomically.
+    /// - Returns: the transitions with their numbers.
+    func append(
+        _ transitions: [(segment: String, userID: String, enter: Bool, atMs: Int64, storeSeq: UInt64)],
+        checkpointSeq: UInt64
+    ) throws(SegmentEvaluatorError) -> [Segments_V1_Transition] {
+        var numbered: [Segments_V1_Transition] = []
+        numbered.reserveCapacity(transitions.count)
+        do {
+            try self.writer.transaction(.immediate) {
+                let insert = try self.writer.cachedStatement(
+                    "INSERT INTO transitions(seq, segment, user_id, kind, at_ms, store_seq) VALUES (?, ?, ?, ?, ?, ?)"
+                )
+                var seq = self.headSeq
+                for transition in transitions {
+                    seq += 1
+                    try insert.bind(Int64(seq), at: 1)
+                    try insert.bind(transition.segment, at: 2)
+                    try insert.bind(transition.userID, at: 3)
+                    try insert.bind(transition.enter ? 1 : 2, at: 4)
+                    try insert.bind(transition.atMs, at: 5)
+                    try insert.bind(Int64(transition.storeSeq), at: 6)
+                    try insert.execute()
+                    var wire = Segments_V1_Transition()
+                    wire.seq = seq
+                    wire.segment = transition.segment
+                    wire.userID = transition.userID
+                    wire.kind = transition.enter ? .enter : .exit
+                    wire.atMs = transition.atMs
+                    wire.storeSeq = transition.storeSeq
+                    numbered.append(wire)
+                }
+                let save = try self.writer.cachedStatement(
+                    "INSERT INTO meta(key, value) VALUES ('checkpoint_seq', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1"
+                )
+                try save.bind(Int64(checkpointSeq), at: 1)
+                try save.execute()
+            }
+        } catch {
+            throw SegmentEvaluatorError(.storage, "cannot record transitions: \(error)")
+        }
+        self.headSeq += UInt64(transitions.count)
+        self.checkpointSeq = checkpointSeq
+        return numbered
+    }
+
+    /// Removes everything (the local state is being rebuilt from the store).
+    func reset() throws(SegmentEvaluatorError) {
+        do {
+            try self.writer.transaction(.immediate) {
+                try self.writer.execute("DELETE FROM transitions; DELETE FROM meta;")
+            }
+        } catch {
+            throw SegmentEvaluatorError(.storage, "cannot reset the transition log: \(error)")
+        }
+        self.headSeq = 0
+        self.checkpointSeq = 0
+    }
+
+    /// Transitions with numbers in `from...`, optionally filtered, at most `limit`.
+    func read(
+        from seq: UInt64,
+        limit: Int,
+        userID: String? = nil,
+        segment: String? = nil
+    ) throws(SegmentEvaluatorError) -> [Segments_V1_Transition] {
+        do {
+            return try self.reader.withLock { reader in try Self.read(reader, from: seq, limit: limit, userID: userID, segment: segment) }
+        } catch {
+            throw SegmentEvaluatorError(.storage, "cannot read transitions: \(error)")
+        }
+    }
+
+    private static func read(
+        _ reader: SQLiteConnection,
+        from seq: UInt64,
+        limit: Int,
+        userID: String?,
+        segment: String?
+    ) throws -> [Segments_V1_Transition] {
+        do {
+            let sql: String
+            if userID != nil {
+                sql = "SELECT seq, segment, user_id, kind, at_ms, store_seq FROM transitions WHERE user_id = ?2 AND seq >= ?1 ORDER BY seq LIMIT ?3"
+            } else if segment != nil {
+                sql = "SELECT seq, segment, user_id, kind, at_ms, store_seq FROM transitions WHERE segment = ?2 AND seq >= ?1 ORDER BY seq LIMIT ?3"
+            } else {
+                sql = "SELECT seq, segment, user_id, kind, at_ms, store_seq FROM transitions WHERE seq >= ?1 AND ?2 IS NULL ORDER BY seq LIMIT ?3"
+            }
+            let select = try reader.cachedStatement(sql)
+            defer { select.reset() }
+            try select.bind(Int64(seq), at: 1)
+            try select.bind(userID ?? segment, at: 2)
+            try select.bind(limit, at: 3)
+            var result: [Segments_V1_Transition] = []
+            while try select.step() {
+                var transition = Segments_V1_Transition()
+                transition.seq = UInt64(select.int64(at: 0))
+                transition.segment = select.string(at: 1)
+                transition.userID = select.string(at: 2)
+                transition.kind = select.int64(at: 3) == 1 ? .enter : .exit
+                transition.atMs = select.int64(at: 4)
+                transition.storeSeq = UInt64(select.int64(at: 5))
+                result.append(transition)
+            }
+            return result
+        }
+    }
+}

@@ -1,0 +1,233 @@
+import DaemonSupport
+import Logging
+import SegmentLanguage
+import SegmentsWire
+import Synchronization
+
+/// The engine and everything that must change together with it: the transition log, the
+/// checkpoint and a pending back-fill. One lock guards all of it, so that what queries see, what
+/// is persisted and what watchers are told always agree.
+///
+/// The feed applier and the wall-clock timer mutate it; query handlers read it.
+final class EvaluatorCore: Sendable {
+    /// The engine, reachable only through ``state``'s lock.
+    final class EngineBox: @unchecked Sendable {
+        // @unchecked: the engine is touched only while `EvaluatorCore.state` is locked.
+        let engine: MembershipEngine
+
+        init(_ engine: MembershipEngine) {
+            self.engine = engine
+        }
+    }
+
+    struct State: ~Copyable {
+        var box: EngineBox
+        var engine: MembershipEngine { self.box.engine }
+        /// A back-fill whose snapshot is loaded, waiting for the engine to reach its sequence number.
+        var backfill: MembershipBackfill?
+        var backfillSeq: UInt64 = 0
+        /// Transitions still to drop because an earlier run already recorded them.
+        var replayed: UInt64 = 0
+        /// Transitions produced but not yet persisted.
+        var pending: [(segment: String, userID: String, enter: Bool, atMs: Int64, storeSeq: UInt64)] = []
+    }
+
+    let state: Mutex<State>
+    let log: TransitionLog
+    /// The store change-log number applied and persisted.
+    let applied: ProgressNotifier
+    /// The transition-log head.
+    let transitions: ProgressNotifier
+    let shardIndex: UInt32
+    let shardCount: UInt32
+    let logger: Logger
+
+    init(log: TransitionLog, shardIndex: UInt32, shardCount: UInt32, logger: Logger) {
+        self.log = log
+        self.shardIndex = shardIndex
+        self.shardCount = shardCount
+        self.logger = logger
+        self.state = Mutex(State(box: EngineBox(MembershipEngine(nowMs: Int64.min, appliedSeq: 0))))
+        self.applied = ProgressNotifier(headSeq: 0)
+        self.transitions = ProgressNotifier(headSeq: log.headSeq)
+    }
+
+    /// Whether this shard owns `userID`.
+    func owns(_ userID: String) -> Bool {
+        self.shardCount <= 1 || UserShard.index(of: userID, shardCount: self.shardCount) == self.shardIndex
+    }
+
+    // MARK: - Applying the change log
+
+    /// Applies one change-log entry at its commit time. Transitions are kept for ``persist()``.
+    func apply(_ entry: Segments_V1_ChangeEntry) {
+        self.state.withLock { state in
+            let engine = state.engine
+            var produced = engine.advance(to: entry.committedAtMs).map { ($0, engine.appliedSeq) }
+            let seq = entry.seq
+            switch entry.change {
+            case .profilesUpserted(let upserted):
+                for change in upserted.changes where self.owns(change.userID) {
+                    let set = change.set.compactMapValues(AttributeValue.init(wire:))
+                    produced += engine.upsertProfile(userID: change.userID, set: set, removed: change.removed, seq: seq)
+                        .map { ($0, seq) }
+                }
+            case .userDeleted(let deleted):
+                if self.owns(deleted.userID) {
+                    produced += engine.deleteUser(userID: deleted.userID, seq: seq).map { ($0, seq) }
+                }
+            case .eventsTracked(let tracked):
+                let events = tracked.events.filter { self.owns($0.userID) }.map {
+                    (userID: $0.userID, event: EventRecord(wire: $0))
+                }
+                if !events.isEmpty {
+                    produced += engine.addEvents(events, seq: seq).map { ($0, seq) }
+                }
+            case .segmentPut(let put):
+                do throws(SegmentLanguageError) {
+                    let expression = try SegmentExpression.parse(put.segment.expression)
+                    let outcome = engine.putSegment(name: put.segment.name, expression: expression, seq: seq)
+                    produced += outcome.transitions.map { ($0, seq) }
+                } catch {
+                    self.logger.error(
+                        "stored segment does not parse; ignored",
+                        metadata: ["segment": "\(put.segment.name)", "error": "\(error.message)"]
+                    )
+                }
+            case .segmentDeleted(let deleted):
+                produced += engine.deleteSegment(name: deleted.name, seq: seq).map { ($0, seq) }
+            case .clockMoved(let moved):
+                produced += engine.advance(to: moved.nowMs).map { ($0, seq) }
+            case .listCreated(let created):
+                produced += engine.createList(name: created.name, seq: seq).map { ($0, seq) }
+            case .listMembersChanged(let changed):
+                produced += engine.addToList(name: changed.name, userIDs: changed.added.filter(self.owns), seq: seq)
+                    .map { ($0, seq) }
+                produced += engine.removeFromList(
+                    name: changed.name,
+                    userIDs: changed.removed.filter(self.owns),
+                    seq: seq
+                ).map { ($0, seq) }
+            case .listDeleted(let deleted):
+                produced += engine.deleteList(name: deleted.name, seq: seq).map { ($0, seq) }
+            case .webhookAdded, .webhookRemoved, nil:
+                break
+            }
+            // Entries with nothing for this shard still move the applied position.
+            _ = engine.accept(seq)
+            Self.finishBackfillIfDue(&state, into: &produced)
+            state.pending += produced.map { transition, storeSeq in
+                (transition.segment, transition.userID, transition.kind == .enter, transition.atMs, storeSeq)
+            }
+        }
+    }
+
+    /// Moves time forward (wall-clock mode); due transitions are kept for ``persist()``.
+    func advance(to nowMs: Int64) {
+        self.state.withLock { state in
+            let engine = state.engine
+            let seq = engine.appliedSeq
+            state.pending += engine.advance(to: nowMs).map {
+                ($0.segment, $0.userID, $0.kind == .enter, $0.atMs, seq)
+            }
+        }
+    }
+
+    /// Writes the pending transitions and the checkpoint in one transaction, then tells readers
+    /// and watchers.
+    func persist() throws(SegmentEvaluatorError) {
+        let (appliedSeq, transitionHead) = try self.state.withLock {
+            state throws(SegmentEvaluatorError) -> (UInt64, UInt64) in
+            let appliedSeq = state.engine.appliedSeq
+            let dropped = Int(min(state.replayed, UInt64(state.pending.count)))
+            if dropped > 0 {
+                state.pending.removeFirst(dropped)
+                state.replayed -= UInt64(dropped)
+            }
+            if !state.pending.isEmpty || appliedSeq != self.log.checkpointSeq {
+                _ = try self.log.append(state.pending, checkpointSeq: appliedSeq)
+                state.pending.removeAll(keepingCapacity: true)
+            }
+            return (appliedSeq, self.log.headSeq)
+        }
+        self.transitions.publish(headSeq: transitionHead)
+        self.applied.publish(headSeq: appliedSeq)
+    }
+
+    // MARK: - Back-fill
+
+    /// What the engine still needs from a snapshot, or `nil` when nothing (or a back-fill is
+    /// already loaded and waiting).
+    func neededBackfill() -> RetentionNeeds? {
+        self.state.withLock { state in
+            guard state.backfill == nil else { return nil }
+            let needs = state.engine.pendingNeeds
+            return needs.isEmpty ? nil : needs
+        }
+    }
+
+    /// Loads a snapshot taken at `snapshotSeq`; it is installed once the engine has applied that
+    /// entry (now, if it already has).
+    func loadBackfill(
+        snapshotSeq: UInt64,
+        profiles: [(userID: String, attributes: [String: AttributeValue])],
+        events: [(userID: String, event: EventRecord)]
+    ) {
+        self.state.withLock { state in
+            let session = state.engine.beginBackfill(snapshotSeq: snapshotSeq)
+            for profile in profiles {
+                session.addProfile(userID: profile.userID, attributes: profile.attributes)
+            }
+            session.addEvents(events)
+            state.backfill = session
+            state.backfillSeq = snapshotSeq
+            var produced: [(MembershipTransition, UInt64)] = []
+            Self.finishBackfillIfDue(&state, into: &produced)
+            state.pending += produced.map { ($0.segment, $0.userID, $0.kind == .enter, $0.atMs, $1) }
+        }
+    }
+
+    private static func finishBackfillIfDue(_ state: inout State, into produced: inout [(MembershipTransition, UInt64)]) {
+        guard let session = state.backfill, state.engine.appliedSeq >= state.backfillSeq else { return }
+        state.backfill = nil
+        let seq = state.backfillSeq
+        do {
+            produced += try state.engine.finishBackfill(session).map { ($0, seq) }
+        } catch {
+            // The engine moved past the snapshot (cannot happen: the applier stops at it); the
+            // needs stay pending and a new snapshot is taken.
+        }
+    }
+
+    /// The snapshot number a loaded back-fill waits for, if any.
+    var awaitedBackfillSeq: UInt64? {
+        self.state.withLock { $0.backfill == nil ? nil : $0.backfillSeq }
+    }
+
+    /// Drops the first `count` transitions produced from now on: they were recorded by an earlier
+    /// run whose log this process replays (the engine is rebuilt by replaying the store's change
+    /// log, which reproduces the same transitions in the same order).
+    func suppressReplayed(_ count: UInt64) {
+        self.state.withLock { $0.replayed = count }
+    }
+
+    /// Starts over with an empty engine (the store's log no longer matches this evaluator's).
+    func reset() throws(SegmentEvaluatorError) {
+        try self.state.withLock { state throws(SegmentEvaluatorError) in
+            try self.log.reset()
+            state.box = EngineBox(MembershipEngine(nowMs: Int64.min, appliedSeq: 0))
+            state.backfill = nil
+            state.pending.removeAll()
+            state.replayed = 0
+        }
+        self.transitions.publish(headSeq: 0)
+    }
+
+    // MARK: - Reads
+
+    /// Runs `body` on the engine under the lock (queries).
+    func read<Result, Failure: Error>(_ body: (MembershipEngine) throws(Failure) -> Result) throws(Failure) -> Result {
+        let box = self.state.withLock { $0.box }
+        return try self.state.withLock { _ throws(Failure) in try body(box.engine) }
+    }
+}

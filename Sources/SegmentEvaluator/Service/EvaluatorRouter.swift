@@ -1,0 +1,223 @@
+import DaemonSupport
+import Logging
+import SegmentLanguage
+import SegmentsRPC
+import SegmentsWire
+
+/// The `segments.v1.Evaluator` API over an ``EvaluatorCore``.
+struct EvaluatorRouter {
+    let core: EvaluatorCore
+    let configuration: SegmentEvaluatorConfiguration
+    static let version = "0.1.0"
+    /// User ids per streamed members chunk; transitions per watch/history batch.
+    static let chunkSize = 1000
+
+    var router: RPCRouter {
+        var router = RPCRouter()
+        let core = self.core
+        router.register(EvaluatorAPI.check) { request, _ in
+            try await self.waitApplied(request.minSeq)
+            return try self.mapped {
+                try core.read { engine throws(SegmentEvaluatorError) in
+                    try Self.requireSegment(request.segment, in: engine)
+                    try Self.requireUser(request.userID, in: engine)
+                    let membership = engine.isMember(userID: request.userID, segment: request.segment)
+                    var response = Segments_V1_CheckResponse()
+                    response.member = membership.member
+                    response.sinceMs = membership.sinceMs ?? 0
+                    response.appliedSeq = engine.appliedSeq
+                    return response
+                }
+            }
+        }
+        router.register(EvaluatorAPI.segmentsOf) { request, _ in
+            try await self.waitApplied(request.minSeq)
+            return try self.mapped {
+                try core.read { engine throws(SegmentEvaluatorError) in
+                    try Self.requireUser(request.userID, in: engine)
+                    var response = Segments_V1_SegmentsOfResponse()
+                    response.segments = engine.segments(of: request.userID)
+                    response.appliedSeq = engine.appliedSeq
+                    return response
+                }
+            }
+        }
+        router.register(EvaluatorAPI.countMembers) { request, _ in
+            try await self.waitApplied(request.minSeq)
+            return try self.mapped {
+                try core.read { engine throws(SegmentEvaluatorError) in
+                    try Self.requireSegment(request.segment, in: engine)
+                    var response = Segments_V1_CountMembersResponse()
+                    response.count = UInt64(engine.memberCount(of: request.segment))
+                    response.appliedSeq = engine.appliedSeq
+                    return response
+                }
+            }
+        }
+        router.register(EvaluatorAPI.members) { request, writer, _ in
+            try await self.waitApplied(request.minSeq)
+            let members = try self.mapped {
+                try core.read { engine throws(SegmentEvaluatorError) in
+                    try Self.requireSegment(request.segment, in: engine)
+                    return engine.members(of: request.segment)
+                }
+            }
+            for start in stride(from: 0, to: members.count, by: Self.chunkSize) {
+                var chunk = Segments_V1_MembersChunk()
+                chunk.userIds = Array(members[start..<min(start + Self.chunkSize, members.count)])
+                try await writer.write(chunk)
+            }
+        }
+        router.register(EvaluatorAPI.explain) { request, _ in
+            try await self.waitApplied(request.minSeq)
+            return try self.mapped {
+                try core.read { engine throws(SegmentEvaluatorError) in
+                    try Self.requireSegment(request.segment, in: engine)
+                    try Self.requireUser(request.userID, in: engine)
+                    guard let tree = engine.explain(userID: request.userID, segment: request.segment) else {
+                        throw SegmentEvaluatorError(.notFound, "'\(request.segment)' is a static list, not a segment")
+                    }
+                    var response = Segments_V1_ExplainResponse()
+                    response.member = engine.isMember(userID: request.userID, segment: request.segment).member
+                    response.root = tree.wire
+                    response.nowMs = engine.nowMs
+                    return response
+                }
+            }
+        }
+        router.register(EvaluatorAPI.preview) { request, _ in
+            try await self.waitApplied(request.minSeq)
+            return try await SegmentPreview.run(
+                request,
+                storeSocketPath: self.configuration.storeSocketPath,
+                shardIndex: self.configuration.shardIndex,
+                shardCount: self.configuration.shardCount
+            )
+        }
+        router.register(EvaluatorAPI.watch) { request, writer, _ in
+            try await self.watch(request, writer: writer)
+        }
+        router.register(EvaluatorAPI.history) { request, writer, _ in
+            try await self.history(request, writer: writer)
+        }
+        router.register(EvaluatorAPI.getStatus) { _, _ in
+            core.read { engine in
+                var status = Segments_V1_EvaluatorStatus()
+                status.appliedSeq = engine.appliedSeq
+                status.shardIndex = self.configuration.shardIndex
+                status.shardCount = self.configuration.shardCount
+                status.transitionSeq = core.transitions.headSeq
+                status.userCount = UInt64(engine.userCount)
+                status.segmentCount = UInt32(engine.savedSegments.count)
+                status.version = Self.version
+                return status
+            }
+        }
+        return router
+    }
+
+    // MARK: - Streams
+
+    private func watch(_ request: Segments_V1_WatchRequest, writer: RPCResponseWriter<Segments_V1_TransitionBatch>)
+        async throws
+    {
+        let head = self.core.transitions.headSeq
+        guard request.fromSeq <= head + 1 else {
+            throw RPCError(.outOfRange, "from_seq \(request.fromSeq) is beyond the transition log (head \(head))")
+        }
+        let filter = Set(request.segments)
+        var next = request.fromSeq == 0 ? head + 1 : request.fromSeq
+        while true {
+            if self.core.transitions.headSeq < next {
+                _ = try await self.core.transitions.waitForHead(after: next - 1)
+                continue
+            }
+            let transitions = try self.mapped { try self.core.log.read(from: next, limit: Self.chunkSize) }
+            guard let last = transitions.last else { continue }
+            next = last.seq + 1
+            var batch = Segments_V1_TransitionBatch()
+            batch.transitions = filter.isEmpty ? transitions : transitions.filter { filter.contains($0.segment) }
+            if !batch.transitions.isEmpty {
+                try await writer.write(batch)
+            }
+        }
+    }
+
+    private func history(
+        _ request: Segments_V1_HistoryRequest,
+        writer: RPCResponseWriter<Segments_V1_TransitionBatch>
+    ) async throws {
+        var userID: String?
+        var segment: String?
+        switch request.subject {
+        case .userID(let id):
+            userID = id
+        case .segment(let name):
+            segment = name
+        case nil:
+            throw RPCError(.invalidArgument, "history needs a user_id or a segment")
+        }
+        var all: [Segments_V1_Transition] = []
+        var next: UInt64 = 1
+        while true {
+            let page = try self.mapped {
+                try self.core.log.read(from: next, limit: 10_000, userID: userID, segment: segment)
+            }
+            guard let last = page.last else { break }
+            all += page
+            next = last.seq + 1
+        }
+        if all.isEmpty {
+            try self.mapped {
+                try self.core.read { engine throws(SegmentEvaluatorError) in
+                    if let userID { try Self.requireUser(userID, in: engine) }
+                    if let segment { try Self.requireSegment(segment, in: engine) }
+                }
+            }
+        }
+        if request.limit > 0, all.count > Int(request.limit) {
+            all = Array(all.suffix(Int(request.limit)))
+        }
+        for start in stride(from: 0, to: all.count, by: Self.chunkSize) {
+            var batch = Segments_V1_TransitionBatch()
+            batch.transitions = Array(all[start..<min(start + Self.chunkSize, all.count)])
+            try await writer.write(batch)
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Waits until the engine has applied store change `minSeq` (read your writes).
+    private func waitApplied(_ minSeq: UInt64) async throws {
+        guard minSeq > 0 else { return }
+        let timeout = self.configuration.readYourWritesTimeout
+        guard await self.core.applied.wait(untilReaching: minSeq, timeout: timeout) else {
+            throw RPCError(
+                .deadlineExceeded,
+                "the evaluator has applied store changes up to \(self.core.applied.headSeq), "
+                    + "not yet \(minSeq) (waited \(timeout))"
+            )
+        }
+    }
+
+    /// Runs `body`, turning evaluator errors into the status clients receive.
+    private func mapped<Result>(_ body: () throws -> Result) throws -> Result {
+        do {
+            return try body()
+        } catch let error as SegmentEvaluatorError {
+            throw error.rpcError
+        }
+    }
+
+    static func requireSegment(_ name: String, in engine: MembershipEngine) throws(SegmentEvaluatorError) {
+        guard engine.segIndex[name] != nil || engine.listIndex[name] != nil else {
+            throw SegmentEvaluatorError(.notFound, "no segment or list '\(name)'")
+        }
+    }
+
+    static func requireUser(_ userID: String, in engine: MembershipEngine) throws(SegmentEvaluatorError) {
+        guard engine.knowsUser(userID) else {
+            throw SegmentEvaluatorError(.notFound, "no user '\(userID)'")
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import DaemonSupport
+import Logging
+import SegmentLanguage
+import SegmentsRPC
+import SegmentsWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Follows the store's change log into the evaluator core: subscribes from the last applied
+/// entry, applies every entry in order, loads back-fills when a new segment needs data the engine
+/// did not keep, persists after each batch, and in real-time mode moves time forward at each due
+/// instant. Reconnects when the store goes away.
+struct FeedApplier: Sendable {
+    let core: EvaluatorCore
+    let configuration: SegmentEvaluatorConfiguration
+    let logger: Logger
+
+    /// Runs until cancelled.
+    func run() async {
+        while !Task.isCancelled {
+            do {
+                try await self.followOnce()
+            } catch is CancellationError {
+                return
+            } catch {
+                self.logger.warning("store feed interrupted; reconnecting", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: self.configuration.reconnectDelay)
+        }
+    }
+
+    private func followOnce() async throws {
+        let connection = try await RPCConnection.connect(to: self.configuration.storeSocketPath)
+        do {
+            try await self.follow(over: connection)
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
+    private func follow(over connection: RPCConnection) async throws {
+        let info = try await connection.call(ProfileStoreAPI.getInfo, .init())
+        let applied = self.core.read { $0.appliedSeq }
+        if info.headSeq < applied || info.headSeq < self.core.log.checkpointSeq {
+            self.logger.warning(
+                "the store's change log is behind this evaluator's checkpoint; rebuilding from the store",
+                metadata: ["store-head": "\(info.headSeq)", "checkpoint": "\(self.core.log.checkpointSeq)"]
+            )
+            try self.core.reset()
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.follow(connection) }
+            if !info.manualClock {
+                group.addTask { try await self.runClock() }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func follow(_ connection: RPCConnection) async throws {
+        var request = Segments_V1_SubscribeRequest()
+        request.fromSeq = self.core.read { $0.appliedSeq } + 1
+        for try await batch in connection.stream(ProfileStoreAPI.subscribe, request) {
+            for entry in batch.entries {
+                self.core.apply(entry)
+                if let needs = self.core.neededBackfill() {
+                    try await self.loadBackfill(needs, over: connection)
+                }
+            }
+            try self.core.persist()
+        }
+        throw SegmentEvaluatorError(.unavailable, "the store ended the change feed")
+    }
+
+    /// Streams a snapshot of what the engine needs and hands it to the core.
+    private func loadBackfill(_ needs: RetentionNeeds, over connection: RPCConnection) async throws {
+        var request = Segments_V1_ReadSnapshotRequest()
+        request.shardIndex = self.configuration.shardIndex
+        request.shardCount = self.configuration.shardCount
+        request.includeEvents = !needs.events.isEmpty
+        var seq: UInt64?
+        var profiles: [(userID: String, attributes: [String: AttributeValue])] = []
+        var events: [(userID: String, event: EventRecord)] = []
+        for try await chunk in connection.stream(ProfileStoreAPI.readSnapshot, request) {
+            if seq == nil { seq = chunk.seq }
+            for profile in chunk.profiles {
+                var attributes: [String: AttributeValue] = [:]
+                for (name, value) in profile.attributes where needs.attributes.contains(name) {
+                    attributes[name] = AttributeValue(wire: value)
+                }
+                profiles.append((profile.userID, attributes))
+            }
+            for event in chunk.events where needs.needsEvent(event.name) {
+                events.append((event.userID, EventRecord(wire: event)))
+            }
+        }
+        guard let seq else {
+            throw SegmentEvaluatorError(.unavailable, "the store sent an empty snapshot")
+        }
+        self.logger.info(
+            "back-fill loaded",
+            metadata: ["snapshot-seq": "\(seq)", "profiles": "\(profiles.count)", "events": "\(events.count)"]
+        )
+        self.core.loadBackfill(snapshotSeq: seq, profiles: profiles, events: events)
+    }
+
+    /// Real-time mode: re-evaluates users at the instants their memberships fall due.
+    private func runClock() async throws {
+        while true {
+            try Task.checkCancellation()
+            let due = self.core.read { $0.nextDueMs() }
+            let now = Self.wallNowMs()
+            if let due, due <= now {
+                self.core.advance(to: now)
+                try self.core.persist()
+                continue
+            }
+            // Sleep until the next due instant, but wake when new entries may have moved it.
+            let waitMs = min(due.map { $0 - now } ?? 1000, 1000)
+            let seen = self.core.applied.headSeq
+            _ = await self.core.applied.wait(untilReaching: seen + 1, timeout: .milliseconds(waitMs))
+        }
+    }
+
+    static func wallNowMs() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+}

@@ -1,0 +1,38 @@
+import SegmentsRPC
+
+/// How a segment evaluator runs.
+public struct SegmentEvaluatorConfiguration: Sendable {
+    /// The profile store's socket.
+    public var storeSocketPath: String
+    /// The evaluator's own socket and its limits.
+    public var server: RPCServerConfiguration
+    /// Directory holding `evaluator.sqlite` (transition log and checkpoint); created if missing.
+    public var dataDirectory: String
+    /// This evaluator's shard: it owns users with `fnv1a64(id) % shardCount == shardIndex`.
+    public var shardIndex: UInt32
+    public var shardCount: UInt32
+    /// How long a read with `min_seq` waits for the evaluator to catch up before
+    /// DEADLINE_EXCEEDED. Default 10 s.
+    public var readYourWritesTimeout: Duration
+    /// How long to wait between attempts to reach the store. Default 0.5 s.
+    public var reconnectDelay: Duration
+
+    /// Creates a configuration.
+    public init(
+        storeSocketPath: String,
+        server: RPCServerConfiguration,
+        dataDirectory: String,
+        shardIndex: UInt32 = 0,
+        shardCount: UInt32 = 1,
+        readYourWritesTimeout: Duration = .seconds(10),
+        reconnectDelay: Duration = .milliseconds(500)
+    ) {
+        self.storeSocketPath = storeSocketPath
+        self.server = server
+        self.dataDirectory = dataDirectory
+        self.shardIndex = shardIndex
+        self.shardCount = shardCount
+        self.readYourWritesTimeout = readYourWritesTimeout
+        self.reconnectDelay = reconnectDelay
+    }
+}

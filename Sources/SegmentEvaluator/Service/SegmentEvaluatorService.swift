@@ -1,0 +1,68 @@
+import DaemonSupport
+import Logging
+import SegmentsRPC
+import ServiceLifecycle
+
+/// The segment evaluator as a long-running service: follows the store's change log, keeps
+/// membership exact in real time, records transitions, and serves the `segments.v1.Evaluator`
+/// API on its socket until graceful shutdown.
+///
+/// On start it replays the store's change log from the beginning to rebuild its in-memory state
+/// (deterministically, so the transitions an earlier run recorded are recognised and not
+/// recorded twice), then follows it live.
+public final class SegmentEvaluatorService: Service {
+    private let configuration: SegmentEvaluatorConfiguration
+    private let logger: Logger
+    private let onReady: @Sendable () -> Void
+
+    /// Creates the service; nothing is opened until ``run()``.
+    /// - Parameters:
+    ///   - configuration: store socket, own socket, data directory, shard.
+    ///   - logger: the evaluator's logger.
+    ///   - onReady: called once the socket accepts connections.
+    public init(
+        configuration: SegmentEvaluatorConfiguration,
+        logger: Logger,
+        onReady: @escaping @Sendable () -> Void = {}
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.onReady = onReady
+    }
+
+    /// Runs until graceful shutdown.
+    /// - Throws: ``SegmentEvaluatorError`` when the data directory cannot be opened,
+    ///   `RPCServerError` when the socket cannot be owned.
+    public func run() async throws {
+        let log = try TransitionLog(directory: self.configuration.dataDirectory)
+        let core = EvaluatorCore(
+            log: log,
+            shardIndex: self.configuration.shardIndex,
+            shardCount: self.configuration.shardCount,
+            logger: self.logger
+        )
+        core.suppressReplayed(log.headSeq)
+        self.logger.info(
+            "segment evaluator opened",
+            metadata: [
+                "data-dir": "\(self.configuration.dataDirectory)",
+                "shard": "\(self.configuration.shardIndex)/\(self.configuration.shardCount)",
+                "recorded-transitions": "\(log.headSeq)",
+                "checkpoint": "\(log.checkpointSeq)",
+            ]
+        )
+        let server = RPCServer(
+            configuration: self.configuration.server,
+            router: EvaluatorRouter(core: core, configuration: self.configuration).router,
+            logger: self.logger,
+            onListening: self.onReady
+        )
+        let applier = FeedApplier(core: core, configuration: self.configuration, logger: self.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            group.addTask { await cancelWhenGracefulShutdown { await applier.run() } }
+            try await group.waitForAll()
+        }
+        self.logger.info("segment evaluator stopped", metadata: ["applied-seq": "\(core.applied.headSeq)"])
+    }
+}
