@@ -91,7 +91,9 @@ final class RPCClientHandler: ChannelDuplexHandler {
                 promise.succeed(ByteBuffer(bytes: frame.payload))
             }
         case .stream(let source):
-            if !frame.payload.isEmpty {
+            // Every non-end frame carries one message, and a message whose fields all hold
+            // their defaults serializes to zero bytes: an empty payload is still a message.
+            if !frame.end || !frame.payload.isEmpty {
                 if source.yield(ByteBuffer(bytes: frame.payload)) == .stopProducing {
                     self.pausedStreams.insert(frame.callID)
                     context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
