@@ -63,6 +63,7 @@ extension MembershipEngine {
     /// was evaluated).
     func evaluateFlagged(_ u: Int32, at t: Int64, exprDirty: Bool, into out: inout [MembershipTransition]) {
         var exprDirty = exprDirty
+        let before = (out.count, users[Int(u)].due, users[Int(u)].exprDue)
         for s in order where flags[Int(s)] {
             flags[Int(s)] = false
             guard let seg = segs[Int(s)], seg.active else { continue }
@@ -83,6 +84,9 @@ extension MembershipEngine {
         }
         if exprDirty { users[Int(u)].exprDue = expressionDue(u, after: t) }
         updateDue(u, after: t)
+        if before != (out.count, users[Int(u)].due, users[Int(u)].exprDue) {
+            dirtyUsers.insert(ByteKey(users[Int(u)].id))
+        }
     }
 
     /// The earliest instant after `t` at which a comparison with `now`/`D ago` of an active segment can change for

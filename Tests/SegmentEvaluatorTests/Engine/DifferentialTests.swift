@@ -30,6 +30,11 @@ import Darwin
         try run(seed: seed, Options(backfills: true))
     }
 
+    @Test(arguments: [21, 22, 23] as [UInt64])
+    func engineMatchesReferenceAcrossCheckpointRestores(seed: UInt64) throws {
+        try run(seed: seed, Options(backfills: seed % 2 == 0, restores: true))
+    }
+
     /// A long soak over many seeds: `ENGINE_SOAK=200 swift test --filter soak`.
     @Test(.enabled(if: getenv("ENGINE_SOAK") != nil))
     func soak() throws {
@@ -43,7 +48,12 @@ import Darwin
         var r = EngineRandom(seed: seed)
         let generator = SegmentTextGenerator()
         let userIDs = ["u0", "u1", "u2", "u3", "é", "Zoë", "u10"]
-        let engine = MembershipEngine(nowMs: baseMs)
+        var engine = MembershipEngine(nowMs: baseMs)
+        // The restore variant runs a twin that is never restored: both must produce the same transitions.
+        let shadow: MembershipEngine? = options.restores ? MembershipEngine(nowMs: baseMs) : nil
+        var database: [String: [UInt8]] = [:]
+        var catalog: [UInt8] = engine.encodeCatalog()
+        var restores = 0
         var model = ReferenceModel()
         var seq: UInt64 = 0
         var log: [MembershipTransition] = []
@@ -52,6 +62,20 @@ import Darwin
         func nextSeq() -> UInt64 {
             seq += 1
             return seq
+        }
+
+        func apply(_ op: (MembershipEngine) throws -> [MembershipTransition]) rethrows -> [MembershipTransition] {
+            let out = try op(engine)
+            if let shadow { #expect(try op(shadow) == out, "twin diverged after a restore") }
+            return out
+        }
+
+        /// Applies one change-log entry, with the next sequence number, to the engine and its twin.
+        func applyEntry(
+            _ op: (MembershipEngine, UInt64) throws -> [MembershipTransition]
+        ) rethrows -> [MembershipTransition] {
+            let s = nextSeq()
+            return try apply { try op($0, s) }
         }
 
         func randomValue(_ name: String) -> AttributeValue {
@@ -103,20 +127,25 @@ import Darwin
         }
 
         func backfillNow(interleaved: Bool) throws {
+            let engines = [engine] + (shadow.map { [$0] } ?? [])
             if interleaved {
                 // The feed moves one entry past the session's start; the snapshot is as of that entry.
-                let session = engine.beginBackfill(snapshotSeq: seq + 1)
+                let sessions = engines.map { $0.beginBackfill(snapshotSeq: seq + 1) }
                 let user = r.pick(userIDs)
                 let value = randomValue("plan")
                 model.touch(user)
                 model.attributes[user]!["plan"] = value
-                log += engine.upsertProfile(userID: user, set: ["plan": value], seq: nextSeq())
-                feed(session)
-                log += try engine.finishBackfill(session)
+                log += applyEntry { $0.upsertProfile(userID: user, set: ["plan": value], seq: $1) }
+                for session in sessions { feed(session) }
+                let outs = try zip(engines, sessions).map { try $0.finishBackfill($1) }
+                #expect(outs.allSatisfy { $0 == outs[0] })
+                log += outs[0]
             } else {
-                let session = engine.beginBackfill(snapshotSeq: seq)
-                feed(session)
-                log += try engine.finishBackfill(session)
+                let sessions = engines.map { $0.beginBackfill(snapshotSeq: seq) }
+                for session in sessions { feed(session) }
+                let outs = try zip(engines, sessions).map { try $0.finishBackfill($1) }
+                #expect(outs.allSatisfy { $0 == outs[0] })
+                log += outs[0]
             }
         }
 
@@ -145,7 +174,7 @@ import Darwin
                 model.touch(user)
                 for name in removed { model.attributes[user]![name] = nil }
                 for (k, v) in set { model.attributes[user]![k] = v }
-                log += engine.upsertProfile(userID: user, set: set, removed: removed, seq: nextSeq())
+                log += applyEntry { $0.upsertProfile(userID: user, set: set, removed: removed, seq: $1) }
             case 22..<50:
                 var batch: [(userID: String, event: EventRecord)] = []
                 for _ in 0..<r.int(1...3) { batch.append((r.pick(userIDs), randomEvent())) }
@@ -153,7 +182,7 @@ import Darwin
                     model.touch(user)
                     model.events[user, default: []].append(event)
                 }
-                log += engine.addEvents(batch, seq: nextSeq())
+                log += applyEntry { $0.addEvents(batch, seq: $1) }
             case 50..<72:
                 let target: Int64
                 switch r.int(0...3) {
@@ -162,7 +191,7 @@ import Darwin
                 default: target = before + r.int64(0...48) * msHour + r.int64(0...59) * 60_000
                 }
                 for s in model.segments { startMembers[s.name] = Set(engine.members(of: s.name)) }
-                let out = engine.advance(to: target)
+                let out = apply { $0.advance(to: target) }
                 advanced = out
                 log += out
             case 72..<82:
@@ -177,7 +206,11 @@ import Darwin
                 } else {
                     model.segments.append((name, expression))
                 }
-                let outcome = engine.putSegment(name: name, expression: expression, seq: nextSeq())
+                let putSeq = nextSeq()
+                let outcome = engine.putSegment(name: name, expression: expression, seq: putSeq)
+                if let shadow {
+                    #expect(shadow.putSegment(name: name, expression: expression, seq: putSeq) == outcome)
+                }
                 log += outcome.transitions
                 if outcome.awaitsBackfill {
                     if pendingCountdown == nil { pendingCountdown = options.backfills ? r.int(0...4) : 0 }
@@ -187,13 +220,13 @@ import Darwin
                 let used = model.segments.contains { $0.expression.referencedSegmentNames.contains(victim) }
                 guard !used else { break }
                 model.segments.removeAll { $0.name == victim }
-                log += engine.deleteSegment(name: victim, seq: nextSeq())
+                log += applyEntry { $0.deleteSegment(name: victim, seq: $1) }
             case 85..<95:
                 let list = r.pick(["L0", "L1"])
                 switch r.int(0...4) {
                 case 0:
                     if model.lists[list] == nil { model.lists[list] = [] }
-                    log += engine.createList(name: list, seq: nextSeq())
+                    log += applyEntry { $0.createList(name: list, seq: $1) }
                 case 1, 2:
                     let users = (0..<r.int(1...3)).map { _ in r.pick(userIDs) }
                     if model.lists[list] == nil { model.lists[list] = [] }
@@ -201,23 +234,39 @@ import Darwin
                         model.touch(user)
                         model.lists[list]!.insert(user)
                     }
-                    log += engine.addToList(name: list, userIDs: users, seq: nextSeq())
+                    log += applyEntry { $0.addToList(name: list, userIDs: users, seq: $1) }
                 case 3:
                     let users = (0..<r.int(1...2)).map { _ in r.pick(userIDs) }
                     for user in users { model.lists[list]?.remove(user) }
-                    log += engine.removeFromList(name: list, userIDs: users, seq: nextSeq())
+                    log += applyEntry { $0.removeFromList(name: list, userIDs: users, seq: $1) }
                 default:
                     let used = model.segments.contains { $0.expression.referencedSegmentNames.contains(list) }
                     guard !used else { break }
                     model.lists[list] = nil
-                    log += engine.deleteList(name: list, seq: nextSeq())
+                    log += applyEntry { $0.deleteList(name: list, seq: $1) }
                 }
             default:
                 let user = r.pick(userIDs)
                 model.deleteUser(user)
-                log += engine.deleteUser(userID: user, seq: nextSeq())
+                log += applyEntry { $0.deleteUser(userID: user, seq: $1) }
             }
 
+            if options.restores {
+                // Checkpoint the way the daemon does: the catalog and the users that changed.
+                for id in engine.takeDirtyUsers() { database[id] = engine.encodeUserState(id) }
+                catalog = engine.encodeCatalog()
+                for (id, record) in database {
+                    #expect(engine.encodeUserState(id) == record, "seed \(seed) step \(step): stale record of \(id)")
+                }
+                #expect(database.count == engine.userCount)
+                if r.chance(0.04) {
+                    engine = try MembershipEngine.restore(catalog: catalog, users: database.values)
+                    restores += 1
+                    #expect(engine.encodeCatalog() == catalog)
+                    #expect(engine.takeDirtyUsers().isEmpty)
+                    for (id, record) in database { #expect(engine.encodeUserState(id) == record) }
+                }
+            }
             let context = "seed \(seed) step \(step)"
             let frozenNow = frozen()
             // 2. Time-driven transitions happen exactly at their instants, and none is missed in between.
@@ -250,6 +299,7 @@ import Darwin
                 }
                 #expect(advanced.map(\.atMs) == advanced.map(\.atMs).sorted(), "\(context): advance out of order")
             }
+            #expect(engine.appliedSeq == seq)
             if let countdown = pendingCountdown {
                 if countdown <= 0 {
                     try backfillNow(interleaved: options.backfills && r.chance(0.5))

@@ -1,0 +1,352 @@
+import SegmentLanguage
+
+// Checkpoints: the catalog (clock, log position, segments, interned tables, lists) in one record, and each user's
+// state in a record of its own, so that the daemon rewrites only the users that changed (`takeDirtyUsers`).
+
+extension MembershipEngine {
+    static let catalogMagic: [UInt8] = Array("SEGC".utf8)
+    static let userMagic: UInt8 = 0xE1
+    static let formatVersion: UInt8 = 1
+
+    // MARK: - Encoding
+
+    /// The engine's catalog as bytes: clock, applied change number, segments (with their active state), the interned
+    /// attribute and aggregate tables, static lists and the names seen in data. Small; write it with every
+    /// checkpoint, in the same transaction as the dirty users' records.
+    ///
+    /// - Returns: The record.
+    public func encodeCatalog() -> [UInt8] {
+        var w = BinaryWriter()
+        w.bytes += Self.catalogMagic
+        w.u8(Self.formatVersion)
+        w.zigzag(nowMs)
+        w.varint(appliedSeq)
+        for seen in [seenAttributes, seenEvents] {
+            if let seen {
+                w.u8(1)
+                w.int(seen.count)
+                for name in seen.sorted(by: utf8Less) { w.string(name) }
+            } else {
+                w.u8(0)
+            }
+        }
+        w.int(attrSlots.count)
+        for slot in attrSlots {
+            guard let slot else {
+                w.u8(0)
+                continue
+            }
+            w.u8(slot.live ? 2 : 1)
+            w.string(slot.name)
+        }
+        w.int(segs.count)
+        for seg in segs {
+            guard let seg else {
+                w.u8(0)
+                continue
+            }
+            w.u8(seg.active ? 2 : 1)
+            w.string(seg.name)
+            w.string(seg.expression.canonicalText)
+            w.int(seg.attrs.count)
+            for a in seg.attrs { w.int(Int(a)) }
+            w.int(seg.keys.count)
+            for k in seg.keys { w.int(Int(k)) }
+        }
+        w.int(keySlots.count)
+        for slot in keySlots {
+            guard let slot else {
+                w.u8(0)
+                continue
+            }
+            w.u8(slot.live ? 2 : 1)
+        }
+        w.int(listSlots.count)
+        for slot in listSlots {
+            guard let slot else {
+                w.u8(0)
+                continue
+            }
+            w.u8(1)
+            w.string(slot.name)
+        }
+        return w.bytes
+    }
+
+    /// One user's state as bytes: attributes kept, aggregate states, memberships with their "member since", list
+    /// memberships and due instants.
+    ///
+    /// - Parameter userID: The user id.
+    /// - Returns: The record, or `nil` for an unknown user (delete its record).
+    public func encodeUserState(_ userID: String) -> [UInt8]? {
+        guard let u = userIndex[ByteKey(userID)] else { return nil }
+        let user = users[Int(u)]
+        var w = BinaryWriter()
+        w.u8(Self.userMagic)
+        w.u8(Self.formatVersion)
+        w.string(user.id)
+        // Instants are written relative to a base taken from the state itself, so that a record does not change
+        // while the user's state does not.
+        let base = user.due != .max ? user.due : (user.members.first?.sinceMs ?? 0)
+        w.zigzag(base)
+        w.zigzag(user.due == .max ? 0 : user.due &- base &+ 1)
+        w.zigzag(user.exprDue == .max ? 0 : user.exprDue &- base &+ 1)
+        w.int(user.attrs.count)
+        for entry in user.attrs {
+            w.int(Int(entry.name))
+            w.value(entry.value)
+        }
+        w.int(user.aggs.count)
+        for st in user.aggs {
+            w.int(Int(st.key))
+            w.zigzag(st.n)
+            w.compactDouble(st.x)
+            w.int(st.entries.count)
+            var previous = base
+            for e in st.entries {
+                w.zigzag(e.at &- previous)
+                previous = e.at
+                w.compactDouble(e.v)
+            }
+            w.int(st.raw.count)
+            for event in st.raw {
+                w.string(event.name)
+                w.zigzag(event.atMs &- base)
+                w.properties(event.properties)
+            }
+            w.properties(st.witness)
+        }
+        w.int(user.members.count)
+        for m in user.members {
+            w.int(Int(m.segment))
+            w.zigzag(m.sinceMs &- base)
+        }
+        w.int(user.lists.count)
+        for l in user.lists { w.int(Int(l)) }
+        return w.bytes
+    }
+
+    // MARK: - Restoring
+
+    /// Restores an engine from its catalog record; then call ``restoreUser(_:)`` with every user record.
+    ///
+    /// - Parameter catalog: Bytes from ``encodeCatalog()``.
+    /// - Throws: ``MembershipEngineError`` `corruptState`, `unsupportedFormat` or `stateMismatch`.
+    public convenience init(restoringCatalog catalog: [UInt8]) throws(MembershipEngineError) {
+        var r = BinaryReader(catalog)
+        guard catalog.count >= 5, Array(catalog[0..<4]) == Self.catalogMagic else {
+            throw BinaryReader.corrupt("not a catalog record")
+        }
+        r.offset = 4
+        guard try r.u8() == Self.formatVersion else {
+            throw MembershipEngineError(.unsupportedFormat, "unknown catalog format version")
+        }
+        let now = try r.zigzag()
+        let seq = try r.varint()
+        self.init(nowMs: now, appliedSeq: seq)
+        var seen: [Set<String>?] = []
+        for _ in 0..<2 {
+            if try r.u8() == 1 {
+                var names: Set<String> = []
+                for _ in 0..<(try r.count()) { names.insert(try r.string()) }
+                seen.append(names)
+            } else {
+                seen.append(nil)
+            }
+        }
+        seenAttributes = seen[0]
+        seenEvents = seen[1]
+
+        for i in 0..<(try r.count()) {
+            let tag = try r.u8()
+            guard tag != 0 else {
+                attrSlots.append(nil)
+                continue
+            }
+            let name = try r.string()
+            attrSlots.append(AttrSlot(name: name, refs: 0, live: tag == 2))
+            attrIndex[name] = Int32(i)
+        }
+        var segmentKeys: [(segment: Int32, keys: [Int32])] = []
+        for i in 0..<(try r.count()) {
+            let tag = try r.u8()
+            guard tag != 0 else {
+                segs.append(nil)
+                continue
+            }
+            let name = try r.string()
+            let text = try r.string()
+            let expression: SegmentExpression
+            do {
+                expression = try SegmentExpression.parse(text)
+            } catch {
+                throw MembershipEngineError(.stateMismatch, "a saved expression no longer parses: \(error.message)")
+            }
+            let plan = SegmentPlan(expression)
+            var attrs: [Int32] = []
+            for _ in 0..<(try r.count()) { attrs.append(Int32(try r.int())) }
+            var keys: [Int32] = []
+            for _ in 0..<(try r.count()) { keys.append(Int32(try r.int())) }
+            guard attrs.count == plan.attributes.count, keys.count == plan.aggregates.count else {
+                throw MembershipEngineError(.stateMismatch, "segment tables do not match the expression")
+            }
+            for (k, a) in attrs.enumerated() {
+                guard Int(a) < attrSlots.count, attrSlots[Int(a)]?.name == plan.attributes[k] else {
+                    throw MembershipEngineError(.stateMismatch, "attribute table does not match the expression")
+                }
+                attrSlots[Int(a)]!.refs += 1
+            }
+            let text2 = expression.canonicalText
+            segs.append(
+                SegmentSlot(
+                    name: name,
+                    expression: expression,
+                    plan: plan,
+                    attrs: attrs,
+                    keys: keys,
+                    timeSensitive: text2.contains("now") || text2.contains("ago"),
+                    active: tag == 2
+                )
+            )
+            segIndex[name] = Int32(i)
+            segmentKeys.append((Int32(i), keys))
+        }
+        let keyCount = try r.count()
+        var keyLive: [UInt8] = []
+        for _ in 0..<keyCount { keyLive.append(try r.u8()) }
+        keySlots = Array(repeating: nil, count: keyCount)
+        for (s, keys) in segmentKeys {
+            let plan = segs[Int(s)]!.plan
+            for (position, k) in keys.enumerated() {
+                guard Int(k) < keyCount, keyLive[Int(k)] != 0 else {
+                    throw MembershipEngineError(.stateMismatch, "aggregate table does not match the expressions")
+                }
+                let key = plan.aggregates[position]
+                if let existing = keySlots[Int(k)] {
+                    guard existing.key == key else {
+                        throw MembershipEngineError(.stateMismatch, "aggregate table does not match the expressions")
+                    }
+                    keySlots[Int(k)]!.refs += 1
+                } else {
+                    keySlots[Int(k)] = KeySlot(key: key, refs: 1, live: keyLive[Int(k)] == 2)
+                    keyIndex[key] = k
+                    keysByEvent[key.event, default: []].append(k)
+                }
+            }
+        }
+        for i in 0..<keyCount where keySlots[i] == nil && keyLive[i] != 0 {
+            throw MembershipEngineError(.stateMismatch, "an aggregate no segment uses")
+        }
+        for (i, slot) in attrSlots.enumerated() where slot != nil && slot!.refs == 0 {
+            _ = i
+            throw MembershipEngineError(.stateMismatch, "an attribute no segment reads")
+        }
+        for i in 0..<(try r.count()) {
+            let tag = try r.u8()
+            guard tag != 0 else {
+                listSlots.append(nil)
+                continue
+            }
+            let name = try r.string()
+            listSlots.append(ListSlot(name: name))
+            listIndex[name] = Int32(i)
+        }
+        guard r.isAtEnd else { throw BinaryReader.corrupt("trailing bytes") }
+        freeAttrs = attrSlots.indices.reversed().filter { attrSlots[$0] == nil }.map { Int32($0) }
+        freeKeys = keySlots.indices.reversed().filter { keySlots[$0] == nil }.map { Int32($0) }
+        freeSegs = segs.indices.reversed().filter { segs[$0] == nil }.map { Int32($0) }
+        freeLists = listSlots.indices.reversed().filter { listSlots[$0] == nil }.map { Int32($0) }
+        rebuildOrder()
+    }
+
+    /// Restores one user from a record of ``encodeUserState(_:)`` (written with the same catalog).
+    ///
+    /// - Parameter bytes: The record.
+    /// - Throws: ``MembershipEngineError`` `corruptState`, `unsupportedFormat`, or `stateMismatch` when it refers to
+    ///   attributes, aggregates, segments or lists the catalog does not have, or the user is already restored.
+    public func restoreUser(_ bytes: [UInt8]) throws(MembershipEngineError) {
+        var r = BinaryReader(bytes)
+        guard try r.u8() == Self.userMagic else { throw BinaryReader.corrupt("not a user record") }
+        guard try r.u8() == Self.formatVersion else {
+            throw MembershipEngineError(.unsupportedFormat, "unknown user record format version")
+        }
+        func mismatch(_ what: String) -> MembershipEngineError {
+            MembershipEngineError(.stateMismatch, "user record refers to \(what) the catalog does not have")
+        }
+        var user = UserRecord(id: try r.string())
+        let base = try r.zigzag()
+        let due = try r.zigzag()
+        user.due = due == 0 ? .max : due &+ base &- 1
+        let exprDue = try r.zigzag()
+        user.exprDue = exprDue == 0 ? .max : exprDue &+ base &- 1
+        for _ in 0..<(try r.count()) {
+            let a = try r.int()
+            guard a < attrSlots.count, attrSlots[a] != nil else { throw mismatch("an attribute") }
+            user.attrs.append(AttrEntry(name: Int32(a), value: try r.value()))
+        }
+        for _ in 0..<(try r.count()) {
+            let k = try r.int()
+            guard k < keySlots.count, keySlots[k] != nil else { throw mismatch("an aggregate") }
+            var st = KeyState(key: Int32(k))
+            st.n = try r.zigzag()
+            st.x = try r.compactDouble()
+            var previous = base
+            for _ in 0..<(try r.count()) {
+                let at = previous &+ (try r.zigzag())
+                previous = at
+                st.entries.append(Entry(at: at, v: try r.compactDouble()))
+            }
+            for _ in 0..<(try r.count()) {
+                let name = try r.string()
+                let at = base &+ (try r.zigzag())
+                st.raw.append(EventRecord(name: name, atMs: at, properties: try r.properties()))
+            }
+            st.witness = try r.properties()
+            user.aggs.append(st)
+        }
+        for _ in 0..<(try r.count()) {
+            let s = try r.int()
+            guard s < segs.count, segs[s] != nil else { throw mismatch("a segment") }
+            user.members.append(MemberEntry(segment: Int32(s), sinceMs: base &+ (try r.zigzag())))
+        }
+        for _ in 0..<(try r.count()) {
+            let l = try r.int()
+            guard l < listSlots.count, listSlots[l] != nil else { throw mismatch("a list") }
+            user.lists.append(Int32(l))
+        }
+        guard r.isAtEnd else { throw BinaryReader.corrupt("trailing bytes") }
+        guard isSorted(user.attrs.map(\.name)), isSorted(user.aggs.map(\.key)), isSorted(user.members.map(\.segment)),
+            isSorted(user.lists)
+        else { throw BinaryReader.corrupt("unsorted user tables") }
+        let key = ByteKey(user.id)
+        guard userIndex[key] == nil else {
+            throw MembershipEngineError(.stateMismatch, "a user record appears twice")
+        }
+        for m in user.members { segs[Int(m.segment)]!.memberCount += 1 }
+        for l in user.lists { listSlots[Int(l)]!.memberCount += 1 }
+        let u = Int32(users.count)
+        users.append(user)
+        userIndex[key] = u
+        if user.due != .max { heapReposition(u) }
+    }
+
+    /// Restores a whole engine: the catalog, then every user record.
+    ///
+    /// - Parameters:
+    ///   - catalog: Bytes from ``encodeCatalog()``.
+    ///   - users: Every user record from ``encodeUserState(_:)``, in any order.
+    /// - Returns: An engine that behaves exactly as the one encoded.
+    /// - Throws: As ``init(restoringCatalog:)`` and ``restoreUser(_:)``.
+    public static func restore(
+        catalog: [UInt8],
+        users: some Sequence<[UInt8]>
+    ) throws(MembershipEngineError) -> MembershipEngine {
+        let engine = try MembershipEngine(restoringCatalog: catalog)
+        for record in users { try engine.restoreUser(record) }
+        return engine
+    }
+}
+
+private func isSorted(_ values: [Int32]) -> Bool {
+    zip(values, values.dropFirst()).allSatisfy { $0 < $1 }
+}
