@@ -129,7 +129,7 @@ var package = Package(
         .target(
             name: "SegmentsTesting",
             dependencies: [
-                "ProfileStore", "SegmentsClient", "SegmentsRPC",
+                "ProfileStore", "SegmentEvaluator", "SegmentsClient", "SegmentsRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -217,7 +217,7 @@ var package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SegmentsClient", "SegmentsTesting", "SegmentsWire"],
+            dependencies: ["SegmentsClient", "SegmentsTesting", "SegmentsWire", "SegmentLanguage"],
             swiftSettings: swiftSettings
         ),
     ]
