@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Quick start: builds the release binaries and starts the daemons in the background, with data
+# Quick start: builds the release binaries and starts the profile store and one evaluator in the
+# background (set SEGMENTS_MANUAL_CLOCK=2026-11-01T00:00:00Z for test mode), with data
 # under ./data and sockets where segclient looks by default ($XDG_RUNTIME_DIR/segments or
 # /tmp/segments). Logs go to ./data/logs. Stop them with dev/down.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dev/install-deps.sh
 swift build -c release --product profile-store
+swift build -c release --product segment-evaluator
 swift build -c release --product segclient
 bin="$(swift build -c release --show-bin-path)"
 run_dir="${XDG_RUNTIME_DIR:-/tmp}/segments"
@@ -32,4 +34,7 @@ start() { # name pidfile socket command...
 
 start profile-store data/profile-store.pid "$run_dir/store.sock" \
     "$bin/profile-store" --socket "$run_dir/store.sock" --data-dir data/store "${manual[@]}"
+start segment-evaluator-0 data/segment-evaluator-0.pid "$run_dir/evaluator-0.sock" \
+    "$bin/segment-evaluator" --store "$run_dir/store.sock" --socket "$run_dir/evaluator-0.sock" \
+    --data-dir data/evaluator-0 --shard 0/1
 echo "segclient: $bin/segclient   (try: $bin/segclient status)"
