@@ -17,7 +17,10 @@ import Testing
     @Test func cClientUpsertsTracksAndReadsBackFromARealDaemon() async throws {
         try await TemporaryDirectory.with { directory in
             // Build the C client (generated code and binary stay in the temporary directory).
-            let build = try await runOffThePool("/bin/bash", [Self.repositoryRoot + "/Tests/CInterop/build.sh", directory + "/c"])
+            let build = try await runOffThePool(
+                "/bin/bash",
+                [Self.repositoryRoot + "/Tests/CInterop/build.sh", directory + "/c"]
+            )
             try #require(build.status == 0, "build.sh failed:\n\(build.stdout)\n\(build.stderr)")
             let client = try #require(build.stdout.split(separator: "\n").last.map(String.init))
             #expect(FileManager.default.isExecutableFile(atPath: client))

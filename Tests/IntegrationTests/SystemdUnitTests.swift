@@ -96,7 +96,9 @@ import Testing
     @Test(arguments: [false, true])
     func profileStoreTellsSystemdWhenItIsReadyAndWhenItStops(abstractSocket: Bool) async throws {
         try await TemporaryDirectory.with { directory in
-            let name = abstractSocket ? "@segments-test-notify-\(getpid())-\(UInt32.random(in: 0 ... .max))" : directory + "/notify.sock"
+            let name =
+                abstractSocket
+                ? "@segments-test-notify-\(getpid())-\(UInt32.random(in: 0 ... .max))" : directory + "/notify.sock"
             let notifications = try NotifySocket(name: name)
             let socket = directory + "/store.sock"
             let daemon = try await DaemonProcess.start(
@@ -149,7 +151,8 @@ import Testing
 
     /// The output lines of `systemd-analyze verify` that concern `unit` (or its template file),
     /// plus a line for a non-zero exit status.
-    private static func problems(_ unit: String, in directory: String, unitFile: String? = nil) async throws -> [String] {
+    private static func problems(_ unit: String, in directory: String, unitFile: String? = nil) async throws -> [String]
+    {
         let path = directory + "/" + unit
         let result = try await offThePool {
             // `--man=false`: do not check the Documentation= man pages (not installed here).

@@ -25,7 +25,13 @@ import Testing
         let probe = Probe()
         try await TestServer.with(router: TestAPI.router(probe: probe)) { server in
             let connection = try await server.connect()
-            let response = try await connection.call(TestAPI.asyncEcho, .with { $0.seq = 99; $0.nowMs = 5 })
+            let response = try await connection.call(
+                TestAPI.asyncEcho,
+                .with {
+                    $0.seq = 99
+                    $0.nowMs = 5
+                }
+            )
             #expect(response.seq == 99)
             // An empty request is a valid message too.
             #expect(try await connection.call(TestAPI.asyncEcho, Numbers()) == Numbers())

@@ -82,7 +82,7 @@ import Testing
                 #expect(streamError?.code == .cancelled)
                 try await probe.waitFor(.infiniteCancelled)
                 // The server no longer accepts connections; a connection with nothing in flight is closed.
-                #expect(!DaemonProcess.canConnect(to: server.socketPath))
+                try await Self.waitUntilRefusingConnections(server.socketPath, within: .seconds(5))
                 try await Self.waitUntilInactive(idle, within: .seconds(5))
                 // New calls on a draining connection are refused.
                 let refused = await #expect(throws: RPCError.self) {
@@ -107,6 +107,15 @@ import Testing
             return server.socketPath
         }
         #expect(!DaemonProcess.canConnect(to: socketPath))
+    }
+
+    /// The listening socket is closed asynchronously once shutdown begins.
+    private static func waitUntilRefusingConnections(_ socketPath: String, within limit: Duration) async throws {
+        let deadline = ContinuousClock.now + limit
+        while DaemonProcess.canConnect(to: socketPath) {
+            guard ContinuousClock.now < deadline else { throw TestFailure("still accepting after \(limit)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     private static func waitUntilInactive(_ connection: RPCConnection, within limit: Duration) async throws {

@@ -62,7 +62,15 @@ import Testing
                             #expect(received == count)
                         } else {
                             let tag = UInt64(index)
-                            #expect(try await connection.call(TestAPI.asyncEcho, .with { $0.seq = tag; $0.nowMs = 3 }).seq == tag)
+                            #expect(
+                                try await connection.call(
+                                    TestAPI.asyncEcho,
+                                    .with {
+                                        $0.seq = tag
+                                        $0.nowMs = 3
+                                    }
+                                ).seq == tag
+                            )
                         }
                     }
                 }

@@ -31,7 +31,9 @@ import Testing
         var offset = 0
         while offset < bytes.count {
             let end = min(bytes.count, offset + max(1, chunkSize(&random)))
-            try processor.process(buffer: ByteBuffer(bytes: bytes[offset..<end])) { frames.append(Array($0.readableBytesView)) }
+            try processor.process(buffer: ByteBuffer(bytes: bytes[offset..<end])) {
+                frames.append(Array($0.readableBytesView))
+            }
             offset = end
         }
         try processor.finishProcessing(seenEOF: true) { frames.append(Array($0.readableBytesView)) }

@@ -1,10 +1,10 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-
-import Foundation
 
 /// Runs blocking `work` on a thread of its own, so it never occupies a cooperative-pool thread.
 func offThePool<Result: Sendable>(_ work: @escaping @Sendable () -> Result) async -> Result {
