@@ -42,6 +42,7 @@ enum GRDBBench {
         let tailStartIndex = events.count - events.count / 10
         var tailStart = clock.now
         let eventsStart = clock.now
+        let countersStart = ProcessCounters.now()
         for start in stride(from: 0, to: events.count, by: batch) {
             if start == tailStartIndex { tailStart = clock.now }
             let end = min(start + batch, events.count)
@@ -60,6 +61,7 @@ enum GRDBBench {
             }
         }
         let eventsEnd = clock.now
+        let countersEnd = ProcessCounters.now()
 
         var checksum = 0
         let lookups = workload.lookupIDs
@@ -84,6 +86,8 @@ enum GRDBBench {
             lookupsInOneReadPerSecond: Double(lookups.count) / inOneElapsed.seconds,
             lookupsOneReadEachPerSecond: Double(lookups.count) / eachElapsed.seconds,
             checksum: checksum,
+            cpuMicrosecondsPerEvent: (countersEnd.cpu - countersStart.cpu).seconds * 1e6 / Double(events.count),
+            bytesWrittenPerEvent: Double(countersEnd.bytesWritten - countersStart.bytesWritten) / Double(events.count),
             pragmas: pragmas
         )
     }

@@ -39,6 +39,7 @@ enum OursBench {
         let tailStartIndex = events.count - events.count / 10
         var tailStart = clock.now
         let eventsStart = clock.now
+        let countersStart = ProcessCounters.now()
         for start in stride(from: 0, to: events.count, by: batch) {
             if start == tailStartIndex { tailStart = clock.now }
             let end = min(start + batch, events.count)
@@ -60,6 +61,7 @@ enum OursBench {
             }
         }
         let eventsEnd = clock.now
+        let countersEnd = ProcessCounters.now()
 
         // Lookups by id on a read-only connection: all in one read transaction, then one read each.
         let reader = try SQLiteConnection(path: path, options: .init(readOnly: true, cacheSizeKiB: variant.cacheKiB))
@@ -86,6 +88,8 @@ enum OursBench {
             lookupsInOneReadPerSecond: Double(lookups.count) / inOneElapsed.seconds,
             lookupsOneReadEachPerSecond: Double(lookups.count) / eachElapsed.seconds,
             checksum: checksum,
+            cpuMicrosecondsPerEvent: (countersEnd.cpu - countersStart.cpu).seconds * 1e6 / Double(events.count),
+            bytesWrittenPerEvent: Double(countersEnd.bytesWritten - countersStart.bytesWritten) / Double(events.count),
             pragmas: pragmas
         )
     }

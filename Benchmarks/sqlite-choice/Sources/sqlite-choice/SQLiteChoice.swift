@@ -43,9 +43,9 @@ struct SQLiteChoice {
         )
         print(
             "| library | synchronous | variant | users rows/s | events rows/s | last 10% rows/s"
-                + " | lookups/s (one read txn) | lookups/s (one read each) | file MiB |"
+                + " | CPU µs/event | written B/event | lookups/s (one read txn) | lookups/s (one read each) | file MiB |"
         )
-        print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for synchronous in synchronousModes {
             for variant in variants {
                 // Each library runs `repeat` times, interleaved; every figure is the best of its runs, which
@@ -75,6 +75,8 @@ struct SQLiteChoice {
                     print(
                         "| \(library) | \(synchronous) | \(variant.label) | \(Self.format(result.usersPerSecond))"
                             + " | \(Self.format(result.eventsPerSecond)) | \(Self.format(result.lastTenthPerSecond))"
+                            + " | \(String(format: "%.2f", result.cpuMicrosecondsPerEvent))"
+                            + " | \(Int(result.bytesWrittenPerEvent.rounded()))"
                             + " | \(Self.format(result.lookupsInOneReadPerSecond))"
                             + " | \(Self.format(result.lookupsOneReadEachPerSecond)) | \(result.fileMiB) |"
                     )

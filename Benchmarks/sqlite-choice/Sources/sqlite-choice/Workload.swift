@@ -129,6 +129,10 @@ struct Result {
     var lookupsInOneReadPerSecond: Double
     var lookupsOneReadEachPerSecond: Double
     var checksum: Int
+    /// Process CPU time (all threads) spent per event during the event phase, in microseconds.
+    var cpuMicrosecondsPerEvent: Double
+    /// Bytes passed to write system calls per event during the event phase (WAL, checkpoints).
+    var bytesWrittenPerEvent: Double
     var pragmas: String
     var fileMiB = 0
 
@@ -140,6 +144,8 @@ struct Result {
         best.lastTenthPerSecond = max(self.lastTenthPerSecond, other.lastTenthPerSecond)
         best.lookupsInOneReadPerSecond = max(self.lookupsInOneReadPerSecond, other.lookupsInOneReadPerSecond)
         best.lookupsOneReadEachPerSecond = max(self.lookupsOneReadEachPerSecond, other.lookupsOneReadEachPerSecond)
+        best.cpuMicrosecondsPerEvent = min(self.cpuMicrosecondsPerEvent, other.cpuMicrosecondsPerEvent)
+        best.bytesWrittenPerEvent = min(self.bytesWrittenPerEvent, other.bytesWrittenPerEvent)
         return best
     }
 }
@@ -147,5 +153,25 @@ struct Result {
 extension Duration {
     var seconds: Double {
         Double(self.components.seconds) + Double(self.components.attoseconds) / 1e18
+    }
+}
+
+/// Counters that other processes on the machine cannot disturb much, unlike wall-clock throughput.
+struct ProcessCounters {
+    /// CPU time of the whole process, all threads (`CLOCK_PROCESS_CPUTIME_ID`).
+    var cpu: Duration
+    /// Bytes passed to `write`-like system calls so far (`wchar` in `/proc/self/io`; 0 where unavailable).
+    var bytesWritten: Int
+
+    static func now() -> ProcessCounters {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        var written = 0
+        if let text = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8) {
+            for line in text.split(separator: "\n") where line.hasPrefix("wchar:") {
+                written = Int(line.dropFirst("wchar:".count).trimmingCharacters(in: .whitespaces)) ?? 0
+            }
+        }
+        return ProcessCounters(cpu: .seconds(time.tv_sec) + .nanoseconds(time.tv_nsec), bytesWritten: written)
     }
 }
