@@ -23,10 +23,9 @@ import Testing
                 }
             }
             _ = try await client.track(seeded)
-            let written = Mutex<[(seq: UInt64, events: [SegmentsEvent])]>([(0, seeded)])
-            let progress = Mutex(0)
+            let shared = WriterLog(seeded)
             // The writer: small batches of past-dated views, as fast as the store takes them.
-            let writer = Task {
+            let writer = Task { [shared] in
                 var r = WorkloadRandom(seed: 42)
                 for _ in 0..<300 {
                     let batch = (0..<r.int(1...3)).map { _ in
@@ -38,16 +37,16 @@ import Testing
                         )
                     }
                     let seq = try await client.track(batch).seq
-                    written.withLock { $0.append((seq, batch)) }
-                    progress.withLock { $0 += 1 }
+                    shared.written.withLock { $0.append((seq, batch)) }
+                    shared.progress.withLock { $0 += 1 }
                 }
             }
             func waitForWriter(_ count: Int) async throws {
-                while progress.withLock({ $0 }) < count { try await Task.sleep(for: .milliseconds(2)) }
+                while shared.progress.withLock({ $0 }) < count { try await Task.sleep(for: .milliseconds(2)) }
             }
             func counts(upTo seq: UInt64, where filter: (SegmentsEvent) -> Bool = { _ in true }) -> [String: Int] {
                 var out: [String: Int] = [:]
-                for (s, batch) in written.withLock({ $0 }) where s <= seq {
+                for (s, batch) in shared.written.withLock({ $0 }) where s <= seq {
                     for event in batch where filter(event) { out[event.userID, default: 0] += 1 }
                 }
                 return out
@@ -61,7 +60,7 @@ import Testing
             let heavySeq = try await client.putSegment("heavy", expression: "sum(view.n where n >= 2) >= 10").updatedSeq
             let earlyHeavy = Set(try await client.members("heavy", minSeq: heavySeq))
             try await writer.value
-            let lastSeq = written.withLock { $0.map(\.seq).max() ?? 0 }
+            let lastSeq = shared.written.withLock { $0.map(\.seq).max() ?? 0 }
 
             // Monotone segments: what the evaluator showed after each put lies between the truth at
             // the put and the final truth.
@@ -71,7 +70,7 @@ import Testing
             #expect(!viewersAtPut.isEmpty, "the workload should make viewers before the put")
             func heavySums(upTo seq: UInt64) -> [String: Double] {
                 var out: [String: Double] = [:]
-                for (s, batch) in written.withLock({ $0 }) where s <= seq {
+                for (s, batch) in shared.written.withLock({ $0 }) where s <= seq {
                     for event in batch {
                         if case .number(let n)? = event.properties["n"], n >= 2 { out[event.userID, default: 0] += n }
                     }
@@ -222,6 +221,14 @@ import Testing
     }
 }
 
+/// What the back-fill test's writer wrote, by change-log number.
+final class WriterLog: Sendable {
+    let written: Mutex<[(seq: UInt64, events: [SegmentsEvent])]>
+    let progress = Mutex(0)
+
+    init(_ seeded: [SegmentsEvent]) { self.written = Mutex([(0, seeded)]) }
+}
+
 /// Reads a watch stream in the background, keeping what arrived.
 final class Collector: Sendable {
     private let received = Mutex<[SegmentsTransition]>([])
@@ -231,7 +238,7 @@ final class Collector: Sendable {
     /// Starts reading `stream`; `afterBatch` runs after each batch with the number received so far
     /// (a slow reader sleeps there).
     init(
-        _ stream: SegmentsStream<Segments_V1_TransitionBatch>,
+        _ stream: sending SegmentsStream<Segments_V1_TransitionBatch>,
         afterBatch: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
         let task = Task { [self] in
