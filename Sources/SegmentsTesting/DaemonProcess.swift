@@ -101,7 +101,28 @@ public struct CommandResult: Sendable {
     public var stdout: String
     public var stderr: String
 
-    /// Runs `executable` with `arguments`, feeding `input` to standard input.
+    /// Runs `executable` with `arguments`, feeding `input` to standard input, on a thread of its
+    /// own: waiting for a process must not block one of the few threads that run tasks.
+    public static func run(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        input: String? = nil
+    ) async throws -> CommandResult {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(
+                    with: Result {
+                        try Self.run(executable, arguments, environment: environment, input: input) as CommandResult
+                    }
+                )
+            }
+            thread.start()
+        }
+    }
+
+    /// Runs `executable` with `arguments`, feeding `input` to standard input, blocking the calling
+    /// thread until it exits. From async code use the `async` overload.
     public static func run(
         _ executable: String,
         _ arguments: [String],

@@ -7,7 +7,7 @@ import Testing
 @Suite struct CLITests {
     /// Runs `body` with a started store and a function that runs segclient against it.
     private func withStoreProcess(
-        _ body: (_ directory: String, _ segclient: ([String], String?) throws -> CommandResult) async throws -> Void
+        _ body: (_ directory: String, _ segclient: ([String], String?) async throws -> CommandResult) async throws -> Void
     ) async throws {
         try await TemporaryDirectory.with { directory in
             let socket = directory + "/store.sock"
@@ -22,7 +22,7 @@ import Testing
             )
             defer { daemon.terminate() }
             try await body(directory) { arguments, input in
-                try CommandResult.run(
+                try await CommandResult.run(
                     BuiltProducts.path(of: "segclient"),
                     arguments,
                     environment: ["SEGMENTS_STORE_SOCKET": socket],
@@ -34,37 +34,37 @@ import Testing
 
     @Test func profileTrackSegmentAndClockCommands() async throws {
         try await self.withStoreProcess { _, segclient in
-            var result = try segclient(["profile", "set", "u1", #"{"plan":"pro","age":34,"tags":["a"]}"#], nil)
+            var result = try await segclient(["profile", "set", "u1", #"{"plan":"pro","age":34,"tags":["a"]}"#], nil)
             #expect(result.status == 0)
             #expect(result.stdout == "u1: saved (seq 1)\n")
-            result = try segclient(["profile", "set", "u1", #"{"age":null}"#], nil)
+            result = try await segclient(["profile", "set", "u1", #"{"age":null}"#], nil)
             #expect(result.status == 0)
-            result = try segclient(["profile", "get", "u1"], nil)
+            result = try await segclient(["profile", "get", "u1"], nil)
             #expect(result.stdout == "user u1\n  plan = \"pro\"\n  tags = [\"a\"]\ncreated at seq 1, last changed at seq 2\n")
-            result = try segclient(["profile", "get", "u1", "--json"], nil)
+            result = try await segclient(["profile", "get", "u1", "--json"], nil)
             #expect(result.stdout == #"{"id":"u1","attributes":{"plan":"pro","tags":["a"]},"created_seq":1,"updated_seq":2}"# + "\n")
 
-            result = try segclient(["track", "u1", "purchase", "--props", #"{"amount":42.5}"#, "--id", "e-1", "--json"], nil)
+            result = try await segclient(["track", "u1", "purchase", "--props", #"{"amount":42.5}"#, "--id", "e-1", "--json"], nil)
             #expect(result.stdout == #"{"seq":3,"duplicate":false}"# + "\n")
-            result = try segclient(["track", "u1", "purchase", "--id", "e-1"], nil)
+            result = try await segclient(["track", "u1", "purchase", "--id", "e-1"], nil)
             #expect(result.stdout.contains("duplicate id, ignored"))
 
-            result = try segclient(["segment", "create", "buyers", "count(purchase within 24h) >= 1"], nil)
+            result = try await segclient(["segment", "create", "buyers", "count(purchase within 24h) >= 1"], nil)
             #expect(result.status == 0)
-            result = try segclient(["segment", "show", "buyers", "--json"], nil)
+            result = try await segclient(["segment", "show", "buyers", "--json"], nil)
             #expect(result.stdout.contains(#""expression":"count(purchase within 24h) >= 1""#))
-            result = try segclient(["segment", "list"], nil)
+            result = try await segclient(["segment", "list"], nil)
             #expect(result.stdout == "buyers\tcount(purchase within 24h) >= 1\n")
 
-            result = try segclient(["clock", "advance", "1d12h"], nil)
+            result = try await segclient(["clock", "advance", "1d12h"], nil)
             #expect(result.stdout == "2026-11-02T12:00:00Z\n")
-            result = try segclient(["status", "--json"], nil)
+            result = try await segclient(["status", "--json"], nil)
             #expect(result.stdout.contains(#""head_seq":5"#))
             #expect(result.stdout.contains(#""events":1"#))
 
-            result = try segclient(["profile", "delete", "u1"], nil)
+            result = try await segclient(["profile", "delete", "u1"], nil)
             #expect(result.status == 0)
-            result = try segclient(["profile", "get", "u1"], nil)
+            result = try await segclient(["profile", "get", "u1"], nil)
             #expect(result.status == 3)
             #expect(result.stderr == "segclient: no user 'u1'\n")
         }
@@ -72,29 +72,29 @@ import Testing
 
     @Test func badInputGetsClearErrorsAndNonZeroExit() async throws {
         try await self.withStoreProcess { _, segclient in
-            var result = try segclient(["segment", "create", "bad", "count(purchase within 30 days) > 1"], nil)
+            var result = try await segclient(["segment", "create", "bad", "count(purchase within 30 days) > 1"], nil)
             #expect(result.status == 2)
             #expect(result.stderr.contains("1:23: expected a duration after 'within'"))
             #expect(result.stderr.contains("                      ^"))
-            result = try segclient(["segment", "list"], nil)
+            result = try await segclient(["segment", "list"], nil)
             #expect(result.stdout.isEmpty)
 
-            result = try segclient(["profile", "set", "u1", "{not json"], nil)
+            result = try await segclient(["profile", "set", "u1", "{not json"], nil)
             #expect(result.status != 0)
             #expect(result.stderr.contains("attributes: invalid JSON at column 2"))
 
-            result = try segclient(["track", "u1", "x", "--at", "yesterday"], nil)
+            result = try await segclient(["track", "u1", "x", "--at", "yesterday"], nil)
             #expect(result.status != 0)
             #expect(result.stderr.contains("not an RFC 3339 date-time"))
 
-            result = try segclient(["clock", "set", "2020-01-01T00:00:00Z"], nil)
+            result = try await segclient(["clock", "set", "2020-01-01T00:00:00Z"], nil)
             #expect(result.status == 2)
             #expect(result.stderr.contains("the clock only moves forward"))
 
-            result = try segclient(["clock", "advance", "3 days"], nil)
+            result = try await segclient(["clock", "advance", "3 days"], nil)
             #expect(result.status != 0)
 
-            result = try segclient(["status", "--store", "/nonexistent/store.sock"], nil)
+            result = try await segclient(["status", "--store", "/nonexistent/store.sock"], nil)
             #expect(result.status == 4)
             #expect(result.stderr.contains("cannot connect to /nonexistent/store.sock"))
         }
@@ -114,7 +114,7 @@ import Testing
             ].joined(separator: "\n") + "\n"
             let file = directory + "/events.ndjson"
             try events.write(toFile: file, atomically: true, encoding: .utf8)
-            var result = try segclient(["import", "events", file, "--batch", "2"], nil)
+            var result = try await segclient(["import", "events", file, "--batch", "2"], nil)
             #expect(result.status == 1)
             let lines = result.stderr.split(separator: "\n").map(String.init)
             #expect(lines.contains("line 3: invalid JSON at column 1: unexpected text; expected 'true'"))
@@ -124,12 +124,12 @@ import Testing
             #expect(lines.last?.contains("1 duplicates, 3 failed") == true)
 
             let profiles = (1...1000).map { #"{"id":"p\#($0)","attributes":{"n":\#($0)}}"# }
-            result = try segclient(["import", "profiles", "-", "--json"], profiles.joined(separator: "\n"))
+            result = try await segclient(["import", "profiles", "-", "--json"], profiles.joined(separator: "\n"))
             #expect(result.status == 0)
             #expect(result.stdout.contains(#""stored":1000"#))
-            result = try segclient(["profile", "get", "p1000", "--json"], nil)
+            result = try await segclient(["profile", "get", "p1000", "--json"], nil)
             #expect(result.stdout.contains(#""n":1000"#))
-            result = try segclient(["status", "--json"], nil)
+            result = try await segclient(["status", "--json"], nil)
             #expect(result.stdout.contains(#""users":1003"#))
             #expect(result.stdout.contains(#""events":3"#))
         }

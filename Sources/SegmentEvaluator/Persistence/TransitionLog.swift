@@ -6,9 +6,15 @@ import Synchronization
 import Glibc
 #endif
 
-/// The evaluator's own SQLite: the transition log (`seq, segment, user, enter|exit, at`) and the
-/// checkpoint (the last store change applied), written together in one transaction so that a
-/// crash never leaves one ahead of the other.
+/// The evaluator's own SQLite: the transition log (`seq, segment, user, enter|exit, at`), the
+/// checkpoint (the last store change applied) and, now and then, the engine's state (its catalog
+/// and one record per user) — written in single transactions so that a crash never leaves one
+/// ahead of the other.
+///
+/// A restart restores the last engine state (taken at store change `stateSeq`, when the
+/// transition log's head was `stateTransitionHead`) and replays the store's log from there; the
+/// transitions the replay reproduces up to the checkpoint are already recorded and are not
+/// recorded again.
 ///
 /// Writes happen under the evaluator core's lock; queries read through their own connection.
 final class TransitionLog: @unchecked Sendable {
@@ -21,6 +27,17 @@ final class TransitionLog: @unchecked Sendable {
     private(set) var headSeq: UInt64
     /// Last store change applied, as persisted.
     private(set) var checkpointSeq: UInt64
+    /// The store change at which the engine state was last saved (0: never).
+    private(set) var stateSeq: UInt64
+    /// The transition-log head when the engine state was last saved.
+    private(set) var stateTransitionHead: UInt64
+
+    /// The engine state to save with a checkpoint.
+    struct EngineState {
+        var catalog: [UInt8]
+        /// Changed users' records; `nil` deletes the user's record.
+        var users: [(userID: String, record: [UInt8]?)]
+    }
 
     init(directory: String) throws(SegmentEvaluatorError) {
         if mkdir(directory, 0o750) != 0, errno != EEXIST {
@@ -50,6 +67,17 @@ final class TransitionLog: @unchecked Sendable {
                     try writer.setUserVersion(1)
                 }
             }
+            if try writer.userVersion() == 1 {
+                try writer.transaction(.immediate) {
+                    try writer.execute(
+                        """
+                        CREATE TABLE engine_catalog(id INTEGER PRIMARY KEY CHECK (id = 0), state BLOB NOT NULL);
+                        CREATE TABLE engine_users(user_id TEXT PRIMARY KEY, state BLOB NOT NULL) WITHOUT ROWID;
+                        """
+                    )
+                    try writer.setUserVersion(2)
+                }
+            }
             self.reader = Mutex(
                 try SQLiteConnection(
                     path: path,
@@ -59,8 +87,14 @@ final class TransitionLog: @unchecked Sendable {
             let head = try writer.prepare("SELECT coalesce(max(seq), 0) FROM transitions")
             _ = try head.step()
             self.headSeq = UInt64(head.int64(at: 0))
-            let checkpoint = try writer.prepare("SELECT value FROM meta WHERE key = 'checkpoint_seq'")
-            self.checkpointSeq = try checkpoint.step() ? UInt64(checkpoint.int64(at: 0)) : 0
+            func meta(_ key: String) throws -> UInt64 {
+                let select = try writer.prepare("SELECT value FROM meta WHERE key = ?")
+                try select.bind(key, at: 1)
+                return try select.step() ? UInt64(select.int64(at: 0)) : 0
+            }
+            self.checkpointSeq = try meta("checkpoint_seq")
+            self.stateSeq = try meta("state_seq")
+            self.stateTransitionHead = try meta("state_transition_head")
         } catch {
             throw SegmentEvaluatorError(.startup, "cannot open \(path): \(error)")
         }
@@ -70,7 +104,8 @@ final class TransitionLog: @unchecked Sendable {
     /// - Returns: the transitions with their numbers.
     func append(
         _ transitions: [(segment: String, userID: String, enter: Bool, atMs: Int64, storeSeq: UInt64)],
-        checkpointSeq: UInt64
+        checkpointSeq: UInt64,
+        engineState: EngineState? = nil
     ) throws(SegmentEvaluatorError) -> [Segments_V1_Transition] {
         var numbered: [Segments_V1_Transition] = []
         numbered.reserveCapacity(transitions.count)
@@ -98,31 +133,88 @@ final class TransitionLog: @unchecked Sendable {
                     wire.storeSeq = transition.storeSeq
                     numbered.append(wire)
                 }
-                let save = try self.writer.cachedStatement(
-                    "INSERT INTO meta(key, value) VALUES ('checkpoint_seq', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1"
-                )
-                try save.bind(Int64(checkpointSeq), at: 1)
-                try save.execute()
+                try self.setMeta("checkpoint_seq", checkpointSeq)
+                if let engineState {
+                    try self.saveEngineState(engineState)
+                    try self.setMeta("state_seq", checkpointSeq)
+                    try self.setMeta("state_transition_head", seq)
+                }
             }
         } catch {
             throw SegmentEvaluatorError(.storage, "cannot record transitions: \(error)")
         }
         self.headSeq += UInt64(transitions.count)
         self.checkpointSeq = checkpointSeq
+        if engineState != nil {
+            self.stateSeq = checkpointSeq
+            self.stateTransitionHead = self.headSeq
+        }
         return numbered
+    }
+
+    private func setMeta(_ key: String, _ value: UInt64) throws {
+        let save = try self.writer.cachedStatement(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2"
+        )
+        try save.bind(key, at: 1)
+        try save.bind(Int64(value), at: 2)
+        try save.execute()
+    }
+
+    private func saveEngineState(_ state: EngineState) throws {
+        let catalog = try self.writer.cachedStatement(
+            "INSERT INTO engine_catalog(id, state) VALUES (0, ?1) ON CONFLICT(id) DO UPDATE SET state = ?1"
+        )
+        try catalog.bind(state.catalog, at: 1)
+        try catalog.execute()
+        let upsert = try self.writer.cachedStatement(
+            "INSERT INTO engine_users(user_id, state) VALUES (?1, ?2) ON CONFLICT(user_id) DO UPDATE SET state = ?2"
+        )
+        let delete = try self.writer.cachedStatement("DELETE FROM engine_users WHERE user_id = ?")
+        for (userID, record) in state.users {
+            if let record {
+                try upsert.bind(userID, at: 1)
+                try upsert.bind(record, at: 2)
+                try upsert.execute()
+            } else {
+                try delete.bind(userID, at: 1)
+                try delete.execute()
+            }
+        }
+    }
+
+    /// The saved engine state, if any: the catalog and every user record.
+    func loadEngineState() throws(SegmentEvaluatorError) -> (catalog: [UInt8], users: [[UInt8]])? {
+        do {
+            let catalog = try self.writer.prepare("SELECT state FROM engine_catalog WHERE id = 0")
+            guard self.stateSeq > 0, try catalog.step() else { return nil }
+            let bytes = catalog.blob(at: 0)
+            let users = try self.writer.prepare("SELECT state FROM engine_users")
+            var records: [[UInt8]] = []
+            while try users.step() {
+                records.append(users.blob(at: 0))
+            }
+            return (bytes, records)
+        } catch {
+            throw SegmentEvaluatorError(.storage, "cannot read the saved engine state: \(error)")
+        }
     }
 
     /// Removes everything (the local state is being rebuilt from the store).
     func reset() throws(SegmentEvaluatorError) {
         do {
             try self.writer.transaction(.immediate) {
-                try self.writer.execute("DELETE FROM transitions; DELETE FROM meta;")
+                try self.writer.execute(
+                    "DELETE FROM transitions; DELETE FROM meta; DELETE FROM engine_catalog; DELETE FROM engine_users;"
+                )
             }
         } catch {
             throw SegmentEvaluatorError(.storage, "cannot reset the transition log: \(error)")
         }
         self.headSeq = 0
         self.checkpointSeq = 0
+        self.stateSeq = 0
+        self.stateTransitionHead = 0
     }
 
     /// Transitions with numbers in `from...`, optionally filtered, at most `limit`.

@@ -133,9 +133,9 @@ final class EvaluatorCore: Sendable {
         }
     }
 
-    /// Writes the pending transitions and the checkpoint in one transaction, then tells readers
-    /// and watchers.
-    func persist() throws(SegmentEvaluatorError) {
+    /// Writes the pending transitions and the checkpoint in one transaction — with the engine's
+    /// state (catalog and changed users) when `includingState` — then tells readers and watchers.
+    func persist(includingState: Bool = false) throws(SegmentEvaluatorError) {
         let (appliedSeq, transitionHead) = try self.state.withLock {
             state throws(SegmentEvaluatorError) -> (UInt64, UInt64) in
             let appliedSeq = state.engine.appliedSeq
@@ -144,8 +144,19 @@ final class EvaluatorCore: Sendable {
                 state.pending.removeFirst(dropped)
                 state.replayed -= UInt64(dropped)
             }
-            if !state.pending.isEmpty || appliedSeq != self.log.checkpointSeq {
-                _ = try self.log.append(state.pending, checkpointSeq: appliedSeq)
+            // While a back-fill waits for its snapshot's entry, the engine's state is incomplete:
+            // save it only once the back-fill is installed.
+            let saveState = includingState && state.backfill == nil && state.replayed == 0
+            if !state.pending.isEmpty || appliedSeq != self.log.checkpointSeq || saveState {
+                var engineState: TransitionLog.EngineState?
+                if saveState {
+                    let engine = state.engine
+                    engineState = TransitionLog.EngineState(
+                        catalog: engine.encodeCatalog(),
+                        users: engine.takeDirtyUsers().map { ($0, engine.encodeUserState($0)) }
+                    )
+                }
+                _ = try self.log.append(state.pending, checkpointSeq: appliedSeq, engineState: engineState)
                 state.pending.removeAll(keepingCapacity: true)
             }
             return (appliedSeq, self.log.headSeq)
@@ -204,11 +215,31 @@ final class EvaluatorCore: Sendable {
         self.state.withLock { $0.backfill == nil ? nil : $0.backfillSeq }
     }
 
-    /// Drops the first `count` transitions produced from now on: they were recorded by an earlier
-    /// run whose log this process replays (the engine is rebuilt by replaying the store's change
-    /// log, which reproduces the same transitions in the same order).
-    func suppressReplayed(_ count: UInt64) {
-        self.state.withLock { $0.replayed = count }
+    /// Restores the engine saved with the last state checkpoint, if any; the transitions recorded
+    /// after it will be reproduced by replaying the store's log and are not recorded again.
+    /// Without a usable saved state, the engine starts empty and every recorded transition is
+    /// reproduced by replaying the log from the beginning.
+    /// - Returns: whether a saved state was restored.
+    @discardableResult
+    func restore() -> Bool {
+        do {
+            if let saved = try self.log.loadEngineState() {
+                let engine = try MembershipEngine.restore(catalog: saved.catalog, users: saved.users)
+                _ = engine.takeDirtyUsers()
+                self.state.withLock { state in
+                    state.box = EngineBox(engine)
+                    state.replayed = self.log.headSeq - self.log.stateTransitionHead
+                }
+                return true
+            }
+        } catch {
+            self.logger.warning("saved engine state is unusable; replaying the store's log", metadata: ["error": "\(error)"])
+        }
+        self.state.withLock { state in
+            state.box = EngineBox(MembershipEngine(nowMs: Int64.min, appliedSeq: 0))
+            state.replayed = self.log.headSeq
+        }
+        return false
     }
 
     /// Starts over with an empty engine (the store's log no longer matches this evaluator's).

@@ -17,8 +17,18 @@ struct FeedApplier: Sendable {
     let configuration: SegmentEvaluatorConfiguration
     let logger: Logger
 
-    /// Runs until cancelled.
+    /// How often the engine's state is saved with a checkpoint.
+    static let stateInterval: Duration = .seconds(2)
+
+    /// Runs until cancelled, then saves the engine's state.
     func run() async {
+        defer {
+            do {
+                try self.core.persist(includingState: true)
+            } catch {
+                self.logger.error("cannot save the engine state at shutdown", metadata: ["error": "\(error)"])
+            }
+        }
         while !Task.isCancelled {
             do {
                 try await self.followOnce()
@@ -64,6 +74,8 @@ struct FeedApplier: Sendable {
     private func follow(_ connection: RPCConnection) async throws {
         var request = Segments_V1_SubscribeRequest()
         request.fromSeq = self.core.read { $0.appliedSeq } + 1
+        let clock = ContinuousClock()
+        var lastState = clock.now
         for try await batch in connection.stream(ProfileStoreAPI.subscribe, request) {
             for entry in batch.entries {
                 self.core.apply(entry)
@@ -71,7 +83,9 @@ struct FeedApplier: Sendable {
                     try await self.loadBackfill(needs, over: connection)
                 }
             }
-            try self.core.persist()
+            let saveState = clock.now - lastState >= Self.stateInterval
+            try self.core.persist(includingState: saveState)
+            if saveState { lastState = clock.now }
         }
         throw SegmentEvaluatorError(.unavailable, "the store ended the change feed")
     }

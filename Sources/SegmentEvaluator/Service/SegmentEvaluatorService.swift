@@ -7,9 +7,9 @@ import ServiceLifecycle
 /// membership exact in real time, records transitions, and serves the `segments.v1.Evaluator`
 /// API on its socket until graceful shutdown.
 ///
-/// On start it replays the store's change log from the beginning to rebuild its in-memory state
-/// (deterministically, so the transitions an earlier run recorded are recognised and not
-/// recorded twice), then follows it live.
+/// On start it restores the engine state of its last checkpoint (or, without one, starts empty)
+/// and replays the store's change log from there — deterministically, so the transitions an
+/// earlier run recorded are reproduced and not recorded twice — then follows it live.
 public final class SegmentEvaluatorService: Service {
     private let configuration: SegmentEvaluatorConfiguration
     private let logger: Logger
@@ -41,7 +41,7 @@ public final class SegmentEvaluatorService: Service {
             shardCount: self.configuration.shardCount,
             logger: self.logger
         )
-        core.suppressReplayed(log.headSeq)
+        let restored = core.restore()
         self.logger.info(
             "segment evaluator opened",
             metadata: [
@@ -49,6 +49,7 @@ public final class SegmentEvaluatorService: Service {
                 "shard": "\(self.configuration.shardIndex)/\(self.configuration.shardCount)",
                 "recorded-transitions": "\(log.headSeq)",
                 "checkpoint": "\(log.checkpointSeq)",
+                "restored-state-at": "\(restored ? log.stateSeq : 0)",
             ]
         )
         let server = RPCServer(

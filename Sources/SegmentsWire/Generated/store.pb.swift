@@ -151,9 +151,6 @@ public nonisolated struct Segments_V1_GetProfileResponse: Sendable {
   /// Clears the value of `profile`. Subsequent reads from it will return its default value.
   public mutating func clearProfile() {self._profile = nil}
 
-  /// Number of stored events of the user.
-  public var eventCount: UInt64 = 0
-
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -753,7 +750,7 @@ nonisolated extension Segments_V1_GetProfileRequest: SwiftProtobuf.Message, Swif
 
 nonisolated extension Segments_V1_GetProfileResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetProfileResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}profile\0\u{3}event_count\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}profile\0\u{c}\u{2}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -762,7 +759,6 @@ nonisolated extension Segments_V1_GetProfileResponse: SwiftProtobuf.Message, Swi
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._profile) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.eventCount) }()
       default: break
       }
     }
@@ -776,15 +772,11 @@ nonisolated extension Segments_V1_GetProfileResponse: SwiftProtobuf.Message, Swi
     try { if let v = self._profile {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
-    if self.eventCount != 0 {
-      try visitor.visitSingularUInt64Field(value: self.eventCount, fieldNumber: 2)
-    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Segments_V1_GetProfileResponse, rhs: Segments_V1_GetProfileResponse) -> Bool {
     if lhs._profile != rhs._profile {return false}
-    if lhs.eventCount != rhs.eventCount {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
