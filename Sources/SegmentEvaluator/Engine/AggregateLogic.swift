@@ -208,7 +208,7 @@ enum AggregateLogic {
     }
 
     /// The next instant after `t` at which the value can change by time alone, or `Int64.max`.
-    static func nextChange(_ st: KeyState, slot: KeySlot, after t: Int64) -> Int64 {
+    static func nextChange(_ st: borrowing KeyState, slot: KeySlot, after t: Int64) -> Int64 {
         switch slot.mode {
         case .totals:
             return st.entries.first?.at ?? .max

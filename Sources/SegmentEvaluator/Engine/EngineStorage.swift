@@ -87,9 +87,10 @@ struct KeyState {
     var isEmpty: Bool { n == 0 && x == 0 && entries.isEmpty && raw.isEmpty }
 }
 
-/// Everything the engine keeps about one user.
-struct UserRecord {
-    var id: String
+/// Everything the engine keeps about one user. A class, so that reading a user from the table does not copy its
+/// arrays.
+final class UserRecord {
+    let id: String
     /// Retained attribute values, sorted by name index.
     var attrs: [AttrEntry] = []
     /// Aggregate states, sorted by key index; aggregates with no events have no state.
@@ -155,6 +156,13 @@ struct UserRecord {
     }
 }
 
+/// A scheduler entry: a user slot and its due instant (a copy of `UserRecord.due`, kept here so that sifting reads
+/// contiguous memory).
+struct HeapEntry {
+    var due: Int64
+    var user: Int32
+}
+
 /// An interned attribute name.
 struct AttrSlot {
     var name: String
@@ -166,16 +174,16 @@ struct AttrSlot {
     var segments: [Int32] = []
 }
 
-/// An interned aggregate.
-struct KeySlot {
-    var key: AggregateKey
-    var mode: KeyMode
+/// An interned aggregate. A class so that reading one from the table does not copy (and retain) its fields.
+final class KeySlot {
+    let key: AggregateKey
+    let mode: KeyMode
     /// Number of segments using it.
     var refs: Int
     /// False while it waits for a back-fill.
     var live: Bool
     /// Properties kept per event (raw mode) or for the witness (first/last with a filter).
-    var projection: [String]
+    let projection: [String]
     /// Segments using it.
     var segments: [Int32] = []
 
@@ -198,23 +206,41 @@ struct KeySlot {
     var isFirstOrLast: Bool { key.kind == .first || key.kind == .last }
 }
 
-/// A saved segment.
-struct SegmentSlot {
-    var name: String
-    var expression: SegmentExpression
-    var plan: SegmentPlan
+/// A saved segment. A class so that reading one from the table does not copy (and retain) its fields.
+final class SegmentSlot {
+    let name: String
+    let expression: SegmentExpression
+    let plan: SegmentPlan
     /// Interned `plan.attributes`, in plan order.
-    var attrs: [Int32]
+    let attrs: [Int32]
     /// Interned `plan.aggregates`, in plan order.
-    var keys: [Int32]
+    let keys: [Int32]
     /// Whether the expression compares something with `now` or `D ago` (then the plan's next-change is asked).
-    var timeSensitive: Bool
+    let timeSensitive: Bool
     /// False while some attribute or aggregate it reads waits for a back-fill.
     var active: Bool
     /// Number of members.
     var memberCount: Int = 0
     /// Position in the dependency order.
     var rank: Int = 0
+
+    init(
+        name: String,
+        expression: SegmentExpression,
+        plan: SegmentPlan,
+        attrs: [Int32],
+        keys: [Int32],
+        timeSensitive: Bool,
+        active: Bool
+    ) {
+        self.name = name
+        self.expression = expression
+        self.plan = plan
+        self.attrs = attrs
+        self.keys = keys
+        self.timeSensitive = timeSensitive
+        self.active = active
+    }
 }
 
 /// A static list.

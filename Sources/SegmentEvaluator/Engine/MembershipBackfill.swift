@@ -164,7 +164,7 @@ extension MembershipEngine {
                 if p.found { users[Int(u)].aggs[p.index] = st } else { users[Int(u)].aggs.insert(st, at: p.index) }
             }
             dirtyUsers.insert(key)
-            if isNew { evaluateFlagged(u, at: now, exprDirty: true, into: &out) }
+            if isNew { evaluateFlagged(u, at: now, exprDirty: true, fullDue: true, into: &out) }
         }
         var activated: [Int32] = []
         for s in order {
@@ -175,7 +175,7 @@ extension MembershipEngine {
         rebuildOrder()
         for u in usersSortedByID() {
             flag(activated)
-            evaluateFlagged(u, at: now, exprDirty: true, into: &out)
+            evaluateFlagged(u, at: now, exprDirty: true, fullDue: true, into: &out)
         }
         return out
     }

@@ -28,7 +28,7 @@ extension MembershipEngine {
         let attrs = plan.attributes.map { acquireAttribute($0, into: &newNeeds) }
         let keys = plan.aggregates.map { acquireKey($0, into: &newNeeds) }
         let text = expression.canonicalText
-        var slot = SegmentSlot(
+        let slot = SegmentSlot(
             name: name,
             expression: expression,
             plan: plan,

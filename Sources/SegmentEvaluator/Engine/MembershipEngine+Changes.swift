@@ -17,8 +17,8 @@ extension MembershipEngine {
     public func advance(to nowMs: Int64) -> [MembershipTransition] {
         guard nowMs > self.nowMs else { return [] }
         var out: [MembershipTransition] = []
-        while let top = heap.first, users[Int(top)].due <= nowMs {
-            processDue(top, at: users[Int(top)].due, into: &out)
+        while let top = heap.first, top.due <= nowMs {
+            processDue(top.user, at: top.due, into: &out)
         }
         self.nowMs = nowMs
         return out
@@ -148,6 +148,7 @@ extension MembershipEngine {
                 if p.found {
                     if AggregateLogic.ingest(&users[Int(u)].aggs[p.index], slot: slot, event: event, now: now) {
                         flag(slot.segments)
+                        touchedKeys.append(k)
                         changed = true
                     }
                 } else {
@@ -155,6 +156,7 @@ extension MembershipEngine {
                     if AggregateLogic.ingest(&st, slot: slot, event: event, now: now) {
                         users[Int(u)].aggs.insert(st, at: p.index)
                         flag(slot.segments)
+                        touchedKeys.append(k)
                         changed = true
                     }
                 }

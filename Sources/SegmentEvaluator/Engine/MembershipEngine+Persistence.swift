@@ -273,7 +273,7 @@ extension MembershipEngine {
         func mismatch(_ what: String) -> MembershipEngineError {
             MembershipEngineError(.stateMismatch, "user record refers to \(what) the catalog does not have")
         }
-        var user = UserRecord(id: try r.string())
+        let user = UserRecord(id: try r.string())
         let base = try r.zigzag()
         let due = try r.zigzag()
         user.due = due == 0 ? .max : due &+ base &- 1

@@ -65,12 +65,20 @@ public final class MembershipEngine {
     var users: [UserRecord] = []
     var userIndex: [ByteKey: Int32] = [:]
     var freeUsers: [Int32] = []
-    /// The scheduler: an indexed binary min-heap of user slots ordered by `(due, user id bytes)`.
-    var heap: [Int32] = []
+    /// The scheduler: an indexed binary min-heap of user slots ordered by `(due, user id bytes)`; one entry per user
+    /// with a due instant.
+    var heap: [HeapEntry] = []
     var dirtyUsers: Set<ByteKey> = []
 
     /// Scratch: segments to evaluate for the user at hand.
     var flags: [Bool] = []
+    /// Scratch: aggregates whose state changed in the operation at hand.
+    var touchedKeys: [Int32] = []
+    /// Scratch: aggregate values handed to a plan.
+    var scratchValues: [AttributeValue?] = []
+
+    /// Work counters since the engine was created or restored, for metrics.
+    public internal(set) var statistics = MembershipEngineStatistics()
 
     /// Creates an empty engine.
     ///
@@ -161,8 +169,7 @@ public final class MembershipEngine {
     ///
     /// - Returns: The instant in Unix milliseconds; may be early (nothing changes then), never late.
     public func nextDueMs() -> Int64? {
-        guard let top = heap.first else { return nil }
-        return users[Int(top)].due
+        heap.first?.due
     }
 
     /// The saved segments: name, expression and whether it is active (not waiting for a back-fill), sorted by

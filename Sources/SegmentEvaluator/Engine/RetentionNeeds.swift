@@ -65,3 +65,16 @@ public struct PutSegmentOutcome: Sendable, Hashable {
         self.newNeeds = newNeeds
     }
 }
+
+/// Work counters of a ``MembershipEngine``, for metrics and benchmarks.
+public struct MembershipEngineStatistics: Sendable, Hashable {
+    /// Users re-evaluated because their due instant came.
+    public var dueWakeups = 0
+    /// Segment evaluations (one segment for one user at one instant).
+    public var segmentEvaluations = 0
+    /// Calls of a plan's next-change computation (comparisons with `now`/`D ago`).
+    public var nextChangeQueries = 0
+
+    /// Creates zeroed counters.
+    public init() {}
+}
