@@ -14,7 +14,14 @@ final class StoreReaders: Sendable {
         }
     }
 
-    private let idle: Mutex<[Connection]>
+    private struct Pool {
+        var idle: [Connection]
+        /// Callers waiting for a connection, first come first served.
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<Connection?, Never>)] = []
+        var nextWaiterID: UInt64 = 0
+    }
+
+    private let pool: Mutex<Pool>
     private let threads: NIOThreadPool
 
     /// Opens `count` read connections to the database at `path`.
@@ -31,7 +38,7 @@ final class StoreReaders: Sendable {
         } catch {
             throw ProfileStoreError(.startup, "cannot open read connections: \(error)", underlying: error)
         }
-        self.idle = Mutex(connections)
+        self.pool = Mutex(Pool(idle: connections))
         self.threads = NIOThreadPool(numberOfThreads: connections.count)
         self.threads.start()
     }
@@ -46,25 +53,49 @@ final class StoreReaders: Sendable {
         return try await self.run(on: connection, body)
     }
 
-    /// Takes a connection for a sequence of reads (e.g. a snapshot inside one read transaction).
-    /// Give it back with ``checkIn(_:)``.
+    /// Takes a connection for a sequence of reads (e.g. a snapshot inside one read transaction),
+    /// waiting for one to be given back when all are busy. Give it back with ``checkIn(_:)``.
+    /// - Throws: ``ProfileStoreError`` when the task is cancelled while waiting.
     func checkOut() async throws(ProfileStoreError) -> Connection {
-        while true {
-            if let connection = self.idle.withLock({ $0.popLast() }) {
-                return connection
-            }
-            // All connections are busy with long reads: wait a little and retry.
-            do {
-                try await Task.sleep(for: .milliseconds(1))
-            } catch {
-                throw ProfileStoreError(.storage, "read cancelled")
-            }
+        let id = self.pool.withLock { pool -> UInt64 in
+            defer { pool.nextWaiterID += 1 }
+            return pool.nextWaiterID
         }
+        let connection = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Connection?, Never>) in
+                let ready: Connection?? = self.pool.withLock { pool in
+                    if Task.isCancelled { return .some(nil) }
+                    if let connection = pool.idle.popLast() { return .some(connection) }
+                    pool.waiters.append((id, continuation))
+                    return nil
+                }
+                if let ready {
+                    continuation.resume(returning: ready)
+                }
+            }
+        } onCancel: {
+            let waiter = self.pool.withLock { pool -> CheckedContinuation<Connection?, Never>? in
+                guard let index = pool.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return pool.waiters.remove(at: index).continuation
+            }
+            waiter?.resume(returning: nil)
+        }
+        guard let connection else {
+            throw ProfileStoreError(.storage, "read cancelled")
+        }
+        return connection
     }
 
-    /// Returns a connection taken with ``checkOut()``.
+    /// Returns a connection taken with ``checkOut()``, handing it to the longest waiter if any.
     func checkIn(_ connection: Connection) {
-        self.idle.withLock { $0.append(connection) }
+        let waiter = self.pool.withLock { pool -> CheckedContinuation<Connection?, Never>? in
+            guard !pool.waiters.isEmpty else {
+                pool.idle.append(connection)
+                return nil
+            }
+            return pool.waiters.removeFirst().continuation
+        }
+        waiter?.resume(returning: connection)
     }
 
     /// Runs `body` on a reader thread with a connection taken by ``checkOut()``.
