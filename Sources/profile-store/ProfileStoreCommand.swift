@@ -6,8 +6,6 @@ import ProfileStore
 import SegmentLanguage
 import SegmentsRPC
 import SegmentsWire
-import ServiceLifecycle
-import UnixSignals
 
 /// `profile-store`: the Segments system of record.
 @main
@@ -94,23 +92,7 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             logger.info("profile store ready", metadata: ["socket": "\(socketPath)"])
             notifier.ready(status: "serving on \(socketPath)")
         }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: SystemdStoppingNotice(notifier: notifier), successTerminationBehavior: .ignore),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        do {
-            try await group.run()
-        } catch let error as RPCServerError {
-            logger.critical("cannot start: \(error)")
-            throw ExitCode(1)
-        } catch let error as ProfileStoreError {
-            logger.critical("cannot start: \(error)")
+        guard await DaemonRunner.run(service, notifier: notifier, logger: logger) else {
             throw ExitCode(1)
         }
     }

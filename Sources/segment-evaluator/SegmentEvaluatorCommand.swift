@@ -5,8 +5,6 @@ import Logging
 import SegmentEvaluator
 import SegmentsRPC
 import SegmentsWire
-import ServiceLifecycle
-import UnixSignals
 
 /// `segment-evaluator`: keeps segment membership exact in real time.
 @main
@@ -80,23 +78,7 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
             logger.info("segment evaluator ready", metadata: ["socket": "\(socketPath)", "store": "\(storeSocket)"])
             notifier.ready(status: "serving shard \(index)/\(count) on \(socketPath)")
         }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: SystemdStoppingNotice(notifier: notifier), successTerminationBehavior: .ignore),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        do {
-            try await group.run()
-        } catch let error as RPCServerError {
-            logger.critical("cannot start: \(error)")
-            throw ExitCode(1)
-        } catch let error as SegmentEvaluatorError {
-            logger.critical("cannot start: \(error)")
+        guard await DaemonRunner.run(service, notifier: notifier, logger: logger) else {
             throw ExitCode(1)
         }
     }
