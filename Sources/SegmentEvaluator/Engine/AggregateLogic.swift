@@ -160,15 +160,17 @@ enum AggregateLogic {
         }
     }
 
-    /// The aggregate's value at `t` (the state must be current at `t`).
-    static func value(_ st: KeyState?, slot: KeySlot, at t: Int64) -> AttributeValue? {
-        let kind = slot.key.kind
-        guard let st else {
-            switch kind {
-            case .count, .sum: return .number(0)
-            case .avg, .min, .max, .first, .last: return nil
-            }
+    /// The value of an aggregate with no events: 0 for count and sum, missing otherwise.
+    static func emptyValue(_ kind: AggregateKind) -> AttributeValue? {
+        switch kind {
+        case .count, .sum: return .number(0)
+        case .avg, .min, .max, .first, .last: return nil
         }
+    }
+
+    /// The aggregate's value at `t` (the state must be current at `t`).
+    static func value(_ st: borrowing KeyState, slot: KeySlot, at t: Int64) -> AttributeValue? {
+        let kind = slot.key.kind
         switch slot.mode {
         case .raw:
             return slot.key.value(of: st.raw, nowMs: t)

@@ -103,8 +103,6 @@ final class UserRecord {
     var due: Int64 = .max
     /// The part of `due` that comes from comparisons with `now`/`D ago` (attributes, `first`/`last`).
     var exprDue: Int64 = .max
-    /// Position in the scheduler heap, or -1.
-    var heapPos: Int32 = -1
     /// False for a free slot.
     var alive = true
 
@@ -223,6 +221,8 @@ final class SegmentSlot {
     var memberCount: Int = 0
     /// Position in the dependency order.
     var rank: Int = 0
+    /// Segments reading this one with `in_segment`.
+    var dependents: [Int32] = []
 
     init(
         name: String,

@@ -237,7 +237,10 @@ extension MembershipEngine {
             }
         }
         order = result
-        for (rank, s) in order.enumerated() { segs[Int(s)]!.rank = rank }
+        for (rank, s) in order.enumerated() {
+            segs[Int(s)]!.rank = rank
+            segs[Int(s)]!.dependents = dependents[segs[Int(s)]!.name] ?? []
+        }
         timeSensitive = order.filter { segs[Int($0)]!.timeSensitive && segs[Int($0)]!.active }
         if flags.count < segs.count { flags += Array(repeating: false, count: segs.count - flags.count) }
     }

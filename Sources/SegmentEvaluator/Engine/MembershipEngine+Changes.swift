@@ -37,6 +37,7 @@ extension MembershipEngine {
         } else {
             u = Int32(users.count)
             users.append(UserRecord(id: id))
+            heapPos.append(-1)
         }
         userIndex[key] = u
         dirtyUsers.insert(key)
@@ -189,7 +190,7 @@ extension MembershipEngine {
 
     /// Frees a user's slot (no transitions).
     func removeUser(_ u: Int32) {
-        let pos = users[Int(u)].heapPos
+        let pos = heapPos[Int(u)]
         if pos >= 0 { heapRemove(at: Int(pos)) }
         let key = ByteKey(users[Int(u)].id)
         userIndex[key] = nil

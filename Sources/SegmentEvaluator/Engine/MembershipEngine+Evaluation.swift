@@ -43,6 +43,13 @@ extension MembershipEngine {
         return p.found ? users[Int(u)].aggs[p.index] : nil
     }
 
+    /// The value of aggregate `k` for user `u` at `t`, read in place.
+    func aggregateValue(_ user: UserRecord, _ k: Int32, _ slot: KeySlot, at t: Int64) -> AttributeValue? {
+        let p = user.aggPosition(k)
+        guard p.found else { return AggregateLogic.emptyValue(slot.key.kind) }
+        return AggregateLogic.value(user.aggs[p.index], slot: slot, at: t)
+    }
+
     /// The value of segment `seg` for user `u` at `t` (all state current at `t`).
     func evaluate(_ u: Int32, _ seg: SegmentSlot, at t: Int64) -> Bool {
         statistics.segmentEvaluations += 1
@@ -50,12 +57,13 @@ extension MembershipEngine {
         var values = scratchValues
         scratchValues = []
         values.removeAll(keepingCapacity: true)
+        let user = users[Int(u)]
         for k in seg.keys {
             guard let slot = keySlots[Int(k)] else {
                 values.append(nil)
                 continue
             }
-            values.append(AggregateLogic.value(state(u, k), slot: slot, at: t))
+            values.append(aggregateValue(user, k, slot, at: t))
         }
         let result = seg.plan.evaluate(attributes: attrs, aggregateValues: values, nowMs: t) { self.isMember(u, $0) }
         scratchValues = values
@@ -69,57 +77,59 @@ extension MembershipEngine {
     /// segment; otherwise only the time-sensitive segments evaluated here add their next change to it (a stale,
     /// earlier candidate only causes a wake-up that changes nothing, after which everything is recomputed).
     ///
-    /// The due instant is recomputed from every aggregate when `fullDue`, else lowered by the next changes of the
+    /// The due instant is `aggregateDue` (the aggregates' part, computed by the caller) and the comparisons' part when
+    /// given; else recomputed from every aggregate when `fullDue`; else lowered by the next changes of the
     /// aggregates in `touchedKeys` (which it clears) and of the comparisons.
     func evaluateFlagged(
         _ u: Int32,
         at t: Int64,
         exprDirty: Bool,
         fullDue: Bool = false,
+        aggregateDue: Int64? = nil,
         into out: inout [MembershipTransition]
     ) {
-        let before = (out.count, users[Int(u)].due, users[Int(u)].exprDue)
+        let user = users[Int(u)]
+        let before = (out.count, user.due, user.exprDue)
         var sensitive: [Int32] = []
         for s in order where flags[Int(s)] {
             flags[Int(s)] = false
             guard let seg = segs[Int(s)], seg.active else { continue }
             if seg.timeSensitive, !exprDirty { sensitive.append(s) }
             let result = evaluate(u, seg, at: t)
-            let p = users[Int(u)].memberPosition(s)
+            let p = user.memberPosition(s)
             guard result != p.found else { continue }
             if result {
-                users[Int(u)].members.insert(MemberEntry(segment: s, sinceMs: t), at: p.index)
-                segs[Int(s)]!.memberCount += 1
-                out.append(MembershipTransition(segment: seg.name, userID: users[Int(u)].id, kind: .enter, atMs: t))
+                user.members.insert(MemberEntry(segment: s, sinceMs: t), at: p.index)
+                seg.memberCount += 1
+                out.append(MembershipTransition(segment: seg.name, userID: user.id, kind: .enter, atMs: t))
             } else {
-                users[Int(u)].members.remove(at: p.index)
-                segs[Int(s)]!.memberCount -= 1
-                out.append(MembershipTransition(segment: seg.name, userID: users[Int(u)].id, kind: .exit, atMs: t))
+                user.members.remove(at: p.index)
+                seg.memberCount -= 1
+                out.append(MembershipTransition(segment: seg.name, userID: user.id, kind: .exit, atMs: t))
             }
-            flagDependents(of: seg.name)
+            flag(seg.dependents)
         }
-        if exprDirty || users[Int(u)].exprDue <= t {
-            users[Int(u)].exprDue = expressionDue(u, after: t, segments: timeSensitive)
+        if exprDirty || user.exprDue <= t {
+            user.exprDue = expressionDue(u, after: t, segments: timeSensitive)
         } else if !sensitive.isEmpty {
-            users[Int(u)].exprDue = min(users[Int(u)].exprDue, expressionDue(u, after: t, segments: sensitive))
+            user.exprDue = min(user.exprDue, expressionDue(u, after: t, segments: sensitive))
         }
-        if fullDue || users[Int(u)].due <= t {
+        if let aggregateDue {
+            setDue(u, min(aggregateDue, user.exprDue))
+        } else if fullDue || user.due <= t {
             updateDue(u, after: t)
         } else {
-            var due = min(users[Int(u)].due, users[Int(u)].exprDue)
+            var due = min(user.due, user.exprDue)
             for k in touchedKeys {
-                let p = users[Int(u)].aggPosition(k)
+                let p = user.aggPosition(k)
                 guard p.found, let slot = keySlots[Int(k)] else { continue }
-                due = min(due, AggregateLogic.nextChange(users[Int(u)].aggs[p.index], slot: slot, after: t))
+                due = min(due, AggregateLogic.nextChange(user.aggs[p.index], slot: slot, after: t))
             }
-            if due != users[Int(u)].due {
-                users[Int(u)].due = due
-                heapReposition(u)
-            }
+            setDue(u, due)
         }
         touchedKeys.removeAll(keepingCapacity: true)
-        if before != (out.count, users[Int(u)].due, users[Int(u)].exprDue) {
-            dirtyUsers.insert(ByteKey(users[Int(u)].id))
+        if before != (out.count, user.due, user.exprDue) {
+            dirtyUsers.insert(ByteKey(user.id))
         }
     }
 
@@ -148,13 +158,20 @@ extension MembershipEngine {
 
     /// Recomputes `due` from `exprDue` and the aggregate states, and repositions the user in the scheduler.
     func updateDue(_ u: Int32, after t: Int64) {
-        var due = users[Int(u)].exprDue
-        for i in users[Int(u)].aggs.indices {
-            guard let slot = keySlots[Int(users[Int(u)].aggs[i].key)] else { continue }
-            due = min(due, AggregateLogic.nextChange(users[Int(u)].aggs[i], slot: slot, after: t))
+        let user = users[Int(u)]
+        var due = user.exprDue
+        for i in user.aggs.indices {
+            guard let slot = keySlots[Int(user.aggs[i].key)] else { continue }
+            due = min(due, AggregateLogic.nextChange(user.aggs[i], slot: slot, after: t))
         }
-        if due != users[Int(u)].due || (due != .max) != (users[Int(u)].heapPos >= 0) {
-            users[Int(u)].due = due
+        setDue(u, due)
+    }
+
+    /// Sets the user's due instant and repositions it in the scheduler.
+    func setDue(_ u: Int32, _ due: Int64) {
+        let user = users[Int(u)]
+        if due != user.due || (due != .max) != (heapPos[Int(u)] >= 0) {
+            user.due = due
             heapReposition(u)
         }
     }
@@ -164,28 +181,33 @@ extension MembershipEngine {
     func processDue(_ u: Int32, at t: Int64, into out: inout [MembershipTransition]) {
         statistics.dueWakeups += 1
         // Work on the array moved out of the record, so that it is mutated in place.
-        var aggs = users[Int(u)].aggs
-        users[Int(u)].aggs = []
+        let user = users[Int(u)]
+        var aggs = user.aggs
+        user.aggs = []
+        var aggregateDue = Int64.max
         var i = 0
         while i < aggs.count {
             guard let slot = keySlots[Int(aggs[i].key)] else {
                 i += 1
                 continue
             }
-            if AggregateLogic.nextChange(aggs[i], slot: slot, after: t &- 1) <= t {
+            var next = AggregateLogic.nextChange(aggs[i], slot: slot, after: t &- 1)
+            if next <= t {
                 _ = AggregateLogic.advance(&aggs[i], slot: slot, to: t)
                 flag(slot.segments)
                 if aggs[i].isEmpty {
                     aggs.remove(at: i)
                     continue
                 }
+                next = AggregateLogic.nextChange(aggs[i], slot: slot, after: t)
             }
+            aggregateDue = min(aggregateDue, next)
             i += 1
         }
-        users[Int(u)].aggs = aggs
-        let exprDirty = users[Int(u)].exprDue <= t
+        user.aggs = aggs
+        let exprDirty = user.exprDue <= t
         if exprDirty { flag(timeSensitive) }
-        evaluateFlagged(u, at: t, exprDirty: exprDirty, fullDue: true, into: &out)
+        evaluateFlagged(u, at: t, exprDirty: exprDirty, aggregateDue: aggregateDue, into: &out)
         dirtyUsers.insert(ByteKey(users[Int(u)].id))
     }
 
@@ -200,14 +222,14 @@ extension MembershipEngine {
     /// Puts the user where its `due` belongs: out of the heap when `Int64.max`, else inserted or moved.
     func heapReposition(_ u: Int32) {
         let user = users[Int(u)]
-        let pos = Int(user.heapPos)
+        let pos = Int(heapPos[Int(u)])
         if user.due == .max {
             if pos >= 0 { heapRemove(at: pos) }
             return
         }
         if pos < 0 {
             heap.append(HeapEntry(due: user.due, user: u))
-            user.heapPos = Int32(heap.count - 1)
+            heapPos[Int(u)] = Int32(heap.count - 1)
             siftUp(heap.count - 1)
         } else {
             let old = heap[pos].due
@@ -217,13 +239,13 @@ extension MembershipEngine {
     }
 
     func heapRemove(at pos: Int) {
-        users[Int(heap[pos].user)].heapPos = -1
+        heapPos[Int(heap[pos].user)] = -1
         let last = heap.removeLast()
         guard pos < heap.count else { return }
         heap[pos] = last
-        users[Int(last.user)].heapPos = Int32(pos)
+        heapPos[Int(last.user)] = Int32(pos)
         siftUp(pos)
-        siftDown(Int(users[Int(last.user)].heapPos))
+        siftDown(Int(heapPos[Int(last.user)]))
     }
 
     private func siftUp(_ start: Int) {
@@ -233,11 +255,11 @@ extension MembershipEngine {
             let parent = (i - 1) / 2
             guard heapLess(e, heap[parent]) else { break }
             heap[i] = heap[parent]
-            users[Int(heap[i].user)].heapPos = Int32(i)
+            heapPos[Int(heap[i].user)] = Int32(i)
             i = parent
         }
         heap[i] = e
-        users[Int(e.user)].heapPos = Int32(i)
+        heapPos[Int(e.user)] = Int32(i)
     }
 
     private func siftDown(_ start: Int) {
@@ -251,10 +273,10 @@ extension MembershipEngine {
             if l + 1 < n, heapLess(heap[l + 1], heap[l]) { c = l + 1 }
             guard heapLess(heap[c], e) else { break }
             heap[i] = heap[c]
-            users[Int(heap[i].user)].heapPos = Int32(i)
+            heapPos[Int(heap[i].user)] = Int32(i)
             i = c
         }
         heap[i] = e
-        users[Int(e.user)].heapPos = Int32(i)
+        heapPos[Int(e.user)] = Int32(i)
     }
 }

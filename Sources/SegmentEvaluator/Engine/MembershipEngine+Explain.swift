@@ -67,7 +67,8 @@ extension MembershipEngine {
             return nil
         }
         guard let k = keyIndex[key], let slot = keySlots[Int(k)] else { return nil }
-        return AggregateLogic.value(u.flatMap { state($0, k) }, slot: slot, at: nowMs)
+        guard let u else { return AggregateLogic.emptyValue(slot.key.kind) }
+        return aggregateValue(users[Int(u)], k, slot, at: nowMs)
     }
 
     /// A literal that compares like the value: a number or an RFC 3339 timestamp; `nil` when none can (missing, a

@@ -326,6 +326,7 @@ extension MembershipEngine {
         for l in user.lists { listSlots[Int(l)]!.memberCount += 1 }
         let u = Int32(users.count)
         users.append(user)
+        heapPos.append(-1)
         userIndex[key] = u
         if user.due != .max { heapReposition(u) }
     }

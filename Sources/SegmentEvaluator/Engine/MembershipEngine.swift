@@ -68,6 +68,8 @@ public final class MembershipEngine {
     /// The scheduler: an indexed binary min-heap of user slots ordered by `(due, user id bytes)`; one entry per user
     /// with a due instant.
     var heap: [HeapEntry] = []
+    /// Each user slot's position in `heap`, or -1.
+    var heapPos: [Int32] = []
     var dirtyUsers: Set<ByteKey> = []
 
     /// Scratch: segments to evaluate for the user at hand.
