@@ -124,20 +124,29 @@ struct FeedApplier: Sendable {
 
     /// Real-time mode: re-evaluates users at the instants their memberships fall due.
     private func runClock() async throws {
-        while true {
-            try Task.checkCancellation()
-            let due = self.core.read { $0.nextDueMs() }
-            let now = Self.wallNowMs()
-            if let due, due <= now {
-                self.core.advance(to: now)
-                try self.core.persist()
-                continue
-            }
+        while !Task.isCancelled {
+            let waitMs = try self.advanceDueUsers()
+            guard waitMs > 0 else { continue }
             // Sleep until the next due instant, but wake when new entries may have moved it.
-            let waitMs = min(due.map { $0 - now } ?? 1000, 1000)
             let seen = self.core.applied.headSeq
             _ = await self.core.applied.wait(untilReaching: seen + 1, timeout: .milliseconds(waitMs))
         }
+    }
+
+    /// Moves time to now if a user is due, persisting the transitions.
+    /// - Returns: how long to wait for the next due instant, in ms (0: check again at once).
+    // Not inlined: the Swift 6.3.1 optimizer crashes splitting `runClock` when it is.
+    @inline(never)
+    private func advanceDueUsers() throws -> Int64 {
+        let due = self.core.read { $0.nextDueMs() }
+        let now = Self.wallNowMs()
+        guard let due else { return 1000 }
+        if due <= now {
+            self.core.advance(to: now)
+            try self.core.persist()
+            return 0
+        }
+        return min(due - now, 1000)
     }
 
     static func wallNowMs() -> Int64 {
