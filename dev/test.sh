@@ -19,4 +19,6 @@ if grep -E "^$repo/(Sources|Tests)/.*: warning:" "$log" | sort -u | grep .; then
 fi
 
 echo "== tests" >&2
-swift test --skip-build
+# Serially: on 2 cores parallel tests gain little, and CPU-heavy tests would starve the ones
+# that wait for real daemons.
+swift test --skip-build --no-parallel

@@ -23,7 +23,7 @@ public final class DaemonProcess: @unchecked Sendable {
         socketPath: String,
         logPath: String,
         environment: [String: String] = [:],
-        timeout: Duration = .seconds(20)
+        timeout: Duration = .seconds(60)
     ) async throws -> DaemonProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
