@@ -43,6 +43,10 @@ enum OursBench {
         for start in stride(from: 0, to: events.count, by: batch) {
             if start == tailStartIndex { tailStart = clock.now }
             let end = min(start + batch, events.count)
+            if variant == .e || variant == .f {
+                try Self.logAsStoreBatch(db, events[start..<end], seq: start / batch + 1)
+                continue
+            }
             try db.transaction(.immediate) {
                 let insert = try db.cachedStatement(Schema.insertEvent)
                 for index in start..<end {
@@ -92,6 +96,37 @@ enum OursBench {
             bytesWrittenPerEvent: Double(countersEnd.bytesWritten - countersStart.bytesWritten) / Double(events.count),
             pragmas: pragmas
         )
+    }
+
+    /// One batch in the store's draft schema: the whole batch as one change-log payload, then one
+    /// `user_seqs` row per distinct user and one `event_ids` row per event id (a duplicate is skipped).
+    private static func logAsStoreBatch(_ db: SQLiteConnection, _ batch: ArraySlice<Event>, seq: Int) throws {
+        var payload: [UInt8] = []
+        payload.reserveCapacity(batch.count * 64)
+        for event in batch {
+            withUnsafeBytes(of: (event.userKey.littleEndian, event.atMs.littleEndian)) { payload += $0 }
+            payload += event.name.utf8
+            payload += event.properties
+            if let id = event.eventID { payload += id.utf8 }
+        }
+        try db.transaction(.immediate) {
+            let change = try db.cachedStatement(Schema.insertChange)
+            try change.bind(batch.last?.atMs ?? 0, at: 1)
+            try change.bind(payload, at: 2)
+            try change.execute()
+            let userSeq = try db.cachedStatement(Schema.insertUserSeq)
+            let eventID = try db.cachedStatement(Schema.insertEventID)
+            try userSeq.bind(seq, at: 2)
+            for event in batch {
+                try userSeq.bind(event.userKey, at: 1)
+                try userSeq.execute()
+                if let id = event.eventID {
+                    try eventID.bind(event.userKey, at: 1)
+                    try eventID.bind(id, at: 2)
+                    try eventID.execute()
+                }
+            }
+        }
     }
 
     private static func lookUp(_ select: SQLiteStatement, _ id: String) throws -> Int {

@@ -4,7 +4,7 @@ import SegmentsSQLite
 /// Measures SQLite ingest and lookups through our wrapper and through GRDB.
 ///
 ///     swift run -c release sqlite-choice [--events N] [--users N] [--lookups N] [--batch N]
-///         [--library ours,grdb] [--sync normal,full] [--variant a,b,c,d] [--repeat N] [--dir PATH]
+///         [--library ours,grdb] [--sync normal,full] [--variant a,b,c,d,e,f] [--repeat N] [--dir PATH]
 @main
 struct SQLiteChoice {
     static func main() throws {
@@ -15,7 +15,7 @@ struct SQLiteChoice {
                 print(
                     """
                     usage: sqlite-choice [--events N] [--users N] [--lookups N] [--batch N]
-                        [--library ours,grdb] [--sync normal,full] [--variant a,b,c,d] [--repeat N] [--dir PATH]
+                        [--library ours,grdb] [--sync normal,full] [--variant a,b,c,d,e,f] [--repeat N] [--dir PATH]
                     """
                 )
                 return
@@ -108,13 +108,16 @@ struct SQLiteChoice {
                 batch: batch
             )
         case "grdb":
-            result = try GRDBBench.run(
-                path: path,
-                workload: workload,
-                variant: variant,
-                synchronous: synchronous,
-                batch: batch
-            )
+            guard
+                let grdb = try GRDBBench.run(
+                    path: path,
+                    workload: workload,
+                    variant: variant,
+                    synchronous: synchronous,
+                    batch: batch
+                )
+            else { return nil }
+            result = grdb
         default:
             return nil
         }

@@ -87,6 +87,14 @@ enum Schema {
     static let dedupIndex =
         "CREATE UNIQUE INDEX events_dedup ON events(user_key, event_id) WHERE event_id IS NOT NULL;"
 
+    static let logAsStoreTables = """
+        CREATE TABLE user_seqs(user_key INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(user_key, seq)) WITHOUT ROWID;
+        CREATE TABLE event_ids(user_key INTEGER NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY(user_key, event_id))
+            WITHOUT ROWID;
+        """
+    static let insertUserSeq = "INSERT OR IGNORE INTO user_seqs(user_key, seq) VALUES (?, ?)"
+    static let insertEventID = "INSERT OR IGNORE INTO event_ids(user_key, event_id) VALUES (?, ?)"
+
     static let insertUser = "INSERT INTO users(user_key, id, attributes, updated_seq) VALUES (?, ?, ?, 0)"
     static let insertEvent = "INSERT INTO events(user_key, at_ms, name, properties, event_id) VALUES (?, ?, ?, ?, ?)"
     static let insertChange = "INSERT INTO change_log(committed_at_ms, kind, payload) VALUES (?, 1, ?)"
@@ -94,8 +102,12 @@ enum Schema {
 }
 
 /// Which secondary indexes exist on `events`, and the page cache size.
+///
+/// `e` and `f` are the profile store's own draft schema (`Sources/ProfileStore/Database/StoreSchema.swift`):
+/// no `events` table; each batch is one `change_log` row holding the whole batch, plus one `user_seqs` row per
+/// distinct user and one `event_ids` row per event id, both `WITHOUT ROWID` tables keyed by user. Our wrapper only.
 enum Variant: String, CaseIterable {
-    case a, b, c, d
+    case a, b, c, d, e, f
 
     var label: String {
         switch self {
@@ -103,6 +115,8 @@ enum Variant: String, CaseIterable {
         case .b: "b: events_by_user"
         case .c: "c: by_user + dedup"
         case .d: "d: c + 256 MiB cache"
+        case .e: "e: log-as-store draft"
+        case .f: "f: e + 256 MiB cache"
         }
     }
 
@@ -111,12 +125,13 @@ enum Variant: String, CaseIterable {
         case .a: ""
         case .b: Schema.byUserIndex
         case .c, .d: Schema.byUserIndex + "\n" + Schema.dedupIndex
+        case .e, .f: Schema.logAsStoreTables
         }
     }
 
     /// `cache_size` in KiB, or nil for SQLite's default (2 MiB).
     var cacheKiB: Int? {
-        self == .d ? 262_144 : nil
+        self == .d || self == .f ? 262_144 : nil
     }
 }
 
