@@ -93,11 +93,13 @@ enum AggregateLogic {
             st.raw.append(
                 EventRecord(name: event.name, atMs: event.atMs, properties: project(event.properties, slot.projection))
             )
+            st.n = computeNext(st, slot: slot, after: now)
             return true
         case .window:
             if let w = key.windowMs, expired(event.atMs, at: now, windowMs: w) { return false }
             if let filter = key.filter, !filter.matches(event.properties, nowMs: now) { return false }
             insertSorted(&st.entries, Entry(at: event.atMs, v: numeric(event.properties, key.property)))
+            st.n = computeNext(st, slot: slot, after: now)
             return true
         case .totals:
             if let filter = key.filter, !filter.matches(event.properties, nowMs: now) { return false }
@@ -152,10 +154,11 @@ enum AggregateLogic {
             var k = 0
             while k < st.entries.count, expired(st.entries[k].at, at: t, windowMs: w) { k += 1 }
             if k > 0 { st.entries.removeFirst(k) }
+            st.n = computeNext(st, slot: slot, after: t)
             return true
         case .raw:
-            guard let w = slot.key.windowMs else { return true }
-            st.raw.removeAll { expired($0.atMs, at: t, windowMs: w) }
+            if let w = slot.key.windowMs { st.raw.removeAll { expired($0.atMs, at: t, windowMs: w) } }
+            st.n = computeNext(st, slot: slot, after: t)
             return true
         }
     }
@@ -209,8 +212,18 @@ enum AggregateLogic {
         }
     }
 
-    /// The next instant after `t` at which the value can change by time alone, or `Int64.max`.
+    /// The next instant after `t` at which the value can change by time alone, or `Int64.max`. `t` must not be
+    /// before the state's last change (window and raw states keep the answer computed then, in `n`).
+    @inline(__always)
     static func nextChange(_ st: borrowing KeyState, slot: KeySlot, after t: Int64) -> Int64 {
+        switch slot.mode {
+        case .totals: return st.entries.first?.at ?? .max
+        case .window, .raw: return st.n
+        }
+    }
+
+    /// The next change of a window or raw state after `t`, computed from its events.
+    static func computeNext(_ st: borrowing KeyState, slot: KeySlot, after t: Int64) -> Int64 {
         switch slot.mode {
         case .totals:
             return st.entries.first?.at ?? .max

@@ -24,10 +24,16 @@ func utf8Less(_ a: String, _ b: String) -> Bool {
     a.utf8.lexicographicallyPrecedes(b.utf8)
 }
 
-/// One retained attribute value of a user.
+/// One retained attribute value of a user. The value comes first so that the name fits in its padding (24 bytes,
+/// not 32).
 struct AttrEntry {
-    var name: Int32
     var value: AttributeValue
+    var name: Int32
+
+    init(name: Int32, value: AttributeValue) {
+        self.value = value
+        self.name = name
+    }
 }
 
 /// One membership of a user: the segment and the instant the user entered it.
@@ -70,7 +76,9 @@ enum KeyMode: UInt8 {
 /// | last  | latest `at`           | 1 when present, else 0    |
 ///
 /// and `entries` holds the pending future-dated events, sorted. `window` mode: `entries` holds the events with
-/// `at > now - window` (future ones included), sorted. `raw` mode: `raw` holds the events.
+/// `at > now - window` (future ones included), sorted. `raw` mode: `raw` holds the events. In these two modes `n`
+/// caches the next instant at which the value can change (`Int64.max`: never), so that the scheduler does not
+/// touch the events.
 /// `witness` keeps the properties of the event that gives `first`/`last` its value when the aggregate has a filter
 /// (the plan's next-change computation needs an event that passes the filter).
 struct KeyState {
@@ -84,7 +92,7 @@ struct KeyState {
     init(key: Int32) { self.key = key }
 
     /// Whether the state equals the state of an aggregate with no events (so it need not be kept).
-    var isEmpty: Bool { n == 0 && x == 0 && entries.isEmpty && raw.isEmpty }
+    var isEmpty: Bool { (n == 0 || n == .max) && x == 0 && entries.isEmpty && raw.isEmpty }
 }
 
 /// Everything the engine keeps about one user. A class, so that reading a user from the table does not copy its
@@ -105,6 +113,8 @@ final class UserRecord {
     var exprDue: Int64 = .max
     /// False for a free slot.
     var alive = true
+    /// Changed since the last checkpoint.
+    var dirty = false
 
     init(id: String) { self.id = id }
 

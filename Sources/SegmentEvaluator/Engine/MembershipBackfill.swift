@@ -163,7 +163,7 @@ extension MembershipEngine {
                 let p = users[Int(u)].aggPosition(st.key)
                 if p.found { users[Int(u)].aggs[p.index] = st } else { users[Int(u)].aggs.insert(st, at: p.index) }
             }
-            dirtyUsers.insert(key)
+            markDirty(u)
             if isNew { evaluateFlagged(u, at: now, exprDirty: true, fullDue: true, into: &out) }
         }
         var activated: [Int32] = []

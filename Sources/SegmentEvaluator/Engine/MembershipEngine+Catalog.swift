@@ -87,7 +87,7 @@ extension MembershipEngine {
         for u in former {
             let p = users[Int(u)].memberPosition(s)
             users[Int(u)].members.remove(at: p.index)
-            dirtyUsers.insert(ByteKey(users[Int(u)].id))
+            markDirty(u)
             out.append(MembershipTransition(segment: name, userID: users[Int(u)].id, kind: .exit, atMs: nowMs))
             flagDependents(of: name)
             evaluateFlagged(u, at: nowMs, exprDirty: false, into: &out)
@@ -185,7 +185,7 @@ extension MembershipEngine {
                 users[u].aggs.removeAll { droppedKeys.contains($0.key) }
                 touched = touched || users[u].aggs.count != before
             }
-            if touched { dirtyUsers.insert(ByteKey(users[u].id)) }
+            if touched { markDirty(Int32(u)) }
         }
     }
 

@@ -40,7 +40,7 @@ extension MembershipEngine {
             heapPos.append(-1)
         }
         userIndex[key] = u
-        dirtyUsers.insert(key)
+        markDirty(u)
         flagAllActive()
         return u
     }
@@ -90,7 +90,7 @@ extension MembershipEngine {
         }
         var out: [MembershipTransition] = []
         evaluateFlagged(u, at: self.nowMs, exprDirty: false, into: &out)
-        if changed { dirtyUsers.insert(ByteKey(userID)) }
+        if changed { markDirty(u) }
         return out
     }
 
@@ -164,7 +164,7 @@ extension MembershipEngine {
             }
         }
         evaluateFlagged(u, at: now, exprDirty: false, into: &out)
-        if changed { dirtyUsers.insert(ByteKey(firstItem.userID)) }
+        if changed { markDirty(u) }
     }
 
     /// Forgets a user: exits from every segment it was in (in dependency order), its attributes, events and list
@@ -194,7 +194,7 @@ extension MembershipEngine {
         if pos >= 0 { heapRemove(at: Int(pos)) }
         let key = ByteKey(users[Int(u)].id)
         userIndex[key] = nil
-        dirtyUsers.insert(key)
+        deletedUsers.insert(key)
         users[Int(u)] = UserRecord(id: "")
         users[Int(u)].alive = false
         freeUsers.append(u)
@@ -248,7 +248,7 @@ extension MembershipEngine {
                 users[Int(u)].lists.insert(l, at: p.index)
                 listSlots[Int(l)]!.memberCount += 1
                 flagDependents(of: name)
-                dirtyUsers.insert(ByteKey(id))
+                markDirty(u)
             }
             evaluateFlagged(u, at: nowMs, exprDirty: false, into: &out)
         }
@@ -272,7 +272,7 @@ extension MembershipEngine {
             guard p.found else { continue }
             users[Int(u)].lists.remove(at: p.index)
             listSlots[Int(l)]!.memberCount -= 1
-            dirtyUsers.insert(ByteKey(id))
+            markDirty(u)
             flagDependents(of: name)
             evaluateFlagged(u, at: nowMs, exprDirty: false, into: &out)
         }
@@ -298,7 +298,7 @@ extension MembershipEngine {
         for u in former {
             let p = users[Int(u)].listPosition(l)
             users[Int(u)].lists.remove(at: p.index)
-            dirtyUsers.insert(ByteKey(users[Int(u)].id))
+            markDirty(u)
             flagDependents(of: name)
             evaluateFlagged(u, at: nowMs, exprDirty: false, into: &out)
         }

@@ -129,7 +129,7 @@ extension MembershipEngine {
         }
         touchedKeys.removeAll(keepingCapacity: true)
         if before != (out.count, user.due, user.exprDue) {
-            dirtyUsers.insert(ByteKey(user.id))
+            markDirty(u)
         }
     }
 
@@ -208,7 +208,7 @@ extension MembershipEngine {
         let exprDirty = user.exprDue <= t
         if exprDirty { flag(timeSensitive) }
         evaluateFlagged(u, at: t, exprDirty: exprDirty, aggregateDue: aggregateDue, into: &out)
-        dirtyUsers.insert(ByteKey(users[Int(u)].id))
+        markDirty(u)
     }
 
     // MARK: - Scheduler
@@ -252,7 +252,7 @@ extension MembershipEngine {
         var i = start
         let e = heap[i]
         while i > 0 {
-            let parent = (i - 1) / 2
+            let parent = (i - 1) / 4
             guard heapLess(e, heap[parent]) else { break }
             heap[i] = heap[parent]
             heapPos[Int(heap[i].user)] = Int32(i)
@@ -267,10 +267,15 @@ extension MembershipEngine {
         let e = heap[i]
         let n = heap.count
         while true {
-            let l = 2 * i + 1
-            guard l < n else { break }
-            var c = l
-            if l + 1 < n, heapLess(heap[l + 1], heap[l]) { c = l + 1 }
+            let first = 4 * i + 1
+            guard first < n else { break }
+            var c = first
+            var j = first + 1
+            let end = min(first + 4, n)
+            while j < end {
+                if heapLess(heap[j], heap[c]) { c = j }
+                j += 1
+            }
             guard heapLess(heap[c], e) else { break }
             heap[i] = heap[c]
             heapPos[Int(heap[i].user)] = Int32(i)

@@ -11,8 +11,8 @@ extension MembershipEngine {
     /// Why a user is or is not in a segment, sub-expression by sub-expression, from the state the engine keeps.
     ///
     /// The tree is `ReferenceInterpreter.explain`'s over the user's retained attributes and the maintained
-    /// aggregate values at ``nowMs``; its root result is the user's membership (for a segment waiting for a
-    /// back-fill, what the membership will be once the data is complete).
+    /// aggregate values at ``nowMs``; its root result is the user's membership. For a segment awaiting a back-fill
+    /// it is computed from the data kept so far, which is incomplete.
     ///
     /// - Parameters:
     ///   - userID: The user id.

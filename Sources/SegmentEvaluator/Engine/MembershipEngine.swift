@@ -65,12 +65,15 @@ public final class MembershipEngine {
     var users: [UserRecord] = []
     var userIndex: [ByteKey: Int32] = [:]
     var freeUsers: [Int32] = []
-    /// The scheduler: an indexed binary min-heap of user slots ordered by `(due, user id bytes)`; one entry per user
+    /// The scheduler: an indexed 4-ary min-heap of user slots ordered by `(due, user id bytes)`; one entry per user
     /// with a due instant.
     var heap: [HeapEntry] = []
     /// Each user slot's position in `heap`, or -1.
     var heapPos: [Int32] = []
-    var dirtyUsers: Set<ByteKey> = []
+    /// Users changed since the last `takeDirtyUsers` (slots whose `dirty` flag is set; may hold stale slots) and
+    /// users deleted since then.
+    var dirtySlots: [Int32] = []
+    var deletedUsers: Set<ByteKey> = []
 
     /// Scratch: segments to evaluate for the user at hand.
     var flags: [Bool] = []
@@ -95,6 +98,16 @@ public final class MembershipEngine {
         if appliedSeq == 0 {
             seenAttributes = []
             seenEvents = []
+        }
+    }
+
+    /// Records that a user's checkpoint record is out of date.
+    @inline(__always)
+    func markDirty(_ u: Int32) {
+        let user = users[Int(u)]
+        if !user.dirty {
+            user.dirty = true
+            dirtySlots.append(u)
         }
     }
 
@@ -210,8 +223,13 @@ public final class MembershipEngine {
     ///
     /// - Returns: User ids.
     public func takeDirtyUsers() -> [String] {
-        let out = dirtyUsers.map(\.string).sorted(by: utf8Less)
-        dirtyUsers.removeAll(keepingCapacity: true)
-        return out
+        var ids = deletedUsers
+        for u in dirtySlots where users[Int(u)].alive && users[Int(u)].dirty {
+            users[Int(u)].dirty = false
+            ids.insert(ByteKey(users[Int(u)].id))
+        }
+        dirtySlots.removeAll(keepingCapacity: true)
+        deletedUsers.removeAll(keepingCapacity: true)
+        return ids.map(\.string).sorted(by: utf8Less)
     }
 }
