@@ -3,7 +3,7 @@ import Testing
 
 @testable import SegmentEvaluator
 
-@Suite struct BackfillTests {
+@Suite struct EngineBackfillTests {
     @Test func aNewSegmentOnDataSeenBeforeWaitsForItsBackfill() throws {
         let h = EngineHarness()
         h.profile("u1", ["plan": .string("pro")])
@@ -103,7 +103,7 @@ import Testing
     }
 }
 
-@Suite struct ExplainTests {
+@Suite struct EngineExplainTests {
     @Test func explainShowsMaintainedValues() throws {
         let h = EngineHarness()
         let text = "count(purchase) >= 1 and count(purchase within 30d) = 0"

@@ -13,7 +13,7 @@ import Darwin
 /// moves; after every step the engine's members of every segment equal the reference interpreter's over the full raw
 /// data, every time-driven transition happens exactly at its instant, and the transition log replays to the
 /// membership.
-@Suite struct DifferentialTests {
+@Suite struct EngineDifferentialTests {
     struct Options {
         var steps = 1_500
         var backfills = false
@@ -35,7 +35,7 @@ import Darwin
         try run(seed: seed, Options(backfills: seed % 2 == 0, restores: true))
     }
 
-    /// A long soak over many seeds: `ENGINE_SOAK=200 swift test --filter soak`.
+    /// A long soak over many seeds: `ENGINE_SOAK=200 swift test --filter EngineDifferentialTests/soak`.
     @Test(.enabled(if: getenv("ENGINE_SOAK") != nil))
     func soak() throws {
         let count = UInt64(String(cString: getenv("ENGINE_SOAK")!)) ?? 50

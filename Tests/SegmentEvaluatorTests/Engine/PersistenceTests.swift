@@ -3,7 +3,7 @@ import Testing
 
 @testable import SegmentEvaluator
 
-@Suite struct PersistenceTests {
+@Suite struct EnginePersistenceTests {
     /// A harness with a bit of everything: windows, pending future events, first/last with a filter, raw (time
     /// filter) events, lists, memberships, a pending back-fill.
     func populated() throws -> EngineHarness {

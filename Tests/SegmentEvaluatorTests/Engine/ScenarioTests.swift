@@ -3,7 +3,7 @@ import Testing
 
 @testable import SegmentEvaluator
 
-@Suite struct ScenarioTests {
+@Suite struct EngineScenarioTests {
     @Test func lapsedBuyerEntersExactlyThirtyDaysAfterLastPurchaseAndLeavesOnANewOne() throws {
         let h = EngineHarness()
         try h.put("lapsed", "count(purchase) >= 1 and count(purchase within 30d) = 0")
