@@ -24,32 +24,75 @@ import Testing
     enum Crash {
         /// `kill -9` the evaluator right after this step is acknowledged, then start it again.
         case evaluator
+        /// The same once the evaluator has applied the step.
+        case evaluatorCaughtUp
         /// `kill -9` the store right after this step is acknowledged, start it again on the same
         /// data, and reconnect the client.
         case store
     }
 
-    /// Segments put before any data: the evaluator never needs a back-fill.
+    /// Segments put before any data (the evaluator never needs a back-fill); kills of the
+    /// evaluator right after writes, during its catch-up, and of the store.
     @Test func killingTheEvaluatorOrTheStoreChangesNothing() async throws {
-        let steps = try WorkloadGenerator().steps(seed: 7, count: 70, startMs: ms(Self.start), midwayPuts: false)
+        let steps = try WorkloadGenerator().steps(
+            seed: 7,
+            count: 90,
+            startMs: ms(Self.start),
+            midwayPuts: false,
+            update: false
+        )
         let crashes: [Int: Crash] = [
-            9: .evaluator, 10: .evaluator,  // the second lands while it replays
-            24: .evaluator, 31: .store, 38: .evaluator, 45: .store, 46: .evaluator, 58: .evaluator,
+            9: .evaluator, 10: .evaluator,  // the second lands while it catches up
+            24: .evaluator, 31: .store, 38: .evaluator, 45: .store, 46: .evaluator, 58: .evaluator, 71: .evaluator,
+            84: .store,
         ]
         try await Self.compare(steps, crashes: crashes)
     }
 
-    /// Segments put over existing data as the workload goes (back-fills from the store's snapshot).
+    /// Segments put and changed over existing data as the workload goes (back-fills from the
+    /// store's snapshot), with kills after them.
     @Test func killingTheEvaluatorAfterBackfillsChangesNothing() async throws {
-        let steps = try WorkloadGenerator().steps(seed: 8, count: 70, startMs: ms(Self.start), midwayPuts: true)
-        let crashes: [Int: Crash] = [12: .evaluator, 27: .evaluator, 41: .store, 52: .evaluator, 63: .evaluator]
+        let steps = try WorkloadGenerator().steps(seed: 7, count: 90, startMs: ms(Self.start))
+        let crashes: [Int: Crash] = [12: .evaluator, 27: .evaluator, 41: .store, 52: .evaluator, 63: .evaluator, 80: .evaluator]
         try await Self.compare(steps, crashes: crashes)
     }
 
+    /// The smallest case of the above: a segment put over data the evaluator saw but did not
+    /// keep, then a user entering and leaving it, then a restart. The restarted evaluator replays
+    /// the store's change log from the start and back-fills the segment from the store's snapshot
+    /// *now* (after the enter and the exit), so its replay produces 1 transition where the first
+    /// run recorded 3; it still skips the first 3 it produces as "already recorded", and the next
+    /// real transition (u3 entering) is never recorded.
+    @Test func aRestartAfterABackfillRecordsEveryLaterTransition() async throws {
+        let pro = SegmentsValue.string("pro")
+        let free = SegmentsValue.string("free")
+        var steps: [WorkloadStep] = []
+        steps.append(WorkloadStep.profile(user: "u1", patch: ["plan": pro]))
+        steps.append(WorkloadStep.putSegment(name: "s0", text: "plan = \"pro\""))
+        steps.append(WorkloadStep.profile(user: "u2", patch: ["plan": pro]))
+        steps.append(WorkloadStep.profile(user: "u2", patch: ["plan": free]))
+        steps.append(WorkloadStep.profile(user: "u3", patch: ["plan": pro]))
+        steps.append(WorkloadStep.clock(toMs: ms("2026-11-02T00:00:00Z")))
+        let none: SegmentsValue? = nil
+        steps.append(WorkloadStep.profile(user: "u1", patch: ["plan": none]))
+        let clean = try await Self.run(steps, crashes: [:])
+        let expected: [String] = [
+            "u1 enter 2026-11-01T00:00:00Z", "u2 enter 2026-11-01T00:00:00Z", "u2 exit 2026-11-01T00:00:00Z",
+            "u3 enter 2026-11-01T00:00:00Z", "u1 exit 2026-11-02T00:00:00Z",
+        ]
+        let cleanLog: [String] = clean.logs["s0"] ?? []
+        #expect(cleanLog == expected)
+        let crashed = try await Self.run(steps, crashes: [3: .evaluatorCaughtUp])
+        #expect(crashed.members == clean.members)
+        let crashedLog: [String] = crashed.logs["s0"] ?? []
+        #expect(crashedLog == expected)
+    }
+
     static func compare(_ steps: [WorkloadStep], crashes: [Int: Crash]) async throws {
+        #expect(crashes.keys.allSatisfy { steps.indices.contains($0) })
         let clean = try await Self.run(steps, crashes: [:])
         let crashed = try await Self.run(steps, crashes: crashes)
-        #expect(clean.global.count > 30, "the workload should produce transitions")
+        #expect(clean.global.count > 30, "the workload should produce transitions (\(clean.global.count))")
         for name in clean.members.keys.sorted() {
             #expect(crashed.members[name] == clean.members[name], "members of \(name)")
             let a = clean.logs[name] ?? []
@@ -83,84 +126,155 @@ import Testing
         }
     }
 
+    /// Waits until the evaluator has applied store change `seq`.
+    static func waitApplied(_ client: SegmentsClient, _ seq: UInt64) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let applied = try? await client.evaluatorStatus().first?.appliedSeq
+            if let applied, applied >= seq { return }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        throw SegmentsClientError(.deadlineExceeded, "the evaluator did not apply store change \(seq) in 20 s")
+    }
+
     /// Runs the workload against real daemon processes in a fresh directory.
     static func run(_ steps: [WorkloadStep], crashes: [Int: Crash]) async throws -> Outcome {
         try await TemporaryDirectory.with { directory in
-            let storeSocket = directory + "/store.sock"
-            let evaluatorSocket = directory + "/eval.sock"
-            var starts = 0
-            func startStore() async throws -> DaemonProcess {
-                starts += 1
-                return try await DaemonProcess.start(
-                    BuiltProducts.path(of: "profile-store"),
-                    arguments: [
-                        "--socket", storeSocket, "--data-dir", directory + "/store",
-                        "--manual-clock", Self.start, "--durability", "normal",
-                    ],
-                    socketPath: storeSocket,
-                    logPath: directory + "/store-\(starts).log"
-                )
-            }
-            func startEvaluator() async throws -> DaemonProcess {
-                starts += 1
-                return try await DaemonProcess.start(
-                    BuiltProducts.path(of: "segment-evaluator"),
-                    arguments: ["--store", storeSocket, "--socket", evaluatorSocket, "--data-dir", directory + "/evaluator"],
-                    socketPath: evaluatorSocket,
-                    logPath: directory + "/evaluator-\(starts).log"
-                )
-            }
-            func connect() -> SegmentsClient {
-                SegmentsClient(configuration: .init(storeSocketPath: storeSocket, evaluatorSocketPaths: [evaluatorSocket]))
-            }
-            var store = try await startStore()
-            var evaluator = try await startEvaluator()
-            var client = connect()
+            let rig = try await CrashRig(directory: directory)
             do {
-                var seq: UInt64 = 0
-                for (index, step) in steps.enumerated() {
-                    seq = max(seq, try await step.send(to: client))
-                    switch crashes[index] {
-                    case .evaluator?:
-                        // Right after the acknowledgement: the evaluator may be mid-batch.
-                        evaluator.kill()
-                        evaluator = try await startEvaluator()
-                    case .store?:
-                        store.kill()
-                        await client.close()
-                        store = try await startStore()
-                        client = connect()
-                    case nil:
-                        // Both runs apply each step before the next, so that neither depends on
-                        // how the feed happened to be batched.
-                        if crashes[index + 1] == nil {
-                            _ = try await client.memberCount("s0", minSeq: seq)
-                        }
-                    }
-                }
-                var outcome = Outcome()
-                var all: [SegmentsTransition] = []
-                for segment in try await client.segments().map(\.name) {
-                    outcome.members[segment] = try await client.members(segment, minSeq: seq)
-                    let history = try await client.history(ofSegment: segment).sorted { $0.seq < $1.seq }
-                    outcome.logs[segment] = history.map { "\($0.userID) \($0.kind) \(RFC3339.format($0.atMs))" }
-                    all += history
-                }
-                outcome.global = all.sorted { $0.seq < $1.seq }.map {
-                    "\($0.segment) \($0.userID) \($0.kind) \(RFC3339.format($0.atMs))"
-                }
-                await client.close()
-                evaluator.terminate()
-                store.terminate()
+                let outcome = try await Self.drive(rig, steps, crashes: crashes)
+                await rig.stop()
                 return outcome
             } catch {
-                await client.close()
-                let logs = "evaluator log:\n\(evaluator.log.suffix(2_000))\nstore log:\n\(store.log.suffix(2_000))"
-                evaluator.kill()
-                store.kill()
-                Issue.record("\(error)\n\(logs)")
+                Issue.record("\(error)\n\(rig.logs)")
+                await rig.abort()
                 throw error
             }
         }
+    }
+
+    static func drive(_ rig: CrashRig, _ steps: [WorkloadStep], crashes: [Int: Crash]) async throws -> Outcome {
+        var seq: UInt64 = 0
+        for (index, step) in steps.enumerated() {
+            seq = max(seq, try await step.send(to: rig.client))
+            let crash = crashes[index]
+            if crash == .evaluatorCaughtUp {
+                try await Self.waitApplied(rig.client, seq)
+            }
+            if crash == .evaluator || crash == .evaluatorCaughtUp {
+                // Right after the acknowledgement, the evaluator may be mid-batch.
+                try await rig.restartEvaluator()
+            } else if crash == .store {
+                try await rig.restartStore()
+            } else if crashes[index + 1] == nil {
+                // Both runs apply each step before the next, so that neither depends on how the
+                // feed happened to be batched.
+                try await Self.waitApplied(rig.client, seq)
+            }
+        }
+        var outcome = Outcome()
+        var all: [SegmentsTransition] = []
+        let names: [String] = try await rig.client.segments().map(\.name)
+        for segment in names {
+            outcome.members[segment] = try await rig.client.members(segment, minSeq: seq)
+            let history: [SegmentsTransition] = try await rig.client.history(ofSegment: segment).sorted { $0.seq < $1.seq }
+            outcome.logs[segment] = history.map(Self.line)
+            all += history
+        }
+        all.sort { $0.seq < $1.seq }
+        outcome.global = all.map { $0.segment + " " + Self.line($0) }
+        return outcome
+    }
+
+    static func line(_ transition: SegmentsTransition) -> String {
+        transition.userID + " " + transition.kind.rawValue + " " + RFC3339.format(transition.atMs)
+    }
+}
+
+/// A real store and evaluator as child processes, in one directory.
+final class CrashRig {
+    let directory: String
+    let storeSocket: String
+    let evaluatorSocket: String
+    var starts = 0
+    var store: DaemonProcess
+    var evaluator: DaemonProcess
+    var client: SegmentsClient
+
+    init(directory: String) async throws {
+        self.directory = directory
+        self.storeSocket = directory + "/store.sock"
+        self.evaluatorSocket = directory + "/eval.sock"
+        self.store = try await CrashRig.startStore(directory, 0)
+        self.evaluator = try await CrashRig.startEvaluator(directory, 1)
+        self.starts = 2
+        self.client = CrashRig.connect(directory)
+    }
+
+    static func startStore(_ directory: String, _ number: Int) async throws -> DaemonProcess {
+        let socket = directory + "/store.sock"
+        let arguments = [
+            "--socket", socket, "--data-dir", directory + "/store", "--manual-clock", EvaluatorCrashTests.start,
+            "--durability", "normal",
+        ]
+        return try await DaemonProcess.start(
+            BuiltProducts.path(of: "profile-store"),
+            arguments: arguments,
+            socketPath: socket,
+            logPath: directory + "/store-\(number).log"
+        )
+    }
+
+    static func startEvaluator(_ directory: String, _ number: Int) async throws -> DaemonProcess {
+        let socket = directory + "/eval.sock"
+        let arguments = [
+            "--store", directory + "/store.sock", "--socket", socket, "--data-dir", directory + "/evaluator",
+        ]
+        return try await DaemonProcess.start(
+            BuiltProducts.path(of: "segment-evaluator"),
+            arguments: arguments,
+            socketPath: socket,
+            logPath: directory + "/evaluator-\(number).log"
+        )
+    }
+
+    static func connect(_ directory: String) -> SegmentsClient {
+        let configuration = SegmentsClientConfiguration(
+            storeSocketPath: directory + "/store.sock",
+            evaluatorSocketPaths: [directory + "/eval.sock"]
+        )
+        return SegmentsClient(configuration: configuration)
+    }
+
+    /// `kill -9` of the evaluator, then a new one on the same data directory.
+    func restartEvaluator() async throws {
+        self.evaluator.kill()
+        self.starts += 1
+        self.evaluator = try await CrashRig.startEvaluator(self.directory, self.starts)
+    }
+
+    /// `kill -9` of the store, a new one on the same data, and a new client connection.
+    func restartStore() async throws {
+        self.store.kill()
+        await self.client.close()
+        self.starts += 1
+        self.store = try await CrashRig.startStore(self.directory, self.starts)
+        self.client = CrashRig.connect(self.directory)
+    }
+
+    var logs: String {
+        "evaluator log:\n" + String(self.evaluator.log.suffix(2_000)) + "\nstore log:\n" + String(self.store.log.suffix(2_000))
+    }
+
+    func stop() async {
+        await self.client.close()
+        self.evaluator.terminate()
+        self.store.terminate()
+    }
+
+    func abort() async {
+        await self.client.close()
+        self.evaluator.kill()
+        self.store.kill()
     }
 }

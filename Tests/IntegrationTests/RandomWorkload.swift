@@ -400,8 +400,16 @@ struct WorkloadGenerator: Sendable {
     }
 
     /// A whole workload of `count` steps: half the segments first, the rest put over existing
-    /// data as it goes, one segment changed half way, a user deleted, data steps otherwise.
-    func steps(seed: UInt64, count: Int, startMs: Int64, midwayPuts: Bool = true) throws -> [WorkloadStep] {
+    /// data as it goes (`midwayPuts`), one segment changed half way (`update`), a user deleted,
+    /// data steps otherwise. Without `midwayPuts` and `update`, every segment is put before any
+    /// data, so the evaluator never needs a back-fill.
+    func steps(
+        seed: UInt64,
+        count: Int,
+        startMs: Int64,
+        midwayPuts: Bool = true,
+        update: Bool = true
+    ) throws -> [WorkloadStep] {
         var r = WorkloadRandom(seed: seed)
         var model = WorkloadModel(nowMs: startMs)
         var out: [WorkloadStep] = []
@@ -413,7 +421,7 @@ struct WorkloadGenerator: Sendable {
         for index in 0..<initial { try add(self.segment(index, &r)) }
         var next = initial
         let spacing = max(1, count / (2 * max(1, self.segmentCount - initial)))
-        var changed = false
+        var changed = !update
         var deleted = false
         while out.count < count {
             let position = out.count
