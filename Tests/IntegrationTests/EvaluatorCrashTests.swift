@@ -31,9 +31,27 @@ import Testing
         case store
     }
 
-    /// Segments put before any data (the evaluator never needs a back-fill); kills of the
-    /// evaluator right after writes, during its catch-up, and of the store.
+    /// Segments put before any data (the evaluator never needs a back-fill) and no user deleted;
+    /// kills of the evaluator right after writes, during its catch-up (twice in a row), once it
+    /// caught up, and of the store.
     @Test func killingTheEvaluatorOrTheStoreChangesNothing() async throws {
+        let steps = try WorkloadGenerator().steps(
+            seed: 7,
+            count: 90,
+            startMs: ms(Self.start),
+            midwayPuts: false,
+            update: false,
+            deletions: false
+        )
+        let crashes: [Int: Crash] = [
+            9: .evaluator, 10: .evaluator, 24: .evaluatorCaughtUp, 31: .store, 38: .evaluator, 45: .store,
+            46: .evaluator, 58: .evaluatorCaughtUp, 71: .evaluator, 84: .store,
+        ]
+        try await Self.compare(steps, crashes: crashes)
+    }
+
+    /// The same workload with user deletions (still no back-fill).
+    @Test func killingTheEvaluatorAfterUserDeletionsChangesNothing() async throws {
         let steps = try WorkloadGenerator().steps(
             seed: 7,
             count: 90,
@@ -42,30 +60,60 @@ import Testing
             update: false
         )
         let crashes: [Int: Crash] = [
-            9: .evaluator, 10: .evaluator,  // the second lands while it catches up
-            24: .evaluator, 31: .store, 38: .evaluator, 45: .store, 46: .evaluator, 58: .evaluator, 71: .evaluator,
-            84: .store,
+            9: .evaluator, 10: .evaluator, 24: .evaluatorCaughtUp, 31: .store, 38: .evaluator, 45: .store,
+            46: .evaluator, 58: .evaluatorCaughtUp, 71: .evaluator, 84: .store,
         ]
         try await Self.compare(steps, crashes: crashes)
     }
 
     /// Segments put and changed over existing data as the workload goes (back-fills from the
-    /// store's snapshot), with kills after them.
+    /// store's snapshot), user deletions, kills after them.
     @Test func killingTheEvaluatorAfterBackfillsChangesNothing() async throws {
         let steps = try WorkloadGenerator().steps(seed: 7, count: 90, startMs: ms(Self.start))
-        let crashes: [Int: Crash] = [12: .evaluator, 27: .evaluator, 41: .store, 52: .evaluator, 63: .evaluator, 80: .evaluator]
+        let crashes: [Int: Crash] = [
+            12: .evaluator, 27: .evaluatorCaughtUp, 41: .store, 52: .evaluator, 63: .evaluatorCaughtUp, 80: .evaluator,
+        ]
         try await Self.compare(steps, crashes: crashes)
     }
 
-    /// The smallest case of the above: a segment put over data the evaluator saw but did not
+    /// The smallest case with a deleted user: the store scrubs a deleted user from the change
+    /// log, so the restarted evaluator, replaying the log from the start, no longer produces the
+    /// 2 transitions it recorded for u1; it still skips the first 2 it produces as "already
+    /// recorded" — u2's enter and exit — which are lost.
+    @Test func aRestartAfterAUserDeletionRecordsEveryLaterTransition() async throws {
+        let pro = SegmentsValue.string("pro")
+        let none: SegmentsValue? = nil
+        var steps: [WorkloadStep] = []
+        steps.append(WorkloadStep.putSegment(name: "s0", text: "plan = \"pro\""))
+        steps.append(WorkloadStep.profile(user: "u1", patch: ["plan": pro]))
+        steps.append(WorkloadStep.deleteUser("u1"))
+        steps.append(WorkloadStep.profile(user: "u2", patch: ["plan": pro]))
+        steps.append(WorkloadStep.clock(toMs: ms("2026-11-02T00:00:00Z")))
+        steps.append(WorkloadStep.profile(user: "u2", patch: ["plan": none]))
+        steps.append(WorkloadStep.profile(user: "u3", patch: ["plan": pro]))
+        let expected: [String] = [
+            "u1 enter 2026-11-01T00:00:00Z", "u1 exit 2026-11-01T00:00:00Z", "u2 enter 2026-11-01T00:00:00Z",
+            "u2 exit 2026-11-02T00:00:00Z", "u3 enter 2026-11-02T00:00:00Z",
+        ]
+        let clean = try await Self.run(steps, crashes: [:])
+        let cleanLog: [String] = clean.logs["s0"] ?? []
+        #expect(cleanLog == expected)
+        let crashed = try await Self.run(steps, crashes: [2: .evaluatorCaughtUp])
+        #expect(crashed.members == clean.members)
+        let crashedLog: [String] = crashed.logs["s0"] ?? []
+        #expect(crashedLog == expected)
+    }
+
+    /// The smallest case with a back-fill: a segment put over data the evaluator saw but did not
     /// keep, then a user entering and leaving it, then a restart. The restarted evaluator replays
     /// the store's change log from the start and back-fills the segment from the store's snapshot
     /// *now* (after the enter and the exit), so its replay produces 1 transition where the first
     /// run recorded 3; it still skips the first 3 it produces as "already recorded", and the next
-    /// real transition (u3 entering) is never recorded.
+    /// real transitions (u3 entering, u1 leaving) are never recorded.
     @Test func aRestartAfterABackfillRecordsEveryLaterTransition() async throws {
         let pro = SegmentsValue.string("pro")
         let free = SegmentsValue.string("free")
+        let none: SegmentsValue? = nil
         var steps: [WorkloadStep] = []
         steps.append(WorkloadStep.profile(user: "u1", patch: ["plan": pro]))
         steps.append(WorkloadStep.putSegment(name: "s0", text: "plan = \"pro\""))
@@ -73,13 +121,12 @@ import Testing
         steps.append(WorkloadStep.profile(user: "u2", patch: ["plan": free]))
         steps.append(WorkloadStep.profile(user: "u3", patch: ["plan": pro]))
         steps.append(WorkloadStep.clock(toMs: ms("2026-11-02T00:00:00Z")))
-        let none: SegmentsValue? = nil
         steps.append(WorkloadStep.profile(user: "u1", patch: ["plan": none]))
-        let clean = try await Self.run(steps, crashes: [:])
         let expected: [String] = [
             "u1 enter 2026-11-01T00:00:00Z", "u2 enter 2026-11-01T00:00:00Z", "u2 exit 2026-11-01T00:00:00Z",
             "u3 enter 2026-11-01T00:00:00Z", "u1 exit 2026-11-02T00:00:00Z",
         ]
+        let clean = try await Self.run(steps, crashes: [:])
         let cleanLog: [String] = clean.logs["s0"] ?? []
         #expect(cleanLog == expected)
         let crashed = try await Self.run(steps, crashes: [3: .evaluatorCaughtUp])
@@ -92,7 +139,7 @@ import Testing
         #expect(crashes.keys.allSatisfy { steps.indices.contains($0) })
         let clean = try await Self.run(steps, crashes: [:])
         let crashed = try await Self.run(steps, crashes: crashes)
-        #expect(clean.global.count > 30, "the workload should produce transitions (\(clean.global.count))")
+        #expect(clean.global.count >= 20, "the workload should produce transitions (\(clean.global.count))")
         for name in clean.members.keys.sorted() {
             #expect(crashed.members[name] == clean.members[name], "members of \(name)")
             let a = clean.logs[name] ?? []

@@ -119,8 +119,6 @@ import Testing
                 #expect(check.member && check.sinceMs == since, "seed \(seed): \(user) in \(name) since")
             }
         }
-        print("DEBUG seed \(seed): \(all.count) transitions, exits \(all.filter { $0.kind == .exit }.count), final \(final.mapValues(\.count).sorted { $0.key < $1.key }), users \(model.users.count), clock \(RFC3339.format(model.nowMs))")
-        for (n, e) in model.segments { print("DEBUG   \(n) = \(e.canonicalText)") }
         // The workload exercised something: transitions of several segments, both kinds.
         #expect(Set(all.map(\.segment)).count >= 3, "seed \(seed): too few segments ever had members")
         #expect(all.contains { $0.kind == .exit })

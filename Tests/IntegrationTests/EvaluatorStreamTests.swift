@@ -59,6 +59,8 @@ import Testing
             try await waitForWriter(150)
             let heavySeq = try await client.putSegment("heavy", expression: "sum(view.n where n >= 2) >= 10").updatedSeq
             let earlyHeavy = Set(try await client.members("heavy", minSeq: heavySeq))
+            // Both puts landed while the writer was writing.
+            #expect(shared.progress.withLock { $0 } < 300)
             try await writer.value
             let lastSeq = shared.written.withLock { $0.map(\.seq).max() ?? 0 }
 
@@ -66,7 +68,10 @@ import Testing
             // the put and the final truth.
             let viewersAtPut = Set(counts(upTo: viewersSeq).filter { $0.value >= 8 }.keys)
             let viewersFinal = Set(counts(upTo: lastSeq).filter { $0.value >= 8 }.keys)
-            #expect(viewersAtPut.isSubset(of: early) && early.isSubset(of: viewersFinal))
+            #expect(
+                viewersAtPut.isSubset(of: early) && early.isSubset(of: viewersFinal),
+                "after the put (seq \(viewersSeq)): \(early.sorted()); true at the put: \(viewersAtPut.sorted())"
+            )
             #expect(!viewersAtPut.isEmpty, "the workload should make viewers before the put")
             func heavySums(upTo seq: UInt64) -> [String: Double] {
                 var out: [String: Double] = [:]
@@ -79,7 +84,10 @@ import Testing
             }
             let heavyAtPut = Set(heavySums(upTo: heavySeq).filter { $0.value >= 10 }.keys)
             let heavyFinal = Set(heavySums(upTo: lastSeq).filter { $0.value >= 10 }.keys)
-            #expect(heavyAtPut.isSubset(of: earlyHeavy) && earlyHeavy.isSubset(of: heavyFinal))
+            #expect(
+                heavyAtPut.isSubset(of: earlyHeavy) && earlyHeavy.isSubset(of: heavyFinal),
+                "after the put (seq \(heavySeq)): \(earlyHeavy.sorted()); true at the put: \(heavyAtPut.sorted())"
+            )
 
             // Afterwards: exactly the truth.
             #expect(Set(try await client.members("viewers", minSeq: lastSeq)) == viewersFinal)

@@ -402,13 +402,14 @@ struct WorkloadGenerator: Sendable {
     /// A whole workload of `count` steps: half the segments first, the rest put over existing
     /// data as it goes (`midwayPuts`), one segment changed half way (`update`), a user deleted,
     /// data steps otherwise. Without `midwayPuts` and `update`, every segment is put before any
-    /// data, so the evaluator never needs a back-fill.
+    /// data, so the evaluator never needs a back-fill; without `deletions`, no user is deleted.
     func steps(
         seed: UInt64,
         count: Int,
         startMs: Int64,
         midwayPuts: Bool = true,
-        update: Bool = true
+        update: Bool = true,
+        deletions: Bool = true
     ) throws -> [WorkloadStep] {
         var r = WorkloadRandom(seed: seed)
         var model = WorkloadModel(nowMs: startMs)
@@ -422,7 +423,7 @@ struct WorkloadGenerator: Sendable {
         var next = initial
         let spacing = max(1, count / (2 * max(1, self.segmentCount - initial)))
         var changed = !update
-        var deleted = false
+        var deleted = !deletions
         while out.count < count {
             let position = out.count
             if next < self.segmentCount, position >= initial + spacing * (next - initial + 1) {
@@ -435,7 +436,7 @@ struct WorkloadGenerator: Sendable {
                 try add(.deleteUser(user))
                 deleted = true
             } else {
-                try add(self.dataStep(&r, model))
+                try add(self.dataStep(&r, model, deletions: deletions))
             }
         }
         return out

@@ -26,6 +26,9 @@ final class EvaluatorCore: Sendable {
         /// A back-fill whose snapshot is loaded, waiting for the engine to reach its sequence number.
         var backfill: MembershipBackfill?
         var backfillSeq: UInt64 = 0
+        /// The first applied entry from which a segment waits for a back-fill (it is not evaluated
+        /// until then): reads must not take that entry as applied before the back-fill is installed.
+        var unmetSinceSeq: UInt64?
         /// Transitions still to drop because an earlier run already recorded them.
         var replayed: UInt64 = 0
         /// Transitions produced but not yet persisted.
@@ -116,6 +119,11 @@ final class EvaluatorCore: Sendable {
             // Entries with nothing for this shard still move the applied position.
             _ = engine.accept(seq)
             Self.finishBackfillIfDue(&state, into: &produced)
+            if state.unmetSinceSeq != nil {
+                Self.trackUnmetNeeds(&state, seq: seq)
+            } else if case .segmentPut = entry.change {
+                Self.trackUnmetNeeds(&state, seq: seq)
+            }
             state.pending += produced.map { transition, storeSeq in
                 (transition.segment, transition.userID, transition.kind == .enter, transition.atMs, storeSeq)
             }
@@ -136,7 +144,7 @@ final class EvaluatorCore: Sendable {
     /// Writes the pending transitions and the checkpoint in one transaction — with the engine's
     /// state (catalog and changed users) when `includingState` — then tells readers and watchers.
     func persist(includingState: Bool = false) throws(SegmentEvaluatorError) {
-        let (appliedSeq, transitionHead) = try self.state.withLock {
+        let (visibleSeq, transitionHead) = try self.state.withLock {
             state throws(SegmentEvaluatorError) -> (UInt64, UInt64) in
             let appliedSeq = state.engine.appliedSeq
             let dropped = Int(min(state.replayed, UInt64(state.pending.count)))
@@ -159,10 +167,13 @@ final class EvaluatorCore: Sendable {
                 _ = try self.log.append(state.pending, checkpointSeq: appliedSeq, engineState: engineState)
                 state.pending.removeAll(keepingCapacity: true)
             }
-            return (appliedSeq, self.log.headSeq)
+            // Read your writes: a segment put at `unmetSinceSeq` has no members until its back-fill
+            // is installed, so reads waiting for that entry keep waiting until then.
+            let visibleSeq = state.unmetSinceSeq.map { min(appliedSeq, $0 - 1) } ?? appliedSeq
+            return (visibleSeq, self.log.headSeq)
         }
         self.transitions.publish(headSeq: transitionHead)
-        self.applied.publish(headSeq: appliedSeq)
+        self.applied.publish(headSeq: visibleSeq)
     }
 
     // MARK: - Back-fill
@@ -195,6 +206,18 @@ final class EvaluatorCore: Sendable {
             var produced: [(MembershipTransition, UInt64)] = []
             Self.finishBackfillIfDue(&state, into: &produced)
             state.pending += produced.map { ($0.segment, $0.userID, $0.kind == .enter, $0.atMs, $1) }
+            if state.unmetSinceSeq != nil {
+                Self.trackUnmetNeeds(&state, seq: state.engine.appliedSeq)
+            }
+        }
+    }
+
+    /// Notes the first entry from which a segment waits for a back-fill; clears it once none does.
+    private static func trackUnmetNeeds(_ state: inout State, seq: UInt64) {
+        if state.engine.pendingNeeds.isEmpty {
+            state.unmetSinceSeq = nil
+        } else if state.unmetSinceSeq == nil {
+            state.unmetSinceSeq = seq
         }
     }
 
@@ -248,6 +271,7 @@ final class EvaluatorCore: Sendable {
             try self.log.reset()
             state.box = EngineBox(MembershipEngine(nowMs: Int64.min, appliedSeq: 0))
             state.backfill = nil
+            state.unmetSinceSeq = nil
             state.pending.removeAll()
             state.replayed = 0
         }
