@@ -19,6 +19,8 @@ import Testing
         var logs: [String: [String]] = [:]
         /// The whole log in seq order: "segment user kind at".
         var global: [String] = []
+        /// For each evaluator restart, the store change its saved engine state was at (0: none).
+        var restoredStates: [UInt64] = []
     }
 
     enum Crash {
@@ -26,6 +28,9 @@ import Testing
         case evaluator
         /// The same once the evaluator has applied the step.
         case evaluatorCaughtUp
+        /// No crash: a pause long enough that the evaluator saves its engine state with the next
+        /// checkpoint (every 2 s of feed), so that a later restart resumes from that state.
+        case pause
         /// `kill -9` the store right after this step is acknowledged, start it again on the same
         /// data, and reconnect the client.
         case store
@@ -48,6 +53,25 @@ import Testing
             46: .evaluator, 58: .evaluatorCaughtUp, 71: .evaluator, 84: .store,
         ]
         try await Self.compare(steps, crashes: crashes)
+    }
+
+    /// The same, with pauses that let the evaluator save its engine state, so that restarts
+    /// resume from a saved state (and replay only the entries after it).
+    @Test func restartsFromASavedEngineStateChangeNothing() async throws {
+        let steps = try WorkloadGenerator().steps(
+            seed: 17,
+            count: 70,
+            startMs: ms(Self.start),
+            midwayPuts: false,
+            update: false,
+            deletions: false
+        )
+        let crashes: [Int: Crash] = [
+            15: .pause, 19: .evaluator, 30: .pause, 31: .evaluatorCaughtUp, 45: .pause, 52: .evaluator, 53: .store,
+            60: .evaluator,
+        ]
+        let crashed = try await Self.compare(steps, crashes: crashes)
+        #expect(crashed.restoredStates.contains { $0 > 0 }, "restored from \(crashed.restoredStates)")
     }
 
     /// The same workload with user deletions (still no back-fill).
@@ -135,7 +159,8 @@ import Testing
         #expect(crashedLog == expected)
     }
 
-    static func compare(_ steps: [WorkloadStep], crashes: [Int: Crash]) async throws {
+    @discardableResult
+    static func compare(_ steps: [WorkloadStep], crashes: [Int: Crash]) async throws -> Outcome {
         #expect(crashes.keys.allSatisfy { steps.indices.contains($0) })
         let clean = try await Self.run(steps, crashes: [:])
         let crashed = try await Self.run(steps, crashes: crashes)
@@ -157,6 +182,7 @@ import Testing
         }
         #expect(crashed.global == clean.global, "the whole transition log in seq order")
         Self.expectAlternating(crashed.global)
+        return crashed
     }
 
     /// Enters and exits alternate per (segment, user), starting with an enter.
@@ -213,6 +239,9 @@ import Testing
                 try await rig.restartEvaluator()
             } else if crash == .store {
                 try await rig.restartStore()
+            } else if crash == .pause {
+                try await Self.waitApplied(rig.client, seq)
+                try await Task.sleep(for: .milliseconds(2_300))
             } else if crashes[index + 1] == nil {
                 // Both runs apply each step before the next, so that neither depends on how the
                 // feed happened to be batched.
@@ -230,6 +259,7 @@ import Testing
         }
         all.sort { $0.seq < $1.seq }
         outcome.global = all.map { $0.segment + " " + Self.line($0) }
+        outcome.restoredStates = rig.restoredStates
         return outcome
     }
 
@@ -293,11 +323,23 @@ final class CrashRig {
         return SegmentsClient(configuration: configuration)
     }
 
+    /// For each evaluator restart, the store change its saved engine state was at (0: none), as
+    /// it logs on start.
+    var restoredStates: [UInt64] = []
+
     /// `kill -9` of the evaluator, then a new one on the same data directory.
     func restartEvaluator() async throws {
         self.evaluator.kill()
         self.starts += 1
         self.evaluator = try await CrashRig.startEvaluator(self.directory, self.starts)
+        self.restoredStates.append(CrashRig.restoredState(in: self.evaluator.log))
+    }
+
+    /// The number after `restored-state-at` in an evaluator's log.
+    static func restoredState(in log: String) -> UInt64 {
+        guard let range = log.range(of: "restored-state-at") else { return 0 }
+        let digits = log[range.upperBound...].drop { !$0.isNumber }.prefix { $0.isNumber }
+        return UInt64(digits) ?? 0
     }
 
     /// `kill -9` of the store, a new one on the same data, and a new client connection.
