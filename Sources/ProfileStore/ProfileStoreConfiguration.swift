@@ -34,6 +34,10 @@ public struct ProfileStoreConfiguration: Sendable {
     public var readerCount: Int
     /// SQLite page cache of the writer connection, in KiB. Default 256 MiB.
     public var writerCacheKiB: Int
+    /// How many new per-user index entries (which log entries mention a user, which event ids it
+    /// has) are kept in memory before they are written to SQLite in one sorted group. Default
+    /// 400,000 (tens of MiB at most). Lower values only make bulk writes slower.
+    public var userIndexFlushEntries: Int
 
     /// Creates a configuration.
     /// - Parameters:
@@ -43,13 +47,15 @@ public struct ProfileStoreConfiguration: Sendable {
     ///   - durability: when commits are durable.
     ///   - readerCount: read connections.
     ///   - writerCacheKiB: the writer's page cache.
+    ///   - userIndexFlushEntries: per-user index entries kept in memory before a write.
     public init(
         server: RPCServerConfiguration,
         dataDirectory: String,
         clock: ClockMode = .wall,
         durability: Durability = .full,
         readerCount: Int = 4,
-        writerCacheKiB: Int = 256 * 1024
+        writerCacheKiB: Int = 256 * 1024,
+        userIndexFlushEntries: Int = 400_000
     ) {
         self.server = server
         self.dataDirectory = dataDirectory
@@ -57,5 +63,6 @@ public struct ProfileStoreConfiguration: Sendable {
         self.durability = durability
         self.readerCount = readerCount
         self.writerCacheKiB = writerCacheKiB
+        self.userIndexFlushEntries = userIndexFlushEntries
     }
 }

@@ -218,6 +218,10 @@ extension SegmentsClient {
     }
 
     /// Live transitions from one shard's transition log, from `fromSeq` (0 = only new ones).
+    ///
+    /// Streams are flow-controlled per connection: while the consumer of a stream does not read,
+    /// the client stops reading the connection, so other calls of the same client wait too. Watch
+    /// from a client of its own when the consumer may be slow.
     /// - Parameters:
     ///   - segments: only these segments; empty = all.
     ///   - shard: which evaluator shard to watch.

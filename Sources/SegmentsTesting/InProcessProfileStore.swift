@@ -27,6 +27,7 @@ public struct InProcessProfileStore: Sendable {
         durability: ProfileStoreConfiguration.Durability = .normal,
         maximumFrameLength: Int = 16 * 1024 * 1024,
         idleTimeout: Duration = .seconds(300),
+        userIndexFlushEntries: Int = 400_000,
         _ body: @Sendable (InProcessProfileStore) async throws -> Result
     ) async throws -> Result {
         let socketPath = directory + "/store.sock"
@@ -41,7 +42,8 @@ public struct InProcessProfileStore: Sendable {
             ),
             dataDirectory: dataDirectory,
             clock: manualClockMs.map { .manual(startMs: $0) } ?? .wall,
-            durability: durability
+            durability: durability,
+            userIndexFlushEntries: userIndexFlushEntries
         )
         let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
         let service = ProfileStoreService(configuration: configuration, logger: logger) {

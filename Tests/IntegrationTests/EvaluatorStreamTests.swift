@@ -176,14 +176,18 @@ import Testing
         }
     }
 
-    @Test func aSlowWatchReaderDoesNotHoldUpTheEvaluatorAndGetsEverythingInOrder() async throws {
+    @Test(.timeLimit(.minutes(2)))
+    func aSlowWatchReaderDoesNotHoldUpTheEvaluatorAndGetsEverythingInOrder() async throws {
         try await withDaemons { daemons in
             let client = daemons.client
             try await client.putSegment("active", expression: "count(ping within 1h) >= 1")
             let head = try await client.evaluatorStatus()[0].transitionSeq
-            // The reader reads one batch, then stops reading for a while.
+            // The reader reads one batch, then stops reading for a while. It has a client (a
+            // connection) of its own, like a separate watching process: a stalled stream holds
+            // up its own connection, not the evaluator.
+            let watcher = SegmentsClient(configuration: client.configuration)
             let paused = Mutex(true)
-            let reader = Collector(try await client.watch(fromSeq: head + 1)) { count in
+            let reader = Collector(try await watcher.watch(fromSeq: head + 1)) { count in
                 if count >= 1 {
                     while paused.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(10)) }
                 }
@@ -216,6 +220,7 @@ import Testing
             let log = try await client.history(ofSegment: "active").filter { $0.seq > head }
             #expect(reader.items == log.sorted { $0.seq < $1.seq })
             reader.cancel()
+            await watcher.close()
         }
     }
 

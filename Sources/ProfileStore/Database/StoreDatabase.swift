@@ -33,6 +33,7 @@ final class StoreDatabase: Sendable {
         let path = directory + "/store.sqlite"
         let connection: SQLiteConnection
         let headSeq: UInt64
+        let userIndex = DeferredUserIndex(flushThreshold: configuration.userIndexFlushEntries)
         var manualStart: Int64?
         do {
             connection = try SQLiteConnection(
@@ -45,6 +46,10 @@ final class StoreDatabase: Sendable {
                 )
             )
             try StoreSchema.migrate(connection)
+            // Checkpoint the WAL every 64 MiB rather than SQLite's 4 MiB default: bulk writes
+            // then copy pages back to the database far less often.
+            try connection.execute("PRAGMA wal_autocheckpoint = 16384")
+            try userIndex.rebuild(from: connection)
             let head = try connection.prepare("SELECT coalesce(max(seq), 0) FROM change_log")
             _ = try head.step()
             headSeq = UInt64(head.int64(at: 0))
@@ -67,6 +72,7 @@ final class StoreDatabase: Sendable {
                 connection: connection,
                 clock: self.clock,
                 userKeys: UserKeyCache(),
+                userIndex: userIndex,
                 headSeq: headSeq
             ),
             notifier: self.notifier,

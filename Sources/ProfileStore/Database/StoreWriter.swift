@@ -131,8 +131,10 @@ final class StoreWriter: @unchecked Sendable {
                     transaction.rewind(to: seqBefore)
                     transaction.pendingManualNow = clockBefore
                     transaction.userKeys.reset()
+                    try transaction.userIndex.rebuild(from: connection)
                 }
             }
+            try transaction.userIndex.flushIfNeeded(headSeq: transaction.headSeq, in: connection)
             try connection.cachedStatement("COMMIT").execute()
         } catch {
             if connection.isInTransaction {
@@ -141,6 +143,11 @@ final class StoreWriter: @unchecked Sendable {
             transaction.rewind(to: startSeq)
             transaction.pendingManualNow = nil
             transaction.userKeys.reset()
+            do {
+                try transaction.userIndex.rebuild(from: connection)
+            } catch {
+                self.logger.error("cannot rebuild the user index after a failed commit", metadata: ["error": "\(error)"])
+            }
             self.logger.error("commit failed", metadata: ["error": "\(error)"])
             let failure = ProfileStoreError(.storage, "commit failed: \(error)")
             for job in succeeded {

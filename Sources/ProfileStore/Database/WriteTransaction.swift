@@ -8,15 +8,23 @@ final class WriteTransaction {
     let connection: SQLiteConnection
     let clock: StoreClock
     let userKeys: UserKeyCache
+    let userIndex: DeferredUserIndex
     /// The last change-log number allocated (committed or pending in this transaction).
     private(set) var headSeq: UInt64
     /// A manual-clock move made in this transaction, applied to ``clock`` after commit.
     var pendingManualNow: Int64?
 
-    init(connection: SQLiteConnection, clock: StoreClock, userKeys: UserKeyCache, headSeq: UInt64) {
+    init(
+        connection: SQLiteConnection,
+        clock: StoreClock,
+        userKeys: UserKeyCache,
+        userIndex: DeferredUserIndex,
+        headSeq: UInt64
+    ) {
         self.connection = connection
         self.clock = clock
         self.userKeys = userKeys
+        self.userIndex = userIndex
         self.headSeq = headSeq
     }
 
@@ -50,13 +58,8 @@ final class WriteTransaction {
     }
 
     /// Records that log entry `seq` mentions the user (so deleting the user can scrub it).
-    func noteUserInLog(userKey: Int64, seq: UInt64) throws {
-        let statement = try self.connection.cachedStatement(
-            "INSERT OR IGNORE INTO user_seqs(user_key, seq) VALUES (?, ?)"
-        )
-        try statement.bind(userKey, at: 1)
-        try statement.bind(Int64(seq), at: 2)
-        try statement.execute()
+    func noteUserInLog(userKey: Int64, seq: UInt64) {
+        self.userIndex.noteUser(userKey, inEntry: seq)
     }
 
     /// Adds `delta` to one of the counters kept in `meta` (e.g. `event_count`).

@@ -16,9 +16,6 @@ extension StoreDatabase {
             var tracked = Segments_V1_EventsTracked()
             tracked.events.reserveCapacity(request.events.count)
             var touchedKeys: Set<Int64> = []
-            let insertID = try connection.cachedStatement(
-                "INSERT INTO event_ids(user_key, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
-            )
             for (index, event) in request.events.enumerated() {
                 do throws(ProfileStoreError) {
                     try Self.validate(event)
@@ -33,14 +30,11 @@ extension StoreDatabase {
                     key = try Self.createUser(event.userID, seq: seq, in: transaction)
                     tracked.createdUsers.append(event.userID)
                 }
-                if !event.eventID.isEmpty {
-                    try insertID.bind(key, at: 1)
-                    try insertID.bind(event.eventID, at: 2)
-                    try insertID.execute()
-                    if connection.changes == 0 {
-                        response.duplicates += 1
-                        continue
-                    }
+                if !event.eventID.isEmpty,
+                    try !transaction.userIndex.insertEventID(event.eventID, userKey: key, in: connection)
+                {
+                    response.duplicates += 1
+                    continue
                 }
                 var stored = event
                 if !event.atGiven {
@@ -59,7 +53,7 @@ extension StoreDatabase {
             response.seq = try transaction.appendLog(&entry)
             try transaction.addToCounter("event_count", Int64(tracked.events.count))
             for key in touchedKeys.sorted() {
-                try transaction.noteUserInLog(userKey: key, seq: seq)
+                transaction.noteUserInLog(userKey: key, seq: seq)
             }
             return response
         }

@@ -32,7 +32,7 @@ extension StoreDatabase {
                 entry.profilesUpserted.changes = changes
                 response.seq = try transaction.appendLog(&entry)
                 for key in touchedKeys {
-                    try transaction.noteUserInLog(userKey: key, seq: seq)
+                    transaction.noteUserInLog(userKey: key, seq: seq)
                 }
             }
             return response
@@ -138,17 +138,13 @@ extension StoreDatabase {
             guard let key = try transaction.userKeys.key(for: userID, in: connection) else {
                 throw ProfileStoreError(.notFound, "no user '\(userID)'")
             }
-            let removedEvents = try Self.scrubLog(ofUser: userID, key: key, in: connection)
+            let entries = try transaction.userIndex.entries(ofUser: key, in: connection)
+            let removedEvents = try Self.scrubLog(ofUser: userID, entries: entries, in: connection)
             try transaction.addToCounter("event_count", -Int64(removedEvents))
-            for sql in [
-                "DELETE FROM user_seqs WHERE user_key = ?",
-                "DELETE FROM event_ids WHERE user_key = ?",
-                "DELETE FROM users WHERE user_key = ?",
-            ] {
-                let delete = try connection.cachedStatement(sql)
-                try delete.bind(key, at: 1)
-                try delete.execute()
-            }
+            try transaction.userIndex.forget(key, in: connection)
+            let delete = try connection.cachedStatement("DELETE FROM users WHERE user_key = ?")
+            try delete.bind(key, at: 1)
+            try delete.execute()
             transaction.userKeys.forget(userID)
             var entry = Segments_V1_ChangeEntry()
             entry.userDeleted.userID = userID
@@ -162,14 +158,8 @@ extension StoreDatabase {
     /// Removes every mention of a user from the change-log entries that hold one, keeping the
     /// entries themselves so the log stays gap-free.
     /// - Returns: how many events of the user were removed.
-    private static func scrubLog(ofUser userID: String, key: Int64, in connection: SQLiteConnection) throws -> Int {
-        let seqs = try connection.cachedStatement("SELECT seq FROM user_seqs WHERE user_key = ?")
-        try seqs.bind(key, at: 1)
-        var numbers: [Int64] = []
-        while try seqs.step() {
-            numbers.append(seqs.int64(at: 0))
-        }
-        seqs.reset()
+    private static func scrubLog(ofUser userID: String, entries: [UInt64], in connection: SQLiteConnection) throws -> Int {
+        let numbers = entries.map { Int64($0) }
         let load = try connection.cachedStatement("SELECT payload FROM change_log WHERE seq = ?")
         let store = try connection.cachedStatement("UPDATE change_log SET payload = ? WHERE seq = ?")
         var removedEvents = 0

@@ -11,10 +11,9 @@ import Glibc
 /// and one record per user) — written in single transactions so that a crash never leaves one
 /// ahead of the other.
 ///
-/// A restart restores the last engine state (taken at store change `stateSeq`, when the
-/// transition log's head was `stateTransitionHead`) and replays the store's log from there; the
-/// transitions the replay reproduces up to the checkpoint are already recorded and are not
-/// recorded again.
+/// A restart restores the last engine state (taken at store change `stateSeq`) and replays the
+/// store's log from there; what the replay produces for positions up to the checkpoint is
+/// already recorded and is not recorded again.
 ///
 /// Writes happen under the evaluator core's lock; queries read through their own connection.
 final class TransitionLog: @unchecked Sendable {
@@ -29,8 +28,6 @@ final class TransitionLog: @unchecked Sendable {
     private(set) var checkpointSeq: UInt64
     /// The store change at which the engine state was last saved (0: never).
     private(set) var stateSeq: UInt64
-    /// The transition-log head when the engine state was last saved.
-    private(set) var stateTransitionHead: UInt64
 
     /// The engine state to save with a checkpoint.
     struct EngineState {
@@ -94,7 +91,6 @@ final class TransitionLog: @unchecked Sendable {
             }
             self.checkpointSeq = try meta("checkpoint_seq")
             self.stateSeq = try meta("state_seq")
-            self.stateTransitionHead = try meta("state_transition_head")
         } catch {
             throw SegmentEvaluatorError(.startup, "cannot open \(path): \(error)")
         }
@@ -137,7 +133,6 @@ final class TransitionLog: @unchecked Sendable {
                 if let engineState {
                     try self.saveEngineState(engineState)
                     try self.setMeta("state_seq", checkpointSeq)
-                    try self.setMeta("state_transition_head", seq)
                 }
             }
         } catch {
@@ -147,7 +142,6 @@ final class TransitionLog: @unchecked Sendable {
         self.checkpointSeq = checkpointSeq
         if engineState != nil {
             self.stateSeq = checkpointSeq
-            self.stateTransitionHead = self.headSeq
         }
         return numbered
     }
@@ -214,7 +208,32 @@ final class TransitionLog: @unchecked Sendable {
         self.headSeq = 0
         self.checkpointSeq = 0
         self.stateSeq = 0
-        self.stateTransitionHead = 0
+    }
+
+    /// The transitions recorded for store change `storeSeq` (the log's tail: store numbers never
+    /// decrease along the transition log).
+    func transitions(atStoreSeq storeSeq: UInt64) throws(SegmentEvaluatorError) -> [Segments_V1_Transition] {
+        do {
+            return try self.reader.withLock { reader in
+                let select = try reader.prepare(
+                    "SELECT segment, user_id, kind, at_ms, store_seq FROM transitions ORDER BY seq DESC"
+                )
+                var result: [Segments_V1_Transition] = []
+                while try select.step(), UInt64(select.int64(at: 4)) >= storeSeq {
+                    guard UInt64(select.int64(at: 4)) == storeSeq else { continue }
+                    var transition = Segments_V1_Transition()
+                    transition.segment = select.string(at: 0)
+                    transition.userID = select.string(at: 1)
+                    transition.kind = select.int64(at: 2) == 1 ? .enter : .exit
+                    transition.atMs = select.int64(at: 3)
+                    transition.storeSeq = storeSeq
+                    result.append(transition)
+                }
+                return result
+            }
+        } catch {
+            throw SegmentEvaluatorError(.storage, "cannot read transitions: \(error)")
+        }
     }
 
     /// Transitions with numbers in `from...`, optionally filtered, at most `limit`.

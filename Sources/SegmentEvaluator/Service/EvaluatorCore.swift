@@ -29,11 +29,48 @@ final class EvaluatorCore: Sendable {
         /// The first applied entry from which a segment waits for a back-fill (it is not evaluated
         /// until then): reads must not take that entry as applied before the back-fill is installed.
         var unmetSinceSeq: UInt64?
-        /// Transitions still to drop because an earlier run already recorded them.
-        var replayed: UInt64 = 0
+        /// Set after a restart until the engine has passed the recorded checkpoint.
+        var recovery: Recovery?
+        /// A back-fill was installed since the engine state was last saved: save it at the next
+        /// persist, so that a restart never replays across a back-fill.
+        var saveStateSoon = false
         /// Transitions produced but not yet persisted.
-        var pending: [(segment: String, userID: String, enter: Bool, atMs: Int64, storeSeq: UInt64)] = []
+        var pending: [Pending] = []
     }
+
+    /// What a restarted evaluator already recorded: every transition for store positions before
+    /// the checkpoint, and these transitions at the checkpoint's position (time-driven ones
+    /// recorded after that entry). A replay's transitions for those positions are not recorded
+    /// again; the log, not the replay, is the truth for them (a replay can differ where the
+    /// store has since scrubbed a deleted user's data, or where a back-fill saw a later snapshot).
+    struct Recovery {
+        struct Key: Hashable {
+            var segment: String
+            var userID: String
+            var enter: Bool
+            var atMs: Int64
+        }
+
+        let checkpointSeq: UInt64
+        var recordedAtCheckpoint: [Key: Int]
+
+        /// Whether a replayed transition was already recorded (consuming it if so).
+        mutating func alreadyRecorded(_ transition: Pending) -> Bool {
+            if transition.storeSeq < self.checkpointSeq { return true }
+            guard transition.storeSeq == self.checkpointSeq else { return false }
+            let key = Key(
+                segment: transition.segment,
+                userID: transition.userID,
+                enter: transition.enter,
+                atMs: transition.atMs
+            )
+            guard let count = self.recordedAtCheckpoint[key], count > 0 else { return false }
+            self.recordedAtCheckpoint[key] = count - 1
+            return true
+        }
+    }
+
+    typealias Pending = (segment: String, userID: String, enter: Bool, atMs: Int64, storeSeq: UInt64)
 
     let state: Mutex<State>
     let log: TransitionLog
@@ -147,15 +184,17 @@ final class EvaluatorCore: Sendable {
         let (visibleSeq, transitionHead) = try self.state.withLock {
             state throws(SegmentEvaluatorError) -> (UInt64, UInt64) in
             let appliedSeq = state.engine.appliedSeq
-            let dropped = Int(min(state.replayed, UInt64(state.pending.count)))
-            if dropped > 0 {
-                state.pending.removeFirst(dropped)
-                state.replayed -= UInt64(dropped)
+            if var recovery = state.recovery {
+                state.pending.removeAll { recovery.alreadyRecorded($0) }
+                state.recovery = appliedSeq > recovery.checkpointSeq ? nil : recovery
             }
-            // While a back-fill waits for its snapshot's entry, the engine's state is incomplete:
-            // save it only once the back-fill is installed.
-            let saveState = includingState && state.backfill == nil && state.replayed == 0
-            if !state.pending.isEmpty || appliedSeq != self.log.checkpointSeq || saveState {
+            // The checkpoint never moves back while a restart replays up to it.
+            let checkpointSeq = max(appliedSeq, self.log.checkpointSeq)
+            // While a back-fill waits for its snapshot's entry, or a replay has not reached the
+            // checkpoint, the engine's state is not the recorded one: save it only after.
+            let saveState =
+                (includingState || state.saveStateSoon) && state.backfill == nil && state.recovery == nil
+            if !state.pending.isEmpty || checkpointSeq != self.log.checkpointSeq || saveState {
                 var engineState: TransitionLog.EngineState?
                 if saveState {
                     let engine = state.engine
@@ -164,8 +203,11 @@ final class EvaluatorCore: Sendable {
                         users: engine.takeDirtyUsers().map { ($0, engine.encodeUserState($0)) }
                     )
                 }
-                _ = try self.log.append(state.pending, checkpointSeq: appliedSeq, engineState: engineState)
+                _ = try self.log.append(state.pending, checkpointSeq: checkpointSeq, engineState: engineState)
                 state.pending.removeAll(keepingCapacity: true)
+                if saveState {
+                    state.saveStateSoon = false
+                }
             }
             // Read your writes: a segment put at `unmetSinceSeq` has no members until its back-fill
             // is installed, so reads waiting for that entry keep waiting until then.
@@ -227,6 +269,7 @@ final class EvaluatorCore: Sendable {
         let seq = state.backfillSeq
         do {
             produced += try state.engine.finishBackfill(session).map { ($0, seq) }
+            state.saveStateSoon = true
         } catch {
             // The engine moved past the snapshot (cannot happen: the applier stops at it); the
             // needs stay pending and a new snapshot is taken.
@@ -238,10 +281,9 @@ final class EvaluatorCore: Sendable {
         self.state.withLock { $0.backfill == nil ? nil : $0.backfillSeq }
     }
 
-    /// Restores the engine saved with the last state checkpoint, if any; the transitions recorded
-    /// after it will be reproduced by replaying the store's log and are not recorded again.
-    /// Without a usable saved state, the engine starts empty and every recorded transition is
-    /// reproduced by replaying the log from the beginning.
+    /// Restores the engine saved with the last state checkpoint, if any, else starts an empty
+    /// engine; either way the store's log is then replayed from the engine's position, and what
+    /// the replay produces for positions already recorded is not recorded again (``Recovery``).
     /// - Returns: whether a saved state was restored.
     @discardableResult
     func restore() -> Bool {
@@ -249,20 +291,39 @@ final class EvaluatorCore: Sendable {
             if let saved = try self.log.loadEngineState() {
                 let engine = try MembershipEngine.restore(catalog: saved.catalog, users: saved.users)
                 _ = engine.takeDirtyUsers()
+                let recovery = try self.recovery()
                 self.state.withLock { state in
                     state.box = EngineBox(engine)
-                    state.replayed = self.log.headSeq - self.log.stateTransitionHead
+                    state.recovery = recovery
                 }
                 return true
             }
         } catch {
             self.logger.warning("saved engine state is unusable; replaying the store's log", metadata: ["error": "\(error)"])
         }
+        let recovery = try? self.recovery()
         self.state.withLock { state in
             state.box = EngineBox(MembershipEngine(nowMs: Int64.min, appliedSeq: 0))
-            state.replayed = self.log.headSeq
+            state.recovery = recovery
         }
         return false
+    }
+
+    /// What the transition log already holds, for a restart.
+    private func recovery() throws(SegmentEvaluatorError) -> Recovery? {
+        let checkpoint = self.log.checkpointSeq
+        guard checkpoint > 0 else { return nil }
+        var recorded: [Recovery.Key: Int] = [:]
+        for transition in try self.log.transitions(atStoreSeq: checkpoint) {
+            let key = Recovery.Key(
+                segment: transition.segment,
+                userID: transition.userID,
+                enter: transition.kind == .enter,
+                atMs: transition.atMs
+            )
+            recorded[key, default: 0] += 1
+        }
+        return Recovery(checkpointSeq: checkpoint, recordedAtCheckpoint: recorded)
     }
 
     /// Starts over with an empty engine (the store's log no longer matches this evaluator's).
@@ -273,7 +334,8 @@ final class EvaluatorCore: Sendable {
             state.backfill = nil
             state.unmetSinceSeq = nil
             state.pending.removeAll()
-            state.replayed = 0
+            state.recovery = nil
+            state.saveStateSoon = false
         }
         self.transitions.publish(headSeq: 0)
     }

@@ -90,36 +90,58 @@ struct FeedApplier: Sendable {
         throw SegmentEvaluatorError(.unavailable, "the store ended the change feed")
     }
 
-    /// Streams a snapshot of what the engine needs and hands it to the core.
+    /// Rebuilds what the engine needs as of the entry it has just applied, from the store's change
+    /// log (which holds every write, scrubbed only of deleted users), and hands it to the core.
+    ///
+    /// Reading the log prefix rather than a snapshot of the store's current state makes a
+    /// back-fill exact whenever it runs: live, or while a restarted evaluator replays old entries.
     private func loadBackfill(_ needs: RetentionNeeds, over connection: RPCConnection) async throws {
-        var request = Segments_V1_ReadSnapshotRequest()
-        request.shardIndex = self.configuration.shardIndex
-        request.shardCount = self.configuration.shardCount
-        request.includeEvents = !needs.events.isEmpty
-        var seq: UInt64?
-        var profiles: [(userID: String, attributes: [String: AttributeValue])] = []
+        let upTo = self.core.read { $0.appliedSeq }
+        var attributes: [String: [String: AttributeValue]] = [:]
         var events: [(userID: String, event: EventRecord)] = []
-        for try await chunk in connection.stream(ProfileStoreAPI.readSnapshot, request) {
-            if seq == nil { seq = chunk.seq }
-            for profile in chunk.profiles {
-                var attributes: [String: AttributeValue] = [:]
-                for (name, value) in profile.attributes where needs.attributes.contains(name) {
-                    attributes[name] = AttributeValue(wire: value)
+        if upTo > 0 {
+            var request = Segments_V1_SubscribeRequest()
+            request.fromSeq = 1
+            scan: for try await batch in connection.stream(ProfileStoreAPI.subscribe, request) {
+                for entry in batch.entries {
+                    guard entry.seq <= upTo else { break scan }
+                    switch entry.change {
+                    case .profilesUpserted(let upserted):
+                        for change in upserted.changes where self.core.owns(change.userID) {
+                            var values = attributes[change.userID] ?? [:]
+                            for name in change.removed { values[name] = nil }
+                            for (name, value) in change.set where needs.attributes.contains(name) {
+                                values[name] = AttributeValue(wire: value)
+                            }
+                            attributes[change.userID] = values
+                        }
+                    case .eventsTracked(let tracked):
+                        for event in tracked.events where self.core.owns(event.userID) {
+                            if attributes[event.userID] == nil { attributes[event.userID] = [:] }
+                            if needs.needsEvent(event.name) {
+                                events.append((event.userID, EventRecord(wire: event)))
+                            }
+                        }
+                    case .userDeleted(let deleted):
+                        if attributes.removeValue(forKey: deleted.userID) != nil {
+                            events.removeAll { $0.userID == deleted.userID }
+                        }
+                    default:
+                        break
+                    }
+                    if entry.seq == upTo { break scan }
                 }
-                profiles.append((profile.userID, attributes))
             }
-            for event in chunk.events where needs.needsEvent(event.name) {
-                events.append((event.userID, EventRecord(wire: event)))
-            }
-        }
-        guard let seq else {
-            throw SegmentEvaluatorError(.unavailable, "the store sent an empty snapshot")
         }
         self.logger.info(
-            "back-fill loaded",
-            metadata: ["snapshot-seq": "\(seq)", "profiles": "\(profiles.count)", "events": "\(events.count)"]
+            "back-fill loaded from the change log",
+            metadata: ["up-to-seq": "\(upTo)", "users": "\(attributes.count)", "events": "\(events.count)"]
         )
-        self.core.loadBackfill(snapshotSeq: seq, profiles: profiles, events: events)
+        self.core.loadBackfill(
+            snapshotSeq: upTo,
+            profiles: attributes.map { (userID: $0.key, attributes: $0.value) },
+            events: events
+        )
     }
 
     /// Real-time mode: re-evaluates users at the instants their memberships fall due.

@@ -23,7 +23,7 @@ struct ImportCommand: AsyncParsableCommand {
 
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "NDJSON file, or - for standard input.") var file: String
-        @Option(help: "Lines per write.") var batch = 2000
+        @Option(help: "Lines per write (a write also ends at 8 MiB of input).") var batch = 5000
         @Flag(help: "Print the summary as JSON on standard output.") var json = false
 
         func run() async throws {
@@ -43,7 +43,7 @@ struct ImportCommand: AsyncParsableCommand {
 
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "NDJSON file, or - for standard input.") var file: String
-        @Option(help: "Lines per write.") var batch = 5000
+        @Option(help: "Lines per write (a write also ends at 8 MiB of input).") var batch = 20000
         @Flag(help: "Print the summary as JSON on standard output.") var json = false
 
         func run() async throws {
@@ -64,9 +64,13 @@ struct ImportRun {
     let noun: String
     let json: Bool
 
+    /// A write ends at this much input, so its frame stays well under the 16 MiB limit.
+    static let batchBytes = 8 * 1024 * 1024
+
     private struct Batch<Record: Sendable>: Sendable {
         var records: [Record] = []
         var lineNumbers: [Int] = []
+        var bytes = 0
     }
 
     private struct Tally {
@@ -97,8 +101,11 @@ struct ImportRun {
                     var inFlight = false
                     while true {
                         var batch = Batch<Record>()
-                        while batch.records.count < self.batchSize, let line = try reader.nextLine() {
+                        while batch.records.count < self.batchSize, batch.bytes < Self.batchBytes,
+                            let line = try reader.nextLine()
+                        {
                             tally.lines += 1
+                            batch.bytes += line.count
                             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
                             do throws(NDJSONRecordError) {
                                 batch.records.append(try parse(line))
