@@ -21,9 +21,6 @@ public struct SystemdNotifier: Sendable {
         self.socketPath = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    /// Whether a notification socket was given.
-    public var isEnabled: Bool { self.socketPath != nil }
-
     /// Tells systemd the service is ready.
     public func ready(status: String? = nil) {
         self.send("READY=1" + (status.map { "\nSTATUS=\($0)" } ?? ""))
@@ -32,11 +29,6 @@ public struct SystemdNotifier: Sendable {
     /// Tells systemd the service is stopping.
     public func stopping() {
         self.send("STOPPING=1")
-    }
-
-    /// Sets the one-line status shown by `systemctl status`.
-    public func status(_ text: String) {
-        self.send("STATUS=\(text)")
     }
 
     /// Sends one notification datagram; failures are ignored as `sd_notify` does.

@@ -1,10 +1,5 @@
+import DaemonSupport
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The store's notion of now: real time, or in test mode a manual instant that moves only when
 /// told (through the change log, so everything downstream sees time in log order).
@@ -26,18 +21,11 @@ final class StoreClock: Sendable {
         if let manual = self.manualNow.withLock({ $0 }) {
             return manual
         }
-        return Self.wallNow()
+        return WallClock.nowMs()
     }
 
     /// Moves the manual clock (after the move was committed).
     func setManual(_ ms: Int64) {
         self.manualNow.withLock { $0 = ms }
-    }
-
-    /// Real time in ms since the Unix epoch.
-    static func wallNow() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
     }
 }

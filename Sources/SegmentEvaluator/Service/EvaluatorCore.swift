@@ -276,11 +276,6 @@ final class EvaluatorCore: Sendable {
         }
     }
 
-    /// The snapshot number a loaded back-fill waits for, if any.
-    var awaitedBackfillSeq: UInt64? {
-        self.state.withLock { $0.backfill == nil ? nil : $0.backfillSeq }
-    }
-
     /// Restores the engine saved with the last state checkpoint, if any, else starts an empty
     /// engine; either way the store's log is then replayed from the engine's position, and what
     /// the replay produces for positions already recorded is not recorded again (``Recovery``).

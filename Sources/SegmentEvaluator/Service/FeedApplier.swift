@@ -4,10 +4,6 @@ import SegmentLanguage
 import SegmentsRPC
 import SegmentsWire
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Follows the store's change log into the evaluator core: subscribes from the last applied
 /// entry, applies every entry in order, loads back-fills when a new segment needs data the engine
 /// did not keep, persists after each batch, and in real-time mode moves time forward at each due
@@ -161,7 +157,7 @@ struct FeedApplier: Sendable {
     @inline(never)
     private func advanceDueUsers() throws -> Int64 {
         let due = self.core.read { $0.nextDueMs() }
-        let now = Self.wallNowMs()
+        let now = WallClock.nowMs()
         guard let due else { return 1000 }
         if due <= now {
             self.core.advance(to: now)
@@ -169,11 +165,5 @@ struct FeedApplier: Sendable {
             return 0
         }
         return min(due - now, 1000)
-    }
-
-    static func wallNowMs() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
     }
 }
