@@ -89,6 +89,21 @@ public final class ProfileStoreService: Service {
         router.register(ProfileStoreAPI.deleteSegment) { request, _ in
             try await Self.mapped { try await database.deleteSegment(request.name) }
         }
+        router.register(ProfileStoreAPI.createList) { request, _ in
+            try await Self.mapped { try await database.createList(request.name) }
+        }
+        router.register(ProfileStoreAPI.changeListMembers) { request, _ in
+            try await Self.mapped { try await database.changeListMembers(request) }
+        }
+        router.register(ProfileStoreAPI.listMembers) { request, writer, _ in
+            try await Self.mapped { try await database.listMembers(request, writer: writer) }
+        }
+        router.register(ProfileStoreAPI.listLists) { _, _ in
+            try await Self.mapped { try await database.listLists() }
+        }
+        router.register(ProfileStoreAPI.deleteList) { request, _ in
+            try await Self.mapped { try await database.deleteList(request.name) }
+        }
         router.register(ProfileStoreAPI.setClock) { request, _ in
             try await Self.mapped { try await database.setClock(request) }
         }

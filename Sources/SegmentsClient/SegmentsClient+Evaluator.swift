@@ -119,8 +119,18 @@ extension SegmentsClient {
         return try await self.callAllShards(EvaluatorAPI.countMembers, request).reduce(0) { $0 + $1.count }
     }
 
-    /// Members of `segment`, sorted by user id (UTF-8 byte order), merged over shards.
+    /// The members of a segment or static list, sorted by the UTF-8 bytes of the user ids.
     public func members(_ segment: String, minSeq: UInt64 = 0) async throws(SegmentsClientError) -> [String] {
+        try await self.membersWithPositions(segment, minSeq: minSeq).members
+    }
+
+    /// The members of a segment or static list, sorted by the UTF-8 bytes of the user ids, with the
+    /// change-log position each shard listed its part at (in shard order): each part is exactly that
+    /// shard's membership after applying the log up to its position.
+    public func membersWithPositions(
+        _ segment: String,
+        minSeq: UInt64 = 0
+    ) async throws(SegmentsClientError) -> (members: [String], positions: [UInt64]) {
         var request = Segments_V1_MembersRequest()
         request.segment = segment
         request.minSeq = minSeq
@@ -128,12 +138,15 @@ extension SegmentsClient {
             throw SegmentsClientError(.unavailable, "no evaluator socket configured")
         }
         var lists: [[String]] = []
+        var positions: [UInt64] = []
         for slot in self.evaluators {
             let connection = try await slot.get()
             var members: [String] = []
+            var position: UInt64 = 0
             do {
                 for try await chunk in connection.stream(EvaluatorAPI.members, request) {
                     members += chunk.userIds
+                    position = chunk.seq
                 }
             } catch let error as RPCError {
                 throw SegmentsClientError(error)
@@ -141,8 +154,10 @@ extension SegmentsClient {
                 throw SegmentsClientError(.unavailable, "\(error)")
             }
             lists.append(members)
+            positions.append(position)
         }
-        return lists.count == 1 ? lists[0] : lists.joined().sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let members = lists.count == 1 ? lists[0] : lists.joined().sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return (members, positions)
     }
 
     /// Evaluates an unsaved expression over all users: count and the smallest user ids.

@@ -17,6 +17,8 @@ struct SegClient: AsyncParsableCommand {
             TrackCommand.self,
             ImportCommand.self,
             SegmentCommand.self,
+            ListCommand.self,
+            OverlapCommand.self,
             CheckCommand.self,
             MembersCommand.self,
             SegmentsOfCommand.self,

@@ -46,7 +46,23 @@ enum StoreSchema {
             created_at_ms INTEGER NOT NULL,
             updated_at_ms INTEGER NOT NULL
         ) WITHOUT ROWID;
+        """,
+        // Static lists. `size` is kept with every change so listing lists does not count rows.
         """
+        CREATE TABLE lists(
+            list_key INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            size INTEGER NOT NULL DEFAULT 0,
+            created_seq INTEGER NOT NULL,
+            created_at_ms INTEGER NOT NULL
+        );
+        CREATE TABLE list_members(
+            list_key INTEGER NOT NULL,
+            user_key INTEGER NOT NULL,
+            PRIMARY KEY(list_key, user_key)
+        ) WITHOUT ROWID;
+        CREATE INDEX list_members_by_user ON list_members(user_key);
+        """,
     ]
 
     /// Brings `connection` to the latest schema version.

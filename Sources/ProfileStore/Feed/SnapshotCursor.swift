@@ -2,14 +2,15 @@ import SegmentsSQLite
 import SegmentsWire
 import SwiftProtobuf
 
-/// Reads a consistent snapshot in chunks inside one read transaction: first the head, clock and
-/// segments, then profiles, then (optionally) events, each filtered to one shard.
+/// Reads a consistent snapshot in chunks inside one read transaction: first the head, clock,
+/// segments and list names, then profiles, then list members, then (optionally) events, each
+/// filtered to one shard.
 ///
 /// `@unchecked Sendable`: it is used by one snapshot call at a time, on whichever reader thread
 /// runs the next chunk, never concurrently.
 final class SnapshotCursor: @unchecked Sendable {
     private enum Phase {
-        case start, profiles, events, done
+        case start, profiles, lists, events, done
     }
 
     private let shardIndex: UInt32
@@ -19,7 +20,7 @@ final class SnapshotCursor: @unchecked Sendable {
     private var headSeq: UInt64 = 0
     private var statement: SQLiteStatement?
 
-    /// Profiles per chunk, and events per chunk.
+    /// Profiles per chunk, and events (or list members) per chunk.
     static let profilesPerChunk = 2000
     static let eventsPerChunk = 10_000
 
@@ -51,6 +52,12 @@ final class SnapshotCursor: @unchecked Sendable {
             }
         }
         chunk.segments = try StoreDatabase.allSegments(in: connection)
+        // Names first, so empty lists are known too; members follow the profiles.
+        chunk.lists = try StoreDatabase.allLists(in: connection).map {
+            var list = Segments_V1_ListSnapshot()
+            list.name = $0.name
+            return list
+        }
         self.statement = try connection.prepare(
             "SELECT id, attributes, created_seq, updated_seq FROM users ORDER BY user_key"
         )
@@ -70,14 +77,14 @@ final class SnapshotCursor: @unchecked Sendable {
                 guard let statement else { return nil }
                 while chunk.profiles.count < Self.profilesPerChunk {
                     guard try statement.step() else {
-                        self.phase = self.includeEvents ? .events : .done
-                        self.statement =
-                            self.includeEvents
-                            ? try connection.prepare(
-                                "SELECT payload FROM change_log WHERE kind = ? AND seq <= ? ORDER BY seq"
-                            ) : nil
-                        try self.statement?.bind(ChangeKind.eventsTracked.rawValue, at: 1)
-                        try self.statement?.bind(Int64(self.headSeq), at: 2)
+                        self.phase = .lists
+                        self.statement = try connection.prepare(
+                            """
+                            SELECT l.name, u.id FROM list_members m
+                            JOIN lists l ON l.list_key = m.list_key JOIN users u ON u.user_key = m.user_key
+                            ORDER BY m.list_key
+                            """
+                        )
                         break
                     }
                     let id = statement.string(at: 0)
@@ -88,6 +95,31 @@ final class SnapshotCursor: @unchecked Sendable {
                     profile.createdSeq = UInt64(statement.int64(at: 2))
                     profile.updatedSeq = UInt64(statement.int64(at: 3))
                     chunk.profiles.append(profile)
+                }
+            case .lists:
+                guard let statement else { return nil }
+                var count = 0
+                while count < Self.eventsPerChunk {
+                    guard try statement.step() else {
+                        self.phase = self.includeEvents ? .events : .done
+                        self.statement =
+                            self.includeEvents
+                            ? try connection.prepare(
+                                "SELECT payload FROM change_log WHERE kind = ? AND seq <= ? ORDER BY seq"
+                            ) : nil
+                        try self.statement?.bind(ChangeKind.eventsTracked.rawValue, at: 1)
+                        try self.statement?.bind(Int64(self.headSeq), at: 2)
+                        break
+                    }
+                    let (name, id) = (statement.string(at: 0), statement.string(at: 1))
+                    guard self.owns(id) else { continue }
+                    if chunk.lists.last?.name != name {
+                        var list = Segments_V1_ListSnapshot()
+                        list.name = name
+                        chunk.lists.append(list)
+                    }
+                    chunk.lists[chunk.lists.count - 1].userIds.append(id)
+                    count += 1
                 }
             case .events:
                 guard let statement else { return nil }
@@ -103,7 +135,7 @@ final class SnapshotCursor: @unchecked Sendable {
                     }
                 }
             }
-            if !chunk.profiles.isEmpty || !chunk.events.isEmpty {
+            if !chunk.profiles.isEmpty || !chunk.lists.isEmpty || !chunk.events.isEmpty {
                 return chunk
             }
             if self.phase == .done {

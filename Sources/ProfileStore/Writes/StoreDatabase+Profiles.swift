@@ -142,6 +142,7 @@ extension StoreDatabase {
             let removedEvents = try Self.scrubLog(ofUser: userID, entries: entries, in: connection)
             try transaction.addToCounter("event_count", -Int64(removedEvents))
             try transaction.userIndex.forget(key, in: connection)
+            try Self.removeFromAllLists(userKey: key, in: connection)
             let delete = try connection.cachedStatement("DELETE FROM users WHERE user_key = ?")
             try delete.bind(key, at: 1)
             try delete.execute()

@@ -17,8 +17,15 @@ extension StoreDatabase {
         }
         return try await self.writer.write { transaction in
             let connection = transaction.connection
-            let catalog = try Self.catalog(connection)
+            if try Self.listKey(named: request.name, in: connection) != nil {
+                throw ProfileStoreError(.alreadyExists, "'\(request.name)' is already the name of a static list")
+            }
+            var catalog = try Self.catalog(connection)
             let exists = catalog[request.name] != nil
+            // Lists can be named by `in_segment` too; they refer to nothing.
+            for list in try Self.allLists(in: connection) {
+                catalog[list.name] = []
+            }
             switch request.mode {
             case .create where exists:
                 throw ProfileStoreError(.alreadyExists, "segment '\(request.name)' already exists")
@@ -84,7 +91,7 @@ extension StoreDatabase {
             guard catalog[name] != nil else {
                 throw ProfileStoreError(.notFound, "no segment '\(name)'")
             }
-            let dependents = catalog.filter { $0.key != name && $0.value.contains(name) }.keys.sorted()
+            let dependents = try Self.segments(referring: name, in: connection)
             guard dependents.isEmpty else {
                 throw ProfileStoreError(
                     .failedPrecondition,
@@ -101,6 +108,16 @@ extension StoreDatabase {
             response.accepted = 1
             return response
         }
+    }
+
+    /// Whether a segment has this name.
+    static func segmentExists(_ name: String, in connection: SQLiteConnection) throws -> Bool {
+        try Self.segment(named: name, in: connection) != nil
+    }
+
+    /// The segments whose expressions name `name` with `in_segment`, sorted.
+    static func segments(referring name: String, in connection: SQLiteConnection) throws -> [String] {
+        try Self.catalog(connection).filter { $0.key != name && $0.value.contains(name) }.keys.sorted()
     }
 
     /// Every saved segment mapped to the names it references with `in_segment`.

@@ -56,17 +56,25 @@ struct EvaluatorRouter {
         }
         router.register(EvaluatorAPI.members) { request, writer, _ in
             try await self.waitApplied(request.minSeq)
-            let members = try self.mapped {
+            let (members, seq) = try self.mapped {
                 try core.read { engine throws(SegmentEvaluatorError) in
                     try Self.requireSegment(request.segment, in: engine)
-                    return engine.members(of: request.segment)
+                    return (engine.members(of: request.segment), engine.appliedSeq)
                 }
             }
-            for start in stride(from: 0, to: members.count, by: Self.chunkSize) {
+            // At least one chunk, so the caller learns the position even of an empty listing.
+            var start = 0
+            repeat {
                 var chunk = Segments_V1_MembersChunk()
                 chunk.userIds = Array(members[start..<min(start + Self.chunkSize, members.count)])
+                chunk.seq = seq
                 try await writer.write(chunk)
-            }
+                start += Self.chunkSize
+            } while start < members.count
+        }
+        router.register(EvaluatorAPI.overlap) { request, _ in
+            try await self.waitApplied(request.minSeq)
+            return try self.mapped { try self.overlap(request) }
         }
         router.register(EvaluatorAPI.explain) { request, _ in
             try await self.waitApplied(request.minSeq)
@@ -115,6 +123,46 @@ struct EvaluatorRouter {
         }
         return router
     }
+
+    // MARK: - Overlap
+
+    /// Sizes and pairwise intersections of 2–20 distinct segments or lists.
+    private func overlap(_ request: Segments_V1_OverlapRequest) throws(SegmentEvaluatorError)
+        -> Segments_V1_OverlapResponse
+    {
+        let names = request.segments
+        guard (2...Self.maximumOverlapNames).contains(names.count) else {
+            throw SegmentEvaluatorError(
+                .invalidArgument,
+                "overlap takes 2 to \(Self.maximumOverlapNames) segments or lists, not \(names.count)"
+            )
+        }
+        guard Set(names).count == names.count else {
+            throw SegmentEvaluatorError(.invalidArgument, "overlap needs distinct names; one is repeated")
+        }
+        let overlap = try self.core.read { engine throws(SegmentEvaluatorError) in
+            for name in names { try Self.requireSegment(name, in: engine) }
+            return engine.overlap(of: names)
+        }
+        var response = Segments_V1_OverlapResponse()
+        response.sizes = overlap.sizes.map(UInt64.init)
+        for i in names.indices {
+            for j in names.indices where j > i {
+                var pair = Segments_V1_OverlapPair()
+                pair.first = UInt32(i)
+                pair.second = UInt32(j)
+                let both = overlap.intersections[i][j]
+                pair.intersection = UInt64(both)
+                let union = overlap.sizes[i] + overlap.sizes[j] - both
+                pair.jaccard = union == 0 ? 0 : Double(both) / Double(union)
+                response.pairs.append(pair)
+            }
+        }
+        return response
+    }
+
+    /// The most names one overlap request takes.
+    static let maximumOverlapNames = 20
 
     // MARK: - Streams
 

@@ -30,10 +30,14 @@ enum SegmentPreview {
         var first: Segments_V1_SnapshotChunk?
         var profiles: [Segments_V1_Profile] = []
         var events: [(userID: String, event: EventRecord)] = []
+        var lists: [String: [String]] = [:]
         do {
             for try await chunk in connection.stream(ProfileStoreAPI.readSnapshot, snapshotRequest) {
                 if first == nil { first = chunk }
                 profiles += chunk.profiles
+                for list in chunk.lists {
+                    lists[list.name, default: []] += list.userIds
+                }
                 events += chunk.events.map { ($0.userID, EventRecord(wire: $0)) }
             }
         } catch {
@@ -44,7 +48,7 @@ enum SegmentPreview {
         guard let first else {
             throw RPCError(.unavailable, "the store sent an empty snapshot")
         }
-        var catalog: [String: Set<String>] = [:]
+        var catalog: [String: Set<String>] = lists.mapValues { _ in [] }
         for segment in first.segments {
             catalog[segment.name] = Set((try? SegmentExpression.parse(segment.expression))?.referencedSegmentNames ?? [])
         }
@@ -55,6 +59,10 @@ enum SegmentPreview {
         }
 
         let engine = MembershipEngine(nowMs: first.nowMs, appliedSeq: 0)
+        for (name, members) in lists {
+            engine.createList(name: name, seq: 1)
+            engine.addToList(name: name, userIDs: members, seq: 1)
+        }
         for segment in first.segments {
             if let saved = try? SegmentExpression.parse(segment.expression) {
                 engine.putSegment(name: segment.name, expression: saved, seq: 1)

@@ -153,6 +153,10 @@ public nonisolated struct Segments_V1_MembersChunk: Sendable {
 
   public var userIds: [String] = []
 
+  /// The change-log position the listing was taken at (the same in every chunk of one call):
+  /// the listing is exactly the membership after applying the log up to this number.
+  public var seq: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -659,7 +663,7 @@ nonisolated extension Segments_V1_MembersRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Segments_V1_MembersChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MembersChunk"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_ids\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_ids\0\u{1}seq\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -668,6 +672,7 @@ nonisolated extension Segments_V1_MembersChunk: SwiftProtobuf.Message, SwiftProt
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedStringField(value: &self.userIds) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.seq) }()
       default: break
       }
     }
@@ -677,11 +682,15 @@ nonisolated extension Segments_V1_MembersChunk: SwiftProtobuf.Message, SwiftProt
     if !self.userIds.isEmpty {
       try visitor.visitRepeatedStringField(value: self.userIds, fieldNumber: 1)
     }
+    if self.seq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.seq, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Segments_V1_MembersChunk, rhs: Segments_V1_MembersChunk) -> Bool {
     if lhs.userIds != rhs.userIds {return false}
+    if lhs.seq != rhs.seq {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

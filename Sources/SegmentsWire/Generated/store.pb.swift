@@ -287,7 +287,9 @@ public nonisolated struct Segments_V1_ChangeListMembersRequest: Sendable {
 
   public var name: String = String()
 
-  /// Users to add (created if unknown, like an event would) or remove.
+  /// Users to add (created if unknown, like an event would) or remove. Adding a member or
+  /// removing a non-member changes nothing and counts as a duplicate in the response. A rejected
+  /// item's index counts `add` first, then `remove` (index add.size() + i is remove[i]).
   public var add: [String] = []
 
   public var remove: [String] = []

@@ -51,6 +51,21 @@ public enum ProfileStoreAPI {
     public static let deleteSegment = UnaryMethod<Segments_V1_DeleteSegmentRequest, Segments_V1_WriteResponse>(
         service + "DeleteSegment"
     )
+    public static let createList = UnaryMethod<Segments_V1_CreateListRequest, Segments_V1_WriteResponse>(
+        service + "CreateList"
+    )
+    public static let changeListMembers = UnaryMethod<Segments_V1_ChangeListMembersRequest, Segments_V1_WriteResponse>(
+        service + "ChangeListMembers"
+    )
+    public static let listMembers = ServerStreamMethod<Segments_V1_ListMembersRequest, Segments_V1_UserIdChunk>(
+        service + "ListMembers"
+    )
+    public static let listLists = UnaryMethod<Segments_V1_ListListsRequest, Segments_V1_ListListsResponse>(
+        service + "ListLists"
+    )
+    public static let deleteList = UnaryMethod<Segments_V1_DeleteListRequest, Segments_V1_WriteResponse>(
+        service + "DeleteList"
+    )
     public static let setClock = UnaryMethod<Segments_V1_SetClockRequest, Segments_V1_ClockResponse>(
         service + "SetClock"
     )

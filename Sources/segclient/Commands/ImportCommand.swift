@@ -182,13 +182,15 @@ struct ImportRun {
 /// A progress line on standard error, shown only when it is a terminal.
 final class Progress {
     private let noun: String
+    private let verb: String
     private let started = Date()
     private var lastShown = Date.distantPast
     private let isTerminal = isatty(STDERR_FILENO) == 1
     private var showing = false
 
-    init(noun: String) {
+    init(noun: String, verb: String = "importing") {
         self.noun = noun
+        self.verb = verb
     }
 
     var elapsed: Double {
@@ -199,7 +201,7 @@ final class Progress {
         guard self.isTerminal, Date().timeIntervalSince(self.lastShown) >= 0.25 else { return }
         self.lastShown = Date()
         let rate = Int(Double(lines) / max(self.elapsed, 0.001))
-        FileHandle.standardError.write(Data("\rimporting \(self.noun): \(lines) lines (\(rate) lines/s)\u{1B}[K".utf8))
+        FileHandle.standardError.write(Data("\r\(self.verb) \(self.noun): \(lines) lines (\(rate) lines/s)\u{1B}[K".utf8))
         self.showing = true
     }
 

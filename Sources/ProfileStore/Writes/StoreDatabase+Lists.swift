@@ -1,0 +1,235 @@
+import SegmentsRPC
+import SegmentsSQLite
+import SegmentsWire
+
+/// Static lists: named sets of users, written through the change log like every other write and
+/// usable in expressions through `in_segment("name")`. Lists share the namespace of segments.
+extension StoreDatabase {
+    /// User ids per chunk of a streamed list listing.
+    static let listMembersPerChunk = 10_000
+
+    /// Creates an empty list; refused when a list or a segment already has the name.
+    func createList(_ name: String) async throws(ProfileStoreError) -> Segments_V1_WriteResponse {
+        try InputValidation.checkSegmentName(name)
+        return try await self.writer.write { transaction in
+            let connection = transaction.connection
+            if try Self.listKey(named: name, in: connection) != nil {
+                throw ProfileStoreError(.alreadyExists, "list '\(name)' already exists")
+            }
+            if try Self.segmentExists(name, in: connection) {
+                throw ProfileStoreError(.alreadyExists, "'\(name)' is already the name of a segment")
+            }
+            let insert = try connection.cachedStatement(
+                "INSERT INTO lists(name, created_seq, created_at_ms) VALUES (?, ?, ?)"
+            )
+            try insert.bind(name, at: 1)
+            try insert.bind(Int64(transaction.nextSeq), at: 2)
+            try insert.bind(transaction.now, at: 3)
+            try insert.execute()
+            var entry = Segments_V1_ChangeEntry()
+            entry.listCreated.name = name
+            var response = Segments_V1_WriteResponse()
+            response.seq = try transaction.appendLog(&entry)
+            response.accepted = 1
+            return response
+        }
+    }
+
+    /// Adds and removes members. Unknown users being added are created (as an event would);
+    /// unknown users being removed and invalid ids are rejected item by item, the rest applied.
+    /// Items that change nothing (already a member, not a member) count as `duplicates`.
+    /// One change-log entry holds what actually changed; nothing is logged when nothing did.
+    func changeListMembers(_ request: Segments_V1_ChangeListMembersRequest) async throws(ProfileStoreError)
+        -> Segments_V1_WriteResponse
+    {
+        try await self.writer.write { transaction in
+            let connection = transaction.connection
+            guard let listKey = try Self.listKey(named: request.name, in: connection) else {
+                throw ProfileStoreError(.notFound, "no list '\(request.name)'")
+            }
+            let seq = transaction.nextSeq
+            var response = Segments_V1_WriteResponse()
+            var change = Segments_V1_ListMembersChanged()
+            change.name = request.name
+            var touched: [Int64] = []
+
+            let insert = try connection.cachedStatement(
+                "INSERT OR IGNORE INTO list_members(list_key, user_key) VALUES (?, ?)"
+            )
+            for (index, userID) in request.add.enumerated() {
+                do throws(ProfileStoreError) {
+                    try InputValidation.checkUserID(userID)
+                } catch {
+                    response.rejected.append(.init(index: index, error: error))
+                    continue
+                }
+                response.accepted += 1
+                let userKey: Int64
+                if let known = try transaction.userKeys.key(for: userID, in: connection) {
+                    userKey = known
+                } else {
+                    userKey = try Self.createUser(userID, seq: seq, in: transaction)
+                    change.createdUsers.append(userID)
+                }
+                try insert.bind(listKey, at: 1)
+                try insert.bind(userKey, at: 2)
+                try insert.execute()
+                if connection.changes == 1 {
+                    change.added.append(userID)
+                    touched.append(userKey)
+                } else {
+                    response.duplicates += 1
+                }
+            }
+
+            let delete = try connection.cachedStatement("DELETE FROM list_members WHERE list_key = ? AND user_key = ?")
+            for (offset, userID) in request.remove.enumerated() {
+                let index = request.add.count + offset
+                do throws(ProfileStoreError) {
+                    try InputValidation.checkUserID(userID)
+                } catch {
+                    response.rejected.append(.init(index: index, error: error))
+                    continue
+                }
+                guard let userKey = try transaction.userKeys.key(for: userID, in: connection) else {
+                    response.rejected.append(.init(index: index, error: ProfileStoreError(.notFound, "no user '\(userID)'")))
+                    continue
+                }
+                response.accepted += 1
+                try delete.bind(listKey, at: 1)
+                try delete.bind(userKey, at: 2)
+                try delete.execute()
+                if connection.changes == 1 {
+                    change.removed.append(userID)
+                    touched.append(userKey)
+                } else {
+                    response.duplicates += 1
+                }
+            }
+
+            let delta = change.added.count - change.removed.count
+            if delta != 0 {
+                let resize = try connection.cachedStatement("UPDATE lists SET size = size + ? WHERE list_key = ?")
+                try resize.bind(Int64(delta), at: 1)
+                try resize.bind(listKey, at: 2)
+                try resize.execute()
+            }
+            if !change.added.isEmpty || !change.removed.isEmpty {
+                var entry = Segments_V1_ChangeEntry()
+                entry.listMembersChanged = change
+                response.seq = try transaction.appendLog(&entry)
+                for key in touched {
+                    transaction.noteUserInLog(userKey: key, seq: seq)
+                }
+            }
+            return response
+        }
+    }
+
+    /// Streams a list's members sorted by the UTF-8 bytes of their ids, all read in one
+    /// transaction (one consistent state of the list).
+    func listMembers(
+        _ request: Segments_V1_ListMembersRequest,
+        writer: RPCResponseWriter<Segments_V1_UserIdChunk>
+    ) async throws {
+        let name = request.name
+        let ids = try await self.readers.read { connection -> [String]? in
+            guard let listKey = try Self.listKey(named: name, in: connection) else { return nil }
+            // SQLite's default BINARY collation compares UTF-8 bytes, the order the contract promises.
+            let select = try connection.cachedStatement(
+                """
+                SELECT u.id FROM list_members m JOIN users u ON u.user_key = m.user_key
+                WHERE m.list_key = ? ORDER BY u.id
+                """
+            )
+            defer { select.reset() }
+            try select.bind(listKey, at: 1)
+            var ids: [String] = []
+            while try select.step() {
+                ids.append(select.string(at: 0))
+            }
+            return ids
+        }
+        guard let ids else {
+            throw ProfileStoreError(.notFound, "no list '\(name)'")
+        }
+        var start = 0
+        repeat {
+            var chunk = Segments_V1_UserIdChunk()
+            let end = min(start + Self.listMembersPerChunk, ids.count)
+            chunk.userIds = Array(ids[start..<end])
+            try await writer.write(chunk)
+            start = end
+        } while start < ids.count
+    }
+
+    /// Every list with its size, sorted by name.
+    func listLists() async throws(ProfileStoreError) -> Segments_V1_ListListsResponse {
+        try await self.readers.read { connection in
+            var response = Segments_V1_ListListsResponse()
+            response.lists = try Self.allLists(in: connection)
+            return response
+        }
+    }
+
+    /// Deletes a list; refused while a segment refers to it.
+    func deleteList(_ name: String) async throws(ProfileStoreError) -> Segments_V1_WriteResponse {
+        try await self.writer.write { transaction in
+            let connection = transaction.connection
+            guard let listKey = try Self.listKey(named: name, in: connection) else {
+                throw ProfileStoreError(.notFound, "no list '\(name)'")
+            }
+            let dependents = try Self.segments(referring: name, in: connection)
+            guard dependents.isEmpty else {
+                throw ProfileStoreError(
+                    .failedPrecondition,
+                    "list '\(name)' is used by \(dependents.map { "'\($0)'" }.joined(separator: ", "))"
+                )
+            }
+            for sql in ["DELETE FROM list_members WHERE list_key = ?", "DELETE FROM lists WHERE list_key = ?"] {
+                let statement = try connection.cachedStatement(sql)
+                try statement.bind(listKey, at: 1)
+                try statement.execute()
+            }
+            var entry = Segments_V1_ChangeEntry()
+            entry.listDeleted.name = name
+            var response = Segments_V1_WriteResponse()
+            response.seq = try transaction.appendLog(&entry)
+            response.accepted = 1
+            return response
+        }
+    }
+
+    /// Takes a user out of every list (the user is being deleted).
+    static func removeFromAllLists(userKey: Int64, in connection: SQLiteConnection) throws {
+        let resize = try connection.cachedStatement(
+            "UPDATE lists SET size = size - 1 WHERE list_key IN (SELECT list_key FROM list_members WHERE user_key = ?)"
+        )
+        try resize.bind(userKey, at: 1)
+        try resize.execute()
+        let delete = try connection.cachedStatement("DELETE FROM list_members WHERE user_key = ?")
+        try delete.bind(userKey, at: 1)
+        try delete.execute()
+    }
+
+    static func listKey(named name: String, in connection: SQLiteConnection) throws -> Int64? {
+        let select = try connection.cachedStatement("SELECT list_key FROM lists WHERE name = ?")
+        defer { select.reset() }
+        try select.bind(name, at: 1)
+        return try select.step() ? select.int64(at: 0) : nil
+    }
+
+    static func allLists(in connection: SQLiteConnection) throws -> [Segments_V1_StaticList] {
+        let select = try connection.cachedStatement("SELECT name, size, created_seq FROM lists ORDER BY name")
+        defer { select.reset() }
+        var lists: [Segments_V1_StaticList] = []
+        while try select.step() {
+            var list = Segments_V1_StaticList()
+            list.name = select.string(at: 0)
+            list.size = UInt64(select.int64(at: 1))
+            list.createdSeq = UInt64(select.int64(at: 2))
+            lists.append(list)
+        }
+        return lists
+    }
+}
