@@ -28,6 +28,18 @@ actor ConnectionSlot {
         }
     }
 
+    /// A new connection of its own, for a long-lived stream: a reader that stalls its stream then
+    /// holds up only that connection's flow control, never the calls sharing ``get()``.
+    func dedicated() async throws(SegmentsClientError) -> RPCConnection {
+        do {
+            return try await RPCConnection.connect(to: self.path, maximumFrameLength: self.maximumFrameLength)
+        } catch let error as RPCError {
+            throw SegmentsClientError(error)
+        } catch {
+            throw SegmentsClientError(.unavailable, "cannot connect to \(self.path): \(error)")
+        }
+    }
+
     /// Closes the connection if open.
     func close() async {
         await self.connection?.close()

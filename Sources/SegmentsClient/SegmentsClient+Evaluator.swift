@@ -234,9 +234,8 @@ extension SegmentsClient {
 
     /// Live transitions from one shard's transition log, from `fromSeq` (0 = only new ones).
     ///
-    /// Streams are flow-controlled per connection: while the consumer of a stream does not read,
-    /// the client stops reading the connection, so other calls of the same client wait too. Watch
-    /// from a client of its own when the consumer may be slow.
+    /// Each watch has a connection of its own, closed when the stream is dropped: while its consumer
+    /// does not read, only that connection stops (flow control), never the client's other calls.
     /// - Parameters:
     ///   - segments: only these segments; empty = all.
     ///   - shard: which evaluator shard to watch.
@@ -251,8 +250,9 @@ extension SegmentsClient {
         var request = Segments_V1_WatchRequest()
         request.segments = segments
         request.fromSeq = fromSeq
-        let connection = try await self.evaluators[shard].get()
-        return SegmentsStream(responses: connection.stream(EvaluatorAPI.watch, request))
+        // Its own connection: a watcher that stops reading must not stall this client's other calls.
+        let connection = try await self.evaluators[shard].dedicated()
+        return SegmentsStream(responses: connection.stream(EvaluatorAPI.watch, request), owner: connection)
     }
 
     /// Progress of each evaluator shard.

@@ -65,10 +65,18 @@ public final class SegmentsClient: Sendable {
 /// The responses of a streaming call; iterating throws ``SegmentsClientError``.
 public struct SegmentsStream<Element: Message>: AsyncSequence {
     let responses: RPCResponseStream<Element>
+    /// A connection opened for this stream alone, closed when the stream and its iterators are gone.
+    let owner: RPCConnection?
+
+    init(responses: RPCResponseStream<Element>, owner: RPCConnection? = nil) {
+        self.responses = responses
+        self.owner = owner
+    }
 
     /// Iterates the responses.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: RPCResponseStream<Element>.AsyncIterator
+        let owner: RPCConnection?
 
         /// The next response, or `nil` at the end of the stream.
         @concurrent public mutating func next() async throws -> Element? {
@@ -83,6 +91,6 @@ public struct SegmentsStream<Element: Message>: AsyncSequence {
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: self.responses.makeAsyncIterator())
+        AsyncIterator(base: self.responses.makeAsyncIterator(), owner: self.owner)
     }
 }

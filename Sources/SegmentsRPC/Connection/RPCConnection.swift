@@ -121,6 +121,12 @@ public final class RPCConnection: Sendable {
         return RPCResponseStream(payloads: produced.sequence)
     }
 
+    /// A connection nobody holds any more is closed, so one opened for a single stream ends with
+    /// the stream's last iterator.
+    deinit {
+        self.channel.close(promise: nil)
+    }
+
     /// Closes the connection; calls in flight fail with UNAVAILABLE.
     public func close() async {
         try? await self.channel.close()
