@@ -23,6 +23,7 @@ var package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -77,6 +78,7 @@ var package = Package(
         .target(
             name: "DaemonSupport",
             dependencies: [
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -209,7 +211,7 @@ var package = Package(
         ),
         .testTarget(
             name: "ProfileStoreTests",
-            dependencies: ["ProfileStore", "SegmentsClient", "SegmentsTesting", "SegmentsWire"],
+            dependencies: ["ProfileStore", "DaemonSupport", "SegmentsClient", "SegmentsTesting", "SegmentsWire"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

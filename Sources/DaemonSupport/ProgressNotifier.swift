@@ -5,6 +5,7 @@ import Synchronization
 public final class ProgressNotifier: Sendable {
     private struct State {
         var headSeq: UInt64
+        var mirror: SharedSequence?
         var waiters: [UInt64: CheckedContinuation<UInt64, Never>] = [:]
         var nextWaiterID: UInt64 = 0
     }
@@ -25,12 +26,21 @@ public final class ProgressNotifier: Sendable {
     public func publish(headSeq: UInt64) {
         let waiters = self.state.withLock { state -> [CheckedContinuation<UInt64, Never>] in
             state.headSeq = max(state.headSeq, headSeq)
+            state.mirror?.publish(state.headSeq)
             defer { state.waiters.removeAll() }
             return Array(state.waiters.values)
         }
         let current = self.headSeq
         for waiter in waiters {
             waiter.resume(returning: current)
+        }
+    }
+
+    /// Also publishes the position (now, and on every move) to `shared`, for other processes.
+    public func mirror(to shared: SharedSequence) {
+        self.state.withLock { state in
+            shared.publish(state.headSeq)
+            state.mirror = shared
         }
     }
 

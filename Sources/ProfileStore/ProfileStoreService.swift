@@ -43,11 +43,24 @@ public final class ProfileStoreService: Service {
                 "clock": "\(database.clock.isManual ? "manual" : "wall")",
             ]
         )
+        let (logger, onReady) = (self.logger, self.onReady)
+        let headFile = DefaultSocketPaths.headFile(ofStoreSocket: self.configuration.server.socketPath)
         let server = RPCServer(
             configuration: self.configuration.server,
             router: Self.router(database),
             logger: self.logger,
-            onListening: self.onReady
+            onListening: {
+                // Only once the socket is ours: a second instance must not publish a head.
+                do {
+                    database.notifier.mirror(to: try SharedSequence.publisher(path: headFile))
+                } catch {
+                    logger.error(
+                        "cannot publish the change-log head; evaluator reads without min_seq will not wait for writes",
+                        metadata: ["error": "\(error)"]
+                    )
+                }
+                onReady()
+            }
         )
         do {
             try await server.run()

@@ -5,7 +5,7 @@ import Testing
 /// `segclient list …` and `segclient overlap` against real `profile-store` and `segment-evaluator`
 /// processes.
 @Suite struct ListCLITests {
-    private func withDaemonProcesses(
+    static func withDaemonProcesses(
         _ body: (_ directory: String, _ segclient: ([String], String?) async throws -> CommandResult) async throws -> Void
     ) async throws {
         try await TemporaryDirectory.with { directory in
@@ -40,7 +40,7 @@ import Testing
     }
 
     @Test func listCommandsSnapshotAndOverlap() async throws {
-        try await self.withDaemonProcesses { directory, segclient in
+        try await Self.withDaemonProcesses { directory, segclient in
             var result = try await segclient(["list", "create", "beta"], nil)
             #expect(result.status == 0)
             #expect(result.stdout == "list beta: created (seq 1)\n")
@@ -99,6 +99,25 @@ import Testing
             #expect(result.stderr == "segclient: no list 'nope'\n")
             result = try await segclient(["list", "delete", "frozen"], nil)
             #expect(result.status == 0)
+        }
+    }
+}
+
+/// Read your writes across processes: a `segclient` read with no `--min-seq` reflects every write
+/// another process had acknowledged before it.
+@Suite struct ReadYourWritesCLITests {
+    @Test func aReadInANewProcessSeesTheWritesOfAnother() async throws {
+        try await ListCLITests.withDaemonProcesses { _, segclient in
+            var result = try await segclient(["segment", "create", "pro", #"plan = "pro""#], nil)
+            #expect(result.status == 0)
+            for round in 0..<3 {
+                // A large write, so the evaluator is still applying it when the read arrives.
+                let profiles = (0..<20_000).map { #"{"id":"r\#(round)-\#($0)","attributes":{"plan":"pro"}}"# }
+                result = try await segclient(["import", "profiles", "-"], profiles.joined(separator: "\n"))
+                #expect(result.status == 0)
+                result = try await segclient(["members", "pro", "--count"], nil)
+                #expect(result.stdout == "\((round + 1) * 20_000)\n")
+            }
         }
     }
 }

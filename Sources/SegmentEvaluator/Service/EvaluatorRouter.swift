@@ -8,6 +8,13 @@ import SegmentsWire
 struct EvaluatorRouter {
     let core: EvaluatorCore
     let configuration: SegmentEvaluatorConfiguration
+    let storeHead: PublishedStoreHead
+
+    init(core: EvaluatorCore, configuration: SegmentEvaluatorConfiguration) {
+        self.core = core
+        self.configuration = configuration
+        self.storeHead = PublishedStoreHead(storeSocketPath: configuration.storeSocketPath)
+    }
     static let version = "0.1.0"
     /// User ids per streamed members chunk; transitions per watch/history batch.
     static let chunkSize = 1000
@@ -235,8 +242,10 @@ struct EvaluatorRouter {
 
     // MARK: - Helpers
 
-    /// Waits until the engine has applied store change `minSeq` (read your writes).
-    private func waitApplied(_ minSeq: UInt64) async throws {
+    /// Waits until the engine has applied store change `requested` (read your writes), or, when it
+    /// is 0, everything the store had committed when the read arrived.
+    private func waitApplied(_ requested: UInt64) async throws {
+        let minSeq = requested > 0 ? requested : try await self.storeHead.current()
         guard minSeq > 0 else { return }
         let timeout = self.configuration.readYourWritesTimeout
         guard await self.core.applied.wait(untilReaching: minSeq, timeout: timeout) else {

@@ -17,6 +17,13 @@ public enum DefaultSocketPaths {
     /// File name of the profile store's socket.
     public static let storeSocketName = "store.sock"
 
+    /// The file through which a store publishes its committed change-log head to the evaluators
+    /// on the same machine (read-your-writes for reads without `min_seq`): beside its socket.
+    /// - Parameter socketPath: the store's socket.
+    public static func headFile(ofStoreSocket socketPath: String) -> String {
+        socketPath + ".head"
+    }
+
     /// File name of evaluator shard `index`'s socket.
     /// - Parameter index: the shard index.
     public static func evaluatorSocketName(shard index: Int) -> String {

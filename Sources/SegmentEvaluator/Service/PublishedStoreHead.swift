@@ -1,0 +1,42 @@
+import DaemonSupport
+import SegmentsRPC
+import SegmentsWire
+import Synchronization
+
+/// The store's committed change-log head, for reads that do not name a `min_seq`: such a read
+/// waits until the evaluator has applied everything the store had acknowledged when the read
+/// arrived, so it reflects every earlier write of any client.
+///
+/// The head is one memory load from the file the store publishes beside its socket
+/// (``SharedSequence``, ``DefaultSocketPaths/headFile(ofStoreSocket:)``), opened on first use.
+/// Without that file (a store on another machine, an old store) it is asked of the store with
+/// `GetInfo`, a round trip per read.
+final class PublishedStoreHead: Sendable {
+    private let storeSocketPath: String
+    private let shared = Mutex<SharedSequence?>(nil)
+
+    init(storeSocketPath: String) {
+        self.storeSocketPath = storeSocketPath
+    }
+
+    /// The store's head now.
+    /// - Throws: `RPCError` when the file is unavailable and the store cannot be asked.
+    func current() async throws -> UInt64 {
+        if let head = self.published() {
+            return head
+        }
+        let connection = try await RPCConnection.connect(to: self.storeSocketPath)
+        defer { Task { await connection.close() } }
+        return try await connection.call(ProfileStoreAPI.getInfo, .init()).headSeq
+    }
+
+    private func published() -> UInt64? {
+        if let shared = self.shared.withLock({ $0 }) {
+            return shared.load()
+        }
+        let path = DefaultSocketPaths.headFile(ofStoreSocket: self.storeSocketPath)
+        guard let opened = try? SharedSequence.reader(path: path) else { return nil }
+        self.shared.withLock { $0 = opened }
+        return opened.load()
+    }
+}
