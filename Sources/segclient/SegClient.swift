@@ -25,6 +25,7 @@ struct SegClient: AsyncParsableCommand {
             WatchCommand.self,
             ClockCommand.self,
             StatusCommand.self,
+            WebhookCommand.self,
         ]
     )
 }

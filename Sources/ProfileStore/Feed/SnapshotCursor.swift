@@ -51,6 +51,7 @@ final class SnapshotCursor: @unchecked Sendable {
             }
         }
         chunk.segments = try StoreDatabase.allSegments(in: connection)
+        chunk.webhooks = try StoreDatabase.allWebhooks(in: connection)
         self.statement = try connection.prepare(
             "SELECT id, attributes, created_seq, updated_seq FROM users ORDER BY user_key"
         )
