@@ -114,7 +114,7 @@ import Testing
                     _ = try await client.addWebhook(url: receiver.url(), segments: ["pro"], secret: "k")
                     for index in 0..<5 { try await client.plan("u\(index)", "pro") }
                     _ = try await Self.waitForHistory(client, segment: "pro", count: 5)
-                    let failing = await eventually {
+                    let failing = try await eventually {
                         guard let delivery = try await client.webhookStatuses().first?.deliveries.first else { return false }
                         return delivery.failedAttempts >= 2 && delivery.pending == 5
                     }
@@ -124,7 +124,7 @@ import Testing
                     #expect(delivery.nextAttemptAtMs != nil)
                     #expect(delivery.deliveredCount == 0)
                     healthy.store(true, ordering: .relaxed)
-                    let caughtUp = await eventually {
+                    let caughtUp = try await eventually {
                         try await client.webhookStatuses().first?.deliveries.first?.pending == 0
                     }
                     #expect(caughtUp)
@@ -209,7 +209,7 @@ import Testing
 
     @Test func badInputGivesClearErrors() async throws {
         try await TemporaryDirectory.with { directory in
-            try await InProcessDaemons.with(directory: directory) { daemons in
+            try await InProcessDaemons.with(directory: directory) { (daemons: InProcessDaemons) async throws in
                 let client = daemons.client
                 let cases: [(url: String, segments: [String], secret: String, message: String)] = [
                     ("ftp://example.com/x", [], "k", "invalid webhook URL 'ftp://example.com/x': the scheme must be http or https, not ftp"),

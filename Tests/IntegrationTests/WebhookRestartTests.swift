@@ -53,7 +53,7 @@ import Testing
                 // 12 enters; the first 6 are acknowledged (3 requests of 2), then the endpoint fails.
                 for index in 0..<12 { try await client.plan("u\(index)", "pro") }
                 await receiver.waitForRequests(5)
-                let backlogged = await eventually {
+                let backlogged = try await eventually {
                     guard let delivery = try await client.webhookStatuses().first?.deliveries.first else { return false }
                     return delivery.deliveredSeq > 0 && delivery.pending > 0 && delivery.lastError != nil
                 }

@@ -53,7 +53,7 @@ final class WebhookLedger: Sendable {
     }
 
     /// Runs `body` with the connection, mapping failures to ``SegmentEvaluatorError`` `storage`.
-    private func withConnection<Result>(
+    private func withConnection<Result: Sendable>(
         _ what: String,
         _ body: (SQLiteConnection) throws -> Result
     ) throws(SegmentEvaluatorError) -> Result {

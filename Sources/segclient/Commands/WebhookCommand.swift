@@ -102,7 +102,7 @@ extension WebhookCommand {
                         let text = "\(delivery.lastError ?? "") (\(delivery.failedAttempts)x)"
                         return sharded ? "\(delivery.shard): \(text)" : text
                     }
-                    let retries = failing.compactMap(\.nextAttemptAtMs).map(Output.time)
+                    let nextRetry = failing.compactMap(\.nextAttemptAtMs).min()
                     rows.append([
                         status.webhook.id,
                         status.webhook.url,
@@ -110,7 +110,7 @@ extension WebhookCommand {
                         deliveries.isEmpty ? "-" : delivered.joined(separator: " "),
                         deliveries.isEmpty ? "-" : "\(status.pending)",
                         errors.isEmpty ? "-" : errors.joined(separator: "; "),
-                        retries.min().map { $0 } ?? "-",
+                        nextRetry.map(Output.time) ?? "-",
                     ])
                 }
                 for line in WebhookCommand.table(rows) { Output.line(line) }
