@@ -58,6 +58,9 @@ import Testing
                     return delivery.deliveredSeq > 0 && delivery.pending > 0 && delivery.lastError != nil
                 }
                 #expect(backlogged)
+                // The endpoint fails from here on, so the saved position cannot move before the kill.
+                let savedSeq = try #require(try await client.webhookStatuses().first?.deliveries.first).deliveredSeq
+                let requestsBeforeKill = receiver.requests.count
                 result = try await segclient(["webhook", "list", "--json"])
                 #expect(result.status == 0)
                 #expect(result.stdout.contains(#""last_error":"HTTP 500 Internal Server Error""#), "\(result.stdout)")
@@ -88,6 +91,10 @@ import Testing
                 }
                 // Every transition acknowledged, and first acknowledged in log order.
                 #expect(firstDeliveries == expected)
+                // The restarted evaluator resumed after the persisted position: nothing acknowledged
+                // before the kill was sent again.
+                let resent = try receiver.requests.dropFirst(requestsBeforeKill).flatMap { try WebhookBody($0).transitions }
+                #expect(resent.first.map { $0.seq > savedSeq } == true, "resent from \(resent.first?.seq ?? 0), saved \(savedSeq)")
                 for request in receiver.requests {
                     #expect(signatureIsValid(request, secret: "s"))
                 }
