@@ -64,6 +64,8 @@ public struct InProcessEvaluator: Sendable {
         directory: String,
         storeSocketPath: String,
         name: String = "evaluator",
+        shardIndex: UInt32 = 0,
+        shardCount: UInt32 = 1,
         webhooks: WebhookDeliveryConfiguration = WebhookDeliveryConfiguration(),
         _ body: @Sendable (InProcessEvaluator) async throws -> Result
     ) async throws -> Result {
@@ -74,6 +76,8 @@ public struct InProcessEvaluator: Sendable {
             storeSocketPath: storeSocketPath,
             server: RPCServerConfiguration(socketPath: socketPath),
             dataDirectory: directory + "/\(name)-data",
+            shardIndex: shardIndex,
+            shardCount: shardCount,
             readYourWritesTimeout: .seconds(20),
             reconnectDelay: .milliseconds(50)
         )

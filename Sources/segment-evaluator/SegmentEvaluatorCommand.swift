@@ -37,7 +37,10 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
 
-    @Option(name: .customLong("webhook-retry-base-ms"), help: "Webhook back-off after the first failure, ms (doubles per failure). Default 1000.")
+    @Option(
+        name: .customLong("webhook-retry-base-ms"),
+        help: "Webhook back-off after the first failure, ms (doubles per failure). Default 1000."
+    )
     var webhookRetryBaseMs: Int?
 
     @Option(name: .customLong("webhook-retry-cap-ms"), help: "Longest webhook back-off, ms. Default 300000.")
@@ -99,7 +102,9 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
     }
 
     /// Webhook delivery settings from flags and environment.
-    private func webhookConfiguration(_ setting: (String?, String) -> String?) throws -> WebhookDeliveryConfiguration {
+    private func webhookConfiguration(
+        _ setting: (String?, String) -> String?
+    ) throws -> WebhookDeliveryConfiguration {
         func number(_ flag: Int?, _ variable: String, _ name: String, minimum: Int) throws -> Int? {
             guard let text = setting(flag.map(String.init), variable) else { return nil }
             guard let value = Int(text), value >= minimum else {
@@ -108,17 +113,18 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
             return value
         }
         var webhooks = WebhookDeliveryConfiguration()
-        if let ms = try number(self.webhookRetryBaseMs, "SEGMENT_EVALUATOR_WEBHOOK_RETRY_BASE_MS", "webhook-retry-base-ms", minimum: 1) {
+        let prefix = "SEGMENT_EVALUATOR_WEBHOOK_"
+        if let ms = try number(self.webhookRetryBaseMs, prefix + "RETRY_BASE_MS", "webhook-retry-base-ms", minimum: 1) {
             webhooks.retryBase = .milliseconds(ms)
         }
-        if let ms = try number(self.webhookRetryCapMs, "SEGMENT_EVALUATOR_WEBHOOK_RETRY_CAP_MS", "webhook-retry-cap-ms", minimum: 1) {
+        if let ms = try number(self.webhookRetryCapMs, prefix + "RETRY_CAP_MS", "webhook-retry-cap-ms", minimum: 1) {
             webhooks.retryCap = .milliseconds(ms)
         }
-        if let ms = try number(self.webhookTimeoutMs, "SEGMENT_EVALUATOR_WEBHOOK_TIMEOUT_MS", "webhook-timeout-ms", minimum: 1) {
+        if let ms = try number(self.webhookTimeoutMs, prefix + "TIMEOUT_MS", "webhook-timeout-ms", minimum: 1) {
             webhooks.requestTimeout = .milliseconds(ms)
             webhooks.connectTimeout = min(webhooks.connectTimeout, .milliseconds(ms))
         }
-        if let count = try number(self.webhookBatch, "SEGMENT_EVALUATOR_WEBHOOK_BATCH", "webhook-batch", minimum: 1) {
+        if let count = try number(self.webhookBatch, prefix + "BATCH", "webhook-batch", minimum: 1) {
             webhooks.maximumBatchSize = count
         }
         return webhooks

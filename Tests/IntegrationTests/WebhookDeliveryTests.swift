@@ -25,7 +25,11 @@ import Testing
                     try await client.putSegment("vip", expression: #"plan = "vip""#)
                     // A transition before the registration is never delivered.
                     try await client.plan("early", "pro")
-                    let (webhook, _) = try await client.addWebhook(url: receiver.url(), segments: ["pro"], secret: "s3cret")
+                    let (webhook, _) = try await client.addWebhook(
+                        url: receiver.url(),
+                        segments: ["pro"],
+                        secret: "s3cret"
+                    )
                     #expect(webhook.id.hasPrefix("wh_"))
                     #expect(webhook.segments == ["pro"])
                     // 10 users enter pro, 4 leave for vip, 2 come back: 16 pro transitions, 4 vip ones.
@@ -91,7 +95,9 @@ import Testing
                     let requests = await receiver.waitForRequests(5)
                     #expect(requests.count == 5)
                     // The failed request is re-sent identically: same body, signature and key.
-                    #expect(requests.map(\.reply) == [.status(500), .status(500), .status(200), .status(200), .status(200)])
+                    #expect(
+                        requests.map(\.reply) == [.status(500), .status(500), .status(200), .status(200), .status(200)]
+                    )
                     #expect(requests[0].body == requests[1].body && requests[1].body == requests[2].body)
                     #expect(requests[0].headers == requests[1].headers && requests[1].headers == requests[2].headers)
                     #expect(try acknowledged(requests).map(\.line) == expected)
@@ -109,7 +115,8 @@ import Testing
 
     @Test func aFailingEndpointShowsItsErrorAndBacklogThenCatchesUp() async throws {
         let healthy = Atomic<Bool>(false)
-        try await WebhookReceiver.with(reply: { _, _ in healthy.load(ordering: .relaxed) ? .status(204) : .status(503) }) {
+        try await WebhookReceiver.with(reply: { _, _ in healthy.load(ordering: .relaxed) ? .status(204) : .status(503) }
+        ) {
             receiver in
             try await TemporaryDirectory.with { directory in
                 try await InProcessDaemons.with(directory: directory, webhooks: Self.fast) { daemons in
@@ -119,7 +126,9 @@ import Testing
                     for index in 0..<5 { try await client.plan("u\(index)", "pro") }
                     _ = try await Self.waitForHistory(client, segment: "pro", count: 5)
                     let failing = try await eventually {
-                        guard let delivery = try await client.webhookStatuses().first?.deliveries.first else { return false }
+                        guard let delivery = try await client.webhookStatuses().first?.deliveries.first else {
+                            return false
+                        }
                         return delivery.failedAttempts >= 2 && delivery.pending == 5
                     }
                     #expect(failing)
@@ -211,12 +220,77 @@ import Testing
         }
     }
 
+    @Test func eachShardDeliversItsOwnUsersInItsOwnOrder() async throws {
+        try await WebhookReceiver.with { receiver in
+            try await TemporaryDirectory.with { directory in
+                try await InProcessProfileStore.with(directory: directory) { store in
+                    try await InProcessEvaluator.with(
+                        directory: directory,
+                        storeSocketPath: store.socketPath,
+                        name: "shard0",
+                        shardIndex: 0,
+                        shardCount: 2,
+                        webhooks: Self.fast
+                    ) { shard0 in
+                        try await InProcessEvaluator.with(
+                            directory: directory,
+                            storeSocketPath: store.socketPath,
+                            name: "shard1",
+                            shardIndex: 1,
+                            shardCount: 2,
+                            webhooks: Self.fast
+                        ) { shard1 in
+                            let client = SegmentsClient(
+                                configuration: .init(
+                                    storeSocketPath: store.socketPath,
+                                    evaluatorSocketPaths: [shard0.socketPath, shard1.socketPath]
+                                )
+                            )
+                            try await client.putSegment("pro", expression: #"plan = "pro""#)
+                            let (webhook, _) = try await client.addWebhook(url: receiver.url(), segments: [], secret: "k")
+                            for index in 0..<20 { try await client.plan("u\(index)", "pro") }
+                            var last: UInt64 = 0
+                            for index in 0..<5 { last = try await client.plan("u\(index)", "free") }
+                            // Both shards have applied (and recorded) everything once they count it.
+                            #expect(try await client.memberCount("pro", minSeq: last) == 15)
+                            let history = try await client.history(ofSegment: "pro")
+                            #expect(history.count == 25)
+                            _ = try await Self.waitForDelivered(receiver, count: 25)
+                            var delivered: [Int: [String]] = [:]
+                            for request in receiver.requests {
+                                let body = try WebhookBody(request)
+                                #expect(body.shardCount == 2)
+                                #expect(request.headers["idempotency-key"]?.hasPrefix("\(webhook.id)-\(body.shard)-") == true)
+                                delivered[body.shard, default: []] += body.transitions.map(\.line)
+                            }
+                            for shard in [0, 1] {
+                                let expected = history.filter { $0.shard == shard }.map {
+                                    "\($0.seq) \($0.userID) \($0.kind.rawValue)"
+                                }
+                                #expect(!expected.isEmpty)
+                                #expect(delivered[shard] == expected, "shard \(shard)")
+                            }
+                            let status = try #require(try await client.webhookStatuses().first)
+                            #expect(status.deliveries.map(\.shard) == [0, 1])
+                            #expect(status.pending == 0)
+                            #expect(status.deliveries.map(\.deliveredCount).reduce(0, +) == 25)
+                            await client.close()
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func badInputGivesClearErrors() async throws {
         try await TemporaryDirectory.with { directory in
             try await InProcessDaemons.with(directory: directory) { (daemons: InProcessDaemons) async throws in
                 let client = daemons.client
                 let cases: [(url: String, segments: [String], secret: String, message: String)] = [
-                    ("ftp://example.com/x", [], "k", "invalid webhook URL 'ftp://example.com/x': the scheme must be http or https, not ftp"),
+                    (
+                        "ftp://example.com/x", [], "k",
+                        "invalid webhook URL 'ftp://example.com/x': the scheme must be http or https, not ftp"
+                    ),
                     ("example.com/hook", [], "k", "invalid webhook URL 'example.com/hook': not an absolute URL"),
                     ("http://", [], "k", "invalid webhook URL 'http://': no host"),
                     ("", [], "k", "webhook URL is empty"),

@@ -38,14 +38,20 @@ import Testing
                 )
                 let environment = ["SEGMENTS_STORE_SOCKET": storeSocket, "SEGMENTS_EVALUATOR_SOCKET": evaluatorSocket]
                 func segclient(_ arguments: [String]) async throws -> CommandResult {
-                    try await CommandResult.run(BuiltProducts.path(of: "segclient"), arguments, environment: environment)
+                    try await CommandResult.run(
+                        BuiltProducts.path(of: "segclient"),
+                        arguments,
+                        environment: environment
+                    )
                 }
                 let client = SegmentsClient(
                     configuration: .init(storeSocketPath: storeSocket, evaluatorSocketPaths: [evaluatorSocket])
                 )
 
                 try await client.putSegment("pro", expression: #"plan = "pro""#)
-                var result = try await segclient(["webhook", "add", receiver.url(), "--segments", "pro", "--secret", "s"])
+                var result = try await segclient([
+                    "webhook", "add", receiver.url(), "--segments", "pro", "--secret", "s",
+                ])
                 #expect(result.status == 0, "\(result.stderr)")
                 let id = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
                 #expect(id.hasPrefix("wh_") && id.count == 19, "\(id)")
@@ -54,7 +60,9 @@ import Testing
                 for index in 0..<12 { try await client.plan("u\(index)", "pro") }
                 await receiver.waitForRequests(5)
                 let backlogged = try await eventually {
-                    guard let delivery = try await client.webhookStatuses().first?.deliveries.first else { return false }
+                    guard let delivery = try await client.webhookStatuses().first?.deliveries.first else {
+                        return false
+                    }
                     return delivery.deliveredSeq > 0 && delivery.pending > 0 && delivery.lastError != nil
                 }
                 #expect(backlogged)
@@ -86,15 +94,22 @@ import Testing
                 var firstDeliveries: [String] = []
                 _ = try await eventually {
                     var seen: Set<UInt64> = []
-                    firstDeliveries = try acknowledged(receiver.requests).filter { seen.insert($0.seq).inserted }.map(\.line)
+                    firstDeliveries = try acknowledged(receiver.requests).filter { seen.insert($0.seq).inserted }.map(
+                        \.line
+                    )
                     return firstDeliveries.count >= expected.count
                 }
                 // Every transition acknowledged, and first acknowledged in log order.
                 #expect(firstDeliveries == expected)
                 // The restarted evaluator resumed after the persisted position: nothing acknowledged
                 // before the kill was sent again.
-                let resent = try receiver.requests.dropFirst(requestsBeforeKill).flatMap { try WebhookBody($0).transitions }
-                #expect(resent.first.map { $0.seq > savedSeq } == true, "resent from \(resent.first?.seq ?? 0), saved \(savedSeq)")
+                let resent = try receiver.requests.dropFirst(requestsBeforeKill).flatMap {
+                    try WebhookBody($0).transitions
+                }
+                #expect(
+                    resent.first.map { $0.seq > savedSeq } == true,
+                    "resent from \(resent.first?.seq ?? 0), saved \(savedSeq)"
+                )
                 for request in receiver.requests {
                     #expect(signatureIsValid(request, secret: "s"))
                 }
@@ -106,7 +121,12 @@ import Testing
                 #expect(lines.first?.hasPrefix("ID") == true)
                 let columns = lines.last?.split(separator: " ", omittingEmptySubsequences: true).map(String.init) ?? []
                 // ID URL SEGMENTS DELIVERED PENDING LAST-ERROR NEXT-RETRY
-                #expect(columns == [id, receiver.url(), "pro", expected.last?.split(separator: " ").first.map(String.init) ?? "?", "0", "-", "-"])
+                #expect(
+                    columns == [
+                        id, receiver.url(), "pro", expected.last?.split(separator: " ").first.map(String.init) ?? "?",
+                        "0", "-", "-",
+                    ]
+                )
 
                 result = try await segclient(["webhook", "remove", id])
                 #expect(result.status == 0)

@@ -38,7 +38,11 @@ func signatureIsValid(_ request: WebhookReceiver.Request, secret: String) -> Boo
         guard let byte = UInt8(String(decoding: hex[index..<index + 2], as: UTF8.self), radix: 16) else { return false }
         mac.append(byte)
     }
-    return HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: request.body, using: SymmetricKey(data: Array(secret.utf8)))
+    return HMAC<SHA256>.isValidAuthenticationCode(
+        mac,
+        authenticating: request.body,
+        using: SymmetricKey(data: Array(secret.utf8))
+    )
 }
 
 /// The transitions a receiver acknowledged (answered 2xx), in the order it acknowledged them.

@@ -51,7 +51,11 @@ import Testing
             #expect(await errorCode { try await store.client.removeWebhook("") } == .invalidArgument)
             #expect(
                 await errorCode {
-                    try await store.client.addWebhook(url: "http://x/" + String(repeating: "a", count: 3000), segments: [], secret: "k")
+                    try await store.client.addWebhook(
+                        url: "http://x/" + String(repeating: "a", count: 3000),
+                        segments: [],
+                        secret: "k"
+                    )
                 } == .invalidArgument
             )
         }

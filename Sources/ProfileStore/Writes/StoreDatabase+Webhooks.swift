@@ -13,7 +13,9 @@ extension StoreDatabase {
     /// Registers a webhook endpoint: checks the URL, segment names and secret, assigns an id and
     /// logs a `WebhookAdded` entry (which carries the secret for the evaluators that deliver).
     /// - Throws: ``ProfileStoreError`` `invalidArgument` for a bad URL, segment name or secret.
-    func addWebhook(_ request: Segments_V1_AddWebhookRequest) async throws(ProfileStoreError)
+    func addWebhook(
+        _ request: Segments_V1_AddWebhookRequest
+    ) async throws(ProfileStoreError)
         -> Segments_V1_AddWebhookResponse
     {
         try Self.checkWebhookURL(request.url)

@@ -61,7 +61,12 @@ public final class SegmentEvaluatorService: Service {
             logger: self.logger,
             onListening: self.onReady
         )
-        let applier = FeedApplier(core: core, webhooks: webhooks, configuration: self.configuration, logger: self.logger)
+        let applier = FeedApplier(
+            core: core,
+            webhooks: webhooks,
+            configuration: self.configuration,
+            logger: self.logger
+        )
         let dispatcher = WebhookDispatcher(
             ledger: webhooks,
             transitions: core.transitions,

@@ -105,12 +105,18 @@ final class WebhookLedger: Sendable {
             if inserted { self.changes.publish(headSeq: self.changes.headSeq + 1) }
         case .webhookRemoved(let removed):
             try self.withConnection("remove webhook \(removed.id)") { connection in
-                let update = try connection.cachedStatement(
-                    "UPDATE webhooks SET removed_store_seq = ? WHERE id = ? AND removed_store_seq IS NULL"
-                )
-                try update.bind(Int64(entry.seq), at: 1)
-                try update.bind(removed.id, at: 2)
-                try update.execute()
+                try connection.transaction(.immediate) {
+                    // The row stays as a tombstone, so that a replayed `WebhookAdded` stays ignored.
+                    let update = try connection.cachedStatement(
+                        "UPDATE webhooks SET removed_store_seq = ? WHERE id = ? AND removed_store_seq IS NULL"
+                    )
+                    try update.bind(Int64(entry.seq), at: 1)
+                    try update.bind(removed.id, at: 2)
+                    try update.execute()
+                    let forget = try connection.cachedStatement("DELETE FROM webhook_deliveries WHERE webhook_id = ?")
+                    try forget.bind(removed.id, at: 1)
+                    try forget.execute()
+                }
             }
             self.changes.publish(headSeq: self.changes.headSeq + 1)
         default:

@@ -89,7 +89,8 @@ struct WebhookWorker: Sendable {
                     continue
                 }
                 scannedThrough =
-                    batch.count < self.configuration.maximumBatchSize ? max(head, scannedThrough) : batch[batch.count - 1].seq
+                    batch.count < self.configuration.maximumBatchSize
+                    ? max(head, scannedThrough) : batch[batch.count - 1].seq
                 payload = WebhookPayload(
                     endpoint: self.endpoint,
                     shardIndex: self.shardIndex,
@@ -172,7 +173,9 @@ struct WebhookWorker: Sendable {
             }
             let code = response.status.code
             guard (200..<300).contains(code) else {
-                return .failed("HTTP \(code)\(response.status.reasonPhrase.isEmpty ? "" : " \(response.status.reasonPhrase)")")
+                return .failed(
+                    "HTTP \(code)\(response.status.reasonPhrase.isEmpty ? "" : " \(response.status.reasonPhrase)")"
+                )
             }
             return .delivered
         } catch {

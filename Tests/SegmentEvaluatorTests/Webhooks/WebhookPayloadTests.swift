@@ -5,7 +5,13 @@ import Testing
 
 /// The request body, signature and back-off as values.
 @Suite struct WebhookPayloadTests {
-    let endpoint = WebhookEndpoint(id: "wh_1", url: "http://127.0.0.1/x", segments: [], secret: "Jefe", addedStoreSeq: 1)
+    let endpoint = WebhookEndpoint(
+        id: "wh_1",
+        url: "http://127.0.0.1/x",
+        segments: [],
+        secret: "Jefe",
+        addedStoreSeq: 1
+    )
 
     func transition(_ seq: UInt64, _ user: String, _ kind: Segments_V1_TransitionKind) -> Segments_V1_Transition {
         var transition = Segments_V1_Transition()
