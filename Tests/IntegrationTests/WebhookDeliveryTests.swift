@@ -65,6 +65,7 @@ import Testing
                             #expect(item.at == "2026-11-01T00:00:00Z")
                         }
                     }
+                    try await client.waitUntilCaughtUp(webhook.id)
                     let statuses = try await client.webhookStatuses()
                     let status = try #require(statuses.first)
                     #expect(statuses.count == 1)
@@ -178,6 +179,7 @@ import Testing
                         let delivered = try await Self.waitForDelivered(good, count: 21)
                         #expect(delivered.count == 21)
                         #expect(hung.requests.count == 1)
+                        try await client.waitUntilCaughtUp(goodHook.id)
                         let statuses = try await client.webhookStatuses()
                         let hungStatus = try #require(statuses.first { $0.webhook.id == hungHook.id })
                         let goodStatus = try #require(statuses.first { $0.webhook.id == goodHook.id })
@@ -270,6 +272,7 @@ import Testing
                                 #expect(!expected.isEmpty)
                                 #expect(delivered[shard] == expected, "shard \(shard)")
                             }
+                            try await client.waitUntilCaughtUp(webhook.id)
                             let status = try #require(try await client.webhookStatuses().first)
                             #expect(status.deliveries.map(\.shard) == [0, 1])
                             #expect(status.pending == 0)

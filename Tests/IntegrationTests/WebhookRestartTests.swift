@@ -114,6 +114,7 @@ import Testing
                     #expect(signatureIsValid(request, secret: "s"))
                 }
 
+                try await client.waitUntilCaughtUp(id)
                 result = try await segclient(["webhook", "list"])
                 #expect(result.status == 0)
                 let lines = result.stdout.split(separator: "\n").map(String.init)

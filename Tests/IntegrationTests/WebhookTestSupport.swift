@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import SegmentsClient
 import SegmentsTesting
+import Testing
 
 /// A webhook request body as docs/webhooks.md describes it.
 struct WebhookBody: Decodable, Equatable {
@@ -67,6 +68,15 @@ func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -
 }
 
 extension SegmentsClient {
+    /// Waits until webhook `id` has no backlog on any shard: its last acknowledgement is saved
+    /// (a receiver sees a request before the evaluator has its answer).
+    func waitUntilCaughtUp(_ id: String) async throws {
+        let caughtUp = try await eventually {
+            try await self.webhookStatuses().first { $0.webhook.id == id }?.pending == 0
+        }
+        #expect(caughtUp, "webhook \(id) still has a backlog")
+    }
+
     /// Sets `user`'s plan; with the segment `pro` (`plan = "pro"`) it makes an enter or an exit.
     @discardableResult
     func plan(_ user: String, _ plan: String) async throws -> UInt64 {
