@@ -285,6 +285,50 @@ import Testing
         }
     }
 
+    @Test func aRunningBackOffIsKeptAcrossARestart() async throws {
+        let healthy = Atomic<Bool>(false)
+        let slow = WebhookDeliveryConfiguration(retryBase: .seconds(2), retryCap: .seconds(2))
+        try await WebhookReceiver.with(reply: { _, _ in healthy.load(ordering: .relaxed) ? .status(200) : .status(500) }) {
+            receiver in
+            try await TemporaryDirectory.with { directory in
+                try await InProcessProfileStore.with(directory: directory) { store in
+                    let nextAttemptAtMs = try await InProcessEvaluator.with(
+                        directory: directory,
+                        storeSocketPath: store.socketPath,
+                        webhooks: slow
+                    ) { evaluator in
+                        let client = SegmentsClient(
+                            configuration: .init(storeSocketPath: store.socketPath, evaluatorSocketPaths: [evaluator.socketPath])
+                        )
+                        try await client.putSegment("pro", expression: #"plan = "pro""#)
+                        _ = try await client.addWebhook(url: receiver.url(), segments: [], secret: "k")
+                        try await client.plan("u", "pro")
+                        var next: Int64?
+                        _ = try await eventually {
+                            next = try await client.webhookStatuses().first?.deliveries.first?.nextAttemptAtMs
+                            return next != nil
+                        }
+                        await client.close()
+                        return try #require(next)
+                    }
+                    #expect(receiver.requests.count == 1)
+                    healthy.store(true, ordering: .relaxed)
+                    try await InProcessEvaluator.with(
+                        directory: directory,
+                        storeSocketPath: store.socketPath,
+                        webhooks: slow
+                    ) { _ in
+                        #expect(await receiver.waitForRequests(2).count == 2)
+                        // The restarted evaluator waited out the persisted back-off before retrying.
+                        let retriedAtMs = Int64(Date().timeIntervalSince1970 * 1000)
+                        #expect(retriedAtMs >= nextAttemptAtMs - 50, "retried \(nextAttemptAtMs - retriedAtMs) ms early")
+                    }
+                    #expect(try acknowledged(receiver.requests).map(\.user) == ["u"])
+                }
+            }
+        }
+    }
+
     @Test func badInputGivesClearErrors() async throws {
         try await TemporaryDirectory.with { directory in
             try await InProcessDaemons.with(directory: directory) { (daemons: InProcessDaemons) async throws in

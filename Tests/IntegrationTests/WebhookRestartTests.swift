@@ -143,6 +143,22 @@ import Testing
                 #expect(result.stderr.contains("--secret"))
                 result = try await segclient(["webhook", "list"])
                 #expect(result.stdout == "ID  URL  SEGMENTS  DELIVERED  PENDING  LAST ERROR  NEXT RETRY\n")
+                // The secret can come from standard input; --json shows the registration.
+                result = try await CommandResult.run(
+                    BuiltProducts.path(of: "segclient"),
+                    ["webhook", "add", receiver.url("/other"), "--secret-file", "-", "--json"],
+                    environment: environment,
+                    input: "from-stdin\n"
+                )
+                #expect(result.status == 0, "\(result.stderr)")
+                #expect(result.stdout.contains(#""url":"\#(receiver.url("/other"))","segments":[]"#), "\(result.stdout)")
+                // Signed with the secret as read, without the trailing newline.
+                try await client.plan("u99", "pro")
+                let other = await eventually { receiver.requests.contains { $0.uri == "/other" } }
+                #expect(other)
+                for request in receiver.requests where request.uri == "/other" {
+                    #expect(signatureIsValid(request, secret: "from-stdin"))
+                }
                 await client.close()
             }
         }

@@ -156,7 +156,7 @@ struct WebhookWorker: Sendable {
         var request = HTTPClientRequest(url: self.endpoint.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "User-Agent", value: "segments-evaluator/0.1.0")
+        request.headers.add(name: "User-Agent", value: "segments-evaluator/\(EvaluatorRouter.version)")
         request.headers.add(name: WebhookPayload.signatureHeader, value: payload.signature)
         request.headers.add(name: WebhookPayload.idempotencyHeader, value: payload.idempotencyKey)
         request.body = .bytes(ByteBuffer(bytes: payload.body))
