@@ -285,6 +285,26 @@ import Testing
         }
     }
 
+    @Test func aRefusedConnectionIsReportedPlainly() async throws {
+        // A port nothing listens on: a receiver started and stopped again.
+        let url = try await WebhookReceiver.with { $0.url() }
+        try await TemporaryDirectory.with { directory in
+            try await InProcessDaemons.with(directory: directory, webhooks: Self.fast) { daemons in
+                let client = daemons.client
+                try await client.putSegment("pro", expression: #"plan = "pro""#)
+                _ = try await client.addWebhook(url: url, segments: [], secret: "k")
+                try await client.plan("u", "pro")
+                var error: String?
+                _ = try await eventually {
+                    error = try await client.webhookStatuses().first?.deliveries.first?.lastError
+                    return error != nil
+                }
+                #expect(error?.contains("Connection refused") == true, "\(error ?? "no error")")
+                #expect(error?.contains("errno") == false, "\(error ?? "no error")")
+            }
+        }
+    }
+
     @Test func aRunningBackOffIsKeptAcrossARestart() async throws {
         let healthy = Atomic<Bool>(false)
         let slow = WebhookDeliveryConfiguration(retryBase: .seconds(2), retryCap: .seconds(2))

@@ -83,9 +83,17 @@ extension SegmentsClient {
         try await self.setProfile(user, ["plan": .string(plan)]).seq
     }
 
-    /// `"seq user change"` of every transition of `segment`, in log order.
+    /// `"seq user change"` of every transition of `segment`, in log order; none while the
+    /// evaluator has not applied the segment's creation yet.
     func historyLines(of segment: String) async throws -> [String] {
-        try await self.history(ofSegment: segment).map { "\($0.seq) \($0.userID) \($0.kind.rawValue)" }
+        let transitions: [SegmentsTransition]
+        do throws(SegmentsClientError) {
+            transitions = try await self.history(ofSegment: segment)
+        } catch {
+            guard error.code == .notFound else { throw error }
+            return []
+        }
+        return transitions.map { "\($0.seq) \($0.userID) \($0.kind.rawValue)" }
     }
 }
 

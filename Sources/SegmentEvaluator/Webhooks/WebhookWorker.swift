@@ -3,7 +3,14 @@ import DaemonSupport
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import SegmentsWire
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Delivers one endpoint's transitions: reads them from the transition log in order after the
 /// persisted position, POSTs them in batches, and moves the position only after a 2xx answer.
@@ -183,17 +190,30 @@ struct WebhookWorker: Sendable {
         }
     }
 
-    /// A short, single-line reason for a failed request.
+    /// A short, single-line reason for a failed request, e.g. `cannot connect to 127.0.0.1:9:
+    /// Connection refused` or `timed out`.
     static func describe(_ error: any Error) -> String {
         let text: String
-        if let error = error as? HTTPClientError {
+        switch error {
+        case let error as HTTPClientError:
             switch error {
-            case .deadlineExceeded, .readTimeout, .connectTimeout:
-                text = "timed out (\(error))"
-            default:
-                text = "\(error)"
+            case .deadlineExceeded: text = "timed out"
+            case .readTimeout: text = "timed out reading the response"
+            case .connectTimeout: text = "timed out connecting"
+            case .remoteConnectionClosed: text = "the endpoint closed the connection"
+            default: text = "\(error)"
             }
-        } else {
+        case let error as NIOConnectionError:
+            if let failure = error.connectionErrors.first {
+                text = "cannot connect to \(error.host):\(error.port): \(Self.describe(failure.error))"
+            } else if let dns = error.dnsAError ?? error.dnsAAAAError {
+                text = "cannot resolve \(error.host): \(dns)"
+            } else {
+                text = "cannot connect to \(error.host):\(error.port)"
+            }
+        case let error as IOError:
+            text = String(cString: strerror(error.errnoCode))
+        default:
             text = "\(error)"
         }
         let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
