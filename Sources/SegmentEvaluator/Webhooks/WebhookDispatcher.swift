@@ -37,7 +37,9 @@ struct WebhookDispatcher: Sendable {
             while !Task.isCancelled {
                 let seen = self.ledger.changes.headSeq
                 do throws(SegmentEvaluatorError) {
-                    let endpoints = try self.ledger.activeEndpoints()
+                    let endpoints = try await self.ledger.perform { ledger throws(SegmentEvaluatorError) in
+                        try ledger.activeEndpoints()
+                    }
                     let active = Set(endpoints.map(\.id))
                     for (id, stop) in running where !active.contains(id) {
                         stop.finish()

@@ -1,4 +1,5 @@
 import DaemonSupport
+import Dispatch
 import SegmentsSQLite
 import SegmentsWire
 import Synchronization
@@ -35,6 +36,9 @@ final class WebhookLedger: Sendable {
         """
 
     private let connection: Mutex<SQLiteConnection>
+    /// Where ``perform(_:)`` runs: SQLite may wait up to its busy timeout for the transition log's
+    /// writer, and that wait must not hold one of the few threads that run tasks.
+    private let queue = DispatchQueue(label: "segments.webhook-ledger")
     /// Moves forward at every registry change (add, remove, reset); the dispatcher waits on it.
     let changes = ProgressNotifier(headSeq: 0)
 
@@ -50,6 +54,19 @@ final class WebhookLedger: Sendable {
         } catch {
             throw SegmentEvaluatorError(.startup, "cannot open \(path) for webhook delivery: \(error)")
         }
+    }
+
+    /// Runs `body` on the ledger's own thread and returns what it returns (for delivery workers and
+    /// queries; the feed applier calls the ledger directly, as it does the transition log).
+    func perform<Value: Sendable>(
+        _ body: @escaping @Sendable (WebhookLedger) throws(SegmentEvaluatorError) -> Value
+    ) async throws(SegmentEvaluatorError) -> Value {
+        let result: Result<Value, SegmentEvaluatorError> = await withCheckedContinuation { continuation in
+            self.queue.async {
+                continuation.resume(returning: Result { () throws(SegmentEvaluatorError) -> Value in try body(self) })
+            }
+        }
+        return try result.get()
     }
 
     /// Runs `body` with the connection, mapping failures to ``SegmentEvaluatorError`` `storage`.

@@ -23,24 +23,27 @@ enum WebhookRoutes {
                 }
             }
             do throws(SegmentEvaluatorError) {
+                let deliveries = try await ledger.perform { ledger throws(SegmentEvaluatorError) in
+                    try ledger.activeEndpoints().map { endpoint throws(SegmentEvaluatorError) in
+                        let state = try ledger.deliveryState(of: endpoint.id)
+                        var delivery = Segments_V1_WebhookDelivery()
+                        delivery.webhookID = endpoint.id
+                        delivery.deliveredSeq = state.deliveredSeq
+                        delivery.pending = try ledger.pendingCount(for: endpoint, after: state.deliveredSeq)
+                        delivery.deliveredCount = state.deliveredCount
+                        delivery.failedAttempts = state.failedAttempts
+                        delivery.lastError = state.lastError
+                        delivery.lastErrorAtMs = state.lastErrorAtMs
+                        delivery.nextAttemptAtMs = state.nextAttemptAtMs
+                        delivery.lastDeliveredAtMs = state.lastDeliveredAtMs
+                        return delivery
+                    }
+                }
                 var response = Segments_V1_ListWebhookDeliveriesResponse()
                 response.shardIndex = configuration.shardIndex
                 response.shardCount = configuration.shardCount
                 response.transitionSeq = core.transitions.headSeq
-                for endpoint in try ledger.activeEndpoints() {
-                    let state = try ledger.deliveryState(of: endpoint.id)
-                    var delivery = Segments_V1_WebhookDelivery()
-                    delivery.webhookID = endpoint.id
-                    delivery.deliveredSeq = state.deliveredSeq
-                    delivery.pending = try ledger.pendingCount(for: endpoint, after: state.deliveredSeq)
-                    delivery.deliveredCount = state.deliveredCount
-                    delivery.failedAttempts = state.failedAttempts
-                    delivery.lastError = state.lastError
-                    delivery.lastErrorAtMs = state.lastErrorAtMs
-                    delivery.nextAttemptAtMs = state.nextAttemptAtMs
-                    delivery.lastDeliveredAtMs = state.lastDeliveredAtMs
-                    response.deliveries.append(delivery)
-                }
+                response.deliveries = deliveries
                 return response
             } catch {
                 throw error.rpcError

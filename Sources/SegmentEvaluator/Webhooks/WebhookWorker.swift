@@ -59,7 +59,10 @@ struct WebhookWorker: Sendable {
         var state: WebhookDeliveryState
         while true {
             do throws(SegmentEvaluatorError) {
-                state = try self.ledger.deliveryState(of: self.endpoint.id)
+                let id = self.endpoint.id
+                state = try await self.ledger.perform { ledger throws(SegmentEvaluatorError) in
+                    try ledger.deliveryState(of: id)
+                }
                 break
             } catch {
                 logger.error("cannot read the webhook's delivery state", metadata: ["error": "\(error)"])
@@ -79,12 +82,10 @@ struct WebhookWorker: Sendable {
             if batch.isEmpty {
                 let head = self.transitions.headSeq
                 do throws(SegmentEvaluatorError) {
-                    batch = try self.ledger.transitions(
-                        for: self.endpoint,
-                        after: scannedThrough,
-                        through: head,
-                        limit: self.configuration.maximumBatchSize
-                    )
+                    let (endpoint, after, limit) = (self.endpoint, scannedThrough, self.configuration.maximumBatchSize)
+                    batch = try await self.ledger.perform { ledger throws(SegmentEvaluatorError) in
+                        try ledger.transitions(for: endpoint, after: after, through: head, limit: limit)
+                    }
                 } catch {
                     logger.error("cannot read transitions for a webhook", metadata: ["error": "\(error)"])
                     guard (try? await Task.sleep(for: .seconds(1))) != nil else { return }
@@ -123,7 +124,7 @@ struct WebhookWorker: Sendable {
                 )
                 batch = []
                 payload = nil
-                self.save(state, logger: logger)
+                await self.save(state, logger: logger)
             case .failed(let reason):
                 state.failedAttempts &+= 1
                 let delay = self.configuration.retryDelay(afterFailures: state.failedAttempts)
@@ -143,15 +144,16 @@ struct WebhookWorker: Sendable {
                         metadata: ["error": "\(reason)", "attempts": "\(state.failedAttempts)"]
                     )
                 }
-                self.save(state, logger: logger)
+                await self.save(state, logger: logger)
                 guard (try? await Task.sleep(for: delay)) != nil else { return }
             }
         }
     }
 
-    private func save(_ state: WebhookDeliveryState, logger: Logger) {
+    private func save(_ state: WebhookDeliveryState, logger: Logger) async {
         do throws(SegmentEvaluatorError) {
-            try self.ledger.save(state, of: self.endpoint.id)
+            let id = self.endpoint.id
+            try await self.ledger.perform { ledger throws(SegmentEvaluatorError) in try ledger.save(state, of: id) }
         } catch {
             // Delivery goes on; a restart re-sends from the last saved position (at least once).
             logger.error("cannot save the webhook's delivery position", metadata: ["error": "\(error)"])
