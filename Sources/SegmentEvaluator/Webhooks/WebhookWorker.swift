@@ -74,7 +74,7 @@ struct WebhookWorker: Sendable {
         if waitMs > 0 {
             guard (try? await Task.sleep(for: .milliseconds(waitMs))) != nil else { return }
         }
-        /// Matching transitions in `(state.deliveredSeq, scannedThrough]` are all in `batch`.
+        // Every matching transition in `(state.deliveredSeq, scannedThrough]` is in `batch`.
         var scannedThrough = state.deliveredSeq
         var batch: [Segments_V1_Transition] = []
         var payload: WebhookPayload?
@@ -112,6 +112,9 @@ struct WebhookWorker: Sendable {
             let now = WallClock.nowMs()
             switch attempt {
             case .delivered:
+                if state.failedAttempts > 0 {
+                    logger.info("webhook endpoint recovered", metadata: ["failed-attempts": "\(state.failedAttempts)"])
+                }
                 state.deliveredSeq = request.lastSeq
                 state.deliveredCount += UInt64(batch.count)
                 state.lastDeliveredAtMs = now
