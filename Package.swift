@@ -28,6 +28,8 @@ var package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // MARK: - System libraries
@@ -108,6 +110,9 @@ var package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -128,11 +133,15 @@ var package = Package(
             dependencies: ["SegmentsClient", "SegmentLanguage"],
             swiftSettings: swiftSettings
         ),
-        /// Helpers for tests: temporary directories and in-process daemons.
+        /// Helpers for tests: temporary directories, in-process daemons and a webhook receiver.
         .target(
             name: "SegmentsTesting",
             dependencies: [
                 "ProfileStore", "SegmentEvaluator", "SegmentsClient", "SegmentsRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -216,7 +225,10 @@ var package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SegmentsClient", "SegmentsTesting", "SegmentsWire", "SegmentLanguage"],
+            dependencies: [
+                "SegmentsClient", "SegmentsTesting", "SegmentsWire", "SegmentLanguage",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -129,11 +129,12 @@ public final class ProfileStoreService: Service {
         router.register(ProfileStoreAPI.readSnapshot) { request, writer, _ in
             try await Self.mapped { try await database.snapshot(request, writer: writer) }
         }
+        Self.registerWebhookMethods(in: &router, database)
         return router
     }
 
     /// Runs `body`, turning store errors into the status clients receive.
-    private static func mapped<Result>(_ body: () async throws -> Result) async throws -> Result {
+    static func mapped<Result>(_ body: () async throws -> Result) async throws -> Result {
         do {
             return try await body()
         } catch let error as ProfileStoreError {

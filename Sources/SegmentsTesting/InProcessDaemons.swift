@@ -22,10 +22,15 @@ public struct InProcessDaemons: Sendable {
     public static func with<Result: Sendable>(
         directory: String,
         manualClockMs: Int64? = 1_793_491_200_000,
+        webhooks: WebhookDeliveryConfiguration = WebhookDeliveryConfiguration(),
         _ body: @Sendable (InProcessDaemons) async throws -> Result
     ) async throws -> Result {
         try await InProcessProfileStore.with(directory: directory, manualClockMs: manualClockMs) { store in
-            try await InProcessEvaluator.with(directory: directory, storeSocketPath: store.socketPath) { evaluator in
+            try await InProcessEvaluator.with(
+                directory: directory,
+                storeSocketPath: store.socketPath,
+                webhooks: webhooks
+            ) { evaluator in
                 let daemons = InProcessDaemons(
                     storeSocketPath: store.socketPath,
                     evaluatorSocketPath: evaluator.socketPath,
@@ -59,18 +64,24 @@ public struct InProcessEvaluator: Sendable {
         directory: String,
         storeSocketPath: String,
         name: String = "evaluator",
+        shardIndex: UInt32 = 0,
+        shardCount: UInt32 = 1,
+        webhooks: WebhookDeliveryConfiguration = WebhookDeliveryConfiguration(),
         _ body: @Sendable (InProcessEvaluator) async throws -> Result
     ) async throws -> Result {
         let socketPath = directory + "/\(name).sock"
         var logger = Logger(label: "test-evaluator")
         logger.logLevel = .warning
-        let configuration = SegmentEvaluatorConfiguration(
+        var configuration = SegmentEvaluatorConfiguration(
             storeSocketPath: storeSocketPath,
             server: RPCServerConfiguration(socketPath: socketPath),
             dataDirectory: directory + "/\(name)-data",
+            shardIndex: shardIndex,
+            shardCount: shardCount,
             readYourWritesTimeout: .seconds(20),
             reconnectDelay: .milliseconds(50)
         )
+        configuration.webhooks = webhooks
         let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
         let service = SegmentEvaluatorService(configuration: configuration, logger: logger) {
             readyContinuation.yield()

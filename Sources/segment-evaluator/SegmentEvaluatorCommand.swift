@@ -15,7 +15,9 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
         discussion: """
             Every flag may also be given as an environment variable: SEGMENT_EVALUATOR_STORE, \
             SEGMENT_EVALUATOR_SOCKET, SEGMENT_EVALUATOR_DATA_DIR, SEGMENT_EVALUATOR_SHARD, \
-            SEGMENT_EVALUATOR_LOG_LEVEL. A flag wins over its variable.
+            SEGMENT_EVALUATOR_LOG_LEVEL, SEGMENT_EVALUATOR_WEBHOOK_RETRY_BASE_MS, \
+            SEGMENT_EVALUATOR_WEBHOOK_RETRY_CAP_MS, SEGMENT_EVALUATOR_WEBHOOK_TIMEOUT_MS, \
+            SEGMENT_EVALUATOR_WEBHOOK_BATCH. A flag wins over its variable.
             """,
         version: "0.1.0"
     )
@@ -34,6 +36,21 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
+
+    @Option(
+        name: .customLong("webhook-retry-base-ms"),
+        help: "Webhook back-off after the first failure, ms (doubles per failure). Default 1000."
+    )
+    var webhookRetryBaseMs: Int?
+
+    @Option(name: .customLong("webhook-retry-cap-ms"), help: "Longest webhook back-off, ms. Default 300000.")
+    var webhookRetryCapMs: Int?
+
+    @Option(name: .customLong("webhook-timeout-ms"), help: "Webhook request timeout, ms. Default 10000.")
+    var webhookTimeoutMs: Int?
+
+    @Option(name: .customLong("webhook-batch"), help: "Most transitions per webhook request. Default 100.")
+    var webhookBatch: Int?
 
     mutating func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -66,13 +83,14 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
             try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         }
 
-        let configuration = SegmentEvaluatorConfiguration(
+        var configuration = SegmentEvaluatorConfiguration(
             storeSocketPath: storeSocket,
             server: RPCServerConfiguration(socketPath: socketPath),
             dataDirectory: dataDirectory,
             shardIndex: index,
             shardCount: count
         )
+        configuration.webhooks = try self.webhookConfiguration(setting)
         let notifier = SystemdNotifier(environment: environment)
         let service = SegmentEvaluatorService(configuration: configuration, logger: logger) {
             logger.info("segment evaluator ready", metadata: ["socket": "\(socketPath)", "store": "\(storeSocket)"])
@@ -81,5 +99,34 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
         guard await DaemonRunner.run(service, notifier: notifier, logger: logger) else {
             throw ExitCode(1)
         }
+    }
+
+    /// Webhook delivery settings from flags and environment.
+    private func webhookConfiguration(
+        _ setting: (String?, String) -> String?
+    ) throws -> WebhookDeliveryConfiguration {
+        func number(_ flag: Int?, _ variable: String, _ name: String, minimum: Int) throws -> Int? {
+            guard let text = setting(flag.map(String.init), variable) else { return nil }
+            guard let value = Int(text), value >= minimum else {
+                throw ValidationError("--\(name) '\(text)' must be a whole number ≥ \(minimum)")
+            }
+            return value
+        }
+        var webhooks = WebhookDeliveryConfiguration()
+        let prefix = "SEGMENT_EVALUATOR_WEBHOOK_"
+        if let ms = try number(self.webhookRetryBaseMs, prefix + "RETRY_BASE_MS", "webhook-retry-base-ms", minimum: 1) {
+            webhooks.retryBase = .milliseconds(ms)
+        }
+        if let ms = try number(self.webhookRetryCapMs, prefix + "RETRY_CAP_MS", "webhook-retry-cap-ms", minimum: 1) {
+            webhooks.retryCap = .milliseconds(ms)
+        }
+        if let ms = try number(self.webhookTimeoutMs, prefix + "TIMEOUT_MS", "webhook-timeout-ms", minimum: 1) {
+            webhooks.requestTimeout = .milliseconds(ms)
+            webhooks.connectTimeout = min(webhooks.connectTimeout, .milliseconds(ms))
+        }
+        if let count = try number(self.webhookBatch, prefix + "BATCH", "webhook-batch", minimum: 1) {
+            webhooks.maximumBatchSize = count
+        }
+        return webhooks
     }
 }

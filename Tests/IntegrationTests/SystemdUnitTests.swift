@@ -88,7 +88,7 @@ import Testing
         #expect(execStart.contains("--socket /run/segments/evaluator-%i.sock"))
         #expect(execStart.contains("--data-dir /var/lib/segments/evaluator-%i"))
         #expect(execStart.contains("--shard %i/${SEGMENTS_SHARDS}"))
-        Self.expectHardening(unit)
+        Self.expectHardening(unit, addressFamilies: "AF_UNIX AF_INET AF_INET6")
     }
 
     // MARK: - sd_notify
@@ -178,11 +178,13 @@ import Testing
         return settings
     }
 
-    private static func expectHardening(_ unit: [String: [String]]) {
+    /// - Parameter addressFamilies: the socket families the unit may use (the evaluator also
+    ///   needs IPv4/IPv6 to deliver webhooks).
+    private static func expectHardening(_ unit: [String: [String]], addressFamilies: String = "AF_UNIX") {
         let expected = [
             "ProtectSystem": "strict", "ProtectHome": "true", "PrivateTmp": "true", "PrivateDevices": "true",
             "NoNewPrivileges": "true", "ProtectKernelTunables": "true", "ProtectKernelModules": "true",
-            "ProtectKernelLogs": "true", "ProtectControlGroups": "true", "RestrictAddressFamilies": "AF_UNIX",
+            "ProtectKernelLogs": "true", "ProtectControlGroups": "true", "RestrictAddressFamilies": addressFamilies,
             "SystemCallFilter": "@system-service", "MemoryDenyWriteExecute": "true",
         ]
         for (key, value) in expected {

@@ -63,6 +63,18 @@ enum StoreSchema {
         ) WITHOUT ROWID;
         CREATE INDEX list_members_by_user ON list_members(user_key);
         """,
+        // Webhook registrations (see docs/webhooks.md). `segments` is the filter joined with ','
+        // (segment names never contain one); empty = every segment. The secret is stored for the
+        // change log's `WebhookAdded` entry only and is never returned by reads.
+        """
+        CREATE TABLE webhooks(
+            id TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            segments TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            created_seq INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """,
     ]
 
     /// Brings `connection` to the latest schema version.

@@ -58,6 +58,7 @@ final class SnapshotCursor: @unchecked Sendable {
             list.name = $0.name
             return list
         }
+        chunk.webhooks = try StoreDatabase.allWebhooks(in: connection)
         self.statement = try connection.prepare(
             "SELECT id, attributes, created_seq, updated_seq FROM users ORDER BY user_key"
         )

@@ -75,6 +75,12 @@ final class TransitionLog: @unchecked Sendable {
                     try writer.setUserVersion(2)
                 }
             }
+            if try writer.userVersion() == 2 {
+                try writer.transaction(.immediate) {
+                    try writer.execute(WebhookLedger.schema)
+                    try writer.setUserVersion(3)
+                }
+            }
             self.reader = Mutex(
                 try SQLiteConnection(
                     path: path,

@@ -10,6 +10,8 @@ import SegmentsWire
 /// instant. Reconnects when the store goes away.
 struct FeedApplier: Sendable {
     let core: EvaluatorCore
+    /// Webhook registrations learned from the log (delivery runs elsewhere).
+    let webhooks: WebhookLedger
     let configuration: SegmentEvaluatorConfiguration
     let logger: Logger
 
@@ -56,6 +58,7 @@ struct FeedApplier: Sendable {
                 metadata: ["store-head": "\(info.headSeq)", "checkpoint": "\(self.core.log.checkpointSeq)"]
             )
             try self.core.reset()
+            try self.webhooks.reset()
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.follow(connection) }
@@ -74,6 +77,8 @@ struct FeedApplier: Sendable {
         var lastState = clock.now
         for try await batch in connection.stream(ProfileStoreAPI.subscribe, request) {
             for entry in batch.entries {
+                // Before the engine: a failure here resubscribes from this entry (see WebhookLedger).
+                try self.webhooks.apply(entry)
                 self.core.apply(entry)
                 if let needs = self.core.neededBackfill() {
                     try await self.loadBackfill(needs, over: connection)

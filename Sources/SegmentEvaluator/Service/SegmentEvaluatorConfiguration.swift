@@ -16,6 +16,8 @@ public struct SegmentEvaluatorConfiguration: Sendable {
     public var readYourWritesTimeout: Duration
     /// How long to wait between attempts to reach the store. Default 0.5 s.
     public var reconnectDelay: Duration
+    /// Webhook delivery: back-off, timeouts, batch size. Default: see ``WebhookDeliveryConfiguration``.
+    public var webhooks = WebhookDeliveryConfiguration()
 
     /// Creates a configuration.
     public init(

@@ -42,6 +42,7 @@ public final class SegmentEvaluatorService: Service {
             logger: self.logger
         )
         let restored = core.restore()
+        let webhooks = try WebhookLedger(directory: self.configuration.dataDirectory)
         self.logger.info(
             "segment evaluator opened",
             metadata: [
@@ -52,16 +53,32 @@ public final class SegmentEvaluatorService: Service {
                 "restored-state-at": "\(restored ? log.stateSeq : 0)",
             ]
         )
+        var router = EvaluatorRouter(core: core, configuration: self.configuration).router
+        WebhookRoutes.register(in: &router, ledger: webhooks, core: core, configuration: self.configuration)
         let server = RPCServer(
             configuration: self.configuration.server,
-            router: EvaluatorRouter(core: core, configuration: self.configuration).router,
+            router: router,
             logger: self.logger,
             onListening: self.onReady
         )
-        let applier = FeedApplier(core: core, configuration: self.configuration, logger: self.logger)
+        let applier = FeedApplier(
+            core: core,
+            webhooks: webhooks,
+            configuration: self.configuration,
+            logger: self.logger
+        )
+        let dispatcher = WebhookDispatcher(
+            ledger: webhooks,
+            transitions: core.transitions,
+            configuration: self.configuration.webhooks,
+            shardIndex: self.configuration.shardIndex,
+            shardCount: self.configuration.shardCount,
+            logger: self.logger
+        )
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
             group.addTask { await cancelWhenGracefulShutdown { await applier.run() } }
+            group.addTask { await cancelWhenGracefulShutdown { await dispatcher.run() } }
             try await group.waitForAll()
         }
         self.logger.info("segment evaluator stopped", metadata: ["applied-seq": "\(core.applied.headSeq)"])

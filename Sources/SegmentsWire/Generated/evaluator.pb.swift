@@ -468,6 +468,76 @@ public nonisolated struct Segments_V1_EvaluatorStatus: Sendable {
   public init() {}
 }
 
+public nonisolated struct Segments_V1_ListWebhookDeliveriesRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Wait until the evaluator has applied this store change (e.g. the webhook's registration).
+  public var minSeq: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Segments_V1_ListWebhookDeliveriesResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var deliveries: [Segments_V1_WebhookDelivery] = []
+
+  /// This evaluator's shard.
+  public var shardIndex: UInt32 = 0
+
+  public var shardCount: UInt32 = 0
+
+  /// Transition-log head of this shard.
+  public var transitionSeq: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// How far one evaluator shard has delivered one webhook.
+public nonisolated struct Segments_V1_WebhookDelivery: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var webhookID: String = String()
+
+  /// Last transition-log number delivered (acknowledged with a 2xx); 0 = none yet.
+  public var deliveredSeq: UInt64 = 0
+
+  /// Transitions recorded for this webhook and not yet delivered (the backlog).
+  public var pending: UInt64 = 0
+
+  /// Transitions delivered since registration.
+  public var deliveredCount: UInt64 = 0
+
+  /// Failed attempts in a row at the head of the backlog; 0 after a success.
+  public var failedAttempts: UInt32 = 0
+
+  /// Why the last attempt failed ("HTTP 500", "connection refused", ...); empty after a success.
+  public var lastError: String = String()
+
+  /// When the last attempt failed, ms since the Unix epoch; 0 = never.
+  public var lastErrorAtMs: Int64 = 0
+
+  /// When the next attempt is due after a failure, ms since the Unix epoch; 0 = not waiting.
+  public var nextAttemptAtMs: Int64 = 0
+
+  /// When a request was last acknowledged, ms since the Unix epoch; 0 = never.
+  public var lastDeliveredAtMs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "segments.v1"
@@ -1346,6 +1416,151 @@ nonisolated extension Segments_V1_EvaluatorStatus: SwiftProtobuf.Message, SwiftP
     if lhs.userCount != rhs.userCount {return false}
     if lhs.segmentCount != rhs.segmentCount {return false}
     if lhs.version != rhs.version {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Segments_V1_ListWebhookDeliveriesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListWebhookDeliveriesRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}min_seq\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.minSeq) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.minSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.minSeq, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Segments_V1_ListWebhookDeliveriesRequest, rhs: Segments_V1_ListWebhookDeliveriesRequest) -> Bool {
+    if lhs.minSeq != rhs.minSeq {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Segments_V1_ListWebhookDeliveriesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListWebhookDeliveriesResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}deliveries\0\u{3}shard_index\0\u{3}shard_count\0\u{3}transition_seq\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.deliveries) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.shardIndex) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.shardCount) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.transitionSeq) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.deliveries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.deliveries, fieldNumber: 1)
+    }
+    if self.shardIndex != 0 {
+      try visitor.visitSingularUInt32Field(value: self.shardIndex, fieldNumber: 2)
+    }
+    if self.shardCount != 0 {
+      try visitor.visitSingularUInt32Field(value: self.shardCount, fieldNumber: 3)
+    }
+    if self.transitionSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.transitionSeq, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Segments_V1_ListWebhookDeliveriesResponse, rhs: Segments_V1_ListWebhookDeliveriesResponse) -> Bool {
+    if lhs.deliveries != rhs.deliveries {return false}
+    if lhs.shardIndex != rhs.shardIndex {return false}
+    if lhs.shardCount != rhs.shardCount {return false}
+    if lhs.transitionSeq != rhs.transitionSeq {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Segments_V1_WebhookDelivery: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WebhookDelivery"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}webhook_id\0\u{3}delivered_seq\0\u{1}pending\0\u{3}delivered_count\0\u{3}failed_attempts\0\u{3}last_error\0\u{3}last_error_at_ms\0\u{3}next_attempt_at_ms\0\u{3}last_delivered_at_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.webhookID) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.deliveredSeq) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.pending) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.deliveredCount) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.failedAttempts) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.lastError) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.lastErrorAtMs) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.nextAttemptAtMs) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.lastDeliveredAtMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.webhookID.isEmpty {
+      try visitor.visitSingularStringField(value: self.webhookID, fieldNumber: 1)
+    }
+    if self.deliveredSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.deliveredSeq, fieldNumber: 2)
+    }
+    if self.pending != 0 {
+      try visitor.visitSingularUInt64Field(value: self.pending, fieldNumber: 3)
+    }
+    if self.deliveredCount != 0 {
+      try visitor.visitSingularUInt64Field(value: self.deliveredCount, fieldNumber: 4)
+    }
+    if self.failedAttempts != 0 {
+      try visitor.visitSingularUInt32Field(value: self.failedAttempts, fieldNumber: 5)
+    }
+    if !self.lastError.isEmpty {
+      try visitor.visitSingularStringField(value: self.lastError, fieldNumber: 6)
+    }
+    if self.lastErrorAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.lastErrorAtMs, fieldNumber: 7)
+    }
+    if self.nextAttemptAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.nextAttemptAtMs, fieldNumber: 8)
+    }
+    if self.lastDeliveredAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.lastDeliveredAtMs, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Segments_V1_WebhookDelivery, rhs: Segments_V1_WebhookDelivery) -> Bool {
+    if lhs.webhookID != rhs.webhookID {return false}
+    if lhs.deliveredSeq != rhs.deliveredSeq {return false}
+    if lhs.pending != rhs.pending {return false}
+    if lhs.deliveredCount != rhs.deliveredCount {return false}
+    if lhs.failedAttempts != rhs.failedAttempts {return false}
+    if lhs.lastError != rhs.lastError {return false}
+    if lhs.lastErrorAtMs != rhs.lastErrorAtMs {return false}
+    if lhs.nextAttemptAtMs != rhs.nextAttemptAtMs {return false}
+    if lhs.lastDeliveredAtMs != rhs.lastDeliveredAtMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

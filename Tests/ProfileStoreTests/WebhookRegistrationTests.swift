@@ -1,0 +1,63 @@
+import SegmentsClient
+import SegmentsTesting
+import SegmentsWire
+import Testing
+
+/// Webhook registrations in the store: change-log entries, listing without secrets, snapshots.
+@Suite struct WebhookRegistrationTests {
+    @Test func addListRemoveAreChangeLogWritesAndReadsNeverShowTheSecret() async throws {
+        try await withStore { store in
+            let client = store.client
+            let (first, firstSeq) = try await client.addWebhook(
+                url: "https://hooks.example.com/segments?x=1",
+                segments: ["vip", "churned", "vip"],
+                secret: "top-secret"
+            )
+            #expect(first.segments == ["vip", "churned"])
+            #expect(first.createdSeq == firstSeq)
+            let (second, _) = try await client.addWebhook(url: "http://127.0.0.1:9/other", segments: [], secret: "s2")
+            #expect(first.id != second.id)
+            #expect(try await client.webhooks() == [first, second])
+
+            let removal = try await client.removeWebhook(first.id)
+            #expect(try await client.webhooks() == [second])
+
+            let entries = try await readLog(client, fromSeq: firstSeq, count: 3)
+            #expect(entries.map(\.seq) == [firstSeq, firstSeq + 1, removal.seq])
+            guard case .webhookAdded(let added) = entries[0].change else {
+                Issue.record("expected WebhookAdded, got \(String(describing: entries[0].change))")
+                return
+            }
+            #expect(added.webhook.id == first.id)
+            #expect(added.webhook.url == "https://hooks.example.com/segments?x=1")
+            #expect(added.secret == "top-secret")
+            guard case .webhookRemoved(let removed) = entries[2].change else {
+                Issue.record("expected WebhookRemoved, got \(String(describing: entries[2].change))")
+                return
+            }
+            #expect(removed.id == first.id)
+
+            var snapshotWebhooks: [Segments_V1_Webhook] = []
+            for try await chunk in try await client.snapshot() {
+                snapshotWebhooks += chunk.webhooks
+            }
+            #expect(snapshotWebhooks.map(\.id) == [second.id])
+        }
+    }
+
+    @Test func anUnknownIdIsNotFoundAndAnEmptyOneInvalid() async throws {
+        try await withStore { store in
+            #expect(await errorCode { try await store.client.removeWebhook("wh_nope") } == .notFound)
+            #expect(await errorCode { try await store.client.removeWebhook("") } == .invalidArgument)
+            #expect(
+                await errorCode {
+                    try await store.client.addWebhook(
+                        url: "http://x/" + String(repeating: "a", count: 3000),
+                        segments: [],
+                        secret: "k"
+                    )
+                } == .invalidArgument
+            )
+        }
+    }
+}
