@@ -76,9 +76,10 @@ enum KeyMode: UInt8 {
 /// | last  | latest `at`           | 1 when present, else 0    |
 ///
 /// and `entries` holds the pending future-dated events, sorted. `window` mode: `entries` holds the events with
-/// `at > now - window` (future ones included), sorted. `raw` mode: `raw` holds the events. In these two modes `n`
-/// caches the next instant at which the value can change (`Int64.max`: never), so that the scheduler does not
-/// touch the events.
+/// `at > now - window` (future ones included), sorted — and, between wake-ups, possibly some that have left it
+/// (they are dropped lazily, see `AggregateLogic.computeNext`). `raw` mode: `raw` holds the events. In these two
+/// modes `n` caches the next instant at which the value can change in a way that matters (`Int64.max`: never), so
+/// that the scheduler does not touch the events.
 /// `witness` keeps the properties of the event that gives `first`/`last` its value when the aggregate has a filter
 /// (the plan's next-change computation needs an event that passes the filter).
 struct KeyState {
@@ -194,6 +195,13 @@ final class KeySlot {
     let projection: [String]
     /// Segments using it.
     var segments: [Int32] = []
+    /// For a `count` (windowed or not, no time-reading filter) that every segment using it compares only with
+    /// number literals: those numbers, sorted, distinct (see `SegmentPlan.comparedNumbers`). Between two crossings
+    /// of one of them, each of those comparisons keeps its value, so: a windowed count wakes its user only when,
+    /// falling as events leave the window, it crosses one (not at every event's exit), and an event that leaves the
+    /// count on the same side of each does not re-evaluate the segments. `nil`: every change of the value matters.
+    /// Set by `rebuildOrder`.
+    var thresholds: [Double]?
 
     init(key: AggregateKey, refs: Int, live: Bool) {
         self.key = key

@@ -146,17 +146,32 @@ extension MembershipEngine {
                 guard let slot = keySlots[Int(k)], slot.live, slot.key.event.utf8.elementsEqual(event.name.utf8)
                 else { continue }
                 let p = users[Int(u)].aggPosition(k)
+                // A count compared only with numbers (see `KeySlot.thresholds`) that stays on the same side of each
+                // of them changes no result: its segments need not be evaluated.
                 if p.found {
+                    let before = slot.thresholds.map { _ in
+                        AggregateLogic.count(users[Int(u)].aggs[p.index], slot: slot, at: now)
+                    }
                     if AggregateLogic.ingest(&users[Int(u)].aggs[p.index], slot: slot, event: event, now: now) {
-                        flag(slot.segments)
+                        if let before, let thresholds = slot.thresholds {
+                            let after = AggregateLogic.count(users[Int(u)].aggs[p.index], slot: slot, at: now)
+                            if !AggregateLogic.sameSide(before, after, of: thresholds) { flag(slot.segments) }
+                        } else {
+                            flag(slot.segments)
+                        }
                         touchedKeys.append(k)
                         changed = true
                     }
                 } else {
                     var st = KeyState(key: k)
                     if AggregateLogic.ingest(&st, slot: slot, event: event, now: now) {
+                        if let thresholds = slot.thresholds {
+                            let after = AggregateLogic.count(st, slot: slot, at: now)
+                            if !AggregateLogic.sameSide(0, after, of: thresholds) { flag(slot.segments) }
+                        } else {
+                            flag(slot.segments)
+                        }
                         users[Int(u)].aggs.insert(st, at: p.index)
-                        flag(slot.segments)
                         touchedKeys.append(k)
                         changed = true
                     }

@@ -53,11 +53,15 @@ extension MembershipEngine {
     /// The value of segment `seg` for user `u` at `t` (all state current at `t`).
     func evaluate(_ u: Int32, _ seg: SegmentSlot, at t: Int64) -> Bool {
         statistics.segmentEvaluations += 1
-        let attrs = attributeDictionary(u, seg)
+        let user = users[Int(u)]
+        // Reuse the scratch arrays' storage: take them out of `self` so that appending does not copy.
+        var attrs = scratchAttributes
+        scratchAttributes = []
+        attrs.removeAll(keepingCapacity: true)
+        for a in seg.attrs { attrs.append(user.attribute(a)) }
         var values = scratchValues
         scratchValues = []
         values.removeAll(keepingCapacity: true)
-        let user = users[Int(u)]
         for k in seg.keys {
             guard let slot = keySlots[Int(k)] else {
                 values.append(nil)
@@ -65,8 +69,11 @@ extension MembershipEngine {
             }
             values.append(aggregateValue(user, k, slot, at: t))
         }
-        let result = seg.plan.evaluate(attributes: attrs, aggregateValues: values, nowMs: t) { self.isMember(u, $0) }
+        let result = seg.plan.evaluate(attributeValues: attrs, aggregateValues: values, nowMs: t) {
+            self.isMember(u, $0)
+        }
         scratchValues = values
+        scratchAttributes = attrs
         return result
     }
 
@@ -138,8 +145,33 @@ extension MembershipEngine {
     /// event(s) giving its current value.
     func expressionDue(_ u: Int32, after t: Int64, segments: [Int32]) -> Int64 {
         var best = Int64.max
+        let user = users[Int(u)]
         for s in segments {
             guard let seg = segs[Int(s)], seg.active else { continue }
+            if !seg.plan.filtersReadTime {
+                // From current values: the attributes and the `first`/`last` values, no dictionaries, no events.
+                statistics.nextChangeQueries += 1
+                var attrs = scratchAttributes
+                scratchAttributes = []
+                attrs.removeAll(keepingCapacity: true)
+                for a in seg.attrs { attrs.append(user.attribute(a)) }
+                var values = scratchValues
+                scratchValues = []
+                values.removeAll(keepingCapacity: true)
+                for k in seg.keys {
+                    guard let slot = keySlots[Int(k)], slot.isFirstOrLast else {
+                        values.append(nil)
+                        continue
+                    }
+                    values.append(aggregateValue(user, k, slot, at: t))
+                }
+                if let c = seg.plan.nextChange(after: t, attributeValues: attrs, aggregateValues: values) {
+                    best = min(best, c)
+                }
+                scratchValues = values
+                scratchAttributes = attrs
+                continue
+            }
             let attrs = attributeDictionary(u, seg)
             var asked = false
             for k in seg.keys {
@@ -200,6 +232,14 @@ extension MembershipEngine {
                     continue
                 }
                 next = AggregateLogic.nextChange(aggs[i], slot: slot, after: t)
+            } else if slot.mode == .window, let w = slot.key.windowMs {
+                // Not due, but drop what has left the window meanwhile (the cached next instant stays right: it
+                // depends only on the entries still inside).
+                AggregateLogic.dropExpired(&aggs[i].entries, at: t, windowMs: w)
+                if aggs[i].entries.isEmpty {
+                    aggs.remove(at: i)
+                    continue
+                }
             }
             aggregateDue = min(aggregateDue, next)
             i += 1

@@ -81,6 +81,8 @@ public final class MembershipEngine {
     var touchedKeys: [Int32] = []
     /// Scratch: aggregate values handed to a plan.
     var scratchValues: [AttributeValue?] = []
+    /// Scratch: attribute values handed to a plan, in the order of its `attributes`.
+    var scratchAttributes: [AttributeValue?] = []
 
     /// Work counters since the engine was created or restored, for metrics.
     public internal(set) var statistics = MembershipEngineStatistics()

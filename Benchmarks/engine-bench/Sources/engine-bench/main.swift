@@ -27,6 +27,8 @@ struct Options {
     var batch = 500
     var replay = true
     var lookups = 2_000_000
+    /// Only the first N segments of the mix (the first 8 are attribute-only), to see what each kind costs.
+    var segmentLimit = Int.max
 }
 
 var options = Options()
@@ -39,8 +41,9 @@ while let arg = argv.popFirst() {
     case "--batch": options.batch = Int(argv.popFirst() ?? "") ?? options.batch
     case "--lookups": options.lookups = Int(argv.popFirst() ?? "") ?? options.lookups
     case "--no-replay": options.replay = false
+    case "--segments": options.segmentLimit = Int(argv.popFirst() ?? "") ?? options.segmentLimit
     default:
-        print("usage: engine-bench [--users N] [--events N] [--seed S] [--batch N] [--lookups N] [--no-replay]")
+        print("usage: engine-bench [--users N] [--events N] [--seed S] [--batch N] [--lookups N] [--segments N] [--no-replay]")
         exit(2)
     }
 }
@@ -223,7 +226,7 @@ let segmentTexts: [(String, String)] = [
     ("everyone_active", #"in_segment("active_30d") or in_segment("buyers_30d") or in_segment("email_fans")"#),
 ]
 
-let segments: [(String, SegmentExpression)] = segmentTexts.map { name, text in
+let segments: [(String, SegmentExpression)] = segmentTexts.prefix(options.segmentLimit).map { name, text in
     do {
         return (name, try SegmentExpression.parse(text))
     } catch {
