@@ -43,9 +43,9 @@ enum AggregateLogic {
     @inline(__always)
     static func insertSorted(_ entries: inout [Entry], _ e: Entry) {
         if let last = entries.last, last.at > e.at {
-            entries.insert(e, at: firstAfter(entries, e.at))
+            entries.compactInsert(e, at: firstAfter(entries, e.at))
         } else {
-            entries.append(e)
+            entries.compactAppend(e)
         }
     }
 

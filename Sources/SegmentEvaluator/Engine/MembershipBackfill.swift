@@ -153,7 +153,7 @@ extension MembershipEngine {
                 if p.found {
                     users[Int(u)].attrs[p.index].value = entry.value
                 } else {
-                    users[Int(u)].attrs.insert(entry, at: p.index)
+                    users[Int(u)].attrs.compactInsert(entry, at: p.index)
                 }
             }
             for var st in partial.aggs where installKey.contains(st.key) {
@@ -161,7 +161,11 @@ extension MembershipEngine {
                 _ = AggregateLogic.advance(&st, slot: slot, to: now)
                 if st.isEmpty { continue }
                 let p = users[Int(u)].aggPosition(st.key)
-                if p.found { users[Int(u)].aggs[p.index] = st } else { users[Int(u)].aggs.insert(st, at: p.index) }
+                if p.found {
+                    users[Int(u)].aggs[p.index] = st
+                } else {
+                    users[Int(u)].aggs.compactInsert(st, at: p.index)
+                }
             }
             markDirty(u)
             if isNew { evaluateFlagged(u, at: now, exprDirty: true, fullDue: true, into: &out) }

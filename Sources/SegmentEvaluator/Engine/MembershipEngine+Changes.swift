@@ -83,7 +83,7 @@ extension MembershipEngine {
                 if users[Int(u)].attrs[p.index].value == value { continue }
                 users[Int(u)].attrs[p.index].value = value
             } else {
-                users[Int(u)].attrs.insert(AttrEntry(name: a, value: value), at: p.index)
+                users[Int(u)].attrs.compactInsert(AttrEntry(name: a, value: value), at: p.index)
             }
             flag(slot.segments)
             changed = true
@@ -171,7 +171,7 @@ extension MembershipEngine {
                         } else {
                             flag(slot.segments)
                         }
-                        users[Int(u)].aggs.insert(st, at: p.index)
+                        users[Int(u)].aggs.compactInsert(st, at: p.index)
                         touchedKeys.append(k)
                         changed = true
                     }
@@ -260,7 +260,7 @@ extension MembershipEngine {
             let u = ensureUser(id)
             let p = users[Int(u)].listPosition(l)
             if !p.found {
-                users[Int(u)].lists.insert(l, at: p.index)
+                users[Int(u)].lists.compactInsert(l, at: p.index)
                 listSlots[Int(l)]!.memberCount += 1
                 flagDependents(of: name)
                 markDirty(u)

@@ -106,7 +106,7 @@ extension MembershipEngine {
             let p = user.memberPosition(s)
             guard result != p.found else { continue }
             if result {
-                user.members.insert(MemberEntry(segment: s, sinceMs: t), at: p.index)
+                user.members.compactInsert(MemberEntry(segment: s, sinceMs: t), at: p.index)
                 seg.memberCount += 1
                 out.append(MembershipTransition(segment: seg.name, userID: user.id, kind: .enter, atMs: t))
             } else {

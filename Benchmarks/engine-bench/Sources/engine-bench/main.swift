@@ -43,7 +43,10 @@ while let arg = argv.popFirst() {
     case "--no-replay": options.replay = false
     case "--segments": options.segmentLimit = Int(argv.popFirst() ?? "") ?? options.segmentLimit
     default:
-        print("usage: engine-bench [--users N] [--events N] [--seed S] [--batch N] [--lookups N] [--segments N] [--no-replay]")
+        print(
+            "usage: engine-bench [--users N] [--events N] [--seed S] [--batch N] [--lookups N] [--segments N] "
+                + "[--no-replay]"
+        )
         exit(2)
     }
 }
