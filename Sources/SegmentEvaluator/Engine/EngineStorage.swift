@@ -10,7 +10,7 @@ struct ByteKey: Hashable {
 
     init(_ string: String) { self.string = string }
 
-    static func == (lhs: ByteKey, rhs: ByteKey) -> Bool { lhs.string.utf8.elementsEqual(rhs.string.utf8) }
+    static func == (lhs: ByteKey, rhs: ByteKey) -> Bool { utf8Equal(lhs.string, rhs.string) }
 
     func hash(into hasher: inout Hasher) {
         var copy = string
@@ -34,6 +34,19 @@ extension Array {
         if count == capacity { reserveCapacity(count + Swift.max(1, count / 4)) }
         append(element)
     }
+}
+
+/// Whether two strings have the same UTF-8 bytes. Compares the contiguous storage of native strings directly
+/// (`UTF8View.elementsEqual` walks it byte by byte through the view); falls back to the view otherwise.
+@inline(__always)
+func utf8Equal(_ a: String, _ b: String) -> Bool {
+    let (x, y) = (a.utf8, b.utf8)
+    guard x.count == y.count else { return false }
+    let fast = x.withContiguousStorageIfAvailable { p in
+        y.withContiguousStorageIfAvailable { q in p.elementsEqual(q) }
+    }
+    if let fast, let fast { return fast }
+    return x.elementsEqual(y)
 }
 
 /// UTF-8 byte order of strings (the order of Unicode scalar values).

@@ -81,7 +81,7 @@ public final class MembershipBackfill {
             guard let indexes = keysByEvent[event.name] else { continue }
             for i in indexes {
                 let (k, slot) = keys[i]
-                guard slot.key.event.utf8.elementsEqual(event.name.utf8) else { continue }
+                guard utf8Equal(slot.key.event, event.name) else { continue }
                 var partial = users[key]!
                 if let j = partial.aggs.firstIndex(where: { $0.key == k }) {
                     _ = AggregateLogic.ingest(&partial.aggs[j], slot: slot, event: event, now: nowMs)

@@ -143,7 +143,7 @@ extension MembershipEngine {
             seenEvents?.insert(event.name)
             guard let ks = keysByEvent[event.name] else { continue }
             for k in ks {
-                guard let slot = keySlots[Int(k)], slot.live, slot.key.event.utf8.elementsEqual(event.name.utf8)
+                guard let slot = keySlots[Int(k)], slot.live, utf8Equal(slot.key.event, event.name)
                 else { continue }
                 let p = users[Int(u)].aggPosition(k)
                 // A count compared only with numbers (see `KeySlot.thresholds`) that stays on the same side of each

@@ -53,10 +53,13 @@ indirect enum PlanStep: Sendable {
             case .aggregate(let a): return .aggregate(aggregateIndex[a] ?? -1)
             }
         }
+        func step(_ node: Node) -> PlanStep {
+            PlanStep(node, attributeIndex: attributeIndex, aggregateIndex: aggregateIndex)
+        }
         switch node {
-        case .or(let items): self = .or(items.map { PlanStep($0, attributeIndex: attributeIndex, aggregateIndex: aggregateIndex) })
-        case .and(let items): self = .and(items.map { PlanStep($0, attributeIndex: attributeIndex, aggregateIndex: aggregateIndex) })
-        case .not(let inner): self = .not(PlanStep(inner, attributeIndex: attributeIndex, aggregateIndex: aggregateIndex))
+        case .or(let items): self = .or(items.map(step))
+        case .and(let items): self = .and(items.map(step))
+        case .not(let inner): self = .not(step(inner))
         case .exists(let name): self = .exists(attributeIndex[name] ?? -1)
         case .inSegment(let name): self = .inSegment(name)
         case .compare(let l, let op, let r):

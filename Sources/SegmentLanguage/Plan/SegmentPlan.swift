@@ -9,58 +9,83 @@
 /// See docs/segment-language.md for the next-change algorithm and why it is never late.
 public struct SegmentPlan: Sendable {
     /// The expression this plan was built from.
-    public let expression: SegmentExpression
+    public var expression: SegmentExpression { storage.expression }
     /// The profile attributes the expression reads outside `where` filters, distinct, sorted.
-    public let attributes: [String]
+    public var attributes: [String] { storage.attributes }
     /// The distinct aggregates, in order of first appearance.
-    public let aggregates: [AggregateKey]
+    public var aggregates: [AggregateKey] { storage.aggregates }
     /// The event names any aggregate reads, distinct, sorted: other events cannot change the result.
-    public let eventNames: [String]
+    public var eventNames: [String] { storage.eventNames }
     /// The segments and static lists named by `in_segment`, distinct, in order of first appearance.
-    public let segments: [String]
+    public var segments: [String] { storage.segments }
     /// Whether the result can change by time alone: the expression has an aggregate (a future-dated event or a
     /// window) or mentions `now` or `D ago`. When false, ``nextChange(after:attributes:events:)`` is always `nil`.
-    public let readsTime: Bool
+    public var readsTime: Bool { storage.readsTime }
 
     /// For each of ``aggregates``, by index: the number literals it is compared with by `=`, `!=`, `<`, `<=`, `>`,
     /// `>=` when that is its only use in the expression (`count(page_view within 7d) >= 3` gives `[3]`); `nil` when
     /// it is used in any other way (compared with an attribute, another aggregate, a list, a string…). The
     /// evaluator uses it to wake a user only when a windowed count crosses one of these values: between two
     /// consecutive crossings every such comparison keeps its truth value.
-    public let comparedNumbers: [[Double]?]
+    public var comparedNumbers: [[Double]?] { storage.comparedNumbers }
     /// The expression compiled against ``attributes`` and ``aggregates`` indexes.
-    private let program: PlanStep
+    private var program: PlanStep { storage.program }
     /// The comparisons with a time operand, compiled (see ``nextChange(after:attributeValues:aggregateValues:)``).
-    private let timeComparisons: [(PlanTimeSide, PlanTimeSide)]
+    private var timeComparisons: [(PlanTimeSide, PlanTimeSide)] { storage.timeComparisons }
     /// Whether some aggregate's `where` filter compares with `now` or `D ago`: then its events have change points
     /// of their own, which only ``nextChange(after:attributes:events:)`` (given those events) finds.
-    public let filtersReadTime: Bool
+    public var filtersReadTime: Bool { storage.filtersReadTime }
+
+    /// Everything the plan holds, in one object: copying a plan (the evaluator reads it out of a class for every
+    /// evaluation) then costs one reference count, not one per field.
+    private final class Storage: Sendable {
+        let expression: SegmentExpression
+        let attributes: [String]
+        let aggregates: [AggregateKey]
+        let eventNames: [String]
+        let segments: [String]
+        let readsTime: Bool
+        let comparedNumbers: [[Double]?]
+        let program: PlanStep
+        let timeComparisons: [(PlanTimeSide, PlanTimeSide)]
+        let filtersReadTime: Bool
+
+        init(_ expression: SegmentExpression) {
+            self.expression = expression
+            var builder = PlanBuilder()
+            builder.visit(expression.root)
+            attributes = builder.attributes.sorted()
+            aggregates = builder.keys
+            comparedNumbers = builder.keys.indices.map { k -> [Double]? in
+                guard case .some(let use) = builder.comparedNumbers[k] else { return nil }
+                return use
+            }
+            let sortedAttributes = attributes
+            let attributeIndex = Dictionary(uniqueKeysWithValues: sortedAttributes.enumerated().map { ($1, $0) })
+            program = PlanStep(
+                expression.root,
+                attributeIndex: attributeIndex,
+                aggregateIndex: builder.indexByAggregate
+            )
+            timeComparisons = PlanStep.timeComparisons(
+                expression.root,
+                attributeIndex: attributeIndex,
+                aggregateIndex: builder.indexByAggregate
+            )
+            filtersReadTime = builder.keys.contains { $0.filter?.readsTime == true }
+            eventNames = Set(builder.keys.map(\.event)).sorted()
+            segments = builder.segments
+            readsTime = !builder.keys.isEmpty || builder.mentionsTime
+        }
+    }
+
+    private let storage: Storage
 
     /// Builds the plan of an expression.
     ///
     /// - Parameter expression: A checked expression.
     public init(_ expression: SegmentExpression) {
-        self.expression = expression
-        var builder = PlanBuilder()
-        builder.visit(expression.root)
-        attributes = builder.attributes.sorted()
-        aggregates = builder.keys
-        comparedNumbers = builder.keys.indices.map { k -> [Double]? in
-            guard case .some(let use) = builder.comparedNumbers[k] else { return nil }
-            return use
-        }
-        let sortedAttributes = attributes
-        let attributeIndex = Dictionary(uniqueKeysWithValues: sortedAttributes.enumerated().map { ($1, $0) })
-        program = PlanStep(expression.root, attributeIndex: attributeIndex, aggregateIndex: builder.indexByAggregate)
-        timeComparisons = PlanStep.timeComparisons(
-            expression.root,
-            attributeIndex: attributeIndex,
-            aggregateIndex: builder.indexByAggregate
-        )
-        filtersReadTime = builder.keys.contains { $0.filter?.readsTime == true }
-        eventNames = Set(builder.keys.map(\.event)).sorted()
-        segments = builder.segments
-        readsTime = !builder.keys.isEmpty || builder.mentionsTime
+        storage = Storage(expression)
     }
 
     /// The result from aggregate values the caller maintains.
