@@ -140,6 +140,48 @@ extension MembershipEngine {
         }
     }
 
+    /// The next change after `after` of the comparisons with a time operand of `seg` (whose filters do not read
+    /// time), from the user's current values: attributes and `first`/`last` values at `t`. `Int64.max`: never.
+    func comparisonsDue(_ user: UserRecord, _ seg: SegmentSlot, valuesAt t: Int64, after: Int64) -> Int64 {
+        statistics.nextChangeQueries += 1
+        // Reuse the scratch arrays' storage: take them out of `self` so that appending does not copy.
+        var attrs = scratchAttributes
+        scratchAttributes = []
+        attrs.removeAll(keepingCapacity: true)
+        for a in seg.attrs { attrs.append(user.attribute(a)) }
+        var values = scratchValues
+        scratchValues = []
+        values.removeAll(keepingCapacity: true)
+        for k in seg.keys {
+            guard let slot = keySlots[Int(k)], slot.isFirstOrLast else {
+                values.append(nil)
+                continue
+            }
+            values.append(aggregateValue(user, k, slot, at: t))
+        }
+        let next = seg.plan.nextChange(after: after, attributeValues: attrs, aggregateValues: values) ?? .max
+        scratchValues = values
+        scratchAttributes = attrs
+        return next
+    }
+
+    /// Flags the time-sensitive segments whose comparisons with a time operand can change exactly at `t`, the
+    /// user's comparison due instant (`exprDue`), and those whose filters read time (not analysed).
+    ///
+    /// The others keep their value at `t`: every input they read has not changed since they were last evaluated
+    /// (a change would have re-evaluated them), `exprDue` was at most their next change point after that
+    /// evaluation, and they have none at `t` either (`comparisonsDue(after: t - 1) > t`). Aggregates due at `t`
+    /// flag their own segments.
+    func flagDueComparisons(_ u: Int32, at t: Int64) {
+        let user = users[Int(u)]
+        for s in timeSensitive {
+            guard let seg = segs[Int(s)], seg.active else { continue }
+            if seg.plan.filtersReadTime || comparisonsDue(user, seg, valuesAt: t, after: t &- 1) <= t {
+                flags[Int(s)] = true
+            }
+        }
+    }
+
     /// The earliest instant after `t` at which a comparison with `now`/`D ago` of an active segment can change for
     /// user `u`: the plans' own next-change over the retained attributes and, for each `first`/`last` aggregate, the
     /// event(s) giving its current value.
@@ -149,27 +191,7 @@ extension MembershipEngine {
         for s in segments {
             guard let seg = segs[Int(s)], seg.active else { continue }
             if !seg.plan.filtersReadTime {
-                // From current values: the attributes and the `first`/`last` values, no dictionaries, no events.
-                statistics.nextChangeQueries += 1
-                var attrs = scratchAttributes
-                scratchAttributes = []
-                attrs.removeAll(keepingCapacity: true)
-                for a in seg.attrs { attrs.append(user.attribute(a)) }
-                var values = scratchValues
-                scratchValues = []
-                values.removeAll(keepingCapacity: true)
-                for k in seg.keys {
-                    guard let slot = keySlots[Int(k)], slot.isFirstOrLast else {
-                        values.append(nil)
-                        continue
-                    }
-                    values.append(aggregateValue(user, k, slot, at: t))
-                }
-                if let c = seg.plan.nextChange(after: t, attributeValues: attrs, aggregateValues: values) {
-                    best = min(best, c)
-                }
-                scratchValues = values
-                scratchAttributes = attrs
+                best = min(best, comparisonsDue(user, seg, valuesAt: t, after: t))
                 continue
             }
             let attrs = attributeDictionary(u, seg)
@@ -246,7 +268,7 @@ extension MembershipEngine {
         }
         user.aggs = aggs
         let exprDirty = user.exprDue <= t
-        if exprDirty { flag(timeSensitive) }
+        if exprDirty { flagDueComparisons(u, at: t) }
         evaluateFlagged(u, at: t, exprDirty: exprDirty, aggregateDue: aggregateDue, into: &out)
         markDirty(u)
     }
