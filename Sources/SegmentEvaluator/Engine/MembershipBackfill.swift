@@ -146,8 +146,7 @@ extension MembershipEngine {
         let now = nowMs
         let partials = session.users.sorted { utf8Less($0.key.string, $1.key.string) }
         for (key, partial) in partials {
-            let isNew = userIndex[key] == nil
-            let u = ensureUser(key.string)
+            let (u, isNew) = ensureUserReportingNew(key.string)
             for entry in partial.attrs where installAttr.contains(entry.name) {
                 let p = users[Int(u)].attrPosition(entry.name)
                 if p.found {

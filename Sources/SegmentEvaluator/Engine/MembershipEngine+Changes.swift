@@ -27,9 +27,12 @@ extension MembershipEngine {
     // MARK: - Users
 
     /// The slot of a user, created when new (then every active segment is flagged for it).
-    func ensureUser(_ id: String) -> Int32 {
+    func ensureUser(_ id: String) -> Int32 { ensureUserReportingNew(id).slot }
+
+    /// The slot of a user and whether it was just created (then every active segment is flagged for it).
+    func ensureUserReportingNew(_ id: String) -> (slot: Int32, isNew: Bool) {
         let key = ByteKey(id)
-        if let u = userIndex[key] { return u }
+        if let u = userIndex[key] { return (u, false) }
         let u: Int32
         if let free = freeUsers.popLast() {
             u = free
@@ -42,7 +45,7 @@ extension MembershipEngine {
         userIndex[key] = u
         markDirty(u)
         flagAllActive()
-        return u
+        return (u, true)
     }
 
     /// Merges a profile write: sets and removes attributes, creating the user when new.
@@ -63,8 +66,7 @@ extension MembershipEngine {
         seq: UInt64
     ) -> [MembershipTransition] {
         guard accept(seq) else { return [] }
-        let isNew = userIndex[ByteKey(userID)] == nil
-        let u = ensureUser(userID)
+        let (u, isNew) = ensureUserReportingNew(userID)
         var changed = isNew
         for name in removed {
             guard let a = attrIndex[name], let slot = attrSlots[Int(a)], slot.live else { continue }
@@ -134,8 +136,7 @@ extension MembershipEngine {
     private func applyEvents<C: Collection>(_ items: C, into out: inout [MembershipTransition])
     where C.Element == (userID: String, event: EventRecord) {
         guard let firstItem = items.first else { return }
-        let isNew = userIndex[ByteKey(firstItem.userID)] == nil
-        let u = ensureUser(firstItem.userID)
+        let (u, isNew) = ensureUserReportingNew(firstItem.userID)
         var changed = isNew
         let now = self.nowMs
         for item in items {
