@@ -246,9 +246,9 @@ extension MembershipEngine {
         updateThresholds()
     }
 
-    /// Recomputes each windowed count's thresholds (``KeySlot/thresholds``) from the segments using it. When they
-    /// change, the cached next instants of that aggregate may now be late, so they are recomputed for every user
-    /// holding it (rare: only when a segment is saved or deleted).
+    /// Recomputes each count's thresholds (``KeySlot/thresholds``) from the segments using it. When a windowed
+    /// count's change, the cached next instants of that aggregate may now be late, so they are recomputed for every
+    /// user holding it (rare: only when a segment is saved or deleted).
     func updateThresholds() {
         var changed: [Int32] = []
         for (i, slot) in keySlots.enumerated() {
