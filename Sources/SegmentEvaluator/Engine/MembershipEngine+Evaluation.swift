@@ -84,6 +84,9 @@ extension MembershipEngine {
     /// segment; otherwise only the time-sensitive segments evaluated here add their next change to it (a stale,
     /// earlier candidate only causes a wake-up that changes nothing, after which everything is recomputed).
     ///
+    /// With `comparisonsRest` (from ``flagDueComparisons(_:at:)``, when `exprDirty`), only the segments it listed
+    /// have their comparisons' next change computed again.
+    ///
     /// The due instant is `aggregateDue` (the aggregates' part, computed by the caller) and the comparisons' part when
     /// given; else recomputed from every aggregate when `fullDue`; else lowered by the next changes of the
     /// aggregates in `touchedKeys` (which it clears) and of the comparisons.
@@ -93,6 +96,7 @@ extension MembershipEngine {
         exprDirty: Bool,
         fullDue: Bool = false,
         aggregateDue: Int64? = nil,
+        comparisonsRest: Int64? = nil,
         into out: inout [MembershipTransition]
     ) {
         let user = users[Int(u)]
@@ -116,7 +120,11 @@ extension MembershipEngine {
             }
             flag(seg.dependents)
         }
-        if exprDirty || user.exprDue <= t {
+        if exprDirty, let comparisonsRest {
+            // `flagDueComparisons` computed the others' next change already.
+            user.exprDue = min(comparisonsRest, expressionDue(u, after: t, segments: dueSensitive))
+            dueSensitive.removeAll(keepingCapacity: true)
+        } else if exprDirty || user.exprDue <= t {
             user.exprDue = expressionDue(u, after: t, segments: timeSensitive)
         } else if !sensitive.isEmpty {
             user.exprDue = min(user.exprDue, expressionDue(u, after: t, segments: sensitive))
@@ -166,20 +174,36 @@ extension MembershipEngine {
     }
 
     /// Flags the time-sensitive segments whose comparisons with a time operand can change exactly at `t`, the
-    /// user's comparison due instant (`exprDue`), and those whose filters read time (not analysed).
+    /// user's comparison due instant (`exprDue`), and those whose filters read time (not analysed); lists them in
+    /// `dueSensitive`.
     ///
     /// The others keep their value at `t`: every input they read has not changed since they were last evaluated
     /// (a change would have re-evaluated them), `exprDue` was at most their next change point after that
     /// evaluation, and they have none at `t` either (`comparisonsDue(after: t - 1) > t`). Aggregates due at `t`
-    /// flag their own segments.
-    func flagDueComparisons(_ u: Int32, at t: Int64) {
+    /// flag their own segments (and have been moved to `t` already).
+    ///
+    /// - Returns: The earliest next change after `t` of the segments not listed: evaluating at `t` changes none
+    ///   of their inputs, so only the listed ones need their next change computed again afterwards.
+    func flagDueComparisons(_ u: Int32, at t: Int64) -> Int64 {
         let user = users[Int(u)]
+        var rest = Int64.max
+        dueSensitive.removeAll(keepingCapacity: true)
         for s in timeSensitive {
             guard let seg = segs[Int(s)], seg.active else { continue }
-            if seg.plan.filtersReadTime || comparisonsDue(user, seg, valuesAt: t, after: t &- 1) <= t {
+            if seg.plan.filtersReadTime {
                 flags[Int(s)] = true
+                dueSensitive.append(s)
+                continue
+            }
+            let next = comparisonsDue(user, seg, valuesAt: t, after: t &- 1)
+            if next <= t {
+                flags[Int(s)] = true
+                dueSensitive.append(s)
+            } else {
+                rest = min(rest, next)
             }
         }
+        return rest
     }
 
     /// The earliest instant after `t` at which a comparison with `now`/`D ago` of an active segment can change for
@@ -268,8 +292,15 @@ extension MembershipEngine {
         }
         user.aggs = aggs
         let exprDirty = user.exprDue <= t
-        if exprDirty { flagDueComparisons(u, at: t) }
-        evaluateFlagged(u, at: t, exprDirty: exprDirty, aggregateDue: aggregateDue, into: &out)
+        let comparisonsRest = exprDirty ? flagDueComparisons(u, at: t) : nil
+        evaluateFlagged(
+            u,
+            at: t,
+            exprDirty: exprDirty,
+            aggregateDue: aggregateDue,
+            comparisonsRest: comparisonsRest,
+            into: &out
+        )
         markDirty(u)
     }
 
