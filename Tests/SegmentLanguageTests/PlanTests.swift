@@ -204,6 +204,24 @@ import Testing
                         == value
                 )
                 let next = plan.nextChange(after: t, attributes: attributes, events: events)
+                if !plan.filtersReadTime {
+                    // What the evaluator uses: the comparisons' next change from current values, with each
+                    // aggregate's own next change (it tracks those itself), is never late either.
+                    var combined =
+                        plan.nextChange(
+                            after: t,
+                            attributeValues: plan.attributes.map { attributes[$0] },
+                            aggregateValues: values
+                        ) ?? .max
+                    for key in plan.aggregates {
+                        combined = min(combined, key.nextChange(after: t, events: events) ?? .max)
+                    }
+                    let until = combined == .max ? t + 30 * day : combined
+                    #expect(until > t)
+                    for probe in [t + 1, until - 1, (t + until) / 2] where probe > t && probe < until {
+                        #expect(eval(probe) == value, "\(e.canonicalText) at \(t) → \(probe), values next \(until)")
+                    }
+                }
                 let horizon = next ?? (t + 30 * day)
                 #expect(horizon > t)
                 var probes: [Int64] = [t + 1, t + 2, horizon - 1, horizon - 2]

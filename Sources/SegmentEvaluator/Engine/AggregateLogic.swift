@@ -43,10 +43,47 @@ enum AggregateLogic {
     @inline(__always)
     static func insertSorted(_ entries: inout [Entry], _ e: Entry) {
         if let last = entries.last, last.at > e.at {
-            entries.insert(e, at: firstAfter(entries, e.at))
+            entries.compactInsert(e, at: firstAfter(entries, e.at))
         } else {
-            entries.append(e)
+            entries.compactAppend(e)
         }
+    }
+
+    /// The number of leading entries that have left a window of `windowMs` at `t` (entries are sorted by `at`).
+    @inline(__always)
+    static func expiredPrefix(_ entries: [Entry], at t: Int64, windowMs: Int64) -> Int {
+        var k = 0
+        while k < entries.count, expired(entries[k].at, at: t, windowMs: windowMs) { k += 1 }
+        return k
+    }
+
+    /// Drops the entries that have left a window of `windowMs` at `t`.
+    @inline(__always)
+    static func dropExpired(_ entries: inout [Entry], at t: Int64, windowMs: Int64) {
+        let k = expiredPrefix(entries, at: t, windowMs: windowMs)
+        if k > 0 { entries.removeFirst(k) }
+    }
+
+    /// The value of a `count` aggregate at `t` as an integer (the state must be current at `t`; raw states: -1).
+    @inline(__always)
+    static func count(_ st: borrowing KeyState, slot: KeySlot, at t: Int64) -> Int {
+        switch slot.mode {
+        case .totals: return Int(st.n)
+        case .window:
+            let start = slot.key.windowMs.map { expiredPrefix(st.entries, at: t, windowMs: $0) } ?? 0
+            return firstAfter(st.entries, t) - start
+        case .raw: return -1
+        }
+    }
+
+    /// Whether two counts compare alike with every threshold (`<`, `=`, `>` each): then every comparison of the
+    /// count with those numbers has the same value for both.
+    @inline(__always)
+    static func sameSide(_ a: Int, _ b: Int, of thresholds: [Double]) -> Bool {
+        if a == b { return true }
+        let (x, y) = (Double(a), Double(b))
+        for k in thresholds where (x < k) != (y < k) || (x == k) != (y == k) { return false }
+        return true
     }
 
     /// Adds a settled event (`at <= now`) to the running totals.
@@ -98,6 +135,7 @@ enum AggregateLogic {
         case .window:
             if let w = key.windowMs, expired(event.atMs, at: now, windowMs: w) { return false }
             if let filter = key.filter, !filter.matches(event.properties, nowMs: now) { return false }
+            if let w = key.windowMs { dropExpired(&st.entries, at: now, windowMs: w) }
             insertSorted(&st.entries, Entry(at: event.atMs, v: numeric(event.properties, key.property)))
             st.n = computeNext(st, slot: slot, after: now)
             return true
@@ -151,9 +189,7 @@ enum AggregateLogic {
             return true
         case .window:
             guard let w = slot.key.windowMs else { return false }
-            var k = 0
-            while k < st.entries.count, expired(st.entries[k].at, at: t, windowMs: w) { k += 1 }
-            if k > 0 { st.entries.removeFirst(k) }
+            dropExpired(&st.entries, at: t, windowMs: w)
             st.n = computeNext(st, slot: slot, after: t)
             return true
         case .raw:
@@ -191,7 +227,9 @@ enum AggregateLogic {
             var numeric = 0
             var minimum = Double.infinity
             var maximum = -Double.infinity
-            for e in st.entries {
+            // Entries that have left the window but were not dropped yet (no wake-up was needed) are skipped.
+            let start = slot.key.windowMs.map { expiredPrefix(st.entries, at: t, windowMs: $0) } ?? 0
+            for e in st.entries[start...] {
                 if e.at > t { break }
                 count += 1
                 if !e.v.isNaN {
@@ -228,13 +266,28 @@ enum AggregateLogic {
         case .totals:
             return st.entries.first?.at ?? .max
         case .window:
-            guard let first = st.entries.first, let w = slot.key.windowMs else { return .max }
-            if first.at > t { return first.at }
-            let (leave, overflow) = first.at.addingReportingOverflow(w)
-            var best = overflow ? Int64.max : leave
-            let k = firstAfter(st.entries, t)
-            if k < st.entries.count { best = Swift.min(best, st.entries[k].at) }
-            return best
+            guard let w = slot.key.windowMs else { return .max }
+            let entries = st.entries
+            let lo = expiredPrefix(entries, at: t, windowMs: w)
+            let k = firstAfter(entries, t)
+            let arrival = k < entries.count ? entries[k].at : Int64.max
+            // The settled entries inside the window are `lo..<k`; each leaves at `at + w`, oldest first.
+            guard lo < k else { return arrival }
+            func leave(_ i: Int) -> Int64 {
+                let (x, overflow) = entries[i].at.addingReportingOverflow(w)
+                return overflow ? .max : x
+            }
+            guard let thresholds = slot.thresholds else { return min(leave(lo), arrival) }
+            // The count `c` only falls until the next arrival. Comparisons with the numbers in `thresholds` all
+            // keep their value while the count stays in `b+1...c`, where `b` is the largest count below `c` with
+            // a threshold in `b...c` (a threshold equal to `c` changes `=` at `c - 1`); the count reaches `b`
+            // when entry `lo + c - b - 1` leaves.
+            let c = k - lo
+            var top = -1.0
+            for x in thresholds where x >= 0 && x <= Double(c) { top = Swift.max(top, x) }
+            guard top >= 0 else { return arrival }
+            let b = Swift.min(c - 1, Int(top.rounded(.down)))
+            return min(leave(lo + c - b - 1), arrival)
         case .raw:
             if st.raw.isEmpty { return .max }
             return slot.key.nextChange(after: t, events: st.raw) ?? .max

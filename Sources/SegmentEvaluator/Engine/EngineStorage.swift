@@ -10,12 +10,43 @@ struct ByteKey: Hashable {
 
     init(_ string: String) { self.string = string }
 
-    static func == (lhs: ByteKey, rhs: ByteKey) -> Bool { lhs.string.utf8.elementsEqual(rhs.string.utf8) }
+    static func == (lhs: ByteKey, rhs: ByteKey) -> Bool { utf8Equal(lhs.string, rhs.string) }
 
     func hash(into hasher: inout Hasher) {
         var copy = string
         copy.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
+}
+
+extension Array {
+    /// Inserts, growing the capacity by about a quarter instead of doubling it when full. The per-user arrays
+    /// (attributes, aggregate states, memberships, window entries) are many and small and mostly stop growing, so
+    /// doubling would leave up to half of each unused; the extra copies cost little at these sizes.
+    @inline(__always)
+    mutating func compactInsert(_ element: Element, at index: Int) {
+        if count == capacity { reserveCapacity(count + Swift.max(1, count / 4)) }
+        insert(element, at: index)
+    }
+
+    /// Appends, growing the capacity like ``compactInsert(_:at:)``.
+    @inline(__always)
+    mutating func compactAppend(_ element: Element) {
+        if count == capacity { reserveCapacity(count + Swift.max(1, count / 4)) }
+        append(element)
+    }
+}
+
+/// Whether two strings have the same UTF-8 bytes. Compares the contiguous storage of native strings directly
+/// (`UTF8View.elementsEqual` walks it byte by byte through the view); falls back to the view otherwise.
+@inline(__always)
+func utf8Equal(_ a: String, _ b: String) -> Bool {
+    let (x, y) = (a.utf8, b.utf8)
+    guard x.count == y.count else { return false }
+    let fast = x.withContiguousStorageIfAvailable { p in
+        y.withContiguousStorageIfAvailable { q in p.elementsEqual(q) }
+    }
+    if let fast, let fast { return fast }
+    return x.elementsEqual(y)
 }
 
 /// UTF-8 byte order of strings (the order of Unicode scalar values).
@@ -76,23 +107,66 @@ enum KeyMode: UInt8 {
 /// | last  | latest `at`           | 1 when present, else 0    |
 ///
 /// and `entries` holds the pending future-dated events, sorted. `window` mode: `entries` holds the events with
-/// `at > now - window` (future ones included), sorted. `raw` mode: `raw` holds the events. In these two modes `n`
-/// caches the next instant at which the value can change (`Int64.max`: never), so that the scheduler does not
-/// touch the events.
+/// `at > now - window` (future ones included), sorted — and, between wake-ups, possibly some that have left it
+/// (they are dropped lazily, see `AggregateLogic.computeNext`). `raw` mode: `raw` holds the events. In these two
+/// modes `n` caches the next instant at which the value can change in a way that matters (`Int64.max`: never), so
+/// that the scheduler does not touch the events.
 /// `witness` keeps the properties of the event that gives `first`/`last` its value when the aggregate has a filter
 /// (the plan's next-change computation needs an event that passes the filter).
+///
+/// `raw` and `witness` are rarely used, so they live in a box that exists only while one of them is non-empty:
+/// a state is 40 bytes instead of 56 (there are many per user). The box is copied on write, so `KeyState` keeps
+/// value semantics.
 struct KeyState {
     var key: Int32
     var n: Int64 = 0
     var x: Double = 0
     var entries: [Entry] = []
-    var raw: [EventRecord] = []
-    var witness: [String: AttributeValue] = [:]
+    private var extra: KeyExtra?
 
     init(key: Int32) { self.key = key }
 
+    /// Raw events (raw mode) or the pending events' properties (first/last with a filter).
+    var raw: [EventRecord] {
+        get { extra?.raw ?? [] }
+        _modify {
+            let box = uniqueExtra()
+            yield &box.raw
+            if box.raw.isEmpty && box.witness.isEmpty { extra = nil }
+        }
+    }
+
+    /// The properties of the event giving first/last its value (with a filter).
+    var witness: [String: AttributeValue] {
+        get { extra?.witness ?? [:] }
+        _modify {
+            let box = uniqueExtra()
+            yield &box.witness
+            if box.raw.isEmpty && box.witness.isEmpty { extra = nil }
+        }
+    }
+
+    /// The box, created or copied so that this state is its only owner.
+    private mutating func uniqueExtra() -> KeyExtra {
+        if !isKnownUniquelyReferenced(&extra) {
+            extra = extra.map { KeyExtra(raw: $0.raw, witness: $0.witness) } ?? KeyExtra(raw: [], witness: [:])
+        }
+        return extra!
+    }
+
     /// Whether the state equals the state of an aggregate with no events (so it need not be kept).
     var isEmpty: Bool { (n == 0 || n == .max) && x == 0 && entries.isEmpty && raw.isEmpty }
+}
+
+/// The rarely used parts of a ``KeyState`` (see there).
+final class KeyExtra {
+    var raw: [EventRecord]
+    var witness: [String: AttributeValue]
+
+    init(raw: [EventRecord], witness: [String: AttributeValue]) {
+        self.raw = raw
+        self.witness = witness
+    }
 }
 
 /// Everything the engine keeps about one user. A class, so that reading a user from the table does not copy its
@@ -194,6 +268,13 @@ final class KeySlot {
     let projection: [String]
     /// Segments using it.
     var segments: [Int32] = []
+    /// For a `count` (windowed or not, no time-reading filter) that every segment using it compares only with
+    /// number literals: those numbers, sorted, distinct (see `SegmentPlan.comparedNumbers`). Between two crossings
+    /// of one of them, each of those comparisons keeps its value, so: a windowed count wakes its user only when,
+    /// falling as events leave the window, it crosses one (not at every event's exit), and an event that leaves the
+    /// count on the same side of each does not re-evaluate the segments. `nil`: every change of the value matters.
+    /// Set by `rebuildOrder`.
+    var thresholds: [Double]?
 
     init(key: AggregateKey, refs: Int, live: Bool) {
         self.key = key

@@ -81,7 +81,7 @@ public final class MembershipBackfill {
             guard let indexes = keysByEvent[event.name] else { continue }
             for i in indexes {
                 let (k, slot) = keys[i]
-                guard slot.key.event.utf8.elementsEqual(event.name.utf8) else { continue }
+                guard utf8Equal(slot.key.event, event.name) else { continue }
                 var partial = users[key]!
                 if let j = partial.aggs.firstIndex(where: { $0.key == k }) {
                     _ = AggregateLogic.ingest(&partial.aggs[j], slot: slot, event: event, now: nowMs)
@@ -146,14 +146,13 @@ extension MembershipEngine {
         let now = nowMs
         let partials = session.users.sorted { utf8Less($0.key.string, $1.key.string) }
         for (key, partial) in partials {
-            let isNew = userIndex[key] == nil
-            let u = ensureUser(key.string)
+            let (u, isNew) = ensureUserReportingNew(key.string)
             for entry in partial.attrs where installAttr.contains(entry.name) {
                 let p = users[Int(u)].attrPosition(entry.name)
                 if p.found {
                     users[Int(u)].attrs[p.index].value = entry.value
                 } else {
-                    users[Int(u)].attrs.insert(entry, at: p.index)
+                    users[Int(u)].attrs.compactInsert(entry, at: p.index)
                 }
             }
             for var st in partial.aggs where installKey.contains(st.key) {
@@ -161,7 +160,11 @@ extension MembershipEngine {
                 _ = AggregateLogic.advance(&st, slot: slot, to: now)
                 if st.isEmpty { continue }
                 let p = users[Int(u)].aggPosition(st.key)
-                if p.found { users[Int(u)].aggs[p.index] = st } else { users[Int(u)].aggs.insert(st, at: p.index) }
+                if p.found {
+                    users[Int(u)].aggs[p.index] = st
+                } else {
+                    users[Int(u)].aggs.compactInsert(st, at: p.index)
+                }
             }
             markDirty(u)
             if isNew { evaluateFlagged(u, at: now, exprDirty: true, fullDue: true, into: &out) }

@@ -243,5 +243,50 @@ extension MembershipEngine {
         }
         timeSensitive = order.filter { segs[Int($0)]!.timeSensitive && segs[Int($0)]!.active }
         if flags.count < segs.count { flags += Array(repeating: false, count: segs.count - flags.count) }
+        updateThresholds()
+    }
+
+    /// Recomputes each count's thresholds (``KeySlot/thresholds``) from the segments using it. When a windowed
+    /// count's change, the cached next instants of that aggregate may now be late, so they are recomputed for every
+    /// user holding it (rare: only when a segment is saved or deleted).
+    func updateThresholds() {
+        var changed: [Int32] = []
+        for (i, slot) in keySlots.enumerated() {
+            guard let slot, slot.mode != .raw else { continue }
+            var thresholds: [Double]? = nil
+            if slot.key.kind == .count {
+                var numbers: [Double] = []
+                var restricted = !slot.segments.isEmpty
+                for s in slot.segments {
+                    guard let seg = segs[Int(s)], let position = seg.keys.firstIndex(of: Int32(i)),
+                        let used = seg.plan.comparedNumbers[position]
+                    else {
+                        restricted = false
+                        break
+                    }
+                    numbers += used
+                }
+                if restricted { thresholds = Array(Set(numbers)).sorted() }
+            }
+            if thresholds != slot.thresholds {
+                slot.thresholds = thresholds
+                // Only windowed states cache a next instant that depends on the thresholds.
+                if slot.mode == .window { changed.append(Int32(i)) }
+            }
+        }
+        guard !changed.isEmpty else { return }
+        for (u, user) in users.enumerated() where user.alive {
+            var touched = false
+            for k in changed {
+                let p = user.aggPosition(k)
+                guard p.found, let slot = keySlots[Int(k)] else { continue }
+                user.aggs[p.index].n = AggregateLogic.computeNext(user.aggs[p.index], slot: slot, after: nowMs)
+                touched = true
+            }
+            if touched {
+                updateDue(Int32(u), after: nowMs)
+                markDirty(Int32(u))
+            }
+        }
     }
 }

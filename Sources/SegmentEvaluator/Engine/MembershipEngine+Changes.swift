@@ -27,9 +27,12 @@ extension MembershipEngine {
     // MARK: - Users
 
     /// The slot of a user, created when new (then every active segment is flagged for it).
-    func ensureUser(_ id: String) -> Int32 {
+    func ensureUser(_ id: String) -> Int32 { ensureUserReportingNew(id).slot }
+
+    /// The slot of a user and whether it was just created (then every active segment is flagged for it).
+    func ensureUserReportingNew(_ id: String) -> (slot: Int32, isNew: Bool) {
         let key = ByteKey(id)
-        if let u = userIndex[key] { return u }
+        if let u = userIndex[key] { return (u, false) }
         let u: Int32
         if let free = freeUsers.popLast() {
             u = free
@@ -42,7 +45,7 @@ extension MembershipEngine {
         userIndex[key] = u
         markDirty(u)
         flagAllActive()
-        return u
+        return (u, true)
     }
 
     /// Merges a profile write: sets and removes attributes, creating the user when new.
@@ -63,8 +66,7 @@ extension MembershipEngine {
         seq: UInt64
     ) -> [MembershipTransition] {
         guard accept(seq) else { return [] }
-        let isNew = userIndex[ByteKey(userID)] == nil
-        let u = ensureUser(userID)
+        let (u, isNew) = ensureUserReportingNew(userID)
         var changed = isNew
         for name in removed {
             guard let a = attrIndex[name], let slot = attrSlots[Int(a)], slot.live else { continue }
@@ -83,7 +85,7 @@ extension MembershipEngine {
                 if users[Int(u)].attrs[p.index].value == value { continue }
                 users[Int(u)].attrs[p.index].value = value
             } else {
-                users[Int(u)].attrs.insert(AttrEntry(name: a, value: value), at: p.index)
+                users[Int(u)].attrs.compactInsert(AttrEntry(name: a, value: value), at: p.index)
             }
             flag(slot.segments)
             changed = true
@@ -134,8 +136,7 @@ extension MembershipEngine {
     private func applyEvents<C: Collection>(_ items: C, into out: inout [MembershipTransition])
     where C.Element == (userID: String, event: EventRecord) {
         guard let firstItem = items.first else { return }
-        let isNew = userIndex[ByteKey(firstItem.userID)] == nil
-        let u = ensureUser(firstItem.userID)
+        let (u, isNew) = ensureUserReportingNew(firstItem.userID)
         var changed = isNew
         let now = self.nowMs
         for item in items {
@@ -143,20 +144,35 @@ extension MembershipEngine {
             seenEvents?.insert(event.name)
             guard let ks = keysByEvent[event.name] else { continue }
             for k in ks {
-                guard let slot = keySlots[Int(k)], slot.live, slot.key.event.utf8.elementsEqual(event.name.utf8)
+                guard let slot = keySlots[Int(k)], slot.live, utf8Equal(slot.key.event, event.name)
                 else { continue }
                 let p = users[Int(u)].aggPosition(k)
+                // A count compared only with numbers (see `KeySlot.thresholds`) that stays on the same side of each
+                // of them changes no result: its segments need not be evaluated.
                 if p.found {
+                    let before = slot.thresholds.map { _ in
+                        AggregateLogic.count(users[Int(u)].aggs[p.index], slot: slot, at: now)
+                    }
                     if AggregateLogic.ingest(&users[Int(u)].aggs[p.index], slot: slot, event: event, now: now) {
-                        flag(slot.segments)
+                        if let before, let thresholds = slot.thresholds {
+                            let after = AggregateLogic.count(users[Int(u)].aggs[p.index], slot: slot, at: now)
+                            if !AggregateLogic.sameSide(before, after, of: thresholds) { flag(slot.segments) }
+                        } else {
+                            flag(slot.segments)
+                        }
                         touchedKeys.append(k)
                         changed = true
                     }
                 } else {
                     var st = KeyState(key: k)
                     if AggregateLogic.ingest(&st, slot: slot, event: event, now: now) {
-                        users[Int(u)].aggs.insert(st, at: p.index)
-                        flag(slot.segments)
+                        if let thresholds = slot.thresholds {
+                            let after = AggregateLogic.count(st, slot: slot, at: now)
+                            if !AggregateLogic.sameSide(0, after, of: thresholds) { flag(slot.segments) }
+                        } else {
+                            flag(slot.segments)
+                        }
+                        users[Int(u)].aggs.compactInsert(st, at: p.index)
                         touchedKeys.append(k)
                         changed = true
                     }
@@ -245,7 +261,7 @@ extension MembershipEngine {
             let u = ensureUser(id)
             let p = users[Int(u)].listPosition(l)
             if !p.found {
-                users[Int(u)].lists.insert(l, at: p.index)
+                users[Int(u)].lists.compactInsert(l, at: p.index)
                 listSlots[Int(l)]!.memberCount += 1
                 flagDependents(of: name)
                 markDirty(u)

@@ -53,11 +53,15 @@ extension MembershipEngine {
     /// The value of segment `seg` for user `u` at `t` (all state current at `t`).
     func evaluate(_ u: Int32, _ seg: SegmentSlot, at t: Int64) -> Bool {
         statistics.segmentEvaluations += 1
-        let attrs = attributeDictionary(u, seg)
+        let user = users[Int(u)]
+        // Reuse the scratch arrays' storage: take them out of `self` so that appending does not copy.
+        var attrs = scratchAttributes
+        scratchAttributes = []
+        attrs.removeAll(keepingCapacity: true)
+        for a in seg.attrs { attrs.append(user.attribute(a)) }
         var values = scratchValues
         scratchValues = []
         values.removeAll(keepingCapacity: true)
-        let user = users[Int(u)]
         for k in seg.keys {
             guard let slot = keySlots[Int(k)] else {
                 values.append(nil)
@@ -65,8 +69,11 @@ extension MembershipEngine {
             }
             values.append(aggregateValue(user, k, slot, at: t))
         }
-        let result = seg.plan.evaluate(attributes: attrs, aggregateValues: values, nowMs: t) { self.isMember(u, $0) }
+        let result = seg.plan.evaluate(attributeValues: attrs, aggregateValues: values, nowMs: t) {
+            self.isMember(u, $0)
+        }
         scratchValues = values
+        scratchAttributes = attrs
         return result
     }
 
@@ -77,6 +84,9 @@ extension MembershipEngine {
     /// segment; otherwise only the time-sensitive segments evaluated here add their next change to it (a stale,
     /// earlier candidate only causes a wake-up that changes nothing, after which everything is recomputed).
     ///
+    /// With `comparisonsRest` (from ``flagDueComparisons(_:at:)``, when `exprDirty`), only the segments it listed
+    /// have their comparisons' next change computed again.
+    ///
     /// The due instant is `aggregateDue` (the aggregates' part, computed by the caller) and the comparisons' part when
     /// given; else recomputed from every aggregate when `fullDue`; else lowered by the next changes of the
     /// aggregates in `touchedKeys` (which it clears) and of the comparisons.
@@ -86,6 +96,7 @@ extension MembershipEngine {
         exprDirty: Bool,
         fullDue: Bool = false,
         aggregateDue: Int64? = nil,
+        comparisonsRest: Int64? = nil,
         into out: inout [MembershipTransition]
     ) {
         let user = users[Int(u)]
@@ -99,7 +110,7 @@ extension MembershipEngine {
             let p = user.memberPosition(s)
             guard result != p.found else { continue }
             if result {
-                user.members.insert(MemberEntry(segment: s, sinceMs: t), at: p.index)
+                user.members.compactInsert(MemberEntry(segment: s, sinceMs: t), at: p.index)
                 seg.memberCount += 1
                 out.append(MembershipTransition(segment: seg.name, userID: user.id, kind: .enter, atMs: t))
             } else {
@@ -109,7 +120,11 @@ extension MembershipEngine {
             }
             flag(seg.dependents)
         }
-        if exprDirty || user.exprDue <= t {
+        if exprDirty, let comparisonsRest {
+            // `flagDueComparisons` computed the others' next change already.
+            user.exprDue = min(comparisonsRest, expressionDue(u, after: t, segments: dueSensitive))
+            dueSensitive.removeAll(keepingCapacity: true)
+        } else if exprDirty || user.exprDue <= t {
             user.exprDue = expressionDue(u, after: t, segments: timeSensitive)
         } else if !sensitive.isEmpty {
             user.exprDue = min(user.exprDue, expressionDue(u, after: t, segments: sensitive))
@@ -133,13 +148,76 @@ extension MembershipEngine {
         }
     }
 
+    /// The next change after `after` of the comparisons with a time operand of `seg` (whose filters do not read
+    /// time), from the user's current values: attributes and `first`/`last` values at `t`. `Int64.max`: never.
+    func comparisonsDue(_ user: UserRecord, _ seg: SegmentSlot, valuesAt t: Int64, after: Int64) -> Int64 {
+        statistics.nextChangeQueries += 1
+        // Reuse the scratch arrays' storage: take them out of `self` so that appending does not copy.
+        var attrs = scratchAttributes
+        scratchAttributes = []
+        attrs.removeAll(keepingCapacity: true)
+        for a in seg.attrs { attrs.append(user.attribute(a)) }
+        var values = scratchValues
+        scratchValues = []
+        values.removeAll(keepingCapacity: true)
+        for k in seg.keys {
+            guard let slot = keySlots[Int(k)], slot.isFirstOrLast else {
+                values.append(nil)
+                continue
+            }
+            values.append(aggregateValue(user, k, slot, at: t))
+        }
+        let next = seg.plan.nextChange(after: after, attributeValues: attrs, aggregateValues: values) ?? .max
+        scratchValues = values
+        scratchAttributes = attrs
+        return next
+    }
+
+    /// Flags the time-sensitive segments whose comparisons with a time operand can change exactly at `t`, the
+    /// user's comparison due instant (`exprDue`), and those whose filters read time (not analysed); lists them in
+    /// `dueSensitive`.
+    ///
+    /// The others keep their value at `t`: every input they read has not changed since they were last evaluated
+    /// (a change would have re-evaluated them), `exprDue` was at most their next change point after that
+    /// evaluation, and they have none at `t` either (`comparisonsDue(after: t - 1) > t`). Aggregates due at `t`
+    /// flag their own segments (and have been moved to `t` already).
+    ///
+    /// - Returns: The earliest next change after `t` of the segments not listed: evaluating at `t` changes none
+    ///   of their inputs, so only the listed ones need their next change computed again afterwards.
+    func flagDueComparisons(_ u: Int32, at t: Int64) -> Int64 {
+        let user = users[Int(u)]
+        var rest = Int64.max
+        dueSensitive.removeAll(keepingCapacity: true)
+        for s in timeSensitive {
+            guard let seg = segs[Int(s)], seg.active else { continue }
+            if seg.plan.filtersReadTime {
+                flags[Int(s)] = true
+                dueSensitive.append(s)
+                continue
+            }
+            let next = comparisonsDue(user, seg, valuesAt: t, after: t &- 1)
+            if next <= t {
+                flags[Int(s)] = true
+                dueSensitive.append(s)
+            } else {
+                rest = min(rest, next)
+            }
+        }
+        return rest
+    }
+
     /// The earliest instant after `t` at which a comparison with `now`/`D ago` of an active segment can change for
     /// user `u`: the plans' own next-change over the retained attributes and, for each `first`/`last` aggregate, the
     /// event(s) giving its current value.
     func expressionDue(_ u: Int32, after t: Int64, segments: [Int32]) -> Int64 {
         var best = Int64.max
+        let user = users[Int(u)]
         for s in segments {
             guard let seg = segs[Int(s)], seg.active else { continue }
+            if !seg.plan.filtersReadTime {
+                best = min(best, comparisonsDue(user, seg, valuesAt: t, after: t))
+                continue
+            }
             let attrs = attributeDictionary(u, seg)
             var asked = false
             for k in seg.keys {
@@ -200,14 +278,29 @@ extension MembershipEngine {
                     continue
                 }
                 next = AggregateLogic.nextChange(aggs[i], slot: slot, after: t)
+            } else if slot.mode == .window, let w = slot.key.windowMs {
+                // Not due, but drop what has left the window meanwhile (the cached next instant stays right: it
+                // depends only on the entries still inside).
+                AggregateLogic.dropExpired(&aggs[i].entries, at: t, windowMs: w)
+                if aggs[i].entries.isEmpty {
+                    aggs.remove(at: i)
+                    continue
+                }
             }
             aggregateDue = min(aggregateDue, next)
             i += 1
         }
         user.aggs = aggs
         let exprDirty = user.exprDue <= t
-        if exprDirty { flag(timeSensitive) }
-        evaluateFlagged(u, at: t, exprDirty: exprDirty, aggregateDue: aggregateDue, into: &out)
+        let comparisonsRest = exprDirty ? flagDueComparisons(u, at: t) : nil
+        evaluateFlagged(
+            u,
+            at: t,
+            exprDirty: exprDirty,
+            aggregateDue: aggregateDue,
+            comparisonsRest: comparisonsRest,
+            into: &out
+        )
         markDirty(u)
     }
 

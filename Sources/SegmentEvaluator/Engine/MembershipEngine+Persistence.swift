@@ -282,7 +282,7 @@ extension MembershipEngine {
         for _ in 0..<(try r.count()) {
             let a = try r.int()
             guard a < attrSlots.count, attrSlots[a] != nil else { throw mismatch("an attribute") }
-            user.attrs.append(AttrEntry(name: Int32(a), value: try r.value()))
+            user.attrs.compactAppend(AttrEntry(name: Int32(a), value: try r.value()))
         }
         for _ in 0..<(try r.count()) {
             let k = try r.int()
@@ -294,7 +294,7 @@ extension MembershipEngine {
             for _ in 0..<(try r.count()) {
                 let at = previous &+ (try r.zigzag())
                 previous = at
-                st.entries.append(Entry(at: at, v: try r.compactDouble()))
+                st.entries.compactAppend(Entry(at: at, v: try r.compactDouble()))
             }
             for _ in 0..<(try r.count()) {
                 let name = try r.string()
@@ -302,17 +302,17 @@ extension MembershipEngine {
                 st.raw.append(EventRecord(name: name, atMs: at, properties: try r.properties()))
             }
             st.witness = try r.properties()
-            user.aggs.append(st)
+            user.aggs.compactAppend(st)
         }
         for _ in 0..<(try r.count()) {
             let s = try r.int()
             guard s < segs.count, segs[s] != nil else { throw mismatch("a segment") }
-            user.members.append(MemberEntry(segment: Int32(s), sinceMs: base &+ (try r.zigzag())))
+            user.members.compactAppend(MemberEntry(segment: Int32(s), sinceMs: base &+ (try r.zigzag())))
         }
         for _ in 0..<(try r.count()) {
             let l = try r.int()
             guard l < listSlots.count, listSlots[l] != nil else { throw mismatch("a list") }
-            user.lists.append(Int32(l))
+            user.lists.compactAppend(Int32(l))
         }
         guard r.isAtEnd else { throw BinaryReader.corrupt("trailing bytes") }
         guard isSorted(user.attrs.map(\.name)), isSorted(user.aggs.map(\.key)), isSorted(user.members.map(\.segment)),

@@ -81,6 +81,10 @@ public final class MembershipEngine {
     var touchedKeys: [Int32] = []
     /// Scratch: aggregate values handed to a plan.
     var scratchValues: [AttributeValue?] = []
+    /// Scratch: attribute values handed to a plan, in the order of its `attributes`.
+    var scratchAttributes: [AttributeValue?] = []
+    /// Scratch: the time-sensitive segments with a comparison due at the wake-up at hand (`flagDueComparisons`).
+    var dueSensitive: [Int32] = []
 
     /// Work counters since the engine was created or restored, for metrics.
     public internal(set) var statistics = MembershipEngineStatistics()

@@ -2,7 +2,9 @@
 // Written to follow the contract sentence by sentence; see docs/segment-language.md.
 
 /// A value during evaluation. Literal lists may hold any literal, so this is wider than `AttributeValue`.
-indirect enum Value: Hashable, Sendable {
+/// Not `indirect`: the list case's array already boxes its elements, and a boxed enum would allocate on every
+/// comparison.
+enum Value: Hashable, Sendable {
     case string(String)
     case number(Double)
     case bool(Bool)

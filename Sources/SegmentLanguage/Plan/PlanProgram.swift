@@ -1,0 +1,174 @@
+// A segment expression compiled for repeated evaluation: attribute names and aggregates resolved to indexes,
+// literals converted to values and the time coercion of each comparison decided once, so that evaluating it
+// hashes nothing and allocates nothing for scalar values. Same meaning as `Evaluation` (the reference interpreter's
+// walker) sentence by sentence; the plan differential tests compare the two.
+
+/// One operand of a compiled comparison.
+enum PlanOperand: Sendable {
+    /// The attribute at this index of `SegmentPlan.attributes`.
+    case attribute(Int)
+    /// A literal or timestamp literal, already a value.
+    case constant(Value)
+    case now
+    /// `D ago`, the duration in milliseconds.
+    case ago(Int64)
+    /// The aggregate at this index of `SegmentPlan.aggregates`.
+    case aggregate(Int)
+}
+
+/// How a comparison reads its sides (see `Semantics.coerce`): when exactly one side is a time operand, the other
+/// side is read as a timestamp if it is a name, and is missing otherwise.
+enum PlanCoercion: UInt8, Sendable {
+    case none
+    case leftAsTime
+    case leftMissing
+    case rightAsTime
+    case rightMissing
+}
+
+/// A compiled boolean node.
+indirect enum PlanStep: Sendable {
+    case or([PlanStep])
+    case and([PlanStep])
+    case not(PlanStep)
+    case compare(PlanOperand, CompareOp, PlanOperand, PlanCoercion)
+    /// `exists(a)`, the attribute's index.
+    case exists(Int)
+    case inSegment(String)
+
+    /// Compiles a checked tree (outside `where` filters).
+    ///
+    /// - Parameters:
+    ///   - node: The tree.
+    ///   - attributeIndex: The index of each attribute name in the plan.
+    ///   - aggregateIndex: The index of each aggregate in the plan.
+    init(_ node: Node, attributeIndex: [String: Int], aggregateIndex: [Aggregate: Int]) {
+        func operand(_ o: Operand) -> PlanOperand {
+            switch o {
+            case .name(let name): return .attribute(attributeIndex[name] ?? -1)
+            case .literal(let literal): return .constant(Value(literal))
+            case .now: return .now
+            case .ago(let d): return .ago(d.milliseconds)
+            case .timestamp(let ms): return .constant(.time(ms))
+            case .aggregate(let a): return .aggregate(aggregateIndex[a] ?? -1)
+            }
+        }
+        func step(_ node: Node) -> PlanStep {
+            PlanStep(node, attributeIndex: attributeIndex, aggregateIndex: aggregateIndex)
+        }
+        switch node {
+        case .or(let items): self = .or(items.map(step))
+        case .and(let items): self = .and(items.map(step))
+        case .not(let inner): self = .not(step(inner))
+        case .exists(let name): self = .exists(attributeIndex[name] ?? -1)
+        case .inSegment(let name): self = .inSegment(name)
+        case .compare(let l, let op, let r):
+            let coercion: PlanCoercion
+            switch (l.isTime, r.isTime) {
+            case (true, false):
+                if case .name = r { coercion = .rightAsTime } else { coercion = .rightMissing }
+            case (false, true):
+                if case .name = l { coercion = .leftAsTime } else { coercion = .leftMissing }
+            default: coercion = .none
+            }
+            self = .compare(operand(l), op, operand(r), coercion)
+        }
+    }
+}
+
+/// The inputs of one evaluation of a compiled plan.
+struct PlanInputs {
+    let attributes: [AttributeValue?]
+    let aggregates: [AttributeValue?]
+    let nowMs: Int64
+    let isMember: (String) -> Bool
+
+    @inline(__always)
+    private func read(_ values: [AttributeValue?], _ i: Int) -> AttributeValue? {
+        i >= 0 && i < values.count ? values[i] : nil
+    }
+
+    func value(_ operand: PlanOperand) -> Value? {
+        switch operand {
+        case .attribute(let i): return read(attributes, i).map(Value.init)
+        case .constant(let v): return v
+        case .now: return .time(nowMs)
+        case .ago(let ms): return .time(Semantics.ago(ms, now: nowMs))
+        case .aggregate(let i): return read(aggregates, i).map(Value.init)
+        }
+    }
+
+    func truth(_ step: PlanStep) -> Bool {
+        switch step {
+        case .or(let items):
+            for item in items where truth(item) { return true }
+            return false
+        case .and(let items):
+            for item in items where !truth(item) { return false }
+            return true
+        case .not(let inner): return !truth(inner)
+        case .exists(let i): return read(attributes, i) != nil
+        case .inSegment(let name): return isMember(name)
+        case .compare(let l, let op, let r, let coercion):
+            var lv = value(l)
+            var rv = value(r)
+            switch coercion {
+            case .none: break
+            case .leftAsTime: lv = lv.flatMap(Semantics.asTime).map(Value.time)
+            case .leftMissing: lv = nil
+            case .rightAsTime: rv = rv.flatMap(Semantics.asTime).map(Value.time)
+            case .rightMissing: rv = nil
+            }
+            return Semantics.compare(lv, op, rv)
+        }
+    }
+}
+
+// MARK: - Next change
+
+/// A compiled time comparison: the two sides' motion sources (see `ChangeCollector`).
+enum PlanTimeSide: Sendable {
+    /// `t - d` at instant `t` (`now` is `d = 0`).
+    case moving(Int64)
+    /// A timestamp literal.
+    case fixed(Int64)
+    /// An attribute read as a timestamp, by index.
+    case attribute(Int)
+    /// A `first`/`last` aggregate's current value, by index.
+    case aggregate(Int)
+    /// Never an instant (a literal, another aggregate).
+    case none
+}
+
+extension PlanStep {
+    /// The comparisons of the tree with a time operand on at least one side, as pairs of motion sources, in tree
+    /// order (the same comparisons `ChangeCollector.addNode` looks at).
+    static func timeComparisons(_ node: Node, attributeIndex: [String: Int], aggregateIndex: [Aggregate: Int])
+        -> [(PlanTimeSide, PlanTimeSide)]
+    {
+        var out: [(PlanTimeSide, PlanTimeSide)] = []
+        func side(_ o: Operand) -> PlanTimeSide {
+            switch o {
+            case .now: return .moving(0)
+            case .ago(let d): return .moving(d.milliseconds)
+            case .timestamp(let x): return .fixed(x)
+            case .name(let name): return attributeIndex[name].map { .attribute($0) } ?? .none
+            case .aggregate(let a):
+                guard a.kind == .first || a.kind == .last, let k = aggregateIndex[a] else { return .none }
+                return .aggregate(k)
+            case .literal: return .none
+            }
+        }
+        func walk(_ node: Node) {
+            switch node {
+            case .or(let items), .and(let items): for item in items { walk(item) }
+            case .not(let inner): walk(inner)
+            case .exists, .inSegment: break
+            case .compare(let l, _, let r):
+                if l.isTime || r.isTime { out.append((side(l), side(r))) }
+            }
+        }
+        walk(node)
+        return out
+    }
+}
