@@ -104,7 +104,7 @@ var package = Package(
         .target(
             name: "SegmentEvaluator",
             dependencies: [
-                "SegmentsWire", "SegmentsRPC", "SegmentsSQLite", "SegmentLanguage", "DaemonSupport",
+                "SegmentsWire", "SegmentsRPC", "SegmentsSQLite", "SegmentLanguage", "DaemonSupport", "SegmentsNDJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -277,18 +277,26 @@ final class TransitionLog: @unchecked Sendable {
             try select.bind(Int64(seq), at: 1)
             try select.bind(userID ?? segment, at: 2)
             try select.bind(limit, at: 3)
-            var result: [Segments_V1_Transition] = []
-            while try select.step() {
-                var transition = Segments_V1_Transition()
-                transition.seq = UInt64(select.int64(at: 0))
-                transition.segment = select.string(at: 1)
-                transition.userID = select.string(at: 2)
-                transition.kind = select.int64(at: 3) == 1 ? .enter : .exit
-                transition.atMs = select.int64(at: 4)
-                transition.storeSeq = UInt64(select.int64(at: 5))
-                result.append(transition)
-            }
-            return result
+            return try Self.transitions(from: select)
         }
+    }
+}
+
+extension TransitionLog {
+    /// Reads every row of `select`, whose columns are `seq, segment, user_id, kind (1 = enter),
+    /// at_ms, store_seq`.
+    static func transitions(from select: SQLiteStatement) throws -> [Segments_V1_Transition] {
+        var result: [Segments_V1_Transition] = []
+        while try select.step() {
+            var transition = Segments_V1_Transition()
+            transition.seq = UInt64(select.int64(at: 0))
+            transition.segment = select.string(at: 1)
+            transition.userID = select.string(at: 2)
+            transition.kind = select.int64(at: 3) == 1 ? .enter : .exit
+            transition.atMs = select.int64(at: 4)
+            transition.storeSeq = UInt64(select.int64(at: 5))
+            result.append(transition)
+        }
+        return result
     }
 }

@@ -253,18 +253,7 @@ final class WebhookLedger: Sendable {
             for (offset, segment) in endpoint.segments.enumerated() {
                 try select.bind(segment, at: 5 + offset)
             }
-            var result: [Segments_V1_Transition] = []
-            while try select.step() {
-                var transition = Segments_V1_Transition()
-                transition.seq = UInt64(select.int64(at: 0))
-                transition.segment = select.string(at: 1)
-                transition.userID = select.string(at: 2)
-                transition.kind = select.int64(at: 3) == 1 ? .enter : .exit
-                transition.atMs = select.int64(at: 4)
-                transition.storeSeq = UInt64(select.int64(at: 5))
-                result.append(transition)
-            }
-            return result
+            return try TransitionLog.transitions(from: select)
         }
     }
 

@@ -1,5 +1,6 @@
 import Crypto
 import SegmentLanguage
+import SegmentsNDJSON
 import SegmentsWire
 
 /// One request's body and headers for a batch of transitions (see docs/webhooks.md):
@@ -76,21 +77,6 @@ struct WebhookPayload: Sendable, Hashable {
 
     /// A JSON string literal.
     static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        JSONValue.string(text).serialized
     }
 }
