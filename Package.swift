@@ -20,6 +20,7 @@ var package = Package(
         .executable(name: "profile-store", targets: ["profile-store"]),
         .executable(name: "segment-evaluator", targets: ["segment-evaluator"]),
         .executable(name: "segclient", targets: ["segclient"]),
+        .executable(name: "segbench", targets: ["segbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -137,6 +138,13 @@ var package = Package(
             swiftSettings: swiftSettings
         ),
 
+        /// The benchmark's pure parts: seeded data generator, segment mix with SQL equivalents, results, chart.
+        .target(
+            name: "SegmentsBenchKit",
+            dependencies: ["SegmentsClient", "SegmentLanguage"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Executables
 
         .executableTarget(
@@ -161,6 +169,15 @@ var package = Package(
             name: "segclient",
             dependencies: [
                 "SegmentsClient", "SegmentsWire", "SegmentsNDJSON", "SegmentLanguage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "segbench",
+            dependencies: [
+                "SegmentsBenchKit", "SegmentsClient", "SegmentsSQLite", "SegmentsWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -198,6 +215,11 @@ var package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "SegmentsBenchKitTests",
+            dependencies: ["SegmentsBenchKit", "SegmentLanguage"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SegmentsNDJSONTests",
             dependencies: ["SegmentsNDJSON", "SegmentsClient"],
             swiftSettings: swiftSettings
@@ -214,7 +236,7 @@ var package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SegmentsClient", "SegmentsTesting", "SegmentsWire", "SegmentLanguage"],
+            dependencies: ["SegmentsClient", "SegmentsTesting", "SegmentsWire", "SegmentLanguage", "SegmentsBenchKit"],
             swiftSettings: swiftSettings
         ),
     ]
