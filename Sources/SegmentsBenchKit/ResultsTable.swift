@@ -58,7 +58,7 @@ public enum ResultsTable {
             add("baseline", "SQL count = evaluator count", "\(b.segmentsAgreeing) of \(b.segmentsQueried)")
         }
         for (name, value) in r.ratios.sorted(by: { $0.key < $1.key }) {
-            add("ratio", name, Self.fixed(value, 1) + "×")
+            add("ratio", name, String(format: "%.3g×", value))
         }
         return rows
     }

@@ -95,7 +95,7 @@ final class SQLBaseline {
 
     /// The whole-segment count query of a condition.
     func countSQL(_ condition: BenchCondition) throws(SegbenchError) -> String {
-        "SELECT count(*) FROM users u WHERE \(try condition.sql(segments: self.conditions))"
+        "SELECT count(*) FROM users u WHERE ?1 IS NOT NULL AND \(try condition.sql(segments: self.conditions))"
     }
 
     /// Counts a segment's members at `nowMs`. Returns the count and the seconds taken.
@@ -116,7 +116,7 @@ final class SQLBaseline {
 
     /// Lists a segment's member ids sorted; returns rows and seconds.
     func members(_ condition: BenchCondition, nowMs: Int64) throws(SegbenchError) -> (Int, Double) {
-        let sql = "SELECT u.id FROM users u WHERE \(try condition.sql(segments: self.conditions)) ORDER BY u.id"
+        let sql = "SELECT u.id FROM users u WHERE ?1 IS NOT NULL AND \(try condition.sql(segments: self.conditions)) ORDER BY u.id"
         let clock = ContinuousClock()
         let start = clock.now
         do {

@@ -89,7 +89,7 @@ struct SegbenchCommand: AsyncParsableCommand {
         let runner = try BenchRunner(options: options)
         let results = try await runner.run()
         try Self.write(results, to: self.out)
-        print(ResultsTable.text(results))
+        FileHandle.standardOutput.write(Data(ResultsTable.text(results).utf8))
         FileHandle.standardError.write(Data("wrote \(self.out)/results.json, results.md, chart.svg\n".utf8))
     }
 
