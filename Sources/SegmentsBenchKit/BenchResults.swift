@@ -84,11 +84,14 @@ public struct BenchResults: Codable, Sendable {
         public var evaluatorCPUSeconds: Double
         /// Evaluator CPU per event (the cost of one change, amortised).
         public var cpuMicrosecondsPerEvent: Double
-        public init(seconds: Double, events: Int, evaluatorCPUSeconds: Double) {
+        /// Store CPU seconds spent serving the change feed meanwhile.
+        public var storeCPUSeconds: Double
+        public init(seconds: Double, events: Int, evaluatorCPUSeconds: Double, storeCPUSeconds: Double) {
             self.seconds = seconds
             self.events = events
             self.eventsPerSecond = Double(events) / max(seconds, 1e-9)
             self.evaluatorCPUSeconds = evaluatorCPUSeconds
+            self.storeCPUSeconds = storeCPUSeconds
             self.cpuMicrosecondsPerEvent = evaluatorCPUSeconds * 1e6 / Double(max(events, 1))
         }
     }

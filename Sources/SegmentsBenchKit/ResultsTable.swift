@@ -14,7 +14,7 @@ public enum ResultsTable {
         if let c = r.catchUp {
             add("catch-up", "evaluator start → applied head", Self.fixed(c.seconds, 2) + " s")
             add("catch-up", "events/s", Self.int(c.eventsPerSecond), "goal ≥ 800,000")
-            add("catch-up", "evaluator CPU µs/event", Self.fixed(c.cpuMicrosecondsPerEvent, 2))
+            add("catch-up", "evaluator CPU µs/event; CPU s evaluator / store", "\(Self.fixed(c.cpuMicrosecondsPerEvent, 2)); \(Self.fixed(c.evaluatorCPUSeconds, 2)) / \(Self.fixed(c.storeCPUSeconds, 2))")
         }
         if let l = r.liveIngest {
             add("live ingest", "store events/s (batch \(l.batchSize))", Self.int(l.storeEventsPerSecond))

@@ -130,6 +130,7 @@ extension BenchRunner {
 
     func catchUp() async throws(SegbenchError) {
         let head = try await self.storeHead()
+        let storeCPU = self.store?.cpuSeconds ?? 0
         let start = ContinuousClock.now
         let evaluator = try await self.startEvaluator()
         self.evaluator = evaluator
@@ -138,7 +139,8 @@ extension BenchRunner {
         self.results.catchUp = BenchResults.CatchUp(
             seconds: seconds,
             events: self.options.scale.events,
-            evaluatorCPUSeconds: evaluator.cpuSeconds
+            evaluatorCPUSeconds: evaluator.cpuSeconds,
+            storeCPUSeconds: (self.store?.cpuSeconds ?? 0) - storeCPU
         )
         self.evaluatorRSSAfterCatchUp = evaluator.rssBytes
         self.note("evaluator caught up with seq \(head) in \(String(format: "%.2f", seconds)) s")
