@@ -111,6 +111,18 @@ public struct BenchResults: Codable, Sendable {
         public var drainMilliseconds: Double
         /// Evaluator CPU per live event.
         public var evaluatorCPUMicrosecondsPerEvent: Double
+        /// A second run paced at 80 % of the unpaced evaluator rate: target, achieved, lag and drain.
+        public var pacedTargetEventsPerSecond: Double?
+        public var pacedEventsPerSecond: Double?
+        public var pacedMaxLagEvents: Int?
+        public var pacedDrainMilliseconds: Double?
+        /// The highest rate measured with bounded lag (drain under 500 ms): the paced rate when it
+        /// stayed bounded, the unpaced one when that did.
+        public var sustainedEventsPerSecond: Double {
+            if self.drainMilliseconds < 500 { return self.evaluatorEventsPerSecond }
+            if let paced = self.pacedEventsPerSecond, let drain = self.pacedDrainMilliseconds, drain < 500 { return paced }
+            return 0
+        }
         public init(seconds: Double, events: Int, batchSize: Int, evaluatorSeconds: Double, maxLagEvents: Int, drainMilliseconds: Double, evaluatorCPUSeconds: Double) {
             self.seconds = seconds
             self.events = events

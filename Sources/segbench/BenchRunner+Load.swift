@@ -146,11 +146,44 @@ extension BenchRunner {
         self.note("evaluator caught up with seq \(head) in \(String(format: "%.2f", seconds)) s")
     }
 
+    /// One live-ingest run: what was written and how the evaluator followed.
+    struct LiveRun {
+        var events: Int
+        var writeSeconds: Double
+        var evaluatorSeconds: Double
+        var maxLagBatches: Int
+        var drainMilliseconds: Double
+        var evaluatorCPUSeconds: Double
+    }
+
+    /// Writes for `live-seconds` as fast as the store takes them, then again paced at 80 % of the
+    /// rate the evaluator reached, to find a rate it sustains with bounded lag.
     func liveIngest() async throws(SegbenchError) {
-        let users = self.options.scale.users
         let batchSize = 1000
+        let blast = try await self.liveRun(batchSize: batchSize, seconds: self.options.liveSeconds, rate: nil, stream: 1)
+        var result = BenchResults.LiveIngest(
+            seconds: blast.writeSeconds,
+            events: blast.events,
+            batchSize: batchSize,
+            evaluatorSeconds: blast.evaluatorSeconds,
+            maxLagEvents: blast.maxLagBatches * batchSize,
+            drainMilliseconds: blast.drainMilliseconds,
+            evaluatorCPUSeconds: blast.evaluatorCPUSeconds
+        )
+        self.note("live ingest, unpaced: \(blast.events) events in \(String(format: "%.2f", blast.writeSeconds)) s, drained \(String(format: "%.1f", blast.drainMilliseconds)) ms after")
+        let target = 0.8 * min(result.evaluatorEventsPerSecond, result.storeEventsPerSecond)
+        let paced = try await self.liveRun(batchSize: batchSize, seconds: self.options.liveSeconds, rate: target, stream: 2)
+        result.pacedTargetEventsPerSecond = target
+        result.pacedEventsPerSecond = Double(paced.events) / max(paced.writeSeconds, 1e-9)
+        result.pacedMaxLagEvents = paced.maxLagBatches * batchSize
+        result.pacedDrainMilliseconds = paced.drainMilliseconds
+        self.results.liveIngest = result
+        self.note("live ingest, paced at \(Int(target))/s: \(Int(result.pacedEventsPerSecond ?? 0))/s written, max lag \(paced.maxLagBatches * batchSize) events, drained \(String(format: "%.1f", paced.drainMilliseconds)) ms after")
+    }
+
+    func liveRun(batchSize: Int, seconds duration: Double, rate: Double?, stream: UInt64) async throws(SegbenchError) -> LiveRun {
+        let users = self.options.scale.users
         let inFlight = 4
-        let duration = self.options.liveSeconds
         let client = self.client
         let maxAcked = Shared<UInt64>(0)
         let stop = Shared<Bool>(false)
@@ -172,11 +205,15 @@ extension BenchRunner {
                 return maxLag
             }()
             var batches = 0
-            var rng = SplitMix64(seed: self.options.seed, stream: 1, purpose: 10)
+            var rng = SplitMix64(seed: self.options.seed, stream: stream, purpose: 10)
             let deadline = start + .milliseconds(Int(duration * 1000))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 var pending = 0
                 while clock.now < deadline {
+                    if let rate {
+                        let due = start + .microseconds(Int64(Double(batches * batchSize) / rate * 1e6))
+                        if due > clock.now { try await Task.sleep(until: due, clock: clock) }
+                    }
                     if pending >= inFlight {
                         try await group.next()
                         pending -= 1
@@ -195,7 +232,7 @@ extension BenchRunner {
                                 name: DataGenerator.eventNames[kind],
                                 atMs: nowMs,
                                 properties: properties,
-                                id: "live-\(batches)-\(events.count)"
+                                id: "live-\(stream)-\(batches)-\(events.count)"
                             )
                         )
                     }
@@ -209,22 +246,18 @@ extension BenchRunner {
                 try await group.waitForAll()
             }
             let writesDone = clock.now
-            let lastSeq = maxAcked.value
-            let applied = try await self.waitForEvaluator(seq: lastSeq, timeout: .seconds(600), poll: .milliseconds(1))
+            let applied = try await self.waitForEvaluator(seq: maxAcked.value, timeout: .seconds(600), poll: .milliseconds(1))
             stop.withLock { $0 = true }
             let maxLagBatches = await lagSamples
             await statusClient.close()
-            let events = batches * batchSize
-            self.results.liveIngest = BenchResults.LiveIngest(
-                seconds: (writesDone - start).seconds,
-                events: events,
-                batchSize: batchSize,
+            return LiveRun(
+                events: batches * batchSize,
+                writeSeconds: (writesDone - start).seconds,
                 evaluatorSeconds: (applied - start).seconds,
-                maxLagEvents: maxLagBatches * batchSize,
+                maxLagBatches: maxLagBatches,
                 drainMilliseconds: (applied - writesDone).seconds * 1000,
                 evaluatorCPUSeconds: (self.evaluator?.cpuSeconds ?? 0) - evaluatorCPU
             )
-            self.note("live ingest: \(events) events in \(String(format: "%.2f", (writesDone - start).seconds)) s, drained \(String(format: "%.1f", (applied - writesDone).seconds * 1000)) ms after")
         } catch {
             stop.withLock { $0 = true }
             await statusClient.close()

@@ -31,7 +31,10 @@ import Testing
                 figures["import profiles/s"] = i.profilesPerSecond
             }
             if let c = results.catchUp { figures["catch-up events/s"] = c.eventsPerSecond }
-            if let l = results.liveIngest { figures["live evaluator events/s"] = l.evaluatorEventsPerSecond }
+            if let l = results.liveIngest {
+                figures["live evaluator events/s"] = l.evaluatorEventsPerSecond
+                figures["live paced events/s"] = l.pacedEventsPerSecond ?? 0
+            }
             if let f = results.freshness { figures["freshness p99"] = f.p99Us }
             if let t = results.timeDriven {
                 figures["lateness p99"] = t.lateness.p99Us
@@ -53,8 +56,8 @@ import Testing
                 figures["\(q.query) x\(q.clients) p50"] = q.latency.p50Us
                 figures["\(q.query) x\(q.clients) calls/s"] = q.callsPerSecond
             }
-            // 15 named figures plus 2 queries × 3 concurrencies × 2 figures.
-            #expect(figures.count == 27, "missing sections: \(figures.keys.sorted())")
+            // 16 named figures plus 2 queries × 3 concurrencies × 2 figures.
+            #expect(figures.count == 28, "missing sections: \(figures.keys.sorted())")
             for (name, value) in figures.sorted(by: { $0.key < $1.key }) {
                 let sane = value.isFinite && value > 0
                 #expect(sane, "\(name) = \(value)")
