@@ -111,7 +111,7 @@ public struct BenchResults: Codable, Sendable {
         public var drainMilliseconds: Double
         /// Evaluator CPU per live event.
         public var evaluatorCPUMicrosecondsPerEvent: Double
-        /// A second run paced at 80 % of the unpaced evaluator rate: target, achieved, lag and drain.
+        /// The last paced run (80 %, then 50 %, then 30 % of the unpaced rate, until one drains within 500 ms): target, achieved, lag and drain.
         public var pacedTargetEventsPerSecond: Double?
         public var pacedEventsPerSecond: Double?
         public var pacedMaxLagEvents: Int?

@@ -20,7 +20,7 @@ public enum ResultsTable {
             add("live ingest", "store events/s (batch \(l.batchSize))", Self.int(l.storeEventsPerSecond))
             add("live ingest", "unpaced: evaluator events/s; max lag; drain", "\(Self.int(l.evaluatorEventsPerSecond)); \(l.maxLagEvents) ev; \(Self.fixed(l.drainMilliseconds, 1)) ms")
             if let paced = l.pacedEventsPerSecond {
-                add("live ingest", "paced at 80 %: events/s; max lag; drain", "\(Self.int(paced)); \(l.pacedMaxLagEvents ?? 0) ev; \(Self.fixed(l.pacedDrainMilliseconds ?? 0, 1)) ms")
+                add("live ingest", "paced (last of 80/50/30 %): events/s; max lag; drain", "\(Self.int(paced)); \(l.pacedMaxLagEvents ?? 0) ev; \(Self.fixed(l.pacedDrainMilliseconds ?? 0, 1)) ms")
             }
             add("live ingest", "sustained with bounded lag (drain < 500 ms)", Self.int(l.sustainedEventsPerSecond), "goal ≥ 100,000")
         }

@@ -156,8 +156,8 @@ extension BenchRunner {
         var evaluatorCPUSeconds: Double
     }
 
-    /// Writes for `live-seconds` as fast as the store takes them, then again paced at 80 % of the
-    /// rate the evaluator reached, to find a rate it sustains with bounded lag.
+    /// Writes for `live-seconds` as fast as the store takes them, then paced at 80 %, 50 % and
+    /// 30 % of the rate the evaluator reached, stopping at the first it sustains with bounded lag.
     func liveIngest() async throws(SegbenchError) {
         let batchSize = 1000
         let blast = try await self.liveRun(batchSize: batchSize, seconds: self.options.liveSeconds, rate: nil, stream: 1)
@@ -171,14 +171,20 @@ extension BenchRunner {
             evaluatorCPUSeconds: blast.evaluatorCPUSeconds
         )
         self.note("live ingest, unpaced: \(blast.events) events in \(String(format: "%.2f", blast.writeSeconds)) s, drained \(String(format: "%.1f", blast.drainMilliseconds)) ms after")
-        let target = 0.8 * min(result.evaluatorEventsPerSecond, result.storeEventsPerSecond)
-        let paced = try await self.liveRun(batchSize: batchSize, seconds: self.options.liveSeconds, rate: target, stream: 2)
-        result.pacedTargetEventsPerSecond = target
-        result.pacedEventsPerSecond = Double(paced.events) / max(paced.writeSeconds, 1e-9)
-        result.pacedMaxLagEvents = paced.maxLagBatches * batchSize
-        result.pacedDrainMilliseconds = paced.drainMilliseconds
+        // Paced runs at falling fractions of the unpaced rate until the evaluator keeps up
+        // (drains within 500 ms of the last write).
+        let ceiling = min(result.evaluatorEventsPerSecond, result.storeEventsPerSecond)
+        for (attempt, fraction) in [0.8, 0.5, 0.3].enumerated() {
+            let target = fraction * ceiling
+            let paced = try await self.liveRun(batchSize: batchSize, seconds: self.options.liveSeconds, rate: target, stream: UInt64(2 + attempt))
+            result.pacedTargetEventsPerSecond = target
+            result.pacedEventsPerSecond = Double(paced.events) / max(paced.writeSeconds, 1e-9)
+            result.pacedMaxLagEvents = paced.maxLagBatches * batchSize
+            result.pacedDrainMilliseconds = paced.drainMilliseconds
+            self.note("live ingest, paced at \(Int(target))/s: \(Int(result.pacedEventsPerSecond ?? 0))/s written, max lag \(paced.maxLagBatches * batchSize) events, drained \(String(format: "%.1f", paced.drainMilliseconds)) ms after")
+            if paced.drainMilliseconds < 500 { break }
+        }
         self.results.liveIngest = result
-        self.note("live ingest, paced at \(Int(target))/s: \(Int(result.pacedEventsPerSecond ?? 0))/s written, max lag \(paced.maxLagBatches * batchSize) events, drained \(String(format: "%.1f", paced.drainMilliseconds)) ms after")
     }
 
     func liveRun(batchSize: Int, seconds duration: Double, rate: Double?, stream: UInt64) async throws(SegbenchError) -> LiveRun {
