@@ -71,9 +71,11 @@ public indirect enum BenchCondition: Sendable, Hashable {
     /// - Throws: ``SegbenchError`` for an unknown segment name.
     public func sql(segments: [String: BenchCondition]) throws(SegbenchError) -> String {
         switch self {
-        case .equals(let attribute, let value): return "coalesce(\(try Self.column(attribute)) = \(Self.sqlString(value)), 0)"
+        case .equals(let attribute, let value):
+            return "coalesce(\(try Self.column(attribute)) = \(Self.sqlString(value)), 0)"
         case .isIn(let attribute, let values):
-            return "coalesce(\(try Self.column(attribute)) IN (\(values.map(Self.sqlString).joined(separator: ", "))), 0)"
+            return
+                "coalesce(\(try Self.column(attribute)) IN (\(values.map(Self.sqlString).joined(separator: ", "))), 0)"
         case .number(let attribute, let op, let value):
             return "coalesce(\(try Self.column(attribute)) \(Self.sqlOp(op)) \(Self.number(value)), 0)"
         case .flag(let attribute, let value): return "coalesce(\(try Self.column(attribute)) = \(value ? 1 : 0), 0)"
@@ -82,20 +84,31 @@ public indirect enum BenchCondition: Sendable, Hashable {
             return "coalesce(\(try Self.column(attribute)) \(after ? ">" : "<") ?1 - \(Int64(days) * 86_400_000), 0)"
         case .exists(let attribute): return "(\(try Self.column(attribute)) IS NOT NULL)"
         case .count(let event, let prefix, let window, let op, let value):
-            return "((SELECT count(*) FROM events e WHERE \(try Self.eventFilter(event, prefix, window))) \(Self.sqlOp(op)) \(value))"
+            return
+                "((SELECT count(*) FROM events e WHERE \(try Self.eventFilter(event, prefix, window))) \(Self.sqlOp(op)) \(value))"
         case .sum(let event, let property, let window, let op, let value):
             guard property == "amount" else { throw SegbenchError(.baseline, "no SQL column for property \(property)") }
-            return "((SELECT coalesce(sum(e.amount), 0) FROM events e WHERE \(try Self.eventFilter(event, nil, window))) \(Self.sqlOp(op)) \(Self.number(value)))"
+            return
+                "((SELECT coalesce(sum(e.amount), 0) FROM events e WHERE \(try Self.eventFilter(event, nil, window))) \(Self.sqlOp(op)) \(Self.number(value)))"
         case .lastBefore(let event, let ago):
             let agoMs = try Self.durationMs(ago)
-            return "coalesce((SELECT max(e.at_ms) FROM events e WHERE \(try Self.eventFilter(event, nil, nil))) < ?1 - \(agoMs), 0)"
+            return
+                "coalesce((SELECT max(e.at_ms) FROM events e WHERE \(try Self.eventFilter(event, nil, nil))) < ?1 - \(agoMs), 0)"
         case .inSegment(let name):
             guard let condition = segments[name] else {
                 throw SegbenchError(.baseline, "in_segment names unknown segment \(name)")
             }
             return "(\(try condition.sql(segments: segments)))"
-        case .and(let parts): return "(" + (try parts.map { part throws(SegbenchError) in try part.sql(segments: segments) }).joined(separator: " AND ") + ")"
-        case .or(let parts): return "(" + (try parts.map { part throws(SegbenchError) in try part.sql(segments: segments) }).joined(separator: " OR ") + ")"
+        case .and(let parts):
+            return "("
+                + (try parts.map { part throws(SegbenchError) in try part.sql(segments: segments) }).joined(
+                    separator: " AND "
+                ) + ")"
+        case .or(let parts):
+            return "("
+                + (try parts.map { part throws(SegbenchError) in try part.sql(segments: segments) }).joined(
+                    separator: " OR "
+                ) + ")"
         case .not(let inner): return "(NOT \(try inner.sql(segments: segments)))"
         }
     }

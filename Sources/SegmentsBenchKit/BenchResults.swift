@@ -11,8 +11,11 @@ public struct BenchResults: Codable, Sendable {
         public var commandLine: String
         /// Scale name, users and events.
         public var scale: String
+        /// Number of users generated.
         public var users: Int
+        /// Number of events generated.
         public var events: Int
+        /// Seed of the generator.
         public var seed: UInt64
         /// Whether `--quick` shortened the timed phases.
         public var quick: Bool
@@ -20,7 +23,18 @@ public struct BenchResults: Codable, Sendable {
         public var segments: Int
         /// Git commit of the binaries, when known.
         public var daemons: String
-        public init(date: String, commandLine: String, scale: String, users: Int, events: Int, seed: UInt64, quick: Bool, segments: Int, daemons: String) {
+        /// Creates the section; rates are derived from the counts and times.
+        public init(
+            date: String,
+            commandLine: String,
+            scale: String,
+            users: Int,
+            events: Int,
+            seed: UInt64,
+            quick: Bool,
+            segments: Int,
+            daemons: String
+        ) {
             self.date = date
             self.commandLine = commandLine
             self.scale = scale
@@ -35,12 +49,17 @@ public struct BenchResults: Codable, Sendable {
 
     /// The machine.
     public struct Machine: Codable, Sendable {
+        /// Online CPU cores.
         public var cores: Int
+        /// Physical memory (MemTotal).
         public var memoryBytes: UInt64
+        /// CPU model from /proc/cpuinfo.
         public var cpuModel: String
+        /// Kernel release.
         public var kernel: String
         /// 1-minute load average when the run started (other work on the machine skews figures).
         public var loadAverageAtStart: Double
+        /// Creates the section; rates are derived from the counts and times.
         public init(cores: Int, memoryBytes: UInt64, cpuModel: String, kernel: String, loadAverageAtStart: Double) {
             self.cores = cores
             self.memoryBytes = memoryBytes
@@ -52,18 +71,34 @@ public struct BenchResults: Codable, Sendable {
 
     /// Bulk import acknowledged by the store.
     public struct Import: Codable, Sendable {
+        /// Profiles written.
         public var profiles: Int
+        /// Seconds for all profile writes.
         public var profileSeconds: Double
+        /// Profiles acknowledged per second.
         public var profilesPerSecond: Double
+        /// Number of events generated.
         public var events: Int
+        /// Seconds for all event writes.
         public var eventSeconds: Double
+        /// Events per second.
         public var eventsPerSecond: Double
         /// Events per `track` call, and calls in flight.
         public var batchSize: Int
+        /// Calls outstanding at once.
         public var inFlight: Int
         /// CPU seconds of the store during the event import.
         public var storeCPUSeconds: Double
-        public init(profiles: Int, profileSeconds: Double, events: Int, eventSeconds: Double, batchSize: Int, inFlight: Int, storeCPUSeconds: Double) {
+        /// Creates the section; rates are derived from the counts and times.
+        public init(
+            profiles: Int,
+            profileSeconds: Double,
+            events: Int,
+            eventSeconds: Double,
+            batchSize: Int,
+            inFlight: Int,
+            storeCPUSeconds: Double
+        ) {
             self.profiles = profiles
             self.profileSeconds = profileSeconds
             self.profilesPerSecond = Double(profiles) / max(profileSeconds, 1e-9)
@@ -78,14 +113,19 @@ public struct BenchResults: Codable, Sendable {
 
     /// Evaluator start on the loaded store until it has applied the head.
     public struct CatchUp: Codable, Sendable {
+        /// Wall-clock seconds.
         public var seconds: Double
+        /// Number of events generated.
         public var events: Int
+        /// Events per second.
         public var eventsPerSecond: Double
+        /// Evaluator CPU seconds (user + system).
         public var evaluatorCPUSeconds: Double
         /// Evaluator CPU per event (the cost of one change, amortised).
         public var cpuMicrosecondsPerEvent: Double
         /// Store CPU seconds spent serving the change feed meanwhile.
         public var storeCPUSeconds: Double
+        /// Creates the section; rates are derived from the counts and times.
         public init(seconds: Double, events: Int, evaluatorCPUSeconds: Double, storeCPUSeconds: Double) {
             self.seconds = seconds
             self.events = events
@@ -98,8 +138,11 @@ public struct BenchResults: Codable, Sendable {
 
     /// Writes as fast as the store takes them while the evaluator follows.
     public struct LiveIngest: Codable, Sendable {
+        /// Wall-clock seconds.
         public var seconds: Double
+        /// Number of events generated.
         public var events: Int
+        /// Events per `track` call.
         public var batchSize: Int
         /// Events per second acknowledged by the store.
         public var storeEventsPerSecond: Double
@@ -113,17 +156,31 @@ public struct BenchResults: Codable, Sendable {
         public var evaluatorCPUMicrosecondsPerEvent: Double
         /// The last paced run (80 %, then 50 %, then 30 % of the unpaced rate, until one drains within 500 ms): target, achieved, lag and drain.
         public var pacedTargetEventsPerSecond: Double?
+        /// Rate written in the last paced run.
         public var pacedEventsPerSecond: Double?
+        /// Largest lag in the last paced run, in events.
         public var pacedMaxLagEvents: Int?
+        /// Drain time after the last paced run.
         public var pacedDrainMilliseconds: Double?
         /// The highest rate measured with bounded lag (drain under 500 ms): the paced rate when it
         /// stayed bounded, the unpaced one when that did.
         public var sustainedEventsPerSecond: Double {
             if self.drainMilliseconds < 500 { return self.evaluatorEventsPerSecond }
-            if let paced = self.pacedEventsPerSecond, let drain = self.pacedDrainMilliseconds, drain < 500 { return paced }
+            if let paced = self.pacedEventsPerSecond, let drain = self.pacedDrainMilliseconds, drain < 500 {
+                return paced
+            }
             return 0
         }
-        public init(seconds: Double, events: Int, batchSize: Int, evaluatorSeconds: Double, maxLagEvents: Int, drainMilliseconds: Double, evaluatorCPUSeconds: Double) {
+        /// Creates the section; rates are derived from the counts and times.
+        public init(
+            seconds: Double,
+            events: Int,
+            batchSize: Int,
+            evaluatorSeconds: Double,
+            maxLagEvents: Int,
+            drainMilliseconds: Double,
+            evaluatorCPUSeconds: Double
+        ) {
             self.seconds = seconds
             self.events = events
             self.batchSize = batchSize
@@ -143,12 +200,22 @@ public struct BenchResults: Codable, Sendable {
         public var window: String
         /// Many users due at the same instant: count and delivery rate.
         public var burstTransitions: Int
+        /// Due instant → last exit delivered, in seconds.
         public var burstSeconds: Double
+        /// Exits delivered per second of that span.
         public var burstPerSecond: Double
         /// Lateness of the first and last transition of the burst.
         public var burstFirstLatenessMs: Double
+        /// Lateness of the last exit of the burst.
         public var burstLastLatenessMs: Double
-        public init(lateness: LatencySummary, window: String, burstTransitions: Int, burstFirstLatenessMs: Double, burstLastLatenessMs: Double) {
+        /// Creates the section; rates are derived from the counts and times.
+        public init(
+            lateness: LatencySummary,
+            window: String,
+            burstTransitions: Int,
+            burstFirstLatenessMs: Double,
+            burstLastLatenessMs: Double
+        ) {
             self.lateness = lateness
             self.window = window
             self.burstTransitions = burstTransitions
@@ -161,10 +228,15 @@ public struct BenchResults: Codable, Sendable {
 
     /// Latency and throughput of one query at one concurrency.
     public struct QueryLoad: Codable, Sendable {
+        /// `check` or `segments-of`.
         public var query: String
+        /// Concurrent clients, one connection each.
         public var clients: Int
+        /// Per-call latency.
         public var latency: LatencySummary
+        /// Calls completed per second, all clients together.
         public var callsPerSecond: Double
+        /// Creates the section; rates are derived from the counts and times.
         public init(query: String, clients: Int, latency: LatencySummary, callsPerSecond: Double) {
             self.query = query
             self.clients = clients
@@ -175,10 +247,15 @@ public struct BenchResults: Codable, Sendable {
 
     /// Streaming `members` of the largest segments.
     public struct Members: Codable, Sendable {
+        /// The segments listed.
         public var segments: [String]
+        /// Member ids received.
         public var rows: Int
+        /// Wall-clock seconds.
         public var seconds: Double
+        /// Rows per second.
         public var rowsPerSecond: Double
+        /// Creates the section; rates are derived from the counts and times.
         public init(segments: [String], rows: Int, seconds: Double) {
             self.segments = segments
             self.rows = rows
@@ -189,13 +266,17 @@ public struct BenchResults: Codable, Sendable {
 
     /// A new segment on the loaded data.
     public struct Backfill: Codable, Sendable {
+        /// The new segment.
         public var segment: String
+        /// Its expression.
         public var expression: String
+        /// Members after the back-fill.
         public var members: Int
         /// Put acknowledged … first read at its seq answered (read-your-writes waits for the back-fill).
         public var seconds: Double
         /// The same segment with one SQL query (baseline).
         public var baselineSQLSeconds: Double
+        /// Creates the section; rates are derived from the counts and times.
         public init(segment: String, expression: String, members: Int, seconds: Double, baselineSQLSeconds: Double) {
             self.segment = segment
             self.expression = expression
@@ -209,19 +290,38 @@ public struct BenchResults: Codable, Sendable {
     public struct Footprint: Codable, Sendable {
         /// Peak resident memory (VmHWM) over the run.
         public var storePeakRSSBytes: UInt64
+        /// Evaluator peak resident memory (VmHWM), before and after its restart.
         public var evaluatorPeakRSSBytes: UInt64
         /// Evaluator resident memory right after catching up, and per user / per stored event.
         public var evaluatorRSSAfterCatchUpBytes: UInt64
+        /// Evaluator RSS after catch-up per user.
         public var evaluatorBytesPerUser: Double
+        /// Evaluator RSS after catch-up per generated event.
         public var evaluatorBytesPerEvent: Double
         /// Evaluator resident memory right after a restart from its saved state.
         public var evaluatorRSSAfterRestartBytes: UInt64
+        /// Size of the store's data directory.
         public var storeDiskBytes: UInt64
+        /// Size of the evaluator's data directory.
         public var evaluatorDiskBytes: UInt64
+        /// Store disk bytes per generated event.
         public var storeDiskBytesPerEvent: Double
+        /// Evaluator disk bytes per user.
         public var evaluatorDiskBytesPerUser: Double
+        /// Size of the SQL copy (database + WAL).
         public var baselineDiskBytes: UInt64
-        public init(storePeakRSSBytes: UInt64, evaluatorPeakRSSBytes: UInt64, evaluatorRSSAfterCatchUpBytes: UInt64, users: Int, events: Int, evaluatorRSSAfterRestartBytes: UInt64, storeDiskBytes: UInt64, evaluatorDiskBytes: UInt64, baselineDiskBytes: UInt64) {
+        /// Creates the section; rates are derived from the counts and times.
+        public init(
+            storePeakRSSBytes: UInt64,
+            evaluatorPeakRSSBytes: UInt64,
+            evaluatorRSSAfterCatchUpBytes: UInt64,
+            users: Int,
+            events: Int,
+            evaluatorRSSAfterRestartBytes: UInt64,
+            storeDiskBytes: UInt64,
+            evaluatorDiskBytes: UInt64,
+            baselineDiskBytes: UInt64
+        ) {
             self.storePeakRSSBytes = storePeakRSSBytes
             self.evaluatorPeakRSSBytes = evaluatorPeakRSSBytes
             self.evaluatorRSSAfterCatchUpBytes = evaluatorRSSAfterCatchUpBytes
@@ -240,11 +340,15 @@ public struct BenchResults: Codable, Sendable {
     public struct Baseline: Codable, Sendable {
         /// Loading the relational copy (rows = users + events) and building its index.
         public var loadSeconds: Double
+        /// Seconds to build the events index.
         public var indexSeconds: Double
         /// Segments computed whole by SQL (one `SELECT count(*)` each).
         public var segmentsQueried: Int
+        /// Median whole-segment query time.
         public var wholeSegmentMedianMs: Double
+        /// Slowest whole-segment query.
         public var wholeSegmentMaxMs: Double
+        /// All whole-segment queries together.
         public var wholeSegmentTotalSeconds: Double
         /// Segments whose SQL count equals the evaluator's member count (read at nearly the same instant).
         public var segmentsAgreeing: Int
@@ -256,7 +360,20 @@ public struct BenchResults: Codable, Sendable {
         public var checkOneSegment: LatencySummary
         /// `SELECT id … ORDER BY id` of the same segments as `members`.
         public var membersRowsPerSecond: Double
-        public init(loadSeconds: Double, indexSeconds: Double, segmentsQueried: Int, wholeSegmentMedianMs: Double, wholeSegmentMaxMs: Double, wholeSegmentTotalSeconds: Double, segmentsAgreeing: Int, segmentsDiffering: [String], recomputeUser: LatencySummary, checkOneSegment: LatencySummary, membersRowsPerSecond: Double) {
+        /// Creates the section; rates are derived from the counts and times.
+        public init(
+            loadSeconds: Double,
+            indexSeconds: Double,
+            segmentsQueried: Int,
+            wholeSegmentMedianMs: Double,
+            wholeSegmentMaxMs: Double,
+            wholeSegmentTotalSeconds: Double,
+            segmentsAgreeing: Int,
+            segmentsDiffering: [String],
+            recomputeUser: LatencySummary,
+            checkOneSegment: LatencySummary,
+            membersRowsPerSecond: Double
+        ) {
             self.loadSeconds = loadSeconds
             self.indexSeconds = indexSeconds
             self.segmentsQueried = segmentsQueried
@@ -273,11 +390,15 @@ public struct BenchResults: Codable, Sendable {
 
     /// A goal from issue 5 and whether this run met it.
     public struct Goal: Codable, Sendable {
+        /// What is measured.
         public var name: String
+        /// The goal as issue 5 states it.
         public var goal: String
+        /// This run's figure.
         public var measured: String
         /// `nil` when not measured in this run.
         public var met: Bool?
+        /// Creates the section; rates are derived from the counts and times.
         public init(name: String, goal: String, measured: String, met: Bool?) {
             self.name = name
             self.goal = goal
@@ -286,23 +407,35 @@ public struct BenchResults: Codable, Sendable {
         }
     }
 
+    /// The run.
     public var run: Run
+    /// The machine.
     public var machine: Machine
+    /// Bulk import.
     public var bulkImport: Import?
+    /// Evaluator catch-up.
     public var catchUp: CatchUp?
+    /// Live ingest.
     public var liveIngest: LiveIngest?
     /// Write acknowledged → enter delivered on `watch`.
     public var freshness: LatencySummary?
+    /// Time-driven transitions.
     public var timeDriven: TimeDriven?
+    /// `check` and `segments-of` at each concurrency.
     public var queries: [QueryLoad]
+    /// Members after the back-fill.
     public var members: Members?
+    /// New-segment back-fill.
     public var backfill: Backfill?
     /// SIGTERM + start until the evaluator answers at the store's head.
     public var restartToReadySeconds: Double?
+    /// Memory and disk.
     public var footprint: Footprint?
+    /// The SQL baseline.
     public var baseline: Baseline?
     /// Our figure divided into the baseline's, so > 1 means we are faster.
     public var ratios: [String: Double]
+    /// Issue 5's goals, met or missed.
     public var goals: [Goal]
 
     /// Creates empty results for a run.

@@ -61,7 +61,9 @@ public struct DataGenerator: Sendable {
     public static let plans = ["free", "pro", "team", "enterprise"]
     static let planWeights = [0.70, 0.20, 0.08, 0.02]
     /// Countries, most common first (Zipf-like skew).
-    public static let countries = ["US", "IN", "DE", "GB", "BR", "FR", "CA", "JP", "ES", "IT", "NL", "MX", "AU", "PL", "SE"]
+    public static let countries = [
+        "US", "IN", "DE", "GB", "BR", "FR", "CA", "JP", "ES", "IT", "NL", "MX", "AU", "PL", "SE",
+    ]
     static let countryWeights: [Double] = (0..<15).map { 1.0 / Double($0 + 1) }
     /// Tags and the chance of each.
     public static let tags = ["beta", "newsletter", "vip", "mobile", "churn_risk"]

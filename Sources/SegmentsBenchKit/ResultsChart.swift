@@ -14,8 +14,12 @@ public enum ResultsChart {
     public static func svg(_ r: BenchResults) -> String {
         var latency: [Bar] = []
         for q in r.queries {
-            latency.append(Bar(label: "\(q.query) ×\(q.clients) p50", value: q.latency.p50Us, unit: "µs", isBaseline: false))
-            latency.append(Bar(label: "\(q.query) ×\(q.clients) p99", value: q.latency.p99Us, unit: "µs", isBaseline: false))
+            latency.append(
+                Bar(label: "\(q.query) ×\(q.clients) p50", value: q.latency.p50Us, unit: "µs", isBaseline: false)
+            )
+            latency.append(
+                Bar(label: "\(q.query) ×\(q.clients) p99", value: q.latency.p99Us, unit: "µs", isBaseline: false)
+            )
         }
         if let f = r.freshness {
             latency.append(Bar(label: "freshness p50", value: f.p50Us, unit: "µs", isBaseline: false))
@@ -26,33 +30,92 @@ public enum ResultsChart {
             latency.append(Bar(label: "time lateness p99", value: t.lateness.p99Us, unit: "µs", isBaseline: false))
         }
         if let b = r.baseline {
-            latency.append(Bar(label: "SQL check 1 seg p50", value: b.checkOneSegment.p50Us, unit: "µs", isBaseline: true))
-            latency.append(Bar(label: "SQL check 1 seg p99", value: b.checkOneSegment.p99Us, unit: "µs", isBaseline: true))
-            latency.append(Bar(label: "SQL recompute user p50", value: b.recomputeUser.p50Us, unit: "µs", isBaseline: true))
-            latency.append(Bar(label: "SQL recompute user p99", value: b.recomputeUser.p99Us, unit: "µs", isBaseline: true))
+            latency.append(
+                Bar(label: "SQL check 1 seg p50", value: b.checkOneSegment.p50Us, unit: "µs", isBaseline: true)
+            )
+            latency.append(
+                Bar(label: "SQL check 1 seg p99", value: b.checkOneSegment.p99Us, unit: "µs", isBaseline: true)
+            )
+            latency.append(
+                Bar(label: "SQL recompute user p50", value: b.recomputeUser.p50Us, unit: "µs", isBaseline: true)
+            )
+            latency.append(
+                Bar(label: "SQL recompute user p99", value: b.recomputeUser.p99Us, unit: "µs", isBaseline: true)
+            )
         }
         if let c = r.catchUp {
-            latency.append(Bar(label: "evaluator CPU per change", value: c.cpuMicrosecondsPerEvent, unit: "µs", isBaseline: false))
+            latency.append(
+                Bar(label: "evaluator CPU per change", value: c.cpuMicrosecondsPerEvent, unit: "µs", isBaseline: false)
+            )
         }
         var throughput: [Bar] = []
-        if let i = r.bulkImport { throughput.append(Bar(label: "import events/s", value: i.eventsPerSecond, unit: "/s", isBaseline: false)) }
-        if let c = r.catchUp { throughput.append(Bar(label: "catch-up events/s", value: c.eventsPerSecond, unit: "/s", isBaseline: false)) }
-        if let l = r.liveIngest {
-            throughput.append(Bar(label: "live evaluator events/s (unpaced)", value: l.evaluatorEventsPerSecond, unit: "/s", isBaseline: false))
-            throughput.append(Bar(label: "live, sustained with bounded lag", value: l.sustainedEventsPerSecond, unit: "/s", isBaseline: false))
+        if let i = r.bulkImport {
+            throughput.append(Bar(label: "import events/s", value: i.eventsPerSecond, unit: "/s", isBaseline: false))
         }
-        if let t = r.timeDriven { throughput.append(Bar(label: "due exits/s (burst)", value: t.burstPerSecond, unit: "/s", isBaseline: false)) }
+        if let c = r.catchUp {
+            throughput.append(Bar(label: "catch-up events/s", value: c.eventsPerSecond, unit: "/s", isBaseline: false))
+        }
+        if let l = r.liveIngest {
+            throughput.append(
+                Bar(
+                    label: "live evaluator events/s (unpaced)",
+                    value: l.evaluatorEventsPerSecond,
+                    unit: "/s",
+                    isBaseline: false
+                )
+            )
+            throughput.append(
+                Bar(
+                    label: "live, sustained with bounded lag",
+                    value: l.sustainedEventsPerSecond,
+                    unit: "/s",
+                    isBaseline: false
+                )
+            )
+        }
+        if let t = r.timeDriven {
+            throughput.append(Bar(label: "due exits/s (burst)", value: t.burstPerSecond, unit: "/s", isBaseline: false))
+        }
         for q in r.queries where q.clients == (r.queries.map(\.clients).max() ?? 0) {
-            throughput.append(Bar(label: "\(q.query) ×\(q.clients) calls/s", value: q.callsPerSecond, unit: "/s", isBaseline: false))
+            throughput.append(
+                Bar(label: "\(q.query) ×\(q.clients) calls/s", value: q.callsPerSecond, unit: "/s", isBaseline: false)
+            )
         }
         if let b = r.baseline, b.checkOneSegment.meanUs > 0 {
-            throughput.append(Bar(label: "SQL check calls/s (1 thread)", value: 1e6 / b.checkOneSegment.meanUs, unit: "/s", isBaseline: true))
+            throughput.append(
+                Bar(
+                    label: "SQL check calls/s (1 thread)",
+                    value: 1e6 / b.checkOneSegment.meanUs,
+                    unit: "/s",
+                    isBaseline: true
+                )
+            )
         }
-        if let m = r.members { throughput.append(Bar(label: "members rows/s", value: m.rowsPerSecond, unit: "/s", isBaseline: false)) }
-        if let b = r.baseline { throughput.append(Bar(label: "SQL members rows/s", value: b.membersRowsPerSecond, unit: "/s", isBaseline: true)) }
+        if let m = r.members {
+            throughput.append(Bar(label: "members rows/s", value: m.rowsPerSecond, unit: "/s", isBaseline: false))
+        }
+        if let b = r.baseline {
+            throughput.append(
+                Bar(label: "SQL members rows/s", value: b.membersRowsPerSecond, unit: "/s", isBaseline: true)
+            )
+        }
         if let b = r.backfill {
-            throughput.append(Bar(label: "new segment: users/s back-filled", value: Double(r.run.users) / max(b.seconds, 1e-9), unit: "/s", isBaseline: false))
-            throughput.append(Bar(label: "SQL whole segment users/s", value: Double(r.run.users) / max(b.baselineSQLSeconds, 1e-9), unit: "/s", isBaseline: true))
+            throughput.append(
+                Bar(
+                    label: "new segment: users/s back-filled",
+                    value: Double(r.run.users) / max(b.seconds, 1e-9),
+                    unit: "/s",
+                    isBaseline: false
+                )
+            )
+            throughput.append(
+                Bar(
+                    label: "SQL whole segment users/s",
+                    value: Double(r.run.users) / max(b.baselineSQLSeconds, 1e-9),
+                    unit: "/s",
+                    isBaseline: true
+                )
+            )
         }
 
         let width = 900.0
@@ -74,22 +137,28 @@ public enum ResultsChart {
             var decade = lo
             while decade <= hi {
                 let gx = x(pow(10, decade))
-                body += "<line x1=\"\(Self.f(gx))\" y1=\"\(Self.f(top))\" x2=\"\(Self.f(gx))\" y2=\"\(Self.f(bottom))\" class=\"g\"/>\n"
-                body += "<text x=\"\(Self.f(gx))\" y=\"\(Self.f(bottom + 12))\" class=\"t\" text-anchor=\"middle\">\(Self.short(pow(10, decade)))</text>\n"
+                body +=
+                    "<line x1=\"\(Self.f(gx))\" y1=\"\(Self.f(top))\" x2=\"\(Self.f(gx))\" y2=\"\(Self.f(bottom))\" class=\"g\"/>\n"
+                body +=
+                    "<text x=\"\(Self.f(gx))\" y=\"\(Self.f(bottom + 12))\" class=\"t\" text-anchor=\"middle\">\(Self.short(pow(10, decade)))</text>\n"
                 decade += 1
             }
             for bar in bars {
                 let w = max(1, x(bar.value) - labelWidth)
-                body += "<text x=\"\(Self.f(labelWidth - 6))\" y=\"\(Self.f(y + 12))\" text-anchor=\"end\">\(Self.escape(bar.label))</text>\n"
-                body += "<rect x=\"\(Self.f(labelWidth))\" y=\"\(Self.f(y))\" width=\"\(Self.f(w))\" height=\"\(Self.f(barHeight))\" class=\"\(bar.isBaseline ? "b" : "o")\"/>\n"
-                body += "<text x=\"\(Self.f(labelWidth + w + 4))\" y=\"\(Self.f(y + 12))\">\(Self.short(bar.value)) \(bar.unit)</text>\n"
+                body +=
+                    "<text x=\"\(Self.f(labelWidth - 6))\" y=\"\(Self.f(y + 12))\" text-anchor=\"end\">\(Self.escape(bar.label))</text>\n"
+                body +=
+                    "<rect x=\"\(Self.f(labelWidth))\" y=\"\(Self.f(y))\" width=\"\(Self.f(w))\" height=\"\(Self.f(barHeight))\" class=\"\(bar.isBaseline ? "b" : "o")\"/>\n"
+                body +=
+                    "<text x=\"\(Self.f(labelWidth + w + 4))\" y=\"\(Self.f(y + 12))\">\(Self.short(bar.value)) \(bar.unit)</text>\n"
                 y += barHeight + gap
             }
             y = bottom + 40
         }
         panel("Latency (µs, log scale, lower is better)", latency)
         panel("Throughput (per second, log scale, higher is better)", throughput)
-        let title = "segbench \(r.run.scale): \(r.run.users) users, \(r.run.events) events, \(r.run.segments) segments — \(r.machine.cores) cores, \(r.run.date)"
+        let title =
+            "segbench \(r.run.scale): \(r.run.users) users, \(r.run.events) events, \(r.run.segments) segments — \(r.machine.cores) cores, \(r.run.date)"
         return """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(y))" viewBox="0 0 \(Int(width)) \(Int(y))" font-family="sans-serif" font-size="11">
             <style>.h{font-size:13px;font-weight:bold}.g{stroke:#ddd}.t{fill:#666;font-size:10px}.o{fill:#2f6db5}.b{fill:#d9822b}</style>
@@ -114,6 +183,9 @@ public enum ResultsChart {
         }
     }
     static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">",
+            with: "&gt;"
+        )
     }
 }

@@ -33,17 +33,46 @@ public enum SegmentMix {
         add("beta_mobile", "attribute", .and([.hasTag("beta"), .hasTag("mobile")]))
         add("unverified", "attribute", .flag("email_verified", false))
         add("high_ltv", "attribute", .number("lifetime_value", ">", 200))
-        add("pro_de_fr", "attribute", .and([.equals("plan", "pro"), .isIn("country", ["DE", "FR"]), .number("age", ">=", 18)]))
+        add(
+            "pro_de_fr",
+            "attribute",
+            .and([.equals("plan", "pro"), .isIn("country", ["DE", "FR"]), .number("age", ">=", 18)])
+        )
         add("not_free_not_us", "attribute", .and([.not(.equals("plan", "free")), .not(.equals("country", "US"))]))
         // Windowed counts (14).
-        for days in [1, 7, 30] { add("active_\(days)d", "window-count", .count("page_view", urlPrefix: nil, window: "\(days)d", op: ">=", value: 1)) }
+        for days in [1, 7, 30] {
+            add(
+                "active_\(days)d",
+                "window-count",
+                .count("page_view", urlPrefix: nil, window: "\(days)d", op: ">=", value: 1)
+            )
+        }
         add("engaged_7d", "window-count", .count("page_view", urlPrefix: nil, window: "7d", op: ">=", value: 10))
         add("power_30d", "window-count", .count("page_view", urlPrefix: nil, window: "30d", op: ">=", value: 50))
         add("pricing_7d", "window-count", .count("page_view", urlPrefix: "/pricing", window: "7d", op: ">=", value: 3))
-        add("pricing_30d", "window-count", .count("page_view", urlPrefix: "/pricing", window: "30d", op: ">=", value: 1))
-        add("docs_readers_14d", "window-count", .count("page_view", urlPrefix: "/docs", window: "14d", op: ">=", value: 2))
-        add("email_openers_30d", "window-count", .count("email_open", urlPrefix: nil, window: "30d", op: ">=", value: 3))
-        add("email_silent_90d", "window-count", .and([.count("email_open", urlPrefix: nil, window: nil, op: ">=", value: 1), .count("email_open", urlPrefix: nil, window: "90d", op: "=", value: 0)]))
+        add(
+            "pricing_30d",
+            "window-count",
+            .count("page_view", urlPrefix: "/pricing", window: "30d", op: ">=", value: 1)
+        )
+        add(
+            "docs_readers_14d",
+            "window-count",
+            .count("page_view", urlPrefix: "/docs", window: "14d", op: ">=", value: 2)
+        )
+        add(
+            "email_openers_30d",
+            "window-count",
+            .count("email_open", urlPrefix: nil, window: "30d", op: ">=", value: 3)
+        )
+        add(
+            "email_silent_90d",
+            "window-count",
+            .and([
+                .count("email_open", urlPrefix: nil, window: nil, op: ">=", value: 1),
+                .count("email_open", urlPrefix: nil, window: "90d", op: "=", value: 0),
+            ])
+        )
         add("repeat_buyers_90d", "window-count", .count("purchase", urlPrefix: nil, window: "90d", op: ">=", value: 2))
         add("buyers_ever", "window-count", .count("purchase", urlPrefix: nil, window: nil, op: ">=", value: 1))
         add("heavy_carters_7d", "window-count", .count("add_to_cart", urlPrefix: nil, window: "7d", op: ">=", value: 3))
@@ -55,30 +84,79 @@ public enum SegmentMix {
         add("spend_7d_over_50", "window-sum", .sum("purchase", "amount", window: "7d", op: ">", value: 50))
         add("lifetime_spend_over_300", "window-sum", .sum("purchase", "amount", window: nil, op: ">", value: 300))
         add("cart_value_7d_over_200", "window-sum", .sum("add_to_cart", "amount", window: "7d", op: ">", value: 200))
-        add("small_spenders_90d", "window-sum", .and([.sum("purchase", "amount", window: "90d", op: ">", value: 0), .sum("purchase", "amount", window: "90d", op: "<", value: 40)]))
+        add(
+            "small_spenders_90d",
+            "window-sum",
+            .and([
+                .sum("purchase", "amount", window: "90d", op: ">", value: 0),
+                .sum("purchase", "amount", window: "90d", op: "<", value: 40),
+            ])
+        )
         add("whales_30d", "window-sum", .sum("purchase", "amount", window: "30d", op: ">=", value: 2000))
         // Lapsed buyers (6).
-        for days in [7, 14, 30, 60, 90, 120] { add("lapsed_\(days)d", "lapsed", .lastBefore("purchase", ago: "\(days)d")) }
+        for days in [7, 14, 30, 60, 90, 120] {
+            add("lapsed_\(days)d", "lapsed", .lastBefore("purchase", ago: "\(days)d"))
+        }
         // Cart abandoners (5).
         for days in [1, 2, 7] {
-            add("cart_abandon_\(days)d", "cart", .and([.count("add_to_cart", urlPrefix: nil, window: "\(days)d", op: ">=", value: 1), .count("purchase", urlPrefix: nil, window: "\(days)d", op: "=", value: 0)]))
+            add(
+                "cart_abandon_\(days)d",
+                "cart",
+                .and([
+                    .count("add_to_cart", urlPrefix: nil, window: "\(days)d", op: ">=", value: 1),
+                    .count("purchase", urlPrefix: nil, window: "\(days)d", op: "=", value: 0),
+                ])
+            )
         }
-        add("cart_abandon_pro_2d", "cart", .and([.equals("plan", "pro"), .count("add_to_cart", urlPrefix: nil, window: "2d", op: ">=", value: 1), .count("purchase", urlPrefix: nil, window: "2d", op: "=", value: 0)]))
-        add("browse_no_cart_7d", "cart", .and([.count("page_view", urlPrefix: "/product", window: "7d", op: ">=", value: 3), .count("add_to_cart", urlPrefix: nil, window: "7d", op: "=", value: 0)]))
+        add(
+            "cart_abandon_pro_2d",
+            "cart",
+            .and([
+                .equals("plan", "pro"), .count("add_to_cart", urlPrefix: nil, window: "2d", op: ">=", value: 1),
+                .count("purchase", urlPrefix: nil, window: "2d", op: "=", value: 0),
+            ])
+        )
+        add(
+            "browse_no_cart_7d",
+            "cart",
+            .and([
+                .count("page_view", urlPrefix: "/product", window: "7d", op: ">=", value: 3),
+                .count("add_to_cart", urlPrefix: nil, window: "7d", op: "=", value: 0),
+            ])
+        )
         // Timestamp attributes (5).
         add("new_signups_14d", "timestamp", .timestamp("signup_at", after: true, days: 14))
         add("new_signups_30d", "timestamp", .timestamp("signup_at", after: true, days: 30))
         add("old_accounts_1y", "timestamp", .timestamp("signup_at", after: false, days: 365))
-        add("trial_ending", "timestamp", .and([.equals("plan", "free"), .timestamp("signup_at", after: false, days: 12), .timestamp("signup_at", after: true, days: 14)]))
-        add("anniversary_soon", "timestamp", .and([.timestamp("signup_at", after: false, days: 350), .timestamp("signup_at", after: true, days: 365)]))
+        add(
+            "trial_ending",
+            "timestamp",
+            .and([
+                .equals("plan", "free"), .timestamp("signup_at", after: false, days: 12),
+                .timestamp("signup_at", after: true, days: 14),
+            ])
+        )
+        add(
+            "anniversary_soon",
+            "timestamp",
+            .and([.timestamp("signup_at", after: false, days: 350), .timestamp("signup_at", after: true, days: 365)])
+        )
         // in_segment chains (10).
         add("active_pro", "chain", .and([.inSegment("plan_pro"), .inSegment("active_7d")]))
         add("active_pro_eu", "chain", .and([.inSegment("active_pro"), .inSegment("eu")]))
         add("lapsed_vip", "chain", .and([.inSegment("lapsed_30d"), .inSegment("vip")]))
         add("winback", "chain", .and([.inSegment("lapsed_60d"), .not(.inSegment("email_silent_90d"))]))
-        add("upsell", "chain", .and([.inSegment("plan_free"), .or([.inSegment("pricing_7d"), .inSegment("spend_90d_over_500")])]))
+        add(
+            "upsell",
+            "chain",
+            .and([.inSegment("plan_free"), .or([.inSegment("pricing_7d"), .inSegment("spend_90d_over_500")])])
+        )
         add("upsell_eu", "chain", .and([.inSegment("upsell"), .inSegment("eu")]))
-        add("at_risk", "chain", .and([.not(.inSegment("active_30d")), .inSegment("buyers_ever"), .not(.inSegment("plan_free"))]))
+        add(
+            "at_risk",
+            "chain",
+            .and([.not(.inSegment("active_30d")), .inSegment("buyers_ever"), .not(.inSegment("plan_free"))])
+        )
         add("new_and_engaged", "chain", .and([.inSegment("new_signups_30d"), .inSegment("engaged_7d")]))
         add("cart_abandon_high_ltv", "chain", .and([.inSegment("cart_abandon_2d"), .inSegment("high_ltv")]))
         add("vip_or_whale", "chain", .or([.inSegment("vip"), .inSegment("whales_30d"), .inSegment("plan_enterprise")]))
@@ -98,12 +176,18 @@ public enum SegmentMix {
             do {
                 let parsed = try SegmentExpression.parse(segment.expression)
                 for reference in parsed.referencedSegments where !seen.contains(reference.name) {
-                    throw SegbenchError(.invalidArgument, "segment \(segment.name) refers to \(reference.name) before it is defined")
+                    throw SegbenchError(
+                        .invalidArgument,
+                        "segment \(segment.name) refers to \(reference.name) before it is defined"
+                    )
                 }
             } catch let error as SegbenchError {
                 throw error
             } catch {
-                throw SegbenchError(.invalidArgument, "segment \(segment.name) does not parse: \(error) — \(segment.expression)")
+                throw SegbenchError(
+                    .invalidArgument,
+                    "segment \(segment.name) does not parse: \(error) — \(segment.expression)"
+                )
             }
             seen.insert(segment.name)
         }

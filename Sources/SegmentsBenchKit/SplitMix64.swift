@@ -58,4 +58,3 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return weights.count - 1
     }
 }
-

@@ -44,13 +44,19 @@ final class BenchDaemon: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if !process.isRunning {
-                throw SegbenchError(.daemon, "\(name) exited early (status \(process.terminationStatus)); log: \(daemon.logTail)")
+                throw SegbenchError(
+                    .daemon,
+                    "\(name) exited early (status \(process.terminationStatus)); log: \(daemon.logTail)"
+                )
             }
             if Self.canConnect(to: socketPath) { return daemon }
             try? await Task.sleep(for: .milliseconds(2))
         }
         daemon.kill()
-        throw SegbenchError(.daemon, "\(name) did not listen on \(socketPath) within \(timeout); log: \(daemon.logTail)")
+        throw SegbenchError(
+            .daemon,
+            "\(name) did not listen on \(socketPath) within \(timeout); log: \(daemon.logTail)"
+        )
     }
 
     var pid: Int32 { self.process.processIdentifier }
@@ -109,7 +115,8 @@ enum ProcessFigures {
     static func statusField(pid: Int32, _ field: String) -> UInt64 {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
         for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
-            let number = line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first
+            let number = line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ")
+                .first
             return (number.flatMap { UInt64($0) } ?? 0) * 1024
         }
         return 0

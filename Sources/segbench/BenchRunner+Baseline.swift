@@ -1,7 +1,7 @@
 import Foundation
 import SegmentsBenchKit
-import SegmentsWire
 import SegmentsSQLite
+import SegmentsWire
 
 // MARK: - The naive SQL baseline
 
@@ -32,10 +32,14 @@ extension BenchRunner {
                 agreeing += 1
             } else {
                 differing.append(segment.name)
-                self.note("SQL count of \(segment.name) is \(count), the evaluator said \(self.evaluatorCounts[segment.name] ?? -1)")
+                self.note(
+                    "SQL count of \(segment.name) is \(count), the evaluator said \(self.evaluatorCounts[segment.name] ?? -1)"
+                )
             }
         }
-        self.note("SQL whole segments: \(segments.count) queries, \(String(format: "%.2f", times.reduce(0, +) / 1000)) s in total")
+        self.note(
+            "SQL whole segments: \(segments.count) queries, \(String(format: "%.2f", times.reduce(0, +) / 1000)) s in total"
+        )
 
         var rows = 0
         var membersSeconds = 0.0
@@ -63,7 +67,11 @@ extension BenchRunner {
             recompute.append((clock.now - start).seconds * 1e6)
             let statement = statements[rng.below(statements.count)]
             let t0 = clock.now
-            _ = try SQLBaseline.evaluate(statement, userID: DataGenerator.userID(rng.below(self.options.scale.users)), nowMs: nowMs)
+            _ = try SQLBaseline.evaluate(
+                statement,
+                userID: DataGenerator.userID(rng.below(self.options.scale.users)),
+                nowMs: nowMs
+            )
             single.append((clock.now - t0).seconds * 1e6)
         }
         let sorted = times.sorted()
@@ -80,6 +88,8 @@ extension BenchRunner {
             checkOneSegment: LatencySummary(microseconds: single),
             membersRowsPerSecond: Double(rows) / max(membersSeconds, 1e-9)
         )
-        self.note("SQL per user: recompute all \(statements.count) segments p50 \(Int(self.results.baseline!.recomputeUser.p50Us)) µs")
+        self.note(
+            "SQL per user: recompute all \(statements.count) segments p50 \(Int(self.results.baseline!.recomputeUser.p50Us)) µs"
+        )
     }
 }

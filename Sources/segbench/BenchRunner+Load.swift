@@ -21,7 +21,9 @@ extension BenchRunner {
             throw Self.fail("saving segments", error)
         }
         self.results.run.segments = self.segmentNames.count
-        self.note("saved \(self.segmentNames.count) segments (\(SegmentMix.segments.count) in the mix + \(extra.count) for timed phases)")
+        self.note(
+            "saved \(self.segmentNames.count) segments (\(SegmentMix.segments.count) in the mix + \(extra.count) for timed phases)"
+        )
     }
 
     /// Sends `count` batches built by `make`, keeping `inFlight` calls outstanding.
@@ -63,7 +65,10 @@ extension BenchRunner {
                 count: (users + profileBatch - 1) / profileBatch,
                 make: { batch in
                     (batch * profileBatch..<min(users, (batch + 1) * profileBatch)).map { index in
-                        (userID: DataGenerator.userID(index), attributes: generator.attributes(index).mapValues { Optional($0) })
+                        (
+                            userID: DataGenerator.userID(index),
+                            attributes: generator.attributes(index).mapValues { Optional($0) }
+                        )
                     }
                 },
                 send: { patches in
@@ -160,7 +165,12 @@ extension BenchRunner {
     /// 30 % of the rate the evaluator reached, stopping at the first it sustains with bounded lag.
     func liveIngest() async throws(SegbenchError) {
         let batchSize = 1000
-        let blast = try await self.liveRun(batchSize: batchSize, seconds: self.options.liveSeconds, rate: nil, stream: 1)
+        let blast = try await self.liveRun(
+            batchSize: batchSize,
+            seconds: self.options.liveSeconds,
+            rate: nil,
+            stream: 1
+        )
         var result = BenchResults.LiveIngest(
             seconds: blast.writeSeconds,
             events: blast.events,
@@ -170,24 +180,38 @@ extension BenchRunner {
             drainMilliseconds: blast.drainMilliseconds,
             evaluatorCPUSeconds: blast.evaluatorCPUSeconds
         )
-        self.note("live ingest, unpaced: \(blast.events) events in \(String(format: "%.2f", blast.writeSeconds)) s, drained \(String(format: "%.1f", blast.drainMilliseconds)) ms after")
+        self.note(
+            "live ingest, unpaced: \(blast.events) events in \(String(format: "%.2f", blast.writeSeconds)) s, drained \(String(format: "%.1f", blast.drainMilliseconds)) ms after"
+        )
         // Paced runs at falling fractions of the unpaced rate until the evaluator keeps up
         // (drains within 500 ms of the last write).
         let ceiling = min(result.evaluatorEventsPerSecond, result.storeEventsPerSecond)
         for (attempt, fraction) in [0.8, 0.5, 0.3].enumerated() {
             let target = fraction * ceiling
-            let paced = try await self.liveRun(batchSize: batchSize, seconds: self.options.liveSeconds, rate: target, stream: UInt64(2 + attempt))
+            let paced = try await self.liveRun(
+                batchSize: batchSize,
+                seconds: self.options.liveSeconds,
+                rate: target,
+                stream: UInt64(2 + attempt)
+            )
             result.pacedTargetEventsPerSecond = target
             result.pacedEventsPerSecond = Double(paced.events) / max(paced.writeSeconds, 1e-9)
             result.pacedMaxLagEvents = paced.maxLagBatches * batchSize
             result.pacedDrainMilliseconds = paced.drainMilliseconds
-            self.note("live ingest, paced at \(Int(target))/s: \(Int(result.pacedEventsPerSecond ?? 0))/s written, max lag \(paced.maxLagBatches * batchSize) events, drained \(String(format: "%.1f", paced.drainMilliseconds)) ms after")
+            self.note(
+                "live ingest, paced at \(Int(target))/s: \(Int(result.pacedEventsPerSecond ?? 0))/s written, max lag \(paced.maxLagBatches * batchSize) events, drained \(String(format: "%.1f", paced.drainMilliseconds)) ms after"
+            )
             if paced.drainMilliseconds < 500 { break }
         }
         self.results.liveIngest = result
     }
 
-    func liveRun(batchSize: Int, seconds duration: Double, rate: Double?, stream: UInt64) async throws(SegbenchError) -> LiveRun {
+    func liveRun(
+        batchSize: Int,
+        seconds duration: Double,
+        rate: Double?,
+        stream: UInt64
+    ) async throws(SegbenchError) -> LiveRun {
         let users = self.options.scale.users
         let inFlight = 4
         let client = self.client
@@ -230,7 +254,9 @@ extension BenchRunner {
                     for _ in 0..<batchSize {
                         let kind = rng.pick([0.68, 0.15, 0.11, 0.06])
                         var properties: [String: SegmentsValue] = [:]
-                        if kind == 0 { properties["url"] = .string(DataGenerator.urls[rng.below(DataGenerator.urls.count)]) }
+                        if kind == 0 {
+                            properties["url"] = .string(DataGenerator.urls[rng.below(DataGenerator.urls.count)])
+                        }
                         if kind >= 2 { properties["amount"] = .number(Double(rng.below(20_000)) / 100) }
                         events.append(
                             SegmentsEvent(
@@ -252,7 +278,11 @@ extension BenchRunner {
                 try await group.waitForAll()
             }
             let writesDone = clock.now
-            let applied = try await self.waitForEvaluator(seq: maxAcked.value, timeout: .seconds(600), poll: .milliseconds(1))
+            let applied = try await self.waitForEvaluator(
+                seq: maxAcked.value,
+                timeout: .seconds(600),
+                poll: .milliseconds(1)
+            )
             stop.withLock { $0 = true }
             let maxLagBatches = await lagSamples
             await statusClient.close()

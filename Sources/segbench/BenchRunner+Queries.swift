@@ -16,7 +16,9 @@ extension BenchRunner {
         } catch {
             throw Self.fail("member counts", error)
         }
-        self.largestSegments = self.evaluatorCounts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3).map(\.key)
+        self.largestSegments = self.evaluatorCounts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3).map(
+            \.key
+        )
         self.note("read member counts of \(self.evaluatorCounts.count) segments")
     }
 
@@ -37,7 +39,10 @@ extension BenchRunner {
                         for worker in 0..<clients {
                             group.addTask {
                                 let client = SegmentsClient(
-                                    configuration: .init(storeSocketPath: store, evaluatorSocketPaths: [evaluatorSocket])
+                                    configuration: .init(
+                                        storeSocketPath: store,
+                                        evaluatorSocketPaths: [evaluatorSocket]
+                                    )
                                 )
                                 var rng = SplitMix64(seed: seed, stream: UInt64(worker), purpose: 20)
                                 var samples: [Double] = []
@@ -71,9 +76,16 @@ extension BenchRunner {
                     }
                     let summary = LatencySummary(microseconds: latencies)
                     self.results.queries.append(
-                        .init(query: query, clients: clients, latency: summary, callsPerSecond: Double(latencies.count) / elapsed)
+                        .init(
+                            query: query,
+                            clients: clients,
+                            latency: summary,
+                            callsPerSecond: Double(latencies.count) / elapsed
+                        )
                     )
-                    self.note("\(query) ×\(clients): p50 \(Int(summary.p50Us)) µs, p99 \(Int(summary.p99Us)) µs, \(latencies.count) calls")
+                    self.note(
+                        "\(query) ×\(clients): p50 \(Int(summary.p50Us)) µs, p99 \(Int(summary.p99Us)) µs, \(latencies.count) calls"
+                    )
                 } catch {
                     throw Self.fail("\(query) latency", error)
                 }
@@ -151,7 +163,9 @@ extension BenchRunner {
         }
         guard !samples.isEmpty else { throw SegbenchError(.phase, "freshness: no transition was delivered") }
         self.results.freshness = LatencySummary(microseconds: samples)
-        self.note("freshness: p50 \(Int(self.results.freshness!.p50Us)) µs over \(samples.count) writes (\(self.options.freshnessSamples - samples.count) missed)")
+        self.note(
+            "freshness: p50 \(Int(self.results.freshness!.p50Us)) µs over \(samples.count) writes (\(self.options.freshnessSamples - samples.count) missed)"
+        )
     }
 
     /// Due instant → exit delivered, for users whose only event leaves a short window.
@@ -164,7 +178,8 @@ extension BenchRunner {
             for index in 0..<self.options.latenessSamples {
                 let nowMs = Int64(Self.wallMs())
                 do {
-                    try await self.client.track([SegmentsEvent(userID: "late-\(index)", name: "late_ping", atMs: nowMs)])
+                    try await self.client.track([SegmentsEvent(userID: "late-\(index)", name: "late_ping", atMs: nowMs)]
+                    )
                 } catch {
                     throw Self.fail("late ping", error)
                 }
@@ -172,7 +187,9 @@ extension BenchRunner {
             }
         }
         let latenessSummary = LatencySummary(microseconds: lateness.map { $0 * 1000 })
-        self.note("time lateness: p50 \(Int(latenessSummary.p50Us)) µs, p99 \(Int(latenessSummary.p99Us)) µs over \(lateness.count) exits")
+        self.note(
+            "time lateness: p50 \(Int(latenessSummary.p50Us)) µs, p99 \(Int(latenessSummary.p99Us)) µs over \(lateness.count) exits"
+        )
 
         // A burst: many users whose windows close at the same instant.
         let count = self.options.burstUsers
@@ -196,7 +213,9 @@ extension BenchRunner {
                 index += events.count
             }
             if Int64(Self.wallMs()) > eventAt + Self.burstWindowMs {
-                self.note("warning: the burst's events were written after their exits fell due; its figure is not meaningful")
+                self.note(
+                    "warning: the burst's events were written after their exits fell due; its figure is not meaningful"
+                )
             }
         }
         guard let first = burst.min(), let last = burst.max() else {
@@ -209,7 +228,9 @@ extension BenchRunner {
             burstFirstLatenessMs: first,
             burstLastLatenessMs: last
         )
-        self.note("burst: \(burst.count) exits, first \(String(format: "%.1f", first)) ms, last \(String(format: "%.1f", last)) ms after due")
+        self.note(
+            "burst: \(burst.count) exits, first \(String(format: "%.1f", first)) ms, last \(String(format: "%.1f", last)) ms after due"
+        )
     }
 
     /// Watches `segment`, runs `drive`, and returns each exit's lateness in ms (delivery − its time).
@@ -275,9 +296,10 @@ extension BenchRunner {
             _ = try await self.client.check(DataGenerator.userID(0), in: name, minSeq: saved.updatedSeq)
             let seconds = (clock.now - start).seconds
             let members = Int(try await self.client.memberCount(name))
-            let sqlSeconds = try self.baseline.map { baseline throws(SegbenchError) in
-                try baseline.count(condition, nowMs: Int64(Self.wallMs())).1
-            } ?? 0
+            let sqlSeconds =
+                try self.baseline.map { baseline throws(SegbenchError) in
+                    try baseline.count(condition, nowMs: Int64(Self.wallMs())).1
+                } ?? 0
             self.results.backfill = .init(
                 segment: name,
                 expression: condition.expression,
@@ -299,14 +321,19 @@ extension BenchRunner {
         let status = evaluator.terminate()
         self.evaluator = nil
         guard status == 0 else {
-            throw SegbenchError(.daemon, "the evaluator exited with status \(status) on SIGTERM; log: \(evaluator.logTail)")
+            throw SegbenchError(
+                .daemon,
+                "the evaluator exited with status \(status) on SIGTERM; log: \(evaluator.logTail)"
+            )
         }
         let stopped = ContinuousClock.now
         self.evaluator = try await self.startEvaluator()
         let ready = try await self.waitForEvaluator(seq: head, timeout: .seconds(600), poll: .milliseconds(2))
         self.results.restartToReadySeconds = (ready - start).seconds
         self.evaluatorRSSAfterRestart = self.evaluator?.rssBytes ?? 0
-        self.note("restart: stop \(String(format: "%.0f", (stopped - start).seconds * 1000)) ms, ready at head after \(String(format: "%.0f", (ready - start).seconds * 1000)) ms")
+        self.note(
+            "restart: stop \(String(format: "%.0f", (stopped - start).seconds * 1000)) ms, ready at head after \(String(format: "%.0f", (ready - start).seconds * 1000)) ms"
+        )
     }
 
     func footprint() {
@@ -320,7 +347,9 @@ extension BenchRunner {
             storeDiskBytes: ProcessFigures.directoryBytes(self.storeDataDirectory),
             evaluatorDiskBytes: ProcessFigures.directoryBytes(self.evaluatorDataDirectory),
             baselineDiskBytes: ["", "-wal"].reduce(0) { total, suffix in
-                total + ((try? FileManager.default.attributesOfItem(atPath: self.baselineSQLPath + suffix)[.size] as? NSNumber)?.uint64Value ?? 0)
+                total
+                    + ((try? FileManager.default.attributesOfItem(atPath: self.baselineSQLPath + suffix)[.size]
+                        as? NSNumber)?.uint64Value ?? 0)
             }
         )
     }

@@ -58,7 +58,10 @@ final class BenchRunner {
         self.storeSocket = options.storeSocket ?? self.workDirectory + "/store.sock"
         self.evaluatorSocket = options.evaluatorSocket ?? self.workDirectory + "/evaluator.sock"
         guard self.storeSocket.utf8.count < 100, self.evaluatorSocket.utf8.count < 100 else {
-            throw SegbenchError(.invalidArgument, "socket paths under \(options.workDirectory) are too long; pass a shorter --work-dir")
+            throw SegbenchError(
+                .invalidArgument,
+                "socket paths under \(options.workDirectory) are too long; pass a shorter --work-dir"
+            )
         }
         self.storeDataDirectory = self.workDirectory + "/store"
         self.evaluatorDataDirectory = self.workDirectory + "/evaluator"
@@ -77,7 +80,8 @@ final class BenchRunner {
                 seed: options.seed,
                 quick: options.quick,
                 segments: SegmentMix.segments.count,
-                daemons: options.storeSocket == nil ? options.binDirectory : "external: \(self.storeSocket), \(self.evaluatorSocket)"
+                daemons: options.storeSocket == nil
+                    ? options.binDirectory : "external: \(self.storeSocket), \(self.evaluatorSocket)"
             ),
             machine: MachineInfo.current()
         )
@@ -210,7 +214,11 @@ final class BenchRunner {
 
     /// Polls until the evaluator has applied `seq`; returns when it did.
     @discardableResult
-    func waitForEvaluator(seq: UInt64, timeout: Duration, poll: Duration = .milliseconds(2)) async throws(SegbenchError)
+    func waitForEvaluator(
+        seq: UInt64,
+        timeout: Duration,
+        poll: Duration = .milliseconds(2)
+    ) async throws(SegbenchError)
         -> ContinuousClock.Instant
     {
         let deadline = ContinuousClock.now + timeout
@@ -230,7 +238,9 @@ final class BenchRunner {
     static func wallMs() -> Double { Date().timeIntervalSince1970 * 1000 }
 
     func newClient() -> SegmentsClient {
-        SegmentsClient(configuration: .init(storeSocketPath: self.storeSocket, evaluatorSocketPaths: [self.evaluatorSocket]))
+        SegmentsClient(
+            configuration: .init(storeSocketPath: self.storeSocket, evaluatorSocketPaths: [self.evaluatorSocket])
+        )
     }
 
     static func fail(_ what: String, _ error: any Error) -> SegbenchError {

@@ -15,7 +15,10 @@ final class SQLBaseline {
         self.path = path
         self.conditions = SegmentMix.conditionsByName
         do {
-            self.connection = try SQLiteConnection(path: path, options: .init(journalMode: .wal, synchronous: .normal, cacheSizeKiB: 262_144))
+            self.connection = try SQLiteConnection(
+                path: path,
+                options: .init(journalMode: .wal, synchronous: .normal, cacheSizeKiB: 262_144)
+            )
             try self.connection.execute(
                 """
                 CREATE TABLE IF NOT EXISTS users (
@@ -67,7 +70,9 @@ final class SQLBaseline {
         }
         let loaded = clock.now
         do {
-            try self.connection.execute("CREATE INDEX IF NOT EXISTS events_user_name_at ON events(user_id, name, at_ms); ANALYZE;")
+            try self.connection.execute(
+                "CREATE INDEX IF NOT EXISTS events_user_name_at ON events(user_id, name, at_ms); ANALYZE;"
+            )
         } catch {
             throw SegbenchError(.baseline, "indexing the SQL copy failed: \(error)")
         }
@@ -87,9 +92,21 @@ final class SQLBaseline {
         try statement.bind(string("plan"), at: 2)
         try statement.bind(string("country"), at: 3)
         try statement.bind(number("age"), at: 4)
-        if case .timestamp(let ms) = user.attributes["signup_at"] { try statement.bind(ms, at: 5) } else { try statement.bindNull(at: 5) }
-        if case .stringList(let tags) = user.attributes["tags"] { try statement.bind(tags.joined(separator: ","), at: 6) } else { try statement.bindNull(at: 6) }
-        if case .bool(let flag) = user.attributes["email_verified"] { try statement.bind(flag ? 1 : 0, at: 7) } else { try statement.bindNull(at: 7) }
+        if case .timestamp(let ms) = user.attributes["signup_at"] {
+            try statement.bind(ms, at: 5)
+        } else {
+            try statement.bindNull(at: 5)
+        }
+        if case .stringList(let tags) = user.attributes["tags"] {
+            try statement.bind(tags.joined(separator: ","), at: 6)
+        } else {
+            try statement.bindNull(at: 6)
+        }
+        if case .bool(let flag) = user.attributes["email_verified"] {
+            try statement.bind(flag ? 1 : 0, at: 7)
+        } else {
+            try statement.bindNull(at: 7)
+        }
         try statement.bind(number("lifetime_value"), at: 8)
     }
 
@@ -116,7 +133,8 @@ final class SQLBaseline {
 
     /// Lists a segment's member ids sorted; returns rows and seconds.
     func members(_ condition: BenchCondition, nowMs: Int64) throws(SegbenchError) -> (Int, Double) {
-        let sql = "SELECT u.id FROM users u WHERE ?1 IS NOT NULL AND \(try condition.sql(segments: self.conditions)) ORDER BY u.id"
+        let sql =
+            "SELECT u.id FROM users u WHERE ?1 IS NOT NULL AND \(try condition.sql(segments: self.conditions)) ORDER BY u.id"
         let clock = ContinuousClock()
         let start = clock.now
         do {

@@ -7,7 +7,8 @@ import SegmentsBenchKit
 struct SegbenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "segbench",
-        abstract: "Measures Segments (import, catch-up, live ingest, freshness, time-driven lateness, queries, back-fill, restart, memory) next to a naive SQL baseline.",
+        abstract:
+            "Measures Segments (import, catch-up, live ingest, freshness, time-driven lateness, queries, back-fill, restart, memory) next to a naive SQL baseline.",
         discussion: """
             Starts profile-store and segment-evaluator (found next to segbench, or in --bin-dir) on temporary \
             sockets and directories, loads deterministic data, runs every phase and writes DIR/results.json, \
@@ -27,10 +28,17 @@ struct SegbenchCommand: AsyncParsableCommand {
     @Flag(help: "Shorter timed phases and fewer samples (smoke tests).")
     var quick = false
 
-    @Option(name: .customLong("bin-dir"), help: "Directory holding profile-store and segment-evaluator. Default: segbench's own directory.")
+    @Option(
+        name: .customLong("bin-dir"),
+        help: "Directory holding profile-store and segment-evaluator. Default: segbench's own directory."
+    )
     var binDir: String?
 
-    @Option(name: .customLong("store-socket"), help: "Use a running store (with --evaluator-socket) instead of starting one; restart and memory are then skipped. The store should be empty.")
+    @Option(
+        name: .customLong("store-socket"),
+        help:
+            "Use a running store (with --evaluator-socket) instead of starting one; restart and memory are then skipped. The store should be empty."
+    )
     var storeSocket: String?
 
     @Option(name: .customLong("evaluator-socket"), help: "The running evaluator's socket (with --store-socket).")
@@ -45,7 +53,10 @@ struct SegbenchCommand: AsyncParsableCommand {
     @Option(help: "Store durability: full or normal.")
     var durability: String = "full"
 
-    @Option(name: .customLong("baseline-segments"), help: "How many segments the SQL baseline computes whole (0 = all; large scale defaults to 16).")
+    @Option(
+        name: .customLong("baseline-segments"),
+        help: "How many segments the SQL baseline computes whole (0 = all; large scale defaults to 16)."
+    )
     var baselineSegments: Int?
 
     func validate() throws {
@@ -65,8 +76,11 @@ struct SegbenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let scale = try BenchScale.named(self.scale)
-        let ownDirectory = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
-            .deletingLastPathComponent().path
+        let ownDirectory = URL(
+            fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                ?? CommandLine.arguments[0]
+        )
+        .deletingLastPathComponent().path
         let options = BenchOptions(
             scale: scale,
             seed: self.seed,

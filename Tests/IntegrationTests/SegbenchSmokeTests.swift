@@ -13,7 +13,10 @@ import Testing
             let out = directory + "/out"
             let result = try await CommandResult.run(
                 BuiltProducts.path(of: "segbench"),
-                ["--scale", "small", "--quick", "--out", out, "--bin-dir", BuiltProducts.directory, "--work-dir", directory]
+                [
+                    "--scale", "small", "--quick", "--out", out, "--bin-dir", BuiltProducts.directory, "--work-dir",
+                    directory,
+                ]
             )
             #expect(result.status == 0, "segbench failed: \(result.stderr.suffix(2000))")
             guard result.status == 0 else { return }
