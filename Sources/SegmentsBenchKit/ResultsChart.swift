@@ -45,7 +45,22 @@ public enum ResultsChart {
         }
         if let c = r.catchUp {
             latency.append(
-                Bar(label: "evaluator CPU per change", value: c.cpuMicrosecondsPerEvent, unit: "µs", isBaseline: false)
+                Bar(
+                    label: "evaluator CPU/event, catch-up",
+                    value: c.cpuMicrosecondsPerEvent,
+                    unit: "µs",
+                    isBaseline: false
+                )
+            )
+        }
+        if let l = r.liveIngest, l.evaluatorCPUMicrosecondsPerEvent > 0 {
+            latency.append(
+                Bar(
+                    label: "evaluator CPU/event, live",
+                    value: l.evaluatorCPUMicrosecondsPerEvent,
+                    unit: "µs",
+                    isBaseline: false
+                )
             )
         }
         var throughput: [Bar] = []

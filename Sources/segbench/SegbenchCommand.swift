@@ -22,6 +22,14 @@ struct SegbenchCommand: AsyncParsableCommand {
     @Option(help: "Seed of the data generator.")
     var seed: UInt64 = 42
 
+    @Option(
+        help: ArgumentHelp(
+            "Redraw DIR/chart.svg and DIR/results.md from an existing results.json, without running anything.",
+            valueName: "results.json"
+        )
+    )
+    var replot: String?
+
     @Option(help: "Directory for results.json, results.md and chart.svg (created if missing).")
     var out: String
 
@@ -75,6 +83,22 @@ struct SegbenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let replot {
+            let results: BenchResults
+            do {
+                results = try JSONDecoder().decode(
+                    BenchResults.self,
+                    from: Data(contentsOf: URL(fileURLWithPath: replot))
+                )
+            } catch {
+                throw SegbenchError(.invalidArgument, "cannot read \(replot): \(error)")
+            }
+            try FileManager.default.createDirectory(atPath: self.out, withIntermediateDirectories: true)
+            try Data(ResultsTable.markdown(results).utf8).write(to: URL(fileURLWithPath: self.out + "/results.md"))
+            try Data(ResultsChart.svg(results).utf8).write(to: URL(fileURLWithPath: self.out + "/chart.svg"))
+            FileHandle.standardOutput.write(Data(ResultsTable.text(results).utf8))
+            return
+        }
         let scale = try BenchScale.named(self.scale)
         let ownDirectory = URL(
             fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
