@@ -20,6 +20,7 @@ var package = Package(
         .executable(name: "profile-store", targets: ["profile-store"]),
         .executable(name: "segment-evaluator", targets: ["segment-evaluator"]),
         .executable(name: "segclient", targets: ["segclient"]),
+        .executable(name: "segbench", targets: ["segbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -148,6 +149,13 @@ var package = Package(
             swiftSettings: swiftSettings
         ),
 
+        /// The benchmark's pure parts: seeded data generator, segment mix with SQL equivalents, results, chart.
+        .target(
+            name: "SegmentsBenchKit",
+            dependencies: ["SegmentsClient", "SegmentLanguage"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Executables
 
         .executableTarget(
@@ -172,6 +180,15 @@ var package = Package(
             name: "segclient",
             dependencies: [
                 "SegmentsClient", "SegmentsWire", "SegmentsNDJSON", "SegmentLanguage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "segbench",
+            dependencies: [
+                "SegmentsBenchKit", "SegmentsClient", "SegmentsSQLite", "SegmentsWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -209,6 +226,11 @@ var package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "SegmentsBenchKitTests",
+            dependencies: ["SegmentsBenchKit", "SegmentLanguage"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SegmentsNDJSONTests",
             dependencies: ["SegmentsNDJSON", "SegmentsClient"],
             swiftSettings: swiftSettings
@@ -226,7 +248,7 @@ var package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "SegmentsClient", "SegmentsTesting", "SegmentsWire", "SegmentLanguage",
+                "SegmentsClient", "SegmentsTesting", "SegmentsWire", "SegmentLanguage", "SegmentsBenchKit",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
