@@ -21,6 +21,23 @@ import Testing
         }
     }
 
+    @Test func inlineFirstAnswersOnTheLoopOrFallsBackToATask() async throws {
+        let probe = Probe()
+        try await TestServer.with(router: TestAPI.router(probe: probe)) { server in
+            let connection = try await server.connect()
+            let onLoop = try await connection.call(TestAPI.inlineFirst, .with { $0.seq = 4 })
+            #expect(onLoop.seq == 4)
+            #expect(onLoop.nowMs == 0)
+            let fromTask = try await connection.call(TestAPI.inlineFirst, .with { $0.seq = 5 })
+            #expect(fromTask.seq == 5)
+            #expect(fromTask.nowMs == 1)
+            await #expect(throws: RPCError(.outOfRange, "unlucky")) {
+                try await connection.call(TestAPI.inlineFirst, .with { $0.seq = 13 })
+            }
+            await connection.close()
+        }
+    }
+
     @Test func asyncUnaryCallAnswersWithItsResponse() async throws {
         let probe = Probe()
         try await TestServer.with(router: TestAPI.router(probe: probe)) { server in

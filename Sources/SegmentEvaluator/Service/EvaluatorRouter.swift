@@ -22,44 +22,29 @@ struct EvaluatorRouter {
     var router: RPCRouter {
         var router = RPCRouter()
         let core = self.core
-        router.register(EvaluatorAPI.check) { request, _ in
-            try await self.waitApplied(request.minSeq)
-            return try self.mapped {
-                try core.read { engine throws(SegmentEvaluatorError) in
-                    try Self.requireSegment(request.segment, in: engine)
-                    try Self.requireUser(request.userID, in: engine)
-                    let membership = engine.isMember(userID: request.userID, segment: request.segment)
-                    var response = Segments_V1_CheckResponse()
-                    response.member = membership.member
-                    response.sinceMs = membership.sinceMs ?? 0
-                    response.appliedSeq = engine.appliedSeq
-                    return response
-                }
-            }
+        self.registerRead(&router, EvaluatorAPI.check, minSeq: \.minSeq) { request, engine throws(SegmentEvaluatorError) in
+            try Self.requireSegment(request.segment, in: engine)
+            try Self.requireUser(request.userID, in: engine)
+            let membership = engine.isMember(userID: request.userID, segment: request.segment)
+            var response = Segments_V1_CheckResponse()
+            response.member = membership.member
+            response.sinceMs = membership.sinceMs ?? 0
+            response.appliedSeq = engine.appliedSeq
+            return response
         }
-        router.register(EvaluatorAPI.segmentsOf) { request, _ in
-            try await self.waitApplied(request.minSeq)
-            return try self.mapped {
-                try core.read { engine throws(SegmentEvaluatorError) in
-                    try Self.requireUser(request.userID, in: engine)
-                    var response = Segments_V1_SegmentsOfResponse()
-                    response.segments = engine.segments(of: request.userID)
-                    response.appliedSeq = engine.appliedSeq
-                    return response
-                }
-            }
+        self.registerRead(&router, EvaluatorAPI.segmentsOf, minSeq: \.minSeq) { request, engine throws(SegmentEvaluatorError) in
+            try Self.requireUser(request.userID, in: engine)
+            var response = Segments_V1_SegmentsOfResponse()
+            response.segments = engine.segments(of: request.userID)
+            response.appliedSeq = engine.appliedSeq
+            return response
         }
-        router.register(EvaluatorAPI.countMembers) { request, _ in
-            try await self.waitApplied(request.minSeq)
-            return try self.mapped {
-                try core.read { engine throws(SegmentEvaluatorError) in
-                    try Self.requireSegment(request.segment, in: engine)
-                    var response = Segments_V1_CountMembersResponse()
-                    response.count = UInt64(engine.memberCount(of: request.segment))
-                    response.appliedSeq = engine.appliedSeq
-                    return response
-                }
-            }
+        self.registerRead(&router, EvaluatorAPI.countMembers, minSeq: \.minSeq) { request, engine throws(SegmentEvaluatorError) in
+            try Self.requireSegment(request.segment, in: engine)
+            var response = Segments_V1_CountMembersResponse()
+            response.count = UInt64(engine.memberCount(of: request.segment))
+            response.appliedSeq = engine.appliedSeq
+            return response
         }
         router.register(EvaluatorAPI.members) { request, writer, _ in
             try await self.waitApplied(request.minSeq)
@@ -83,22 +68,17 @@ struct EvaluatorRouter {
             try await self.waitApplied(request.minSeq)
             return try self.mapped { try self.overlap(request) }
         }
-        router.register(EvaluatorAPI.explain) { request, _ in
-            try await self.waitApplied(request.minSeq)
-            return try self.mapped {
-                try core.read { engine throws(SegmentEvaluatorError) in
-                    try Self.requireSegment(request.segment, in: engine)
-                    try Self.requireUser(request.userID, in: engine)
-                    guard let tree = engine.explain(userID: request.userID, segment: request.segment) else {
-                        throw SegmentEvaluatorError(.notFound, "'\(request.segment)' is a static list, not a segment")
-                    }
-                    var response = Segments_V1_ExplainResponse()
-                    response.member = engine.isMember(userID: request.userID, segment: request.segment).member
-                    response.root = tree.wire
-                    response.nowMs = engine.nowMs
-                    return response
-                }
+        self.registerRead(&router, EvaluatorAPI.explain, minSeq: \.minSeq) { request, engine throws(SegmentEvaluatorError) in
+            try Self.requireSegment(request.segment, in: engine)
+            try Self.requireUser(request.userID, in: engine)
+            guard let tree = engine.explain(userID: request.userID, segment: request.segment) else {
+                throw SegmentEvaluatorError(.notFound, "'\(request.segment)' is a static list, not a segment")
             }
+            var response = Segments_V1_ExplainResponse()
+            response.member = engine.isMember(userID: request.userID, segment: request.segment).member
+            response.root = tree.wire
+            response.nowMs = engine.nowMs
+            return response
         }
         router.register(EvaluatorAPI.preview) { request, _ in
             try await self.waitApplied(request.minSeq)
@@ -129,6 +109,38 @@ struct EvaluatorRouter {
             }
         }
         return router
+    }
+
+    // MARK: - Reads
+
+    /// Registers a read of the engine that must reflect store change `minSeq` (0: the store's head
+    /// when the read arrives). When the engine has applied that far already — the usual case — the
+    /// read is answered on the connection's event loop; otherwise a task waits for it first.
+    private func registerRead<Request, Response>(
+        _ router: inout RPCRouter,
+        _ method: UnaryMethod<Request, Response>,
+        minSeq: @escaping @Sendable (Request) -> UInt64,
+        _ body: @escaping @Sendable (Request, MembershipEngine) throws(SegmentEvaluatorError) -> Response
+    ) {
+        let core = self.core
+        router.register(
+            method,
+            inline: { request in
+                guard self.isApplied(minSeq(request)) else { return nil }
+                return try self.mapped { try core.read { engine throws(SegmentEvaluatorError) in try body(request, engine) } }
+            },
+            { request, _ in
+                try await self.waitApplied(minSeq(request))
+                return try self.mapped { try core.read { engine throws(SegmentEvaluatorError) in try body(request, engine) } }
+            }
+        )
+    }
+
+    /// Whether store change `requested` (0: the published store head) is applied, without waiting;
+    /// `false` when the head is not known without a round trip.
+    private func isApplied(_ requested: UInt64) -> Bool {
+        guard let target = requested > 0 ? requested : self.storeHead.published() else { return false }
+        return self.core.applied.headSeq >= target
     }
 
     // MARK: - Overlap

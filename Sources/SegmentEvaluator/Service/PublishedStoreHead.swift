@@ -30,7 +30,8 @@ final class PublishedStoreHead: Sendable {
         return try await connection.call(ProfileStoreAPI.getInfo, .init()).headSeq
     }
 
-    private func published() -> UInt64? {
+    /// The published head, or `nil` when the store's head file cannot be opened.
+    func published() -> UInt64? {
         if let shared = self.shared.withLock({ $0 }) {
             return shared.load()
         }

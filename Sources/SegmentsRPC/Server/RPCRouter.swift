@@ -18,12 +18,18 @@ public struct RPCCallContext: Sendable {
 /// - ``registerInline(_:_:)``: a unary handler run synchronously on the connection's event loop.
 ///   The fastest path, for handlers that only read memory and never block.
 /// - ``register(_:_:)-(UnaryMethod,_)``: a unary async handler run in its own task.
+/// - ``register(_:inline:_:)``: a unary handler tried on the event loop first, and run as an async
+///   task only when it cannot answer without waiting.
 /// - ``register(_:_:)-(ServerStreamMethod,_)``: a server-streaming handler that writes responses
 ///   through an ``RPCResponseWriter`` and is cancelled when the client cancels or disconnects.
 public struct RPCRouter: Sendable {
     enum Handler: Sendable {
         case inline(@Sendable (Data) throws -> [UInt8])
         case unary(@Sendable (Data, RPCCallContext) async throws -> [UInt8])
+        case inlineFirst(
+            inline: @Sendable (Data) throws -> [UInt8]?,
+            fallback: @Sendable (Data, RPCCallContext) async throws -> [UInt8]
+        )
         case serverStream(@Sendable (Data, RPCStreamSink, RPCCallContext) async throws -> Void)
     }
 
@@ -58,6 +64,29 @@ public struct RPCRouter: Sendable {
             let request = try Self.decode(Request.self, from: buffer)
             return try await handler(request, context).serializedBytes()
         }
+    }
+
+    /// Serves `method` on the event loop when `inline` can answer at once, else with `handler` in a
+    /// task of its own: for reads that usually need nothing but memory and sometimes must wait.
+    /// - Parameters:
+    ///   - method: the method served.
+    ///   - inline: returns the response, or `nil` when answering would mean waiting; must not block.
+    ///   - handler: computes the response when `inline` returned `nil`.
+    public mutating func register<Request, Response>(
+        _ method: UnaryMethod<Request, Response>,
+        inline: @escaping @Sendable (Request) throws -> Response?,
+        _ handler: @escaping @Sendable (Request, RPCCallContext) async throws -> Response
+    ) {
+        self.handlers[method.name] = .inlineFirst(
+            inline: { buffer in
+                let request = try Self.decode(Request.self, from: buffer)
+                return try inline(request)?.serializedBytes()
+            },
+            fallback: { buffer, context in
+                let request = try Self.decode(Request.self, from: buffer)
+                return try await handler(request, context).serializedBytes()
+            }
+        )
     }
 
     /// Serves a server-streaming `method`.

@@ -85,19 +85,36 @@ final class RPCServerHandler: ChannelInboundHandler {
         switch handler {
         case .inline(let body):
             do {
-                let payload = try body(frame.payload)
-                var out = context.channel.allocator.buffer(capacity: payload.count + 24)
-                out.writeResponseFrame(callID: frame.callID, payload: payload, end: true)
-                context.write(Self.wrapOutboundOut(out), promise: nil)
+                self.respondInline(context, frame.callID, payload: try body(frame.payload))
             } catch {
                 self.respond(context, frame.callID, error: RPCError(mapping: error))
             }
         case .unary(let body):
             self.start(context, frame, kind: .unary(body), cancellation: nil)
+        case .inlineFirst(let inline, let fallback):
+            let payload: [UInt8]?
+            do {
+                payload = try inline(frame.payload)
+            } catch {
+                self.respond(context, frame.callID, error: RPCError(mapping: error))
+                return
+            }
+            guard let payload else {
+                self.start(context, frame, kind: .unary(fallback), cancellation: nil)
+                return
+            }
+            self.respondInline(context, frame.callID, payload: payload)
         case .serverStream(let body):
             let cancellation = CallCancellation()
             self.start(context, frame, kind: .serverStream(body, cancellation), cancellation: cancellation)
         }
+    }
+
+    /// Writes the response of a call answered on the event loop (flushed at read completion).
+    private func respondInline(_ context: ChannelHandlerContext, _ callID: UInt64, payload: [UInt8]) {
+        var out = context.channel.allocator.buffer(capacity: payload.count + 24)
+        out.writeResponseFrame(callID: callID, payload: payload, end: true)
+        context.write(Self.wrapOutboundOut(out), promise: nil)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

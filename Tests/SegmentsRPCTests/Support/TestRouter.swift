@@ -30,6 +30,10 @@ enum TestAPI {
     /// Stream: sends 10,000 messages of 64 KiB each, counting them in the probe.
     static let bulk = ServerStreamMethod<Numbers, Segments_V1_RequestFrame>("test.v1.Test/Bulk")
 
+    /// Inline first: answers on the event loop when `seq` is even, throws `RPCError(.outOfRange)`
+    /// there when `seq` is 13, and otherwise answers from a task with `now_ms` set to 1.
+    static let inlineFirst = UnaryMethod<Numbers, Numbers>("test.v1.Test/InlineFirst")
+
     /// Registered nowhere.
     static let missing = UnaryMethod<Segments_V1_Status, Segments_V1_Status>("test.v1.Test/Missing")
     static let missingStream = ServerStreamMethod<Numbers, Numbers>("test.v1.Test/MissingStream")
@@ -47,6 +51,19 @@ enum TestAPI {
             }
             return request
         }
+        router.register(
+            Self.inlineFirst,
+            inline: { request in
+                if request.seq == 13 { throw RPCError(.outOfRange, "unlucky") }
+                return request.seq % 2 == 0 ? request : nil
+            },
+            { request, _ in
+                await Task.yield()
+                var answer = request
+                answer.nowMs = 1
+                return answer
+            }
+        )
         router.registerInline(Self.inlineFail) { request in
             throw RPCError(RPCError.Code(request.code), request.message)
         }
