@@ -34,10 +34,16 @@ final class DeferredUserIndex {
 
     /// Records that log entry `seq` mentions the user.
     func noteUser(_ userKey: Int64, inEntry seq: UInt64) {
-        if self.seqs[userKey, default: []].last != seq {
-            self.seqs[userKey, default: []].append(seq)
+        // One hash lookup: the list is modified in place through the dictionary.
+        if Self.appendIfNew(seq, to: &self.seqs[userKey, default: []]) {
             self.pendingCount += 1
         }
+    }
+
+    private static func appendIfNew(_ seq: UInt64, to list: inout [UInt64]) -> Bool {
+        guard list.last != seq else { return false }
+        list.append(seq)
+        return true
     }
 
     /// Records the user's event id unless it is already known.
