@@ -32,7 +32,16 @@ import Testing
                 SegmentsEvent(userID: "old", name: "view", properties: ["url": .string("/a"), "n": .number(2)], id: "y"),
                 SegmentsEvent(userID: "old", name: "dup", atMs: 5, id: "x"),
                 SegmentsEvent(userID: "", name: "bad"),
-                SegmentsEvent(userID: "new", name: "buy", atMs: 42, properties: ["amount": .number(9.5)]),
+                SegmentsEvent(
+                    userID: "new",
+                    name: "buy",
+                    atMs: 42,
+                    properties: [
+                        "amount": .number(9.5), "zero": .number(0), "neg": .number(-1e300), "ok": .bool(true),
+                        "no": .bool(false), "when": .timestamp(-5), "tags": .stringList(["a", "", "é"]),
+                        "none": .stringList([]), "empty": .string(""), "ünï": .string("😀"),
+                    ]
+                ),
                 SegmentsEvent(userID: "new", name: "late"),
             ]
             let result = try await store.client.track(sent)
