@@ -70,7 +70,8 @@ extension SegmentsClient {
         }
         let connection = try await self.store.get()
         do {
-            return SegmentsWriteResult(try await connection.call(ProfileStoreAPI.trackEvents, serializedRequest: request))
+            let response = try await connection.call(ProfileStoreAPI.trackEvents, serializedRequest: request)
+            return SegmentsWriteResult(response)
         } catch {
             throw SegmentsClientError(error)
         }

@@ -112,7 +112,8 @@ final class DeferredUserIndex {
                 idRows.append((userKey, eventID))
             }
         }
-        try Self.insertRows("event_ids(user_key, event_id)", count: idRows.count, in: connection) { statement, row, at in
+        let idTarget = "event_ids(user_key, event_id)"
+        try Self.insertRows(idTarget, count: idRows.count, in: connection) { statement, row, at in
             try statement.bind(idRows[row].userKey, at: at)
             try statement.bind(idRows[row].eventID, at: at + 1)
         }

@@ -33,7 +33,10 @@ struct EventBatch: Sendable {
     /// Splits and validates a serialized `TrackEventsRequest`.
     /// - Throws: ``ProfileStoreError`` `.invalidArgument` when the payload is not a valid
     ///   `TrackEventsRequest` (the same answer the generic decoder gives).
-    init(serializedRequest payload: Data, validate: (Segments_V1_Event) throws(ProfileStoreError) -> Void)
+    init(
+        serializedRequest payload: Data,
+        validate: (Segments_V1_Event) throws(ProfileStoreError) -> Void
+    )
         throws(ProfileStoreError)
     {
         let invalid = ProfileStoreError(
