@@ -59,10 +59,14 @@ struct EventBatch: Sendable {
         self.items.reserveCapacity(slices.count)
         for (index, bytes) in slices.enumerated() {
             let event: Segments_V1_Event
-            do {
-                event = try Segments_V1_Event(serializedBytes: bytes)
-            } catch {
-                throw invalid
+            if let fast = bytes.withUnsafeBytes({ Segments_V1_Event(fastDecoding: $0) }) {
+                event = fast
+            } else {
+                do {
+                    event = try Segments_V1_Event(serializedBytes: bytes)
+                } catch {
+                    throw invalid
+                }
             }
             do throws(ProfileStoreError) {
                 try validate(event)
