@@ -83,8 +83,9 @@ public final class ProfileStoreService: Service {
         router.register(ProfileStoreAPI.deleteProfile) { request, _ in
             try await Self.mapped { try await database.deleteProfile(request.userID) }
         }
-        router.register(ProfileStoreAPI.trackEvents) { request, _ in
-            try await Self.mapped { try await database.trackEvents(request) }
+        // Raw: the log entry is spliced from the request's own event bytes (see EventBatch).
+        router.registerSerialized(ProfileStoreAPI.trackEvents) { payload, _ in
+            try await Self.mapped { try await database.trackEvents(serializedRequest: payload) }
         }
         router.register(ProfileStoreAPI.putSegment) { request, _ in
             try await Self.mapped { try await database.putSegment(request) }

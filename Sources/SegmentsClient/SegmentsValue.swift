@@ -26,6 +26,31 @@ public enum SegmentsValue: Sendable, Hashable {
         return value
     }
 
+    /// The serialized `Value` message (a oneof: its field is written even when it holds the
+    /// default, as SwiftProtobuf does).
+    var wireBytes: [UInt8] {
+        var bytes: [UInt8] = []
+        switch self {
+        case .string(let string):
+            WireBytes.appendString(string, field: 1, to: &bytes, omitEmpty: false)
+        case .number(let number):
+            bytes.append(2 << 3 | 1)  // fixed64
+            withUnsafeBytes(of: number.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        case .bool(let bool):
+            bytes += [3 << 3, bool ? 1 : 0]
+        case .timestamp(let ms):
+            WireBytes.appendVarint(4 << 3, to: &bytes)
+            WireBytes.appendVarint(UInt64(bitPattern: ms), to: &bytes)
+        case .stringList(let list):
+            var values: [UInt8] = []
+            for string in list {
+                WireBytes.appendString(string, field: 1, to: &values, omitEmpty: false)
+            }
+            WireBytes.appendLengthDelimited(&values, field: 5, to: &bytes)
+        }
+        return bytes
+    }
+
     /// Reads a wire value; `nil` for a null (no kind set).
     /// - Parameter wire: the value from a message.
     public init?(wire: Segments_V1_Value) {
@@ -79,6 +104,33 @@ public struct SegmentsEvent: Sendable, Hashable {
         self.id = id
     }
 
+    /// Appends the event as one `events` field (number 1) of a serialized `TrackEventsRequest`:
+    /// the same bytes SwiftProtobuf writes for ``wireEvent`` up to the order of `properties`
+    /// entries (which protobuf leaves unspecified), without building the messages.
+    func appendWireBytes(to bytes: inout [UInt8]) {
+        var body: [UInt8] = []
+        body.reserveCapacity(64)
+        WireBytes.appendString(self.userID, field: 1, to: &body, omitEmpty: true)
+        WireBytes.appendString(self.name, field: 2, to: &body, omitEmpty: true)
+        if let atMs = self.atMs {
+            if atMs != 0 {
+                WireBytes.appendVarint(3 << 3, to: &body)
+                WireBytes.appendVarint(UInt64(bitPattern: atMs), to: &body)
+            }
+            body += [4 << 3, 1]  // at_given = true
+        }
+        for (name, value) in self.properties {
+            var value = value.wireBytes
+            var entry: [UInt8] = []
+            entry.reserveCapacity(name.utf8.count + value.count + 4)
+            WireBytes.appendString(name, field: 1, to: &entry, omitEmpty: false)
+            WireBytes.appendLengthDelimited(&value, field: 2, to: &entry)
+            WireBytes.appendLengthDelimited(&entry, field: 5, to: &body)
+        }
+        WireBytes.appendString(self.id ?? "", field: 6, to: &body, omitEmpty: true)
+        WireBytes.appendLengthDelimited(&body, field: 1, to: &bytes)
+    }
+
     var wireEvent: Segments_V1_Event {
         var event = Segments_V1_Event()
         event.userID = self.userID
@@ -120,5 +172,33 @@ public struct SegmentsWriteResult: Sendable, Hashable {
         self.rejected = response.rejected.map {
             Rejection(index: Int($0.index), error: SegmentsClientError(RPCError(status: $0.status)))
         }
+    }
+}
+
+/// Writing protobuf wire format by hand (see ``SegmentsEvent/appendWireBytes(to:)``).
+enum WireBytes {
+    static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    /// A length-delimited field (wire type 2) holding `payload`.
+    static func appendLengthDelimited(_ payload: inout [UInt8], field: UInt64, to bytes: inout [UInt8]) {
+        Self.appendVarint(field << 3 | 2, to: &bytes)
+        Self.appendVarint(UInt64(payload.count), to: &bytes)
+        bytes.append(contentsOf: payload)
+    }
+
+    /// A string field; an empty one is left out when `omitEmpty` (proto3 default).
+    static func appendString(_ string: String, field: UInt64, to bytes: inout [UInt8], omitEmpty: Bool) {
+        let utf8 = string.utf8
+        if omitEmpty, utf8.isEmpty { return }
+        Self.appendVarint(field << 3 | 2, to: &bytes)
+        Self.appendVarint(UInt64(utf8.count), to: &bytes)
+        bytes.append(contentsOf: utf8)
     }
 }

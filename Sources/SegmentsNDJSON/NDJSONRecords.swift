@@ -117,9 +117,19 @@ public enum NDJSONRecords {
         guard case .object(let members) = value else {
             throw NDJSONRecordError("\(what) must be a JSON object, not \(value.typeName)")
         }
-        var seen: Set<String> = []
-        for member in members where !seen.insert(member.key).inserted {
-            throw NDJSONRecordError("field \"\(member.key)\" appears twice")
+        // Objects here have a handful of members: comparing pairs is cheaper than a Set (which
+        // allocates and hashes every key); large objects still use one.
+        if members.count <= 16 {
+            for later in members.indices {
+                for earlier in members.startIndex..<later where members[earlier].key == members[later].key {
+                    throw NDJSONRecordError("field \"\(members[later].key)\" appears twice")
+                }
+            }
+        } else {
+            var seen: Set<String> = []
+            for member in members where !seen.insert(member.key).inserted {
+                throw NDJSONRecordError("field \"\(member.key)\" appears twice")
+            }
         }
         return members
     }

@@ -22,6 +22,52 @@ import Testing
         }
     }
 
+    /// The log entry is spliced from the request's event bytes (not re-serialized): it must
+    /// decode to exactly the entry a re-serialization would give — accepted events only, in
+    /// order, undated ones stamped, created users listed.
+    @Test func splicedLogEntryDecodesLikeTheReserializedOne() async throws {
+        try await withStore(manualClockMs: 7_000) { store in
+            _ = try await store.client.track([SegmentsEvent(userID: "old", name: "seed", atMs: 1, id: "x")])
+            let sent = [
+                SegmentsEvent(userID: "old", name: "view", properties: ["url": .string("/a"), "n": .number(2)], id: "y"),
+                SegmentsEvent(userID: "old", name: "dup", atMs: 5, id: "x"),
+                SegmentsEvent(userID: "", name: "bad"),
+                SegmentsEvent(
+                    userID: "new",
+                    name: "buy",
+                    atMs: 42,
+                    properties: [
+                        "amount": .number(9.5), "zero": .number(0), "neg": .number(-1e300), "ok": .bool(true),
+                        "no": .bool(false), "when": .timestamp(-5), "tags": .stringList(["a", "", "é"]),
+                        "none": .stringList([]), "empty": .string(""), "ünï": .string("😀"),
+                    ]
+                ),
+                SegmentsEvent(userID: "new", name: "late"),
+            ]
+            let result = try await store.client.track(sent)
+            #expect(result.accepted == 3)
+            #expect(result.duplicates == 1)
+            let entry = try #require(try await readLog(store.client, fromSeq: 2, count: 1).first)
+            var expected = Segments_V1_ChangeEntry()
+            expected.seq = 2
+            expected.committedAtMs = 7_000
+            var tracked = Segments_V1_EventsTracked()
+            for index in [0, 3, 4] {
+                var event = Segments_V1_Event()
+                event.userID = sent[index].userID
+                event.name = sent[index].name
+                event.atMs = sent[index].atMs ?? 7_000
+                event.atGiven = true
+                event.properties = sent[index].properties.mapValues(\.wireValue)
+                event.eventID = sent[index].id ?? ""
+                tracked.events.append(event)
+            }
+            tracked.createdUsers = ["new"]
+            expected.eventsTracked = tracked
+            #expect(entry == expected)
+        }
+    }
+
     @Test func repeatedIdOfTheSameUserIsIgnored() async throws {
         try await withStore { store in
             let client = store.client

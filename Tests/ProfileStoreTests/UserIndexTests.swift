@@ -49,4 +49,35 @@ import Testing
             }
         }
     }
+
+    /// Flushes large enough for multi-row inserts (128 rows a statement, the rest one by one):
+    /// every id and every mention reaches SQLite, so de-duplication and deletion still work
+    /// after a restart that has nothing left in memory.
+    @Test(.timeLimit(.minutes(1)))
+    func largeFlushesKeepEveryIDAndMention() async throws {
+        try await TemporaryDirectory.with { directory in
+            // 300 users x 2 ids = 600 ids + 300 mentions per batch: above the threshold of 500.
+            let batch: @Sendable (Int) -> [SegmentsEvent] = { round in
+                (0..<600).map { SegmentsEvent(userID: "u\($0 % 300)", name: "e", atMs: 1, id: "r\(round)-\($0)") }
+            }
+            try await InProcessProfileStore.with(directory: directory, userIndexFlushEntries: 500) { store in
+                for round in 0..<3 {
+                    let result = try await store.client.track(batch(round))
+                    #expect(result.accepted == 600)
+                }
+            }
+            try await InProcessProfileStore.with(directory: directory, userIndexFlushEntries: 500) { store in
+                for round in 0..<3 {
+                    let result = try await store.client.track(batch(round))
+                    #expect(result.duplicates == 600)
+                }
+                try await store.client.deleteProfile("u7")
+                let log = try await readLog(store.client, fromSeq: 1, count: 3)
+                let mentions = log.filter { entry in entry.eventsTracked.events.contains { $0.userID == "u7" } }
+                #expect(mentions.isEmpty)
+                let info = try await store.client.storeInfo()
+                #expect(info.eventCount == 1800 - 6)
+            }
+        }
+    }
 }

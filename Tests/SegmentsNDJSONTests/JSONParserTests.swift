@@ -45,6 +45,17 @@ import Testing
 
     @Test func refusesInvalidUTF8() {
         #expect(throws: JSONParser.Error.self) { try JSONParser.parse([0x22, 0xFF, 0x22]) }
+        // Valid ASCII before the bad byte, and a truncated sequence at the end (no escapes: the
+        // fast path).
+        #expect(throws: JSONParser.Error.self) { try JSONParser.parse([0x22, 0x61, 0xC3, 0x28, 0x22]) }
+        #expect(throws: JSONParser.Error.self) { try JSONParser.parse([0x22, 0x61, 0xE2, 0x82, 0x22]) }
+    }
+
+    /// Unescaped strings: ASCII and raw multi-byte UTF-8 both come through unchanged.
+    @Test func readsUnescapedStrings() throws {
+        #expect(try JSONParser.parse(#""plain ascii""#) == .string("plain ascii"))
+        #expect(try JSONParser.parse("\"caf\u{E9} 😀\"") == .string("caf\u{E9} 😀"))
+        #expect(try JSONParser.parse(#""""#) == .string(""))
     }
 
     @Test func serializesBackToEquivalentJSON() throws {

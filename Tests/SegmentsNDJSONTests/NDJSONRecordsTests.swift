@@ -33,6 +33,7 @@ import Testing
         (#"{"id":"u","attributes":{"a":[1]}}"#, "lists may hold only strings"),
         (#"{"id":"u","extra":1}"#, "unknown field \"extra\""),
         (#"{"id":"u","id":"v"}"#, "field \"id\" appears twice"),
+        (#"{"id":"u","attributes":{"a":1,"b":2,"a":3}}"#, "field \"a\" appears twice"),
         (#"{"id":"u""#, "invalid JSON at column 10"),
     ])
     func badProfileLines(line: String, reason: String) {

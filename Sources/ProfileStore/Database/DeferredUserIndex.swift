@@ -34,10 +34,16 @@ final class DeferredUserIndex {
 
     /// Records that log entry `seq` mentions the user.
     func noteUser(_ userKey: Int64, inEntry seq: UInt64) {
-        if self.seqs[userKey, default: []].last != seq {
-            self.seqs[userKey, default: []].append(seq)
+        // One hash lookup: the list is modified in place through the dictionary.
+        if Self.appendIfNew(seq, to: &self.seqs[userKey, default: []]) {
             self.pendingCount += 1
         }
+    }
+
+    private static func appendIfNew(_ seq: UInt64, to list: inout [UInt64]) -> Bool {
+        guard list.last != seq else { return false }
+        list.append(seq)
+        return true
     }
 
     /// Records the user's event id unless it is already known.
@@ -88,21 +94,28 @@ final class DeferredUserIndex {
     /// `headSeq`.
     func flushIfNeeded(headSeq: UInt64, in connection: SQLiteConnection, force: Bool = false) throws {
         guard force || self.pendingCount >= self.flushThreshold else { return }
-        let insertSeq = try connection.cachedStatement("INSERT OR IGNORE INTO user_seqs(user_key, seq) VALUES (?, ?)")
+        var seqRows: [(userKey: Int64, seq: UInt64)] = []
+        seqRows.reserveCapacity(self.pendingCount)
         for userKey in self.seqs.keys.sorted() {
             for seq in self.seqs[userKey] ?? [] {
-                try insertSeq.bind(userKey, at: 1)
-                try insertSeq.bind(Int64(seq), at: 2)
-                try insertSeq.execute()
+                seqRows.append((userKey, seq))
             }
         }
-        let insertID = try connection.cachedStatement("INSERT OR IGNORE INTO event_ids(user_key, event_id) VALUES (?, ?)")
+        try Self.insertRows("user_seqs(user_key, seq)", count: seqRows.count, in: connection) { statement, row, at in
+            try statement.bind(seqRows[row].userKey, at: at)
+            try statement.bind(Int64(seqRows[row].seq), at: at + 1)
+        }
+        var idRows: [(userKey: Int64, eventID: String)] = []
+        idRows.reserveCapacity(max(0, self.pendingCount - seqRows.count))
         for userKey in self.eventIDs.keys.sorted() {
             for eventID in (self.eventIDs[userKey] ?? []).sorted() {
-                try insertID.bind(userKey, at: 1)
-                try insertID.bind(eventID, at: 2)
-                try insertID.execute()
+                idRows.append((userKey, eventID))
             }
+        }
+        let idTarget = "event_ids(user_key, event_id)"
+        try Self.insertRows(idTarget, count: idRows.count, in: connection) { statement, row, at in
+            try statement.bind(idRows[row].userKey, at: at)
+            try statement.bind(idRows[row].eventID, at: at + 1)
         }
         let save = try connection.cachedStatement(
             "INSERT INTO meta(key, value) VALUES ('index_seq', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1"
@@ -113,6 +126,43 @@ final class DeferredUserIndex {
         self.eventIDs.removeAll(keepingCapacity: true)
         self.pendingCount = 0
         self.indexedThroughSeq = headSeq
+    }
+
+    /// Rows per multi-row `INSERT` in ``insertRows(_:count:in:bind:)``.
+    static let rowsPerInsert = 128
+
+    /// Runs `INSERT OR IGNORE INTO target VALUES (?, ?), (?, ?), …` for `count` two-column rows,
+    /// ``rowsPerInsert`` rows per statement (the rest one by one). One statement per row spent
+    /// most of the flush in SQLite's per-statement step/reset work rather than in the B-trees.
+    /// - Parameters:
+    ///   - target: table and its two columns, e.g. `user_seqs(user_key, seq)`.
+    ///   - bind: binds row `row` at parameters `at` and `at + 1`.
+    private static func insertRows(
+        _ target: String,
+        count: Int,
+        in connection: SQLiteConnection,
+        bind: (_ statement: SQLiteStatement, _ row: Int, _ at: Int) throws -> Void
+    ) throws {
+        var row = 0
+        if count >= Self.rowsPerInsert {
+            let many = try connection.cachedStatement(
+                "INSERT OR IGNORE INTO \(target) VALUES "
+                    + repeatElement("(?, ?)", count: Self.rowsPerInsert).joined(separator: ", ")
+            )
+            while count - row >= Self.rowsPerInsert {
+                for offset in 0..<Self.rowsPerInsert {
+                    try bind(many, row + offset, 2 * offset + 1)
+                }
+                try many.execute()
+                row += Self.rowsPerInsert
+            }
+        }
+        let one = try connection.cachedStatement("INSERT OR IGNORE INTO \(target) VALUES (?, ?)")
+        while row < count {
+            try bind(one, row, 1)
+            try one.execute()
+            row += 1
+        }
     }
 
     /// Rebuilds the in-memory part from the change log: every entry after `meta.index_seq`.

@@ -40,13 +40,30 @@ final class WriteTransaction {
         let seq = self.headSeq + 1
         entry.seq = seq
         entry.committedAtMs = self.now
+        let bytes: [UInt8] = try entry.serializedBytes()
+        return try self.appendLog(kind: entry.kind) { _, _ in bytes }
+    }
+
+    /// Appends an entry serialized by the caller (e.g. spliced from request bytes).
+    /// - Parameters:
+    ///   - kind: the kind of change.
+    ///   - serialize: given the entry's number and commit time, returns the serialized
+    ///     `ChangeEntry`, which must carry that number and time.
+    /// - Returns: the entry's number.
+    @discardableResult
+    func appendLog(kind: ChangeKind, serialize: (_ seq: UInt64, _ committedAtMs: Int64) throws -> [UInt8]) throws
+        -> UInt64
+    {
+        let seq = self.headSeq + 1
+        let committedAtMs = self.now
+        let payload = try serialize(seq, committedAtMs)
         let statement = try self.connection.cachedStatement(
             "INSERT INTO change_log(seq, committed_at_ms, kind, payload) VALUES (?, ?, ?, ?)"
         )
         try statement.bind(Int64(seq), at: 1)
-        try statement.bind(entry.committedAtMs, at: 2)
-        try statement.bind(entry.kind.rawValue, at: 3)
-        try statement.bind(try entry.serializedBytes() as [UInt8], at: 4)
+        try statement.bind(committedAtMs, at: 2)
+        try statement.bind(kind.rawValue, at: 3)
+        try statement.bind(payload, at: 4)
         try statement.execute()
         self.headSeq = seq
         return seq

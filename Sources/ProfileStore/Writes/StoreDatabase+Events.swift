@@ -1,5 +1,7 @@
+import Foundation
 import SegmentsSQLite
 import SegmentsWire
+import SwiftProtobuf
 
 extension StoreDatabase {
     /// Stores a batch of events as one change-log entry. Events without `at` take the store's
@@ -8,55 +10,125 @@ extension StoreDatabase {
     func trackEvents(_ request: Segments_V1_TrackEventsRequest) async throws(ProfileStoreError)
         -> Segments_V1_WriteResponse
     {
-        try await self.writer.write { transaction in
+        let payload: Data
+        do {
+            payload = try request.serializedData()
+        } catch {
+            throw ProfileStoreError(.invalidArgument, "cannot serialize the events: \(error)")
+        }
+        return try await self.trackEvents(serializedRequest: payload)
+    }
+
+    /// ``trackEvents(_:)`` for a request still in its serialized form, as received.
+    ///
+    /// Decoding and validation happen here, before the writer thread; the log entry is spliced
+    /// from the request's own event bytes (see ``EventBatch``), so the writer thread only looks
+    /// up users, de-duplicates and copies bytes.
+    func trackEvents(serializedRequest payload: Data) async throws(ProfileStoreError) -> Segments_V1_WriteResponse {
+        let batch = try EventBatch(serializedRequest: payload, validate: Self.validate)
+        return try await self.writer.write { transaction in
             let connection = transaction.connection
             let seq = transaction.nextSeq
             let now = transaction.now
             var response = Segments_V1_WriteResponse()
-            var tracked = Segments_V1_EventsTracked()
-            tracked.events.reserveCapacity(request.events.count)
+            response.rejected = batch.rejected
+            var accepted: [Int] = []
+            accepted.reserveCapacity(batch.items.count)
+            var createdUsers: [String] = []
             var touchedKeys: Set<Int64> = []
-            for (index, event) in request.events.enumerated() {
-                do throws(ProfileStoreError) {
-                    try Self.validate(event)
-                } catch {
-                    response.rejected.append(.init(index: index, error: error))
-                    continue
-                }
+            // By index, reading fields in place: copying each item (an event and a Data slice)
+            // costs several retains and releases.
+            for position in batch.items.indices {
+                let userID = batch.items[position].event.userID
                 let key: Int64
-                if let existing = try transaction.userKeys.key(for: event.userID, in: connection) {
+                if let existing = try transaction.userKeys.key(for: userID, in: connection) {
                     key = existing
                 } else {
-                    key = try Self.createUser(event.userID, seq: seq, in: transaction)
-                    tracked.createdUsers.append(event.userID)
+                    key = try Self.createUser(userID, seq: seq, in: transaction)
+                    createdUsers.append(userID)
                 }
-                if !event.eventID.isEmpty,
-                    try !transaction.userIndex.insertEventID(event.eventID, userKey: key, in: connection)
+                let eventID = batch.items[position].event.eventID
+                if !eventID.isEmpty,
+                    try !transaction.userIndex.insertEventID(eventID, userKey: key, in: connection)
                 {
                     response.duplicates += 1
                     continue
                 }
-                var stored = event
-                if !event.atGiven {
-                    stored.atMs = now
-                    stored.atGiven = true
-                }
-                tracked.events.append(stored)
+                accepted.append(position)
                 touchedKeys.insert(key)
                 response.accepted += 1
             }
-            guard !tracked.events.isEmpty || !tracked.createdUsers.isEmpty else {
+            guard !accepted.isEmpty || !createdUsers.isEmpty else {
                 return response
             }
-            var entry = Segments_V1_ChangeEntry()
-            entry.eventsTracked = tracked
-            response.seq = try transaction.appendLog(&entry)
-            try transaction.addToCounter("event_count", Int64(tracked.events.count))
+            response.seq = try transaction.appendLog(kind: .eventsTracked) { seq, committedAtMs in
+                Self.eventsTrackedEntry(
+                    seq: seq,
+                    committedAtMs: committedAtMs,
+                    now: now,
+                    batch: batch,
+                    accepted: accepted,
+                    createdUsers: createdUsers
+                )
+            }
+            try transaction.addToCounter("event_count", Int64(accepted.count))
             for key in touchedKeys.sorted() {
                 transaction.noteUserInLog(userKey: key, seq: seq)
             }
             return response
         }
+    }
+
+    /// The serialized `ChangeEntry { seq, committed_at_ms, events_tracked }` for the accepted
+    /// events of `batch`, built by splicing each event's request bytes.
+    ///
+    /// An event without `at_given` gets `at_ms = now` and `at_given = true` appended after its
+    /// bytes; since the last occurrence of a scalar field wins, it decodes exactly as if those
+    /// fields had been set and the event re-serialized. Field order otherwise follows what
+    /// SwiftProtobuf writes (events, then created users; zero `committed_at_ms` omitted).
+    static func eventsTrackedEntry(
+        seq: UInt64,
+        committedAtMs: Int64,
+        now: Int64,
+        batch: EventBatch,
+        accepted: [Int],
+        createdUsers: [String]
+    ) -> [UInt8] {
+        let stamp: [UInt8] = {
+            var bytes: [UInt8] = [0x18]  // at_ms (3), varint
+            ProtobufWire.appendVarint(UInt64(bitPattern: now), to: &bytes)
+            bytes += [0x20, 0x01]  // at_given (4) = true
+            return bytes
+        }()
+        var body: [UInt8] = []
+        body.reserveCapacity(batch.totalBytes + accepted.count * (stamp.count + 4) + createdUsers.count * 16)
+        for position in accepted {
+            let bytes = batch.items[position].bytes
+            let extra = batch.items[position].event.atGiven ? 0 : stamp.count
+            body.append(0x0A)  // events (1), length-delimited
+            ProtobufWire.appendVarint(UInt64(bytes.count + extra), to: &body)
+            body.append(contentsOf: bytes)
+            if extra != 0 {
+                body.append(contentsOf: stamp)
+            }
+        }
+        for user in createdUsers {
+            body.append(0x12)  // created_users (2), length-delimited
+            ProtobufWire.appendVarint(UInt64(user.utf8.count), to: &body)
+            body.append(contentsOf: user.utf8)
+        }
+        var entry: [UInt8] = []
+        entry.reserveCapacity(body.count + 32)
+        entry.append(0x08)  // seq (1)
+        ProtobufWire.appendVarint(seq, to: &entry)
+        if committedAtMs != 0 {
+            entry.append(0x10)  // committed_at_ms (2)
+            ProtobufWire.appendVarint(UInt64(bitPattern: committedAtMs), to: &entry)
+        }
+        entry.append(0x2A)  // events_tracked (5), length-delimited
+        ProtobufWire.appendVarint(UInt64(body.count), to: &entry)
+        entry.append(contentsOf: body)
+        return entry
     }
 
     private static func validate(_ event: Segments_V1_Event) throws(ProfileStoreError) {

@@ -69,8 +69,27 @@ public final class RPCConnection: Sendable {
         _ method: UnaryMethod<Request, Response>,
         _ request: Request
     ) async throws(RPCError) -> Response {
+        let payload: [UInt8]
+        do {
+            payload = try request.serializedBytes()
+        } catch {
+            throw RPCError(.invalidArgument, "request cannot be serialized: \(error)")
+        }
+        return try await self.call(method, serializedRequest: payload)
+    }
+
+    /// Makes a unary call whose request the caller serialized (e.g. by hand, for speed).
+    /// - Parameters:
+    ///   - method: the method.
+    ///   - serializedRequest: the request, as a serialized `Request` message.
+    /// - Returns: the response.
+    /// - Throws: as ``call(_:_:)``.
+    public func call<Request, Response>(
+        _ method: UnaryMethod<Request, Response>,
+        serializedRequest payload: [UInt8]
+    ) async throws(RPCError) -> Response {
         let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
-        let frame = try self.requestFrame(callID: callID, method: method.name, request: request)
+        let frame = self.requestFrame(callID: callID, method: method.name, payload: payload)
         let promise = self.channel.eventLoop.makePromise(of: ByteBuffer.self)
         self.channel.writeAndFlush(RPCClientHandler.Command.unary(callID: callID, frame: frame, promise: promise))
             .cascadeFailure(to: promise)
@@ -144,6 +163,10 @@ public final class RPCConnection: Sendable {
         } catch {
             throw RPCError(.invalidArgument, "request cannot be serialized: \(error)")
         }
+        return self.requestFrame(callID: callID, method: method, payload: payload)
+    }
+
+    private func requestFrame(callID: UInt64, method: String, payload: [UInt8]) -> ByteBuffer {
         var frame = self.channel.allocator.buffer(capacity: payload.count + method.utf8.count + 24)
         frame.writeRequestFrame(callID: callID, method: method, payload: payload)
         return frame

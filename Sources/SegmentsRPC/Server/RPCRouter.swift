@@ -14,10 +14,11 @@ public struct RPCCallContext: Sendable {
 
 /// Maps method names to the code that serves them.
 ///
-/// Handlers come in three kinds:
+/// Handlers come in these kinds:
 /// - ``registerInline(_:_:)``: a unary handler run synchronously on the connection's event loop.
 ///   The fastest path, for handlers that only read memory and never block.
 /// - ``register(_:_:)-(UnaryMethod,_)``: a unary async handler run in its own task.
+/// - ``registerSerialized(_:_:)``: the same, handed the request undecoded.
 /// - ``register(_:inline:_:)``: a unary handler tried on the event loop first, and run as an async
 ///   task only when it cannot answer without waiting.
 /// - ``register(_:_:)-(ServerStreamMethod,_)``: a server-streaming handler that writes responses
@@ -87,6 +88,21 @@ public struct RPCRouter: Sendable {
                 return try await handler(request, context).serializedBytes()
             }
         )
+    }
+
+    /// Serves `method` with an async handler that receives the request still serialized, for
+    /// handlers that decode it themselves (e.g. to keep parts of it as bytes).
+    /// - Parameters:
+    ///   - method: the method served.
+    ///   - handler: decodes the request from its serialized bytes and computes the response;
+    ///     it must answer a malformed request with ``RPCError`` `.invalidArgument` itself.
+    public mutating func registerSerialized<Request, Response>(
+        _ method: UnaryMethod<Request, Response>,
+        _ handler: @escaping @Sendable (Data, RPCCallContext) async throws -> Response
+    ) {
+        self.handlers[method.name] = .unary { buffer, context in
+            try await handler(buffer, context).serializedBytes()
+        }
     }
 
     /// Serves a server-streaming `method`.
