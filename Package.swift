@@ -188,7 +188,7 @@ var package = Package(
         .executableTarget(
             name: "segbench",
             dependencies: [
-                "SegmentsBenchKit", "SegmentsClient", "SegmentsSQLite", "SegmentsWire",
+                "SegmentsBenchKit", "SegmentsClient", "SegmentsRPC", "SegmentsSQLite", "SegmentsWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

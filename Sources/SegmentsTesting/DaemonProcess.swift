@@ -1,4 +1,5 @@
 import Foundation
+import SegmentsRPC
 
 /// A daemon started as a real child process (for crash tests and CLI tests).
 public final class DaemonProcess: @unchecked Sendable {
@@ -42,7 +43,7 @@ public final class DaemonProcess: @unchecked Sendable {
             if !process.isRunning {
                 throw DaemonProcessError(message: "\(executable) exited early: \(daemon.log)")
             }
-            if Self.canConnect(to: socketPath) {
+            if UnixSocketProbe.canConnect(to: socketPath) {
                 return daemon
             }
             try await Task.sleep(for: .milliseconds(20))
@@ -68,22 +69,6 @@ public final class DaemonProcess: @unchecked Sendable {
     public func kill() {
         Foundation.kill(self.process.processIdentifier, SIGKILL)
         self.process.waitUntilExit()
-    }
-
-    /// Whether a Unix socket at `path` accepts a connection now.
-    public static func canConnect(to path: String) -> Bool {
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
-        return withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, length) == 0 }
-        }
     }
 }
 

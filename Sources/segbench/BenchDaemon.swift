@@ -1,5 +1,6 @@
 import Foundation
 import SegmentsBenchKit
+import SegmentsRPC
 
 /// A daemon started by segbench as a child process, with its `/proc` figures.
 final class BenchDaemon: @unchecked Sendable {
@@ -49,7 +50,7 @@ final class BenchDaemon: @unchecked Sendable {
                     "\(name) exited early (status \(process.terminationStatus)); log: \(daemon.logTail)"
                 )
             }
-            if Self.canConnect(to: socketPath) { return daemon }
+            if UnixSocketProbe.canConnect(to: socketPath) { return daemon }
             try? await Task.sleep(for: .milliseconds(2))
         }
         daemon.kill()
@@ -91,22 +92,6 @@ final class BenchDaemon: @unchecked Sendable {
     var rssBytes: UInt64 { ProcessFigures.statusField(pid: self.pid, "VmRSS") }
     /// User + system CPU seconds so far.
     var cpuSeconds: Double { ProcessFigures.cpuSeconds(pid: self.pid) }
-
-    /// Whether a Unix socket at `path` accepts a connection now.
-    static func canConnect(to path: String) -> Bool {
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
-        return withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, length) == 0 }
-        }
-    }
 }
 
 /// Figures read from `/proc`.

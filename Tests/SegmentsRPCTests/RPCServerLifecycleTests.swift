@@ -103,16 +103,16 @@ import Testing
     @Test func serverRemovesItsSocketWhenItStops() async throws {
         let probe = Probe()
         let socketPath = try await TestServer.with(router: TestAPI.router(probe: probe)) { server in
-            #expect(DaemonProcess.canConnect(to: server.socketPath))
+            #expect(UnixSocketProbe.canConnect(to: server.socketPath))
             return server.socketPath
         }
-        #expect(!DaemonProcess.canConnect(to: socketPath))
+        #expect(!UnixSocketProbe.canConnect(to: socketPath))
     }
 
     /// The listening socket is closed asynchronously once shutdown begins.
     private static func waitUntilRefusingConnections(_ socketPath: String, within limit: Duration) async throws {
         let deadline = ContinuousClock.now + limit
-        while DaemonProcess.canConnect(to: socketPath) {
+        while UnixSocketProbe.canConnect(to: socketPath) {
             guard ContinuousClock.now < deadline else { throw TestFailure("still accepting after \(limit)") }
             try await Task.sleep(for: .milliseconds(20))
         }
