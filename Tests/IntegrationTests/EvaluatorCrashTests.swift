@@ -92,8 +92,12 @@ import Testing
 
     /// Segments put and changed over existing data as the workload goes (back-fills from the
     /// store's snapshot), user deletions, kills after them.
+    /// Without user deletions: a crash whose replay crosses a later deletion rebuilds the engine
+    /// from a log the store has scrubbed of that user, which is a documented limit
+    /// (docs/evaluation.md, "Guarantees of the daemon, and their limits") and would make the
+    /// outcome depend on when the engine state was last saved. Deletions have their own test.
     @Test func killingTheEvaluatorAfterBackfillsChangesNothing() async throws {
-        let steps = try WorkloadGenerator().steps(seed: 7, count: 90, startMs: ms(Self.start))
+        let steps = try WorkloadGenerator().steps(seed: 7, count: 90, startMs: ms(Self.start), deletions: false)
         let crashes: [Int: Crash] = [
             12: .evaluator, 27: .evaluatorCaughtUp, 41: .store, 52: .evaluator, 63: .evaluatorCaughtUp, 80: .evaluator,
         ]
