@@ -53,7 +53,21 @@ extension MembershipEngine {
     /// The value of segment `seg` for user `u` at `t` (all state current at `t`).
     func evaluate(_ u: Int32, _ seg: SegmentSlot, at t: Int64) -> Bool {
         statistics.segmentEvaluations += 1
-        let user = users[Int(u)]
+        return withInputs(users[Int(u)], seg, at: t, firstOrLastOnly: false) { attrs, values in
+            seg.plan.evaluate(attributeValues: attrs, aggregateValues: values, nowMs: t) { self.isMember(u, $0) }
+        }
+    }
+
+    /// Runs `body` with the attribute values and aggregate values (at `t`) that `seg` reads, gathered into the
+    /// engine's scratch arrays. With `firstOrLastOnly`, aggregates other than `first`/`last` are `nil`.
+    @inline(__always)
+    func withInputs<Result>(
+        _ user: UserRecord,
+        _ seg: SegmentSlot,
+        at t: Int64,
+        firstOrLastOnly: Bool,
+        _ body: ([AttributeValue?], [AttributeValue?]) -> Result
+    ) -> Result {
         // Reuse the scratch arrays' storage: take them out of `self` so that appending does not copy.
         var attrs = scratchAttributes
         scratchAttributes = []
@@ -63,15 +77,13 @@ extension MembershipEngine {
         scratchValues = []
         values.removeAll(keepingCapacity: true)
         for k in seg.keys {
-            guard let slot = keySlots[Int(k)] else {
+            guard let slot = keySlots[Int(k)], !firstOrLastOnly || slot.isFirstOrLast else {
                 values.append(nil)
                 continue
             }
             values.append(aggregateValue(user, k, slot, at: t))
         }
-        let result = seg.plan.evaluate(attributeValues: attrs, aggregateValues: values, nowMs: t) {
-            self.isMember(u, $0)
-        }
+        let result = body(attrs, values)
         scratchValues = values
         scratchAttributes = attrs
         return result
@@ -152,25 +164,9 @@ extension MembershipEngine {
     /// time), from the user's current values: attributes and `first`/`last` values at `t`. `Int64.max`: never.
     func comparisonsDue(_ user: UserRecord, _ seg: SegmentSlot, valuesAt t: Int64, after: Int64) -> Int64 {
         statistics.nextChangeQueries += 1
-        // Reuse the scratch arrays' storage: take them out of `self` so that appending does not copy.
-        var attrs = scratchAttributes
-        scratchAttributes = []
-        attrs.removeAll(keepingCapacity: true)
-        for a in seg.attrs { attrs.append(user.attribute(a)) }
-        var values = scratchValues
-        scratchValues = []
-        values.removeAll(keepingCapacity: true)
-        for k in seg.keys {
-            guard let slot = keySlots[Int(k)], slot.isFirstOrLast else {
-                values.append(nil)
-                continue
-            }
-            values.append(aggregateValue(user, k, slot, at: t))
+        return withInputs(user, seg, at: t, firstOrLastOnly: true) { attrs, values in
+            seg.plan.nextChange(after: after, attributeValues: attrs, aggregateValues: values) ?? .max
         }
-        let next = seg.plan.nextChange(after: after, attributeValues: attrs, aggregateValues: values) ?? .max
-        scratchValues = values
-        scratchAttributes = attrs
-        return next
     }
 
     /// Flags the time-sensitive segments whose comparisons with a time operand can change exactly at `t`, the
