@@ -15,7 +15,7 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
         discussion: """
             Every flag may also be given as an environment variable: SEGMENT_EVALUATOR_STORE, \
             SEGMENT_EVALUATOR_SOCKET, SEGMENT_EVALUATOR_DATA_DIR, SEGMENT_EVALUATOR_SHARD, \
-            SEGMENT_EVALUATOR_LOG_LEVEL, SEGMENT_EVALUATOR_WEBHOOK_RETRY_BASE_MS, \
+            SEGMENT_EVALUATOR_LOG_LEVEL, SEGMENT_EVALUATOR_STALL_TIMEOUT_MS, SEGMENT_EVALUATOR_WEBHOOK_RETRY_BASE_MS, \
             SEGMENT_EVALUATOR_WEBHOOK_RETRY_CAP_MS, SEGMENT_EVALUATOR_WEBHOOK_TIMEOUT_MS, \
             SEGMENT_EVALUATOR_WEBHOOK_BATCH. A flag wins over its variable.
             """,
@@ -36,6 +36,15 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
+
+    @Option(
+        name: .customLong("stall-timeout-ms"),
+        help: """
+            How long the evaluator may receive nothing from the store while the store's log is ahead, \
+            before it logs a warning and subscribes again, ms. Default 15000.
+            """
+    )
+    var stallTimeoutMs: Int?
 
     @Option(
         name: .customLong("webhook-retry-base-ms"),
@@ -91,6 +100,12 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
             shardCount: count
         )
         configuration.webhooks = try self.webhookConfiguration(setting)
+        if let text = setting(self.stallTimeoutMs.map(String.init), "SEGMENT_EVALUATOR_STALL_TIMEOUT_MS") {
+            guard let ms = Int(text), ms >= 100 else {
+                throw ValidationError("--stall-timeout-ms '\(text)' must be a whole number ≥ 100")
+            }
+            configuration.stallTimeout = .milliseconds(ms)
+        }
         let notifier = SystemdNotifier(environment: environment)
         let service = SegmentEvaluatorService(configuration: configuration, logger: logger) {
             logger.info("segment evaluator ready", metadata: ["socket": "\(socketPath)", "store": "\(storeSocket)"])

@@ -15,19 +15,25 @@ import Glibc
 /// store's log from there; what the replay produces for positions up to the checkpoint is
 /// already recorded and is not recorded again.
 ///
-/// Writes happen under the evaluator core's lock; queries read through their own connection.
+/// Writes happen one at a time, under the evaluator core's persist lock (never under the lock
+/// that reads of the engine take); queries read through their own connection.
 final class TransitionLog: @unchecked Sendable {
-    // @unchecked: `writer`, `headSeq` and `checkpointSeq` are used only under the evaluator core's
-    // lock; the reader connection is behind its own mutex.
+    // @unchecked: `writer` is used only under the evaluator core's persist lock (and before the
+    // core exists); the positions are atomics written there; the reader connection is behind its
+    // own mutex.
 
     private let writer: SQLiteConnection
     private let reader: Mutex<SQLiteConnection>
+    private let head: Atomic<UInt64>
+    private let checkpoint: Atomic<UInt64>
+    private let state: Atomic<UInt64>
+
     /// Last transition number written.
-    private(set) var headSeq: UInt64
+    var headSeq: UInt64 { self.head.load(ordering: .acquiring) }
     /// Last store change applied, as persisted.
-    private(set) var checkpointSeq: UInt64
+    var checkpointSeq: UInt64 { self.checkpoint.load(ordering: .acquiring) }
     /// The store change at which the engine state was last saved (0: never).
-    private(set) var stateSeq: UInt64
+    var stateSeq: UInt64 { self.state.load(ordering: .acquiring) }
 
     /// The engine state to save with a checkpoint.
     struct EngineState {
@@ -89,14 +95,14 @@ final class TransitionLog: @unchecked Sendable {
             )
             let head = try writer.prepare("SELECT coalesce(max(seq), 0) FROM transitions")
             _ = try head.step()
-            self.headSeq = UInt64(head.int64(at: 0))
+            self.head = Atomic(UInt64(head.int64(at: 0)))
             func meta(_ key: String) throws -> UInt64 {
                 let select = try writer.prepare("SELECT value FROM meta WHERE key = ?")
                 try select.bind(key, at: 1)
                 return try select.step() ? UInt64(select.int64(at: 0)) : 0
             }
-            self.checkpointSeq = try meta("checkpoint_seq")
-            self.stateSeq = try meta("state_seq")
+            self.checkpoint = Atomic(try meta("checkpoint_seq"))
+            self.state = Atomic(try meta("state_seq"))
         } catch {
             throw SegmentEvaluatorError(.startup, "cannot open \(path): \(error)")
         }
@@ -144,10 +150,10 @@ final class TransitionLog: @unchecked Sendable {
         } catch {
             throw SegmentEvaluatorError(.storage, "cannot record transitions: \(error)")
         }
-        self.headSeq += UInt64(transitions.count)
-        self.checkpointSeq = checkpointSeq
+        self.head.add(UInt64(transitions.count), ordering: .releasing)
+        self.checkpoint.store(checkpointSeq, ordering: .releasing)
         if engineState != nil {
-            self.stateSeq = checkpointSeq
+            self.state.store(checkpointSeq, ordering: .releasing)
         }
         return numbered
     }
@@ -211,9 +217,9 @@ final class TransitionLog: @unchecked Sendable {
         } catch {
             throw SegmentEvaluatorError(.storage, "cannot reset the transition log: \(error)")
         }
-        self.headSeq = 0
-        self.checkpointSeq = 0
-        self.stateSeq = 0
+        self.head.store(0, ordering: .releasing)
+        self.checkpoint.store(0, ordering: .releasing)
+        self.state.store(0, ordering: .releasing)
     }
 
     /// The transitions recorded for store change `storeSeq` (the log's tail: store numbers never
@@ -250,7 +256,9 @@ final class TransitionLog: @unchecked Sendable {
         segment: String? = nil
     ) throws(SegmentEvaluatorError) -> [Segments_V1_Transition] {
         do {
-            return try self.reader.withLock { reader in try Self.read(reader, from: seq, limit: limit, userID: userID, segment: segment) }
+            return try self.reader.withLock { reader in
+                try Self.read(reader, from: seq, limit: limit, userID: userID, segment: segment)
+            }
         } catch {
             throw SegmentEvaluatorError(.storage, "cannot read transitions: \(error)")
         }
@@ -266,11 +274,14 @@ final class TransitionLog: @unchecked Sendable {
         do {
             let sql: String
             if userID != nil {
-                sql = "SELECT seq, segment, user_id, kind, at_ms, store_seq FROM transitions WHERE user_id = ?2 AND seq >= ?1 ORDER BY seq LIMIT ?3"
+                sql =
+                    "SELECT seq, segment, user_id, kind, at_ms, store_seq FROM transitions WHERE user_id = ?2 AND seq >= ?1 ORDER BY seq LIMIT ?3"
             } else if segment != nil {
-                sql = "SELECT seq, segment, user_id, kind, at_ms, store_seq FROM transitions WHERE segment = ?2 AND seq >= ?1 ORDER BY seq LIMIT ?3"
+                sql =
+                    "SELECT seq, segment, user_id, kind, at_ms, store_seq FROM transitions WHERE segment = ?2 AND seq >= ?1 ORDER BY seq LIMIT ?3"
             } else {
-                sql = "SELECT seq, segment, user_id, kind, at_ms, store_seq FROM transitions WHERE seq >= ?1 AND ?2 IS NULL ORDER BY seq LIMIT ?3"
+                sql =
+                    "SELECT seq, segment, user_id, kind, at_ms, store_seq FROM transitions WHERE seq >= ?1 AND ?2 IS NULL ORDER BY seq LIMIT ?3"
             }
             let select = try reader.cachedStatement(sql)
             defer { select.reset() }

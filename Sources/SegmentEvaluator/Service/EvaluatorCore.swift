@@ -36,6 +36,8 @@ final class EvaluatorCore: Sendable {
         var saveStateSoon = false
         /// Transitions produced but not yet persisted.
         var pending: [Pending] = []
+        /// A state save failed after taking the changed users: no later save would be complete.
+        var stateSavesDisabled = false
     }
 
     /// What a restarted evaluator already recorded: every transition for store positions before
@@ -73,6 +75,8 @@ final class EvaluatorCore: Sendable {
     typealias Pending = (segment: String, userID: String, enter: Bool, atMs: Int64, storeSeq: UInt64)
 
     let state: Mutex<State>
+    /// Held while persisting, around the state lock (never the other way round): orders writes.
+    private let persisting = Mutex(())
     let log: TransitionLog
     /// The store change-log number applied and persisted.
     let applied: ProgressNotifier
@@ -180,42 +184,88 @@ final class EvaluatorCore: Sendable {
 
     /// Writes the pending transitions and the checkpoint in one transaction — with the engine's
     /// state (catalog and changed users) when `includingState` — then tells readers and watchers.
+    ///
+    /// What to write is taken under the state lock (memory only); the SQLite transaction runs
+    /// after it is released, under the persist lock alone, so reads of the engine never wait on
+    /// the disk. The persist lock keeps writes in the order their contents were taken.
     func persist(includingState: Bool = false) throws(SegmentEvaluatorError) {
-        let (visibleSeq, transitionHead) = try self.state.withLock {
-            state throws(SegmentEvaluatorError) -> (UInt64, UInt64) in
-            let appliedSeq = state.engine.appliedSeq
-            if var recovery = state.recovery {
-                state.pending.removeAll { recovery.alreadyRecorded($0) }
-                state.recovery = appliedSeq > recovery.checkpointSeq ? nil : recovery
-            }
-            // The checkpoint never moves back while a restart replays up to it.
-            let checkpointSeq = max(appliedSeq, self.log.checkpointSeq)
-            // While a back-fill waits for its snapshot's entry, or a replay has not reached the
-            // checkpoint, the engine's state is not the recorded one: save it only after.
-            let saveState =
-                (includingState || state.saveStateSoon) && state.backfill == nil && state.recovery == nil
-            if !state.pending.isEmpty || checkpointSeq != self.log.checkpointSeq || saveState {
-                var engineState: TransitionLog.EngineState?
-                if saveState {
-                    let engine = state.engine
-                    engineState = TransitionLog.EngineState(
-                        catalog: engine.encodeCatalog(),
-                        users: engine.takeDirtyUsers().map { ($0, engine.encodeUserState($0)) }
+        try self.persisting.withLock { _ throws(SegmentEvaluatorError) in
+            let batch = self.state.withLock { state in self.takePersistBatch(&state, includingState: includingState) }
+            if let write = batch.write {
+                do throws(SegmentEvaluatorError) {
+                    _ = try self.log.append(
+                        write.transitions,
+                        checkpointSeq: write.checkpointSeq,
+                        engineState: write.engineState
                     )
-                }
-                _ = try self.log.append(state.pending, checkpointSeq: checkpointSeq, engineState: engineState)
-                state.pending.removeAll(keepingCapacity: true)
-                if saveState {
-                    state.saveStateSoon = false
+                } catch {
+                    self.state.withLock { state in
+                        // Written again with the next batch. The changed users taken for the
+                        // state are gone, so no state is saved before a restart: it would be
+                        // incomplete (the restart replays from the last complete one).
+                        state.pending.insert(contentsOf: write.transitions, at: 0)
+                        if write.engineState != nil {
+                            state.stateSavesDisabled = true
+                        }
+                    }
+                    throw error
                 }
             }
-            // Read your writes: a segment put at `unmetSinceSeq` has no members until its back-fill
-            // is installed, so reads waiting for that entry keep waiting until then.
-            let visibleSeq = state.unmetSinceSeq.map { min(appliedSeq, $0 - 1) } ?? appliedSeq
-            return (visibleSeq, self.log.headSeq)
+            self.transitions.publish(headSeq: self.log.headSeq)
+            self.applied.publish(headSeq: batch.visibleSeq)
         }
-        self.transitions.publish(headSeq: transitionHead)
-        self.applied.publish(headSeq: visibleSeq)
+    }
+
+    /// What one ``persist(includingState:)`` writes.
+    private struct PersistBatch {
+        struct Write {
+            var transitions: [Pending]
+            var checkpointSeq: UInt64
+            var engineState: TransitionLog.EngineState?
+        }
+
+        /// `nil` when nothing changed since the last write.
+        var write: Write?
+        /// The store change reads may take as applied once the write is done.
+        var visibleSeq: UInt64
+    }
+
+    /// Takes the pending transitions (and, when due, the engine's state) out of `state`.
+    /// Called under both locks.
+    private func takePersistBatch(_ state: inout State, includingState: Bool) -> PersistBatch {
+        let appliedSeq = state.engine.appliedSeq
+        if var recovery = state.recovery {
+            state.pending.removeAll { recovery.alreadyRecorded($0) }
+            state.recovery = appliedSeq > recovery.checkpointSeq ? nil : recovery
+        }
+        // The checkpoint never moves back while a restart replays up to it.
+        let checkpointSeq = max(appliedSeq, self.log.checkpointSeq)
+        // While a back-fill waits for its snapshot's entry, or a replay has not reached the
+        // checkpoint, the engine's state is not the recorded one: save it only after.
+        let saveState =
+            (includingState || state.saveStateSoon) && state.backfill == nil && state.recovery == nil
+            && !state.stateSavesDisabled
+        // Read your writes: a segment put at `unmetSinceSeq` has no members until its back-fill
+        // is installed, so reads waiting for that entry keep waiting until then.
+        let visibleSeq = state.unmetSinceSeq.map { min(appliedSeq, $0 - 1) } ?? appliedSeq
+        guard !state.pending.isEmpty || checkpointSeq != self.log.checkpointSeq || saveState else {
+            return PersistBatch(write: nil, visibleSeq: visibleSeq)
+        }
+        var engineState: TransitionLog.EngineState?
+        if saveState {
+            let engine = state.engine
+            engineState = TransitionLog.EngineState(
+                catalog: engine.encodeCatalog(),
+                users: engine.takeDirtyUsers().map { ($0, engine.encodeUserState($0)) }
+            )
+            state.saveStateSoon = false
+        }
+        let transitions = state.pending
+        state.pending.removeAll(keepingCapacity: true)
+        return PersistBatch(
+            write: .init(transitions: transitions, checkpointSeq: checkpointSeq, engineState: engineState),
+            visibleSeq: visibleSeq
+        )
     }
 
     // MARK: - Back-fill
@@ -263,7 +313,8 @@ final class EvaluatorCore: Sendable {
         }
     }
 
-    private static func finishBackfillIfDue(_ state: inout State, into produced: inout [(MembershipTransition, UInt64)]) {
+    private static func finishBackfillIfDue(_ state: inout State, into produced: inout [(MembershipTransition, UInt64)])
+    {
         guard let session = state.backfill, state.engine.appliedSeq >= state.backfillSeq else { return }
         state.backfill = nil
         let seq = state.backfillSeq
@@ -290,11 +341,17 @@ final class EvaluatorCore: Sendable {
                 self.state.withLock { state in
                     state.box = EngineBox(engine)
                     state.recovery = recovery
+                    // A segment saved while awaiting its back-fill: reads wait until the applier
+                    // has loaded it again (it does so before following the feed).
+                    state.unmetSinceSeq = engine.pendingNeeds.isEmpty ? nil : 1
                 }
                 return true
             }
         } catch {
-            self.logger.warning("saved engine state is unusable; replaying the store's log", metadata: ["error": "\(error)"])
+            self.logger.warning(
+                "saved engine state is unusable; replaying the store's log",
+                metadata: ["error": "\(error)"]
+            )
         }
         let recovery = try? self.recovery()
         self.state.withLock { state in
@@ -323,6 +380,13 @@ final class EvaluatorCore: Sendable {
 
     /// Starts over with an empty engine (the store's log no longer matches this evaluator's).
     func reset() throws(SegmentEvaluatorError) {
+        try self.persisting.withLock { _ throws(SegmentEvaluatorError) in
+            try self.resetUnderPersistLock()
+        }
+        self.transitions.publish(headSeq: 0)
+    }
+
+    private func resetUnderPersistLock() throws(SegmentEvaluatorError) {
         try self.state.withLock { state throws(SegmentEvaluatorError) in
             try self.log.reset()
             state.box = EngineBox(MembershipEngine(nowMs: Int64.min, appliedSeq: 0))
@@ -331,8 +395,8 @@ final class EvaluatorCore: Sendable {
             state.pending.removeAll()
             state.recovery = nil
             state.saveStateSoon = false
+            state.stateSavesDisabled = false
         }
-        self.transitions.publish(headSeq: 0)
     }
 
     // MARK: - Reads

@@ -7,13 +7,18 @@ import SegmentsWire
 /// Follows the store's change log into the evaluator core: subscribes from the last applied
 /// entry, applies every entry in order, loads back-fills when a new segment needs data the engine
 /// did not keep, persists after each batch, and in real-time mode moves time forward at each due
-/// instant. Reconnects when the store goes away.
+/// instant. Reconnects when the store goes away, and — through a ``FeedWatchdog`` — when the
+/// feed stalls.
+///
+/// The live feed and each back-fill read are separate streams on separate connections, each
+/// flow-controlled on its own: a back-fill never waits behind live batches nobody reads.
 struct FeedApplier: Sendable {
     let core: EvaluatorCore
     /// Webhook registrations learned from the log (delivery runs elsewhere).
     let webhooks: WebhookLedger
     let configuration: SegmentEvaluatorConfiguration
     let logger: Logger
+    let progress = FeedProgress()
 
     /// How often the engine's state is saved with a checkpoint.
     static let stateInterval: Duration = .seconds(2)
@@ -27,12 +32,27 @@ struct FeedApplier: Sendable {
                 self.logger.error("cannot save the engine state at shutdown", metadata: ["error": "\(error)"])
             }
         }
+        let watchdog = FeedWatchdog(
+            progress: self.progress,
+            applied: self.core.applied,
+            storeHead: PublishedStoreHead(storeSocketPath: self.configuration.storeSocketPath),
+            timeout: self.configuration.stallTimeout,
+            logger: self.logger
+        )
         while !Task.isCancelled {
             do {
-                try await self.followOnce()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await self.followOnce() }
+                    group.addTask { try await watchdog.watch() }
+                    // The first to end (the feed failing, or the watchdog finding it stalled)
+                    // ends the other.
+                    try await group.next()
+                    group.cancelAll()
+                }
             } catch is CancellationError {
                 return
             } catch {
+                if Task.isCancelled { return }
                 self.logger.warning("store feed interrupted; reconnecting", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: self.configuration.reconnectDelay)
@@ -40,6 +60,7 @@ struct FeedApplier: Sendable {
     }
 
     private func followOnce() async throws {
+        self.progress.enter(.connecting)
         let connection = try await RPCConnection.connect(to: self.configuration.storeSocketPath)
         do {
             try await self.follow(over: connection)
@@ -71,22 +92,31 @@ struct FeedApplier: Sendable {
     }
 
     private func follow(_ connection: RPCConnection) async throws {
+        // A back-fill interrupted by a restart or a resubscription is loaded again first.
+        if let needs = self.core.neededBackfill() {
+            try await self.loadBackfill(needs)
+            try self.core.persist()
+        }
         var request = Segments_V1_SubscribeRequest()
         request.fromSeq = self.core.read { $0.appliedSeq } + 1
         let clock = ContinuousClock()
         var lastState = clock.now
+        self.progress.enter(.awaitingFeed(after: request.fromSeq - 1))
         for try await batch in connection.stream(ProfileStoreAPI.subscribe, request) {
+            self.progress.enter(.applying(through: batch.entries.last?.seq ?? 0))
             for entry in batch.entries {
                 // Before the engine: a failure here resubscribes from this entry (see WebhookLedger).
                 try self.webhooks.apply(entry)
                 self.core.apply(entry)
                 if let needs = self.core.neededBackfill() {
-                    try await self.loadBackfill(needs, over: connection)
+                    try await self.loadBackfill(needs)
+                    self.progress.enter(.applying(through: batch.entries.last?.seq ?? 0))
                 }
             }
             let saveState = clock.now - lastState >= Self.stateInterval
             try self.core.persist(includingState: saveState)
             if saveState { lastState = clock.now }
+            self.progress.enter(.awaitingFeed(after: self.core.read { $0.appliedSeq }))
         }
         throw SegmentEvaluatorError(.unavailable, "the store ended the change feed")
     }
@@ -96,53 +126,84 @@ struct FeedApplier: Sendable {
     ///
     /// Reading the log prefix rather than a snapshot of the store's current state makes a
     /// back-fill exact whenever it runs: live, or while a restarted evaluator replays old entries.
-    private func loadBackfill(_ needs: RetentionNeeds, over connection: RPCConnection) async throws {
+    ///
+    /// The log is read over a connection of its own, so the live feed's stream, which nobody reads
+    /// meanwhile, holds up nothing but itself.
+    private func loadBackfill(_ needs: RetentionNeeds) async throws {
         let upTo = self.core.read { $0.appliedSeq }
-        var attributes: [String: [String: AttributeValue]] = [:]
-        var events: [(userID: String, event: EventRecord)] = []
+        self.progress.enter(.loadingBackfill(upTo: upTo, readThrough: 0))
+        var prefix = LogPrefix()
         if upTo > 0 {
-            var request = Segments_V1_SubscribeRequest()
-            request.fromSeq = 1
-            scan: for try await batch in connection.stream(ProfileStoreAPI.subscribe, request) {
-                for entry in batch.entries {
-                    guard entry.seq <= upTo else { break scan }
-                    switch entry.change {
-                    case .profilesUpserted(let upserted):
-                        for change in upserted.changes where self.core.owns(change.userID) {
-                            var values = attributes[change.userID] ?? [:]
-                            for name in change.removed { values[name] = nil }
-                            for (name, value) in change.set where needs.attributes.contains(name) {
-                                values[name] = AttributeValue(wire: value)
-                            }
-                            attributes[change.userID] = values
-                        }
-                    case .eventsTracked(let tracked):
-                        for event in tracked.events where self.core.owns(event.userID) {
-                            if attributes[event.userID] == nil { attributes[event.userID] = [:] }
-                            if needs.needsEvent(event.name) {
-                                events.append((event.userID, EventRecord(wire: event)))
-                            }
-                        }
-                    case .userDeleted(let deleted):
-                        if attributes.removeValue(forKey: deleted.userID) != nil {
-                            events.removeAll { $0.userID == deleted.userID }
-                        }
-                    default:
-                        break
-                    }
-                    if entry.seq == upTo { break scan }
-                }
+            let connection = try await RPCConnection.connect(to: self.configuration.storeSocketPath)
+            do {
+                try await self.read(&prefix, through: upTo, needs: needs, over: connection)
+            } catch {
+                await connection.close()
+                throw error
             }
+            await connection.close()
         }
         self.logger.info(
             "back-fill loaded from the change log",
-            metadata: ["up-to-seq": "\(upTo)", "users": "\(attributes.count)", "events": "\(events.count)"]
+            metadata: [
+                "up-to-seq": "\(upTo)", "users": "\(prefix.attributes.count)", "events": "\(prefix.events.count)",
+            ]
         )
         self.core.loadBackfill(
             snapshotSeq: upTo,
-            profiles: attributes.map { (userID: $0.key, attributes: $0.value) },
-            events: events
+            profiles: prefix.attributes.map { (userID: $0.key, attributes: $0.value) },
+            events: prefix.events
         )
+    }
+
+    /// What a back-fill keeps of the log's first entries: this shard's users, with the
+    /// attributes and events the pending needs name.
+    private struct LogPrefix {
+        var attributes: [String: [String: AttributeValue]] = [:]
+        var events: [(userID: String, event: EventRecord)] = []
+    }
+
+    /// Reads the store's log from its first entry through `upTo` into `prefix`.
+    private func read(
+        _ prefix: inout LogPrefix,
+        through upTo: UInt64,
+        needs: RetentionNeeds,
+        over connection: RPCConnection
+    ) async throws {
+        var request = Segments_V1_SubscribeRequest()
+        request.fromSeq = 1
+        for try await batch in connection.stream(ProfileStoreAPI.subscribe, request) {
+            self.progress.enter(.loadingBackfill(upTo: upTo, readThrough: batch.entries.last?.seq ?? 0))
+            for entry in batch.entries {
+                guard entry.seq <= upTo else { return }
+                switch entry.change {
+                case .profilesUpserted(let upserted):
+                    for change in upserted.changes where self.core.owns(change.userID) {
+                        var values = prefix.attributes[change.userID] ?? [:]
+                        for name in change.removed { values[name] = nil }
+                        for (name, value) in change.set where needs.attributes.contains(name) {
+                            values[name] = AttributeValue(wire: value)
+                        }
+                        prefix.attributes[change.userID] = values
+                    }
+                case .eventsTracked(let tracked):
+                    for event in tracked.events where self.core.owns(event.userID) {
+                        if prefix.attributes[event.userID] == nil { prefix.attributes[event.userID] = [:] }
+                        if needs.needsEvent(event.name) {
+                            prefix.events.append((event.userID, EventRecord(wire: event)))
+                        }
+                    }
+                case .userDeleted(let deleted):
+                    if prefix.attributes.removeValue(forKey: deleted.userID) != nil {
+                        prefix.events.removeAll { $0.userID == deleted.userID }
+                    }
+                default:
+                    break
+                }
+                if entry.seq == upTo { return }
+            }
+        }
+        throw SegmentEvaluatorError(.unavailable, "the store ended the change feed before store change \(upTo)")
     }
 
     /// Real-time mode: re-evaluates users at the instants their memberships fall due.

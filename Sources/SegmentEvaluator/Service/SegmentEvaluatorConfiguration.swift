@@ -16,6 +16,9 @@ public struct SegmentEvaluatorConfiguration: Sendable {
     public var readYourWritesTimeout: Duration
     /// How long to wait between attempts to reach the store. Default 0.5 s.
     public var reconnectDelay: Duration
+    /// How long the evaluator may wait on the store, receiving nothing while the store's log is
+    /// ahead of it, before it logs a warning and subscribes again. Default 15 s.
+    public var stallTimeout: Duration
     /// Webhook delivery: back-off, timeouts, batch size. Default: see ``WebhookDeliveryConfiguration``.
     public var webhooks = WebhookDeliveryConfiguration()
 
@@ -27,7 +30,8 @@ public struct SegmentEvaluatorConfiguration: Sendable {
         shardIndex: UInt32 = 0,
         shardCount: UInt32 = 1,
         readYourWritesTimeout: Duration = .seconds(10),
-        reconnectDelay: Duration = .milliseconds(500)
+        reconnectDelay: Duration = .milliseconds(500),
+        stallTimeout: Duration = .seconds(15)
     ) {
         self.storeSocketPath = storeSocketPath
         self.server = server
@@ -36,5 +40,6 @@ public struct SegmentEvaluatorConfiguration: Sendable {
         self.shardCount = shardCount
         self.readYourWritesTimeout = readYourWritesTimeout
         self.reconnectDelay = reconnectDelay
+        self.stallTimeout = stallTimeout
     }
 }

@@ -4,9 +4,10 @@ import SegmentsWire
 /// Routes response frames to the calls waiting for them, multiplexing many calls on one
 /// connection. All state lives on the channel's event loop.
 ///
-/// Streams are flow-controlled: when a stream's consumer falls behind its buffer's high
-/// watermark the handler stops reading from the socket (the server then blocks on its writes)
-/// until the consumer catches up.
+/// Streams are flow-controlled one by one (`rpc.proto`): the server sends a stream no more frames
+/// than its consumer has room for, and the consumer grants more as it takes them
+/// (``grant(_:frames:)``). So the handler never stops reading the socket, and a consumer that
+/// stops reading holds up only its own stream, never the connection's other calls.
 final class RPCClientHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = Never
@@ -14,7 +15,7 @@ final class RPCClientHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     typealias StreamSource = NIOThrowingAsyncSequenceProducer<
-        ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, StreamDelegate
+        ByteBuffer, any Error, StreamWindowBackPressure, StreamDelegate
     >.Source
 
     /// What the connection asks the handler to do.
@@ -31,7 +32,6 @@ final class RPCClientHandler: ChannelDuplexHandler {
     }
 
     private var pending: [UInt64: Pending] = [:]
-    private var pausedStreams: Set<UInt64> = []
     private var closedError: RPCError?
     private var context: ChannelHandlerContext?
 
@@ -93,15 +93,13 @@ final class RPCClientHandler: ChannelDuplexHandler {
         case .stream(let source):
             // Every non-end frame carries one message, and a message whose fields all hold
             // their defaults serializes to zero bytes: an empty payload is still a message.
+            // The server sends no more than the window the consumer granted, so the buffer
+            // stays bounded without pausing the socket.
             if !frame.end || !frame.payload.isEmpty {
-                if source.yield(ByteBuffer(bytes: frame.payload)) == .stopProducing {
-                    self.pausedStreams.insert(frame.callID)
-                    context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-                }
+                _ = source.yield(ByteBuffer(bytes: frame.payload))
             }
             if frame.end {
                 self.pending.removeValue(forKey: frame.callID)
-                self.resume(frame.callID)
                 if let failure {
                     source.finish(failure)
                 } else {
@@ -123,17 +121,22 @@ final class RPCClientHandler: ChannelDuplexHandler {
 
     // MARK: - Flow control and cancellation (called on the event loop)
 
-    /// The consumer of `callID` wants more: read from the socket again if nothing else is paused.
-    func resume(_ callID: UInt64) {
-        guard self.pausedStreams.remove(callID) != nil, self.pausedStreams.isEmpty, let context else { return }
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-        context.read()
+    /// The consumer of `callID` took `frames` frames: let the server send as many more.
+    func grant(_ callID: UInt64, frames: UInt32) {
+        guard case .stream = self.pending[callID], let context else { return }
+        var frame = context.channel.allocator.buffer(capacity: 16)
+        frame.writeRequestFrame(callID: callID, method: "", payload: [], window: frames)
+        context.writeAndFlush(Self.wrapOutboundOut(frame), promise: nil)
     }
 
-    /// The consumer of `callID` went away: tell the server and forget the call.
+    /// The caller of `callID` went away (a stream's consumer, or a cancelled unary caller): fail
+    /// the call if it waits, tell the server and forget the call.
     func cancel(_ callID: UInt64) {
-        guard self.pending.removeValue(forKey: callID) != nil, let context else { return }
-        self.resume(callID)
+        guard let call = self.pending.removeValue(forKey: callID) else { return }
+        if case .unary(let promise) = call {
+            promise.fail(RPCError(.cancelled, "call cancelled"))
+        }
+        guard let context else { return }
         var frame = context.channel.allocator.buffer(capacity: 16)
         frame.writeRequestFrame(callID: callID, method: "", payload: [], cancel: true)
         context.writeAndFlush(Self.wrapOutboundOut(frame), promise: nil)
@@ -143,7 +146,6 @@ final class RPCClientHandler: ChannelDuplexHandler {
         self.closedError = self.closedError ?? error
         let pending = self.pending
         self.pending.removeAll()
-        self.pausedStreams.removeAll()
         for call in pending.values {
             switch call {
             case .unary(let promise): promise.fail(error)
@@ -153,18 +155,38 @@ final class RPCClientHandler: ChannelDuplexHandler {
     }
 }
 
-/// Connects a response stream's consumer demand back to its handler's event loop.
+/// Tells a response stream's handler, on its event loop, that the consumer went away.
 struct StreamDelegate: NIOAsyncSequenceProducerDelegate {
     let callID: UInt64
     let handler: NIOLoopBound<RPCClientHandler>
 
-    func produceMore() {
-        let (handler, callID) = (self.handler, self.callID)
-        handler.eventLoop.execute { handler.value.resume(callID) }
-    }
+    /// Demand is signalled by grants (``StreamGrants``), not by the buffer's depth.
+    func produceMore() {}
 
     func didTerminate() {
         let (handler, callID) = (self.handler, self.callID)
         handler.eventLoop.execute { handler.value.cancel(callID) }
+    }
+}
+
+/// A response stream's buffer never asks its producer to stop: the stream's window (the frames
+/// its consumer granted) bounds it instead.
+struct StreamWindowBackPressure: NIOAsyncSequenceProducerBackPressureStrategy {
+    func didYield(bufferDepth: Int) -> Bool { true }
+    func didConsume(bufferDepth: Int) -> Bool { true }
+}
+
+/// The consumer's half of a stream's flow control: counts the frames it takes and grants the
+/// server that many more once they reach half the window.
+struct StreamGrants: Sendable {
+    let callID: UInt64
+    let handler: NIOLoopBound<RPCClientHandler>
+    /// Frames taken before a grant is sent.
+    let every: UInt32
+
+    /// Sends a grant of `frames` frames.
+    func grant(_ frames: UInt32) {
+        let (handler, callID) = (self.handler, self.callID)
+        handler.eventLoop.execute { handler.value.grant(callID, frames: frames) }
     }
 }

@@ -1,8 +1,8 @@
 import NIOCore
 import NIOPosix
 import SegmentsWire
-import Synchronization
 import SwiftProtobuf
+import Synchronization
 
 /// A client connection to a Segments daemon's Unix socket, carrying any number of concurrent
 /// calls.
@@ -63,8 +63,9 @@ public final class RPCConnection: Sendable {
     ///   - method: the method.
     ///   - request: its request.
     /// - Returns: the response.
-    /// - Throws: ``RPCError`` with the server's status, or UNAVAILABLE when the connection is
-    ///   gone.
+    /// - Throws: ``RPCError`` with the server's status, UNAVAILABLE when the connection is gone,
+    ///   or CANCELLED when the calling task is cancelled first (the call is then forgotten; the
+    ///   server is told, and its answer, if any, is dropped).
     public func call<Request, Response>(
         _ method: UnaryMethod<Request, Response>,
         _ request: Request
@@ -95,7 +96,12 @@ public final class RPCConnection: Sendable {
             .cascadeFailure(to: promise)
         let payload: ByteBuffer
         do {
-            payload = try await promise.futureResult.get()
+            let handler = self.handler
+            payload = try await withTaskCancellationHandler {
+                try await promise.futureResult.get()
+            } onCancel: {
+                handler.eventLoop.execute { handler.value.cancel(callID) }
+            }
         } catch let error as RPCError {
             throw error
         } catch {
@@ -108,36 +114,57 @@ public final class RPCConnection: Sendable {
         }
     }
 
+    /// Response frames a stream may have in flight before its consumer takes some, by default.
+    public static let defaultStreamWindow: UInt32 = 16
+
     /// Starts a server-streaming call.
+    ///
+    /// The stream is flow-controlled on its own (`rpc.proto`): the server sends at most `window`
+    /// frames its consumer has not taken yet, and the consumer's iterator grants more as it takes
+    /// them. A consumer that stops reading so holds up only its stream: the connection's other
+    /// calls and streams go on.
     /// - Parameters:
     ///   - method: the method.
     ///   - request: its request.
+    ///   - window: the most response frames buffered for the consumer (≥ 2).
     /// - Returns: the responses; iterating throws ``RPCError`` when the call fails. Dropping the
-    ///   iterator before the end cancels the call on the server.
+    ///   iterator (or the stream, unused) before the end cancels the call on the server and
+    ///   frees what was buffered for it.
     public func stream<Request, Response>(
         _ method: ServerStreamMethod<Request, Response>,
-        _ request: Request
+        _ request: Request,
+        window: UInt32 = RPCConnection.defaultStreamWindow
     ) -> RPCResponseStream<Response> {
+        let window = max(window, 2)
         let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
         let produced = NIOThrowingAsyncSequenceProducer.makeSequence(
             elementType: ByteBuffer.self,
-            backPressureStrategy: NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark(
-                lowWatermark: 2,
-                highWatermark: 16
-            ),
+            backPressureStrategy: StreamWindowBackPressure(),
             finishOnDeinit: true,
             delegate: StreamDelegate(callID: callID, handler: self.handler)
         )
         do {
-            let frame = try self.requestFrame(callID: callID, method: method.name, request: request)
-            self.channel.writeAndFlush(RPCClientHandler.Command.stream(callID: callID, frame: frame, source: produced.source))
-                .whenFailure { error in
-                    produced.source.finish(RPCError(.unavailable, "connection failed: \(error)"))
-                }
+            let payload: [UInt8]
+            do {
+                payload = try request.serializedBytes()
+            } catch {
+                throw RPCError(.invalidArgument, "request cannot be serialized: \(error)")
+            }
+            var frame = self.channel.allocator.buffer(capacity: payload.count + method.name.utf8.count + 32)
+            frame.writeRequestFrame(callID: callID, method: method.name, payload: payload, window: window)
+            self.channel.writeAndFlush(
+                RPCClientHandler.Command.stream(callID: callID, frame: frame, source: produced.source)
+            )
+            .whenFailure { error in
+                produced.source.finish(RPCError(.unavailable, "connection failed: \(error)"))
+            }
         } catch {
             produced.source.finish(error)
         }
-        return RPCResponseStream(payloads: produced.sequence)
+        return RPCResponseStream(
+            payloads: produced.sequence,
+            grants: StreamGrants(callID: callID, handler: self.handler, every: window / 2)
+        )
     }
 
     /// A connection nobody holds any more is closed, so one opened for a single stream ends with
@@ -154,16 +181,6 @@ public final class RPCConnection: Sendable {
     /// Whether the connection is still open.
     public var isActive: Bool {
         self.channel.isActive
-    }
-
-    private func requestFrame(callID: UInt64, method: String, request: some Message) throws(RPCError) -> ByteBuffer {
-        let payload: [UInt8]
-        do {
-            payload = try request.serializedBytes()
-        } catch {
-            throw RPCError(.invalidArgument, "request cannot be serialized: \(error)")
-        }
-        return self.requestFrame(callID: callID, method: method, payload: payload)
     }
 
     private func requestFrame(callID: UInt64, method: String, payload: [UInt8]) -> ByteBuffer {

@@ -6,21 +6,27 @@ import SwiftProtobuf
 public struct RPCResponseStream<Response: Message>: AsyncSequence {
     public typealias Element = Response
 
-    let payloads: NIOThrowingAsyncSequenceProducer<
-        ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, StreamDelegate
-    >
+    let payloads: NIOThrowingAsyncSequenceProducer<ByteBuffer, any Error, StreamWindowBackPressure, StreamDelegate>
+    let grants: StreamGrants
 
     /// Iterates the responses.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var payloads:
-            NIOThrowingAsyncSequenceProducer<
-                ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, StreamDelegate
-            >.AsyncIterator
+            NIOThrowingAsyncSequenceProducer<ByteBuffer, any Error, StreamWindowBackPressure, StreamDelegate>
+                .AsyncIterator
+        let grants: StreamGrants
+        /// Frames taken since the last grant.
+        var taken: UInt32 = 0
 
         /// The next response, or `nil` after the server ended the stream with OK.
         /// - Throws: ``RPCError`` when the call failed.
         @concurrent public mutating func next() async throws -> Response? {
             guard let payload = try await self.payloads.next() else { return nil }
+            self.taken += 1
+            if self.taken >= self.grants.every {
+                self.grants.grant(self.taken)
+                self.taken = 0
+            }
             do {
                 return try Response(buffer: payload)
             } catch {
@@ -30,6 +36,6 @@ public struct RPCResponseStream<Response: Message>: AsyncSequence {
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(payloads: self.payloads.makeAsyncIterator())
+        AsyncIterator(payloads: self.payloads.makeAsyncIterator(), grants: self.grants)
     }
 }

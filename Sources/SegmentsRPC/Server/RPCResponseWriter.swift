@@ -4,8 +4,9 @@ import SwiftProtobuf
 
 /// Writes the responses of one server-streaming call.
 ///
-/// Each ``write(_:)`` returns once the frame has been handed to the socket, so a client that
-/// reads slowly slows the handler down instead of growing a queue in the server.
+/// Each ``write(_:)`` returns once the client's window for the stream admits the frame (when it
+/// flow-controls the stream; see `rpc.proto`) and the frame has been handed to the socket, so a
+/// client that reads slowly slows the handler down instead of growing a queue in the server.
 public struct RPCResponseWriter<Response: Message>: Sendable {
     let sink: RPCStreamSink
 
@@ -29,13 +30,18 @@ public struct RPCResponseWriter<Response: Message>: Sendable {
 struct RPCStreamSink: Sendable {
     let callID: UInt64
     let channel: any Channel
+    /// The client's grants, when it flow-controls this stream.
+    let window: StreamWindow?
 
     func write(payload: [UInt8]) async throws {
         try Task.checkCancellation()
+        try await self.window?.take()
         var buffer = self.channel.allocator.buffer(capacity: payload.count + 16)
         buffer.writeResponseFrame(callID: self.callID, payload: payload, end: false)
+        let written = self.channel.eventLoop.makePromise(of: Void.self)
+        self.channel.writeAndFlush(buffer, promise: written)
         do {
-            try await self.channel.writeAndFlush(buffer).get()
+            try await written.futureResult.waitUnlessCancelled()
         } catch {
             throw CancellationError()
         }

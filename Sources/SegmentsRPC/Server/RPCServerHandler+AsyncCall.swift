@@ -15,8 +15,8 @@ extension RPCServerHandler.AsyncCall {
             } catch {
                 out.writeResponseFrame(callID: self.callID, payload: [], end: true, error: RPCError(mapping: error))
             }
-        case .serverStream(let body, let cancellation):
-            let error = await self.runStream(body, cancellation: cancellation)
+        case .serverStream(let body, let control):
+            let error = await self.runStream(body, control: control)
             out.writeResponseFrame(callID: self.callID, payload: [], end: true, error: error)
         }
         self.channel.writeAndFlush(out, promise: nil)
@@ -26,13 +26,13 @@ extension RPCServerHandler.AsyncCall {
     /// - Returns: the error to end the stream with, or `nil` for OK.
     private func runStream(
         _ body: @escaping @Sendable (Data, RPCStreamSink, RPCCallContext) async throws -> Void,
-        cancellation: CallCancellation
+        control: RPCServerHandler.StreamControl
     ) async -> RPCError? {
         enum Outcome: Sendable {
             case finished(RPCError?)
             case cancelled
         }
-        let sink = RPCStreamSink(callID: self.callID, channel: self.channel)
+        let sink = RPCStreamSink(callID: self.callID, channel: self.channel, window: control.window)
         let payload = self.payload
         let context = self.context
         return await withTaskGroup(of: Outcome.self) { group in
@@ -45,7 +45,7 @@ extension RPCServerHandler.AsyncCall {
                 }
             }
             group.addTask {
-                await cancellation.wait()
+                await control.cancellation.wait()
                 return .cancelled
             }
             let first = await group.next() ?? .cancelled

@@ -16,7 +16,7 @@ final class RPCServerHandler: ChannelInboundHandler {
     struct AsyncCall: Sendable {
         enum Kind: Sendable {
             case unary(@Sendable (Data, RPCCallContext) async throws -> [UInt8])
-            case serverStream(@Sendable (Data, RPCStreamSink, RPCCallContext) async throws -> Void, CallCancellation)
+            case serverStream(@Sendable (Data, RPCStreamSink, RPCCallContext) async throws -> Void, StreamControl)
         }
 
         let callID: UInt64
@@ -32,8 +32,16 @@ final class RPCServerHandler: ChannelInboundHandler {
     private let calls: AsyncStream<AsyncCall>.Continuation
     private let maximumCallsInFlight: Int
     private let logger: Logger
-    /// Async calls in flight; streaming ones with their cancellation signal.
-    private var inFlight: [UInt64: CallCancellation?] = [:]
+    /// How a streaming call in flight is stopped and paced.
+    struct StreamControl: Sendable {
+        /// Fired when the client cancels the call, the connection closes or the server drains.
+        let cancellation = CallCancellation()
+        /// The frames the client has granted, when it flow-controls the stream itself.
+        let window: StreamWindow?
+    }
+
+    /// Async calls in flight; streaming ones with their control.
+    private var inFlight: [UInt64: StreamControl?] = [:]
     private var isDraining = false
     private var context: ChannelHandlerContext?
 
@@ -63,13 +71,23 @@ final class RPCServerHandler: ChannelInboundHandler {
             return
         }
         if frame.cancel {
-            if let cancellation = self.inFlight[frame.callID] {
-                cancellation?.cancel()
+            if let control = self.inFlight[frame.callID] {
+                control?.cancellation.cancel()
+            }
+            return
+        }
+        if frame.method.isEmpty, frame.window > 0 {
+            // A grant for a stream; one that already ended needs none.
+            if let control = self.inFlight[frame.callID] {
+                control?.window?.grant(frame.window)
             }
             return
         }
         if self.inFlight[frame.callID] != nil {
-            self.logger.debug("closing connection: call id reused while in flight", metadata: ["call": "\(frame.callID)"])
+            self.logger.debug(
+                "closing connection: call id reused while in flight",
+                metadata: ["call": "\(frame.callID)"]
+            )
             context.close(promise: nil)
             return
         }
@@ -90,7 +108,7 @@ final class RPCServerHandler: ChannelInboundHandler {
                 self.respond(context, frame.callID, error: RPCError(mapping: error))
             }
         case .unary(let body):
-            self.start(context, frame, kind: .unary(body), cancellation: nil)
+            self.start(context, frame, kind: .unary(body), control: nil)
         case .inlineFirst(let inline, let fallback):
             let payload: [UInt8]?
             do {
@@ -100,13 +118,13 @@ final class RPCServerHandler: ChannelInboundHandler {
                 return
             }
             guard let payload else {
-                self.start(context, frame, kind: .unary(fallback), cancellation: nil)
+                self.start(context, frame, kind: .unary(fallback), control: nil)
                 return
             }
             self.respondInline(context, frame.callID, payload: payload)
         case .serverStream(let body):
-            let cancellation = CallCancellation()
-            self.start(context, frame, kind: .serverStream(body, cancellation), cancellation: cancellation)
+            let control = StreamControl(window: frame.window > 0 ? StreamWindow(initial: frame.window) : nil)
+            self.start(context, frame, kind: .serverStream(body, control), control: control)
         }
     }
 
@@ -122,8 +140,8 @@ final class RPCServerHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        for cancellation in self.inFlight.values {
-            cancellation?.cancel()
+        for control in self.inFlight.values {
+            control?.cancellation.cancel()
         }
         self.calls.finish()
         context.fireChannelInactive()
@@ -149,7 +167,7 @@ final class RPCServerHandler: ChannelInboundHandler {
         _ context: ChannelHandlerContext,
         _ frame: Segments_V1_RequestFrame,
         kind: AsyncCall.Kind,
-        cancellation: CallCancellation?
+        control: StreamControl?
     ) {
         guard self.inFlight.count < self.maximumCallsInFlight else {
             self.respond(
@@ -159,7 +177,7 @@ final class RPCServerHandler: ChannelInboundHandler {
             )
             return
         }
-        self.inFlight[frame.callID] = .some(cancellation)
+        self.inFlight[frame.callID] = .some(control)
         var logger = self.logger
         logger[metadataKey: "rpc.call"] = "\(frame.callID)"
         logger[metadataKey: "rpc.method"] = "\(frame.method)"
@@ -189,8 +207,8 @@ final class RPCServerHandler: ChannelInboundHandler {
     func drain() {
         guard !self.isDraining else { return }
         self.isDraining = true
-        for cancellation in self.inFlight.values {
-            cancellation?.cancel()
+        for control in self.inFlight.values {
+            control?.cancellation.cancel()
         }
         if self.inFlight.isEmpty {
             self.context?.close(promise: nil)

@@ -9,6 +9,7 @@ import SwiftProtobuf
 // `Segments_V1_ResponseFrame` would produce (tests decode them with the generated types):
 //
 //   RequestFrame:  0x08 call_id(varint) | 0x12 method(len, bytes) | 0x1A payload(len, bytes) | 0x20 cancel(1)
+//                  | 0x28 window(varint)
 //   ResponseFrame: 0x08 call_id(varint) | 0x12 payload(len, bytes) | 0x18 end(1) | 0x22 status(len, Status)
 //   Status:        0x08 code(varint)    | 0x12 message(len, bytes)
 
@@ -19,7 +20,16 @@ extension ByteBuffer {
     ///   - method: the fully qualified method name; empty for a cancel.
     ///   - payload: the serialized request message.
     ///   - cancel: whether this frame cancels `callID`.
-    public mutating func writeRequestFrame(callID: UInt64, method: String, payload: [UInt8], cancel: Bool = false) {
+    ///   - window: on a stream's first frame, the response frames the server may send before the
+    ///     client grants more (0: no per-stream limit); on a frame with no method, a grant of that
+    ///     many more.
+    public mutating func writeRequestFrame(
+        callID: UInt64,
+        method: String,
+        payload: [UInt8],
+        cancel: Bool = false,
+        window: UInt32 = 0
+    ) {
         let start = self.writerIndex
         self.writeInteger(UInt32(0), endianness: .big)
         self.writeVarint(0x08)
@@ -37,6 +47,10 @@ extension ByteBuffer {
         if cancel {
             self.writeVarint(0x20)
             self.writeVarint(1)
+        }
+        if window != 0 {
+            self.writeVarint(0x28)
+            self.writeVarint(UInt64(window))
         }
         self.setInteger(UInt32(self.writerIndex - start - 4), at: start, endianness: .big)
     }

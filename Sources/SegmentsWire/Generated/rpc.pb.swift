@@ -25,6 +25,23 @@
 /// Unary call:          RequestFrame → one ResponseFrame{payload, end=true, status=OK}
 /// Server stream:       RequestFrame → ResponseFrame{payload}* → ResponseFrame{end=true, status}
 /// Failure (any call):  ResponseFrame{end=true, status={code != OK, message}}
+///
+/// Flow control. A client that reads slowly would, with only the socket's own flow control,
+/// hold up every call on its connection behind the stream it is not reading. So a stream can be
+/// flow-controlled on its own: the request that starts it names a `window`, the number of
+/// response frames the server may send for it before the client grants more; the client grants
+/// more with a frame holding only `call_id` and `window` (no method) as its consumer takes
+/// frames. The end frame needs no grant. A client that does this can always read its socket, so
+/// a stalled stream never blocks its other calls. `window = 0` (and clients that predate the
+/// field) leave the stream to the connection's flow control alone:
+///
+///   client                                   server
+///   RequestFrame{id=7, method, window=8}  →
+///                                         ←  ResponseFrame{id=7, payload} × 8, then waits
+///   RequestFrame{id=7, window=4}          →  (the consumer took 4)
+///                                         ←  ResponseFrame{id=7, payload} × up to 4 …
+///   RequestFrame{id=7, cancel=true}       →  (the consumer went away)
+///                                         ←  ResponseFrame{id=7, end=true, status=CANCELLED}
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -174,6 +191,12 @@ public nonisolated struct Segments_V1_RequestFrame: Sendable {
   /// The server answers with an end frame whose status is CANCELLED unless the call already ended.
   public var cancel: Bool = false
 
+  /// Per-stream flow control (see above). On the frame that starts a server-streaming call: how
+  /// many response frames the server may send for it before the client grants more; 0 = no limit
+  /// of its own. On a frame with an empty method and no cancel: grants this many more frames to
+  /// the call `call_id` (ignored when that call has ended or is not a stream).
+  public var window: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -256,7 +279,7 @@ nonisolated extension Segments_V1_Status: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Segments_V1_RequestFrame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RequestFrame"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_id\0\u{1}method\0\u{1}payload\0\u{1}cancel\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_id\0\u{1}method\0\u{1}payload\0\u{1}cancel\0\u{1}window\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -268,6 +291,7 @@ nonisolated extension Segments_V1_RequestFrame: SwiftProtobuf.Message, SwiftProt
       case 2: try { try decoder.decodeSingularStringField(value: &self.method) }()
       case 3: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.cancel) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.window) }()
       default: break
       }
     }
@@ -286,6 +310,9 @@ nonisolated extension Segments_V1_RequestFrame: SwiftProtobuf.Message, SwiftProt
     if self.cancel != false {
       try visitor.visitSingularBoolField(value: self.cancel, fieldNumber: 4)
     }
+    if self.window != 0 {
+      try visitor.visitSingularUInt32Field(value: self.window, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -294,6 +321,7 @@ nonisolated extension Segments_V1_RequestFrame: SwiftProtobuf.Message, SwiftProt
     if lhs.method != rhs.method {return false}
     if lhs.payload != rhs.payload {return false}
     if lhs.cancel != rhs.cancel {return false}
+    if lhs.window != rhs.window {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
