@@ -242,7 +242,9 @@ var package = Package(
         ),
         .testTarget(
             name: "ProfileStoreTests",
-            dependencies: ["ProfileStore", "DaemonSupport", "SegmentsClient", "SegmentsTesting", "SegmentsWire"],
+            dependencies: [
+                "ProfileStore", "DaemonSupport", "SegmentsClient", "SegmentsRPC", "SegmentsTesting", "SegmentsWire",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

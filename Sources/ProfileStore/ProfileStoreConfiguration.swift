@@ -38,6 +38,10 @@ public struct ProfileStoreConfiguration: Sendable {
     /// has) are kept in memory before they are written to SQLite in one sorted group. Default
     /// 400,000 (tens of MiB at most). Lower values only make bulk writes slower.
     public var userIndexFlushEntries: Int
+    /// How long a change-feed subscriber (an evaluator) may go without subscribing or
+    /// acknowledging before the store forgets it and stops keeping deleted users' data replayable
+    /// for it. Default 24 hours.
+    public var feedSubscriberExpiry: Duration = .seconds(86_400)
 
     /// Creates a configuration.
     /// - Parameters:

@@ -63,13 +63,33 @@ public final class ProfileStoreService: Service {
             }
         )
         do {
-            try await server.run()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await server.run() }
+                group.addTask { await cancelWhenGracefulShutdown { await self.releaseExpiredHolds(database) } }
+                try await group.waitForAll()
+            }
         } catch {
             await database.close()
             throw error
         }
         await database.close()
         self.logger.info("profile store stopped", metadata: ["head-seq": "\(database.notifier.headSeq)"])
+    }
+
+    /// Until cancelled, forgets feed subscribers gone for longer than their expiry and releases
+    /// the deleted users' data they held, every tenth of the expiry (at most every minute).
+    private func releaseExpiredHolds(_ database: StoreDatabase) async {
+        let interval = min(self.configuration.feedSubscriberExpiry / 10, .seconds(60))
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: interval)
+                try await database.releaseExpiredHolds()
+            } catch is CancellationError {
+                return
+            } catch {
+                self.logger.warning("cannot release held change-log entries", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     static func router(_ database: StoreDatabase) -> RPCRouter {
@@ -126,6 +146,9 @@ public final class ProfileStoreService: Service {
         }
         router.register(ProfileStoreAPI.subscribe) { request, writer, _ in
             try await Self.mapped { try await database.subscribe(request, writer: writer) }
+        }
+        router.register(ProfileStoreAPI.acknowledgeFeed) { request, _ in
+            try await Self.mapped { try await database.acknowledgeFeed(request) }
         }
         router.register(ProfileStoreAPI.readSnapshot) { request, writer, _ in
             try await Self.mapped { try await database.snapshot(request, writer: writer) }

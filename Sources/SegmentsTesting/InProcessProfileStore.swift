@@ -20,6 +20,7 @@ public struct InProcessProfileStore: Sendable {
     ///   - manualClockMs: start in test mode at this instant; `nil` for real time.
     ///   - durability: commit durability; tests default to `.normal` to spare fsyncs.
     ///   - maximumFrameLength: the frame size limit.
+    ///   - feedSubscriberExpiry: how long an unseen feed subscriber stays registered.
     ///   - body: the test.
     public static func with<Result: Sendable>(
         directory: String,
@@ -28,13 +29,14 @@ public struct InProcessProfileStore: Sendable {
         maximumFrameLength: Int = 16 * 1024 * 1024,
         idleTimeout: Duration = .seconds(300),
         userIndexFlushEntries: Int = 400_000,
+        feedSubscriberExpiry: Duration = .seconds(86_400),
         _ body: @Sendable (InProcessProfileStore) async throws -> Result
     ) async throws -> Result {
         let socketPath = directory + "/store.sock"
         let dataDirectory = directory + "/store-data"
         var logger = Logger(label: "test-profile-store")
         logger.logLevel = .warning
-        let configuration = ProfileStoreConfiguration(
+        var configuration = ProfileStoreConfiguration(
             server: RPCServerConfiguration(
                 socketPath: socketPath,
                 maximumFrameLength: maximumFrameLength,
@@ -45,6 +47,7 @@ public struct InProcessProfileStore: Sendable {
             durability: durability,
             userIndexFlushEntries: userIndexFlushEntries
         )
+        configuration.feedSubscriberExpiry = feedSubscriberExpiry
         let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
         let service = ProfileStoreService(configuration: configuration, logger: logger) {
             readyContinuation.yield()

@@ -16,7 +16,8 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         discussion: """
             Every flag may also be given as an environment variable: PROFILE_STORE_SOCKET, \
             PROFILE_STORE_DATA_DIR, PROFILE_STORE_MANUAL_CLOCK, PROFILE_STORE_DURABILITY, \
-            PROFILE_STORE_LOG_LEVEL, PROFILE_STORE_MAX_FRAME_BYTES, PROFILE_STORE_IDLE_TIMEOUT. \
+            PROFILE_STORE_LOG_LEVEL, PROFILE_STORE_MAX_FRAME_BYTES, PROFILE_STORE_IDLE_TIMEOUT, \
+            PROFILE_STORE_SUBSCRIBER_EXPIRY. \
             A flag wins over its variable.
             """,
         version: ProfileStoreService.version
@@ -45,6 +46,15 @@ struct ProfileStoreCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("idle-timeout"), help: "Seconds before an idle connection is closed. Default 300.")
     var idleTimeout: Int?
+
+    @Option(
+        name: .customLong("subscriber-expiry"),
+        help: """
+            Seconds an evaluator may go unseen before the store forgets it and stops keeping deleted users' \
+            data replayable for it. Default 86400.
+            """
+    )
+    var subscriberExpiry: Int?
 
     mutating func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -75,17 +85,23 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         }
         let maxFrame = try Self.integer(self.maxFrameBytes, environment["PROFILE_STORE_MAX_FRAME_BYTES"], "--max-frame-bytes")
         let idle = try Self.integer(self.idleTimeout, environment["PROFILE_STORE_IDLE_TIMEOUT"], "--idle-timeout")
+        let expiry = try Self.integer(
+            self.subscriberExpiry,
+            environment["PROFILE_STORE_SUBSCRIBER_EXPIRY"],
+            "--subscriber-expiry"
+        )
 
         try Self.createParentDirectory(of: socketPath)
         var server = RPCServerConfiguration(socketPath: socketPath)
         if let maxFrame { server.maximumFrameLength = maxFrame }
         if let idle { server.idleTimeout = .seconds(idle) }
-        let configuration = ProfileStoreConfiguration(
+        var configuration = ProfileStoreConfiguration(
             server: server,
             dataDirectory: dataDirectory,
             clock: clock,
             durability: durability
         )
+        if let expiry { configuration.feedSubscriberExpiry = .seconds(expiry) }
 
         let notifier = SystemdNotifier(environment: environment)
         let service = ProfileStoreService(configuration: configuration, logger: logger) {

@@ -34,6 +34,9 @@ import Testing
         /// `kill -9` the store right after this step is acknowledged, start it again on the same
         /// data, and reconnect the client.
         case store
+        /// Once the evaluator has applied this step, stop it (`SIGSTOP`): it sees nothing of the
+        /// next steps until the next `.evaluator` crash kills it and starts a new one.
+        case pauseEvaluator
     }
 
     /// Segments put before any data (the evaluator never needs a back-fill) and no user deleted;
@@ -91,23 +94,20 @@ import Testing
     }
 
     /// Segments put and changed over existing data as the workload goes (back-fills from the
-    /// store's snapshot), user deletions, kills after them.
-    /// Without user deletions: a crash whose replay crosses a later deletion rebuilds the engine
-    /// from a log the store has scrubbed of that user, which is a documented limit
-    /// (docs/evaluation.md, "Guarantees of the daemon, and their limits") and would make the
-    /// outcome depend on when the engine state was last saved. Deletions have their own test.
-    @Test func killingTheEvaluatorAfterBackfillsChangesNothing() async throws {
-        let steps = try WorkloadGenerator().steps(seed: 7, count: 90, startMs: ms(Self.start), deletions: false)
+    /// store's log), user deletions, kills after them: replays that cross later deletions read
+    /// the deleted users' data the store holds for the evaluator, so they rebuild the same engine.
+    @Test func killingTheEvaluatorAfterBackfillsAndDeletionsChangesNothing() async throws {
+        let steps = try WorkloadGenerator().steps(seed: 7, count: 90, startMs: ms(Self.start))
         let crashes: [Int: Crash] = [
             12: .evaluator, 27: .evaluatorCaughtUp, 41: .store, 52: .evaluator, 63: .evaluatorCaughtUp, 80: .evaluator,
         ]
         try await Self.compare(steps, crashes: crashes)
     }
 
-    /// The smallest case with a deleted user: the store scrubs a deleted user from the change
-    /// log, so the restarted evaluator, replaying the log from the start, no longer produces the
-    /// 2 transitions it recorded for u1; it still skips the first 2 it produces as "already
-    /// recorded" — u2's enter and exit — which are lost.
+    /// The smallest case with a deleted user: a restart right after the deletion replays the log
+    /// from the start, across u1's deletion; the replay's transitions up to the checkpoint are
+    /// the ones already recorded, and the later ones — u2's — are recorded, none taken for one of
+    /// u1's.
     @Test func aRestartAfterAUserDeletionRecordsEveryLaterTransition() async throws {
         let pro = SegmentsValue.string("pro")
         let none: SegmentsValue? = nil
@@ -134,10 +134,10 @@ import Testing
 
     /// The smallest case with a back-fill: a segment put over data the evaluator saw but did not
     /// keep, then a user entering and leaving it, then a restart. The restarted evaluator replays
-    /// the store's change log from the start and back-fills the segment from the store's snapshot
-    /// *now* (after the enter and the exit), so its replay produces 1 transition where the first
-    /// run recorded 3; it still skips the first 3 it produces as "already recorded", and the next
-    /// real transitions (u3 entering, u1 leaving) are never recorded.
+    /// the store's change log from the start and back-fills the segment from the log as of the
+    /// put (not from the store's state now, after the enter and the exit), so its replay produces
+    /// the 3 transitions the first run recorded, skips them as recorded, and records the next
+    /// real ones (u3 entering, u1 leaving).
     @Test func aRestartAfterABackfillRecordsEveryLaterTransition() async throws {
         let pro = SegmentsValue.string("pro")
         let free = SegmentsValue.string("free")
@@ -161,6 +161,57 @@ import Testing
         #expect(crashed.members == clean.members)
         let crashedLog: [String] = crashed.logs["s0"] ?? []
         #expect(crashedLog == expected)
+    }
+
+    /// A replay that crosses a later user deletion, from the store's log after the deletion:
+    /// the evaluator is stopped before (or right after) a segment put that is back-filled with
+    /// u2's purchase, u2 is deleted, the evaluator is killed and started again. Its replay must
+    /// see u2's purchase as it first would have, so u2 enters the new segment and leaves it at
+    /// the deletion — both runs record the same two transitions. (Before the store held deleted
+    /// users' data for evaluators, the replay lost both, or recorded the enter but not the exit.)
+    @Test(arguments: [3, 4])
+    func aReplayAcrossALaterUserDeletionIsExact(pausedAfter: Int) async throws {
+        let pro = SegmentsValue.string("pro")
+        let steps: [WorkloadStep] = [
+            .putSegment(name: "s0", text: "plan = \"pro\""),
+            .profile(user: "u1", patch: ["plan": pro]),
+            .events([SegmentsEvent(userID: "u2", name: "purchase", atMs: ms("2026-10-30T00:00:00Z"))]),
+            .profile(user: "u3", patch: ["plan": pro]),
+            .putSegment(name: "s1", text: "count(purchase) >= 1"),
+            .deleteUser("u2"),
+            .profile(user: "u4", patch: ["plan": pro]),
+        ]
+        let clean = try await Self.run(steps, crashes: [:])
+        #expect(clean.logs["s1"] == ["u2 enter 2026-11-01T00:00:00Z", "u2 exit 2026-11-01T00:00:00Z"])
+        let crashed = try await Self.run(steps, crashes: [pausedAfter: .pauseEvaluator, 5: .evaluator])
+        #expect(crashed.members == clean.members)
+        #expect(crashed.global == clean.global)
+    }
+
+    /// An evaluator gone for longer than the store keeps deleted users' data for it cannot
+    /// replay its log exactly any more: the store refuses its subscription, and it rebuilds from
+    /// the store (saying why) instead of recording a replay that differs from its first run.
+    @Test func anEvaluatorForgottenByTheStoreRebuilds() async throws {
+        let options = DaemonPair.Options(storeArguments: ["--subscriber-expiry", "1"])
+        try await DaemonPair.with(options: options) { pair in
+            try await pair.client.putSegment("pro", expression: #"plan = "pro""#)
+            for user in ["u1", "u2", "u3"] {
+                try await pair.client.setProfile(user, ["plan": .string("pro")])
+            }
+            #expect(try await pair.client.members("pro") == ["u1", "u2", "u3"])
+            try await pair.restartEvaluator(crash: false) {
+                try await pair.client.deleteProfile("u2")
+                let deadline = ContinuousClock.now + .seconds(20)
+                while try await !pair.client.storeInfo().feedSubscribers.isEmpty, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(try await pair.client.storeInfo().heldEntryCount == 0)
+            }
+            #expect(try await pair.client.members("pro") == ["u1", "u3"])
+            #expect(pair.evaluator.log.contains("rebuilding from the store"))
+            let history = try await pair.client.history(ofSegment: "pro").map(Self.line)
+            #expect(history == ["u1 enter 2026-11-01T00:00:00Z", "u3 enter 2026-11-01T00:00:00Z"])
+        }
     }
 
     @discardableResult
@@ -216,158 +267,66 @@ import Testing
 
     /// Runs the workload against real daemon processes in a fresh directory.
     static func run(_ steps: [WorkloadStep], crashes: [Int: Crash]) async throws -> Outcome {
-        try await TemporaryDirectory.with { directory in
-            let rig = try await CrashRig(directory: directory)
-            do {
-                let outcome = try await Self.drive(rig, steps, crashes: crashes)
-                await rig.stop()
-                return outcome
-            } catch {
-                Issue.record("\(error)\n\(rig.logs)")
-                await rig.abort()
-                throw error
-            }
+        try await DaemonPair.with(options: .init(manualClock: Self.start)) { pair in
+            try await Self.drive(pair, steps, crashes: crashes)
         }
     }
 
-    static func drive(_ rig: CrashRig, _ steps: [WorkloadStep], crashes: [Int: Crash]) async throws -> Outcome {
+    static func drive(_ pair: DaemonPair, _ steps: [WorkloadStep], crashes: [Int: Crash]) async throws -> Outcome {
         var seq: UInt64 = 0
+        var paused = false
+        var restoredStates: [UInt64] = []
         for (index, step) in steps.enumerated() {
-            seq = max(seq, try await step.send(to: rig.client))
+            seq = max(seq, try await step.send(to: pair.client))
             let crash = crashes[index]
-            if crash == .evaluatorCaughtUp {
-                try await Self.waitApplied(rig.client, seq)
+            if crash == .evaluatorCaughtUp || crash == .pauseEvaluator {
+                try await Self.waitApplied(pair.client, seq)
             }
             if crash == .evaluator || crash == .evaluatorCaughtUp {
                 // Right after the acknowledgement, the evaluator may be mid-batch.
-                try await rig.restartEvaluator()
+                try await pair.restartEvaluator(crash: true)
+                paused = false
+                restoredStates.append(Self.restoredState(in: pair.evaluator.log))
             } else if crash == .store {
-                try await rig.restartStore()
+                try await pair.restartStore(crash: true)
             } else if crash == .pause {
-                try await Self.waitApplied(rig.client, seq)
+                try await Self.waitApplied(pair.client, seq)
                 try await Task.sleep(for: .milliseconds(2_300))
-            } else if crashes[index + 1] == nil {
+            } else if crash == .pauseEvaluator {
+                pair.pauseEvaluator(true)
+                paused = true
+            } else if crashes[index + 1] == nil, !paused {
                 // Both runs apply each step before the next, so that neither depends on how the
                 // feed happened to be batched.
-                try await Self.waitApplied(rig.client, seq)
+                try await Self.waitApplied(pair.client, seq)
             }
         }
         var outcome = Outcome()
         var all: [SegmentsTransition] = []
-        let names: [String] = try await rig.client.segments().map(\.name)
+        let names: [String] = try await pair.client.segments().map(\.name)
         for segment in names {
-            outcome.members[segment] = try await rig.client.members(segment, minSeq: seq)
-            let history: [SegmentsTransition] = try await rig.client.history(ofSegment: segment).sorted { $0.seq < $1.seq }
+            outcome.members[segment] = try await pair.client.members(segment, minSeq: seq)
+            let history: [SegmentsTransition] = try await pair.client.history(ofSegment: segment).sorted {
+                $0.seq < $1.seq
+            }
             outcome.logs[segment] = history.map(Self.line)
             all += history
         }
         all.sort { $0.seq < $1.seq }
         outcome.global = all.map { $0.segment + " " + Self.line($0) }
-        outcome.restoredStates = rig.restoredStates
+        outcome.restoredStates = restoredStates
         return outcome
     }
 
-    static func line(_ transition: SegmentsTransition) -> String {
-        transition.userID + " " + transition.kind.rawValue + " " + RFC3339.format(transition.atMs)
-    }
-}
-
-/// A real store and evaluator as child processes, in one directory.
-final class CrashRig {
-    let directory: String
-    let storeSocket: String
-    let evaluatorSocket: String
-    var starts = 0
-    var store: DaemonProcess
-    var evaluator: DaemonProcess
-    var client: SegmentsClient
-
-    init(directory: String) async throws {
-        self.directory = directory
-        self.storeSocket = directory + "/store.sock"
-        self.evaluatorSocket = directory + "/eval.sock"
-        self.store = try await CrashRig.startStore(directory, 0)
-        self.evaluator = try await CrashRig.startEvaluator(directory, 1)
-        self.starts = 2
-        self.client = CrashRig.connect(directory)
-    }
-
-    static func startStore(_ directory: String, _ number: Int) async throws -> DaemonProcess {
-        let socket = directory + "/store.sock"
-        let arguments = [
-            "--socket", socket, "--data-dir", directory + "/store", "--manual-clock", EvaluatorCrashTests.start,
-            "--durability", "normal",
-        ]
-        return try await DaemonProcess.start(
-            BuiltProducts.path(of: "profile-store"),
-            arguments: arguments,
-            socketPath: socket,
-            logPath: directory + "/store-\(number).log"
-        )
-    }
-
-    static func startEvaluator(_ directory: String, _ number: Int) async throws -> DaemonProcess {
-        let socket = directory + "/eval.sock"
-        let arguments = [
-            "--store", directory + "/store.sock", "--socket", socket, "--data-dir", directory + "/evaluator",
-        ]
-        return try await DaemonProcess.start(
-            BuiltProducts.path(of: "segment-evaluator"),
-            arguments: arguments,
-            socketPath: socket,
-            logPath: directory + "/evaluator-\(number).log"
-        )
-    }
-
-    static func connect(_ directory: String) -> SegmentsClient {
-        let configuration = SegmentsClientConfiguration(
-            storeSocketPath: directory + "/store.sock",
-            evaluatorSocketPaths: [directory + "/eval.sock"]
-        )
-        return SegmentsClient(configuration: configuration)
-    }
-
-    /// For each evaluator restart, the store change its saved engine state was at (0: none), as
-    /// it logs on start.
-    var restoredStates: [UInt64] = []
-
-    /// `kill -9` of the evaluator, then a new one on the same data directory.
-    func restartEvaluator() async throws {
-        self.evaluator.kill()
-        self.starts += 1
-        self.evaluator = try await CrashRig.startEvaluator(self.directory, self.starts)
-        self.restoredStates.append(CrashRig.restoredState(in: self.evaluator.log))
-    }
-
-    /// The number after `restored-state-at` in an evaluator's log.
+    /// The number after `restored-state-at` in an evaluator's log: the store change its saved
+    /// engine state was at (0: none).
     static func restoredState(in log: String) -> UInt64 {
         guard let range = log.range(of: "restored-state-at") else { return 0 }
         let digits = log[range.upperBound...].drop { !$0.isNumber }.prefix { $0.isNumber }
         return UInt64(digits) ?? 0
     }
 
-    /// `kill -9` of the store, a new one on the same data, and a new client connection.
-    func restartStore() async throws {
-        self.store.kill()
-        await self.client.close()
-        self.starts += 1
-        self.store = try await CrashRig.startStore(self.directory, self.starts)
-        self.client = CrashRig.connect(self.directory)
-    }
-
-    var logs: String {
-        "evaluator log:\n" + String(self.evaluator.log.suffix(2_000)) + "\nstore log:\n" + String(self.store.log.suffix(2_000))
-    }
-
-    func stop() async {
-        await self.client.close()
-        self.evaluator.terminate()
-        self.store.terminate()
-    }
-
-    func abort() async {
-        await self.client.close()
-        self.evaluator.kill()
-        self.store.kill()
+    static func line(_ transition: SegmentsTransition) -> String {
+        transition.userID + " " + transition.kind.rawValue + " " + RFC3339.format(transition.atMs)
     }
 }

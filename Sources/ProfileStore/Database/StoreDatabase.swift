@@ -20,6 +20,9 @@ final class StoreDatabase: Sendable {
     let notifier: ProgressNotifier
     let clock: StoreClock
     let logger: Logger
+    /// How long a feed subscriber may go unseen before the store forgets it (and releases what
+    /// it held), in ms.
+    let feedSubscriberExpiryMs: Int64
 
     /// Opens (creating and migrating if needed) the database under `configuration.dataDirectory`.
     init(configuration: ProfileStoreConfiguration, logger: Logger) throws(ProfileStoreError) {
@@ -64,6 +67,8 @@ final class StoreDatabase: Sendable {
             throw ProfileStoreError(.startup, "cannot open database \(path): \(error)", underlying: error)
         }
         self.logger = logger
+        let (seconds, attoseconds) = configuration.feedSubscriberExpiry.components
+        self.feedSubscriberExpiryMs = seconds * 1000 + attoseconds / 1_000_000_000_000_000
         self.clock = StoreClock(manualStartMs: manualStart)
         self.notifier = ProgressNotifier(headSeq: headSeq)
         self.readers = try StoreReaders(path: path, count: configuration.readerCount)

@@ -75,6 +75,24 @@ enum StoreSchema {
             created_seq INTEGER NOT NULL
         ) WITHOUT ROWID;
         """,
+        // Deleted users' data kept replayable for registered feed subscribers (see
+        // StoreDatabase+FeedRetention.swift): an entry's form before its first scrub, kept until
+        // every subscriber's durable position reaches `release_seq`, the latest deletion that
+        // scrubbed it.
+        """
+        CREATE TABLE held_entries(
+            seq INTEGER PRIMARY KEY,
+            payload BLOB NOT NULL,
+            release_seq INTEGER NOT NULL
+        );
+        CREATE INDEX held_entries_by_release ON held_entries(release_seq);
+        CREATE TABLE feed_subscribers(
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            durable_seq INTEGER NOT NULL,
+            seen_at_ms INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """,
     ]
 
     /// Brings `connection` to the latest schema version.

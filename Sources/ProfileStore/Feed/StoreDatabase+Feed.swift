@@ -12,6 +12,9 @@ extension StoreDatabase {
     /// Streams the change log from `from_seq`, then live entries as they commit, until the call
     /// is cancelled.
     ///
+    /// A subscriber that names itself is registered first and is served entries scrubbed of
+    /// deleted users as they were before, while they are held (see `StoreDatabase+FeedRetention`).
+    ///
     /// Batches are assembled from the stored entry bytes without decoding them: a `ChangeBatch`
     /// is field 1 (`entries`) repeated, each a length-delimited `ChangeEntry`, then field 2
     /// (`head_seq`).
@@ -25,6 +28,8 @@ extension StoreDatabase {
             throw ProfileStoreError(.outOfRange, "from_seq \(next) is beyond the change log (head \(head))")
         }
         let limit = request.maxBatch == 0 ? Self.defaultFeedBatch : Int(min(request.maxBatch, 65_536))
+        try await self.registerSubscriber(request)
+        let held = !request.subscriberID.isEmpty
         while true {
             let head = self.notifier.headSeq
             guard next <= head else {
@@ -33,7 +38,7 @@ extension StoreDatabase {
             }
             let from = next
             let batch = try await self.readers.read { connection in
-                try Self.readFeedBatch(from: from, limit: limit, head: head, in: connection)
+                try Self.readFeedBatch(from: from, limit: limit, head: head, held: held, in: connection)
             }
             guard batch.count > 0 else {
                 // The head was published, so its rows are committed; an empty read means the
@@ -49,10 +54,16 @@ extension StoreDatabase {
         from seq: UInt64,
         limit: Int,
         head: UInt64,
+        held: Bool,
         in connection: SQLiteConnection
     ) throws -> (bytes: [UInt8], count: Int) {
         let select = try connection.cachedStatement(
-            "SELECT seq, payload FROM change_log WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?"
+            held
+                ? """
+                SELECT c.seq, coalesce(h.payload, c.payload) FROM change_log c LEFT JOIN held_entries h ON h.seq = c.seq
+                WHERE c.seq >= ? AND c.seq <= ? ORDER BY c.seq LIMIT ?
+                """
+                : "SELECT seq, payload FROM change_log WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?"
         )
         defer { select.reset() }
         try select.bind(Int64(seq), at: 1)

@@ -56,7 +56,8 @@ extension StoreDatabase {
     /// The store's head, clock and sizes.
     func info(version: String) async throws(ProfileStoreError) -> Segments_V1_StoreInfo {
         let head = self.notifier.headSeq
-        let counts = try await self.readers.read { connection -> (users: Int64, events: Int64) in
+        let counts = try await self.readers.read {
+            connection -> (users: Int64, events: Int64, retention: (subscribers: [Segments_V1_FeedSubscriber], heldEntries: UInt64)) in
             let users = try connection.cachedStatement("SELECT count(*) FROM users")
             defer { users.reset() }
             _ = try users.step()
@@ -65,7 +66,7 @@ extension StoreDatabase {
             )
             defer { events.reset() }
             _ = try events.step()
-            return (users.int64(at: 0), events.int64(at: 0))
+            return (users.int64(at: 0), events.int64(at: 0), try Self.feedRetention(in: connection))
         }
         var info = Segments_V1_StoreInfo()
         info.headSeq = head
@@ -74,6 +75,8 @@ extension StoreDatabase {
         info.version = version
         info.userCount = UInt64(counts.users)
         info.eventCount = UInt64(counts.events)
+        info.feedSubscribers = counts.retention.subscribers
+        info.heldEntryCount = counts.retention.heldEntries
         return info
     }
 }

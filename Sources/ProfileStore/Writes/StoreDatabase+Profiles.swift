@@ -139,7 +139,12 @@ extension StoreDatabase {
                 throw ProfileStoreError(.notFound, "no user '\(userID)'")
             }
             let entries = try transaction.userIndex.entries(ofUser: key, in: connection)
-            let removedEvents = try Self.scrubLog(ofUser: userID, entries: entries, in: connection)
+            // The deletion's own entry comes next: held entries are kept until it is passed.
+            let hold: UInt64? = try Self.holdsScrubbedEntries(in: connection) ? transaction.nextSeq : nil
+            let removedEvents = try Self.scrubLog(ofUser: userID, entries: entries, holdingFor: hold, in: connection)
+            if hold == nil {
+                try Self.markReleased(through: transaction.nextSeq, in: connection)
+            }
             try transaction.addToCounter("event_count", -Int64(removedEvents))
             try transaction.userIndex.forget(key, in: connection)
             try Self.removeFromAllLists(userKey: key, in: connection)
@@ -158,8 +163,16 @@ extension StoreDatabase {
 
     /// Removes every mention of a user from the change-log entries that hold one, keeping the
     /// entries themselves so the log stays gap-free.
+    /// - Parameters:
+    ///   - holdingFor: when set, the deletion's number: each entry's form before the scrub is
+    ///     held for registered feed subscribers until they pass it.
     /// - Returns: how many events of the user were removed.
-    private static func scrubLog(ofUser userID: String, entries: [UInt64], in connection: SQLiteConnection) throws -> Int {
+    private static func scrubLog(
+        ofUser userID: String,
+        entries: [UInt64],
+        holdingFor deletionSeq: UInt64?,
+        in connection: SQLiteConnection
+    ) throws -> Int {
         let numbers = entries.map { Int64($0) }
         let load = try connection.cachedStatement("SELECT payload FROM change_log WHERE seq = ?")
         let store = try connection.cachedStatement("UPDATE change_log SET payload = ? WHERE seq = ?")
@@ -170,8 +183,10 @@ extension StoreDatabase {
                 load.reset()
                 continue
             }
-            var entry = try Segments_V1_ChangeEntry(serializedBytes: load.blob(at: 0))
+            let original = load.blob(at: 0)
             load.reset()
+            var entry = try Segments_V1_ChangeEntry(serializedBytes: original)
+            let unchanged = entry
             switch entry.change {
             case .profilesUpserted(var upserted):
                 upserted.changes.removeAll { $0.userID == userID }
@@ -189,6 +204,10 @@ extension StoreDatabase {
                 entry.listMembersChanged = changed
             default:
                 continue
+            }
+            guard entry != unchanged else { continue }
+            if let deletionSeq {
+                try Self.hold(entry: seq, payload: original, deletionSeq: deletionSeq, in: connection)
             }
             try store.bind(try entry.serializedBytes() as [UInt8], at: 1)
             try store.bind(seq, at: 2)

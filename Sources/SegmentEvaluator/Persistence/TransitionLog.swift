@@ -34,6 +34,9 @@ final class TransitionLog: @unchecked Sendable {
     var checkpointSeq: UInt64 { self.checkpoint.load(ordering: .acquiring) }
     /// The store change at which the engine state was last saved (0: never).
     var stateSeq: UInt64 { self.state.load(ordering: .acquiring) }
+    /// This evaluator's own id, made when its data directory is created and kept for its life
+    /// (also across a reset): the store registers it as a feed subscriber.
+    let evaluatorID: String
 
     /// The engine state to save with a checkpoint.
     struct EngineState {
@@ -103,6 +106,17 @@ final class TransitionLog: @unchecked Sendable {
             }
             self.checkpoint = Atomic(try meta("checkpoint_seq"))
             self.state = Atomic(try meta("state_seq"))
+            let id = try writer.prepare("SELECT value FROM meta WHERE key = 'evaluator_id'")
+            if try id.step() {
+                self.evaluatorID = id.string(at: 0)
+            } else {
+                var random = SystemRandomNumberGenerator()
+                let made = (0..<2).map { _ in String(random.next() as UInt64, radix: 16) }.joined(separator: "-")
+                let save = try writer.prepare("INSERT INTO meta(key, value) VALUES ('evaluator_id', ?)")
+                try save.bind(made, at: 1)
+                try save.execute()
+                self.evaluatorID = made
+            }
         } catch {
             throw SegmentEvaluatorError(.startup, "cannot open \(path): \(error)")
         }
@@ -211,7 +225,10 @@ final class TransitionLog: @unchecked Sendable {
         do {
             try self.writer.transaction(.immediate) {
                 try self.writer.execute(
-                    "DELETE FROM transitions; DELETE FROM meta; DELETE FROM engine_catalog; DELETE FROM engine_users;"
+                    """
+                    DELETE FROM transitions; DELETE FROM meta WHERE key <> 'evaluator_id';
+                    DELETE FROM engine_catalog; DELETE FROM engine_users;
+                    """
                 )
             }
         } catch {

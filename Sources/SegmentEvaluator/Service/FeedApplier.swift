@@ -83,11 +83,49 @@ struct FeedApplier: Sendable {
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.follow(connection) }
+            group.addTask { try await self.acknowledgeDurablePositions(over: connection) }
             if !info.manualClock {
                 group.addTask { try await self.runClock() }
             }
             try await group.next()
             group.cancelAll()
+        }
+    }
+
+    /// A subscription as this evaluator: registered with the store under its own id, so that
+    /// deleted users' data stays replayable for it until its saved state has passed the deletion.
+    private func subscribeRequest(from seq: UInt64) -> Segments_V1_SubscribeRequest {
+        var request = Segments_V1_SubscribeRequest()
+        request.fromSeq = seq
+        request.subscriberID = self.core.log.evaluatorID
+        request.durableSeq = self.core.log.stateSeq
+        request.name = "segment-evaluator shard \(self.configuration.shardIndex)/\(self.configuration.shardCount)"
+        request.resuming = self.core.log.checkpointSeq > 0
+        return request
+    }
+
+    /// Tells the store each new durable position — the store change a restart replays from, which
+    /// moves with every saved engine state — and, at least every 10 s, that this evaluator is
+    /// still there.
+    private func acknowledgeDurablePositions(over connection: RPCConnection) async throws {
+        let clock = ContinuousClock()
+        var acknowledged: UInt64?
+        var last = clock.now
+        while true {
+            try await Task.sleep(for: .milliseconds(500))
+            let durable = self.core.log.stateSeq
+            guard durable != acknowledged || clock.now - last >= .seconds(10) else { continue }
+            var request = Segments_V1_AcknowledgeFeedRequest()
+            request.subscriberID = self.core.log.evaluatorID
+            request.durableSeq = durable
+            request.name = self.subscribeRequest(from: 0).name
+            do {
+                _ = try await connection.call(ProfileStoreAPI.acknowledgeFeed, request)
+                (acknowledged, last) = (durable, clock.now)
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                self.logger.debug("cannot acknowledge the durable position", metadata: ["error": "\(error)"])
+            }
         }
     }
 
@@ -97,12 +135,24 @@ struct FeedApplier: Sendable {
             try await self.loadBackfill(needs)
             try self.core.persist()
         }
-        var request = Segments_V1_SubscribeRequest()
-        request.fromSeq = self.core.read { $0.appliedSeq } + 1
+        let request = self.subscribeRequest(from: self.core.read { $0.appliedSeq } + 1)
         let clock = ContinuousClock()
         var lastState = clock.now
         self.progress.enter(.awaitingFeed(after: request.fromSeq - 1))
-        for try await batch in connection.stream(ProfileStoreAPI.subscribe, request) {
+        var batches = connection.stream(ProfileStoreAPI.subscribe, request).makeAsyncIterator()
+        var next: Segments_V1_ChangeBatch?
+        do {
+            next = try await batches.next()
+        } catch let error as RPCError where error.code == .failedPrecondition {
+            self.logger.warning(
+                "the store can no longer replay its log as this evaluator saw it; rebuilding from the store",
+                metadata: ["reason": "\(error.message)"]
+            )
+            try self.core.reset()
+            try self.webhooks.reset()
+            throw error
+        }
+        while let batch = next {
             self.progress.enter(.applying(through: batch.entries.last?.seq ?? 0))
             for entry in batch.entries {
                 // Before the engine: a failure here resubscribes from this entry (see WebhookLedger).
@@ -117,12 +167,15 @@ struct FeedApplier: Sendable {
             try self.core.persist(includingState: saveState)
             if saveState { lastState = clock.now }
             self.progress.enter(.awaitingFeed(after: self.core.read { $0.appliedSeq }))
+            next = try await batches.next()
         }
         throw SegmentEvaluatorError(.unavailable, "the store ended the change feed")
     }
 
     /// Rebuilds what the engine needs as of the entry it has just applied, from the store's change
-    /// log (which holds every write, scrubbed only of deleted users), and hands it to the core.
+    /// log (which holds every write; as a registered subscriber, this evaluator reads entries
+    /// scrubbed of deleted users as they were, until its saved state has passed the deletion), and
+    /// hands it to the core.
     ///
     /// Reading the log prefix rather than a snapshot of the store's current state makes a
     /// back-fill exact whenever it runs: live, or while a restarted evaluator replays old entries.
@@ -170,9 +223,7 @@ struct FeedApplier: Sendable {
         needs: RetentionNeeds,
         over connection: RPCConnection
     ) async throws {
-        var request = Segments_V1_SubscribeRequest()
-        request.fromSeq = 1
-        for try await batch in connection.stream(ProfileStoreAPI.subscribe, request) {
+        for try await batch in connection.stream(ProfileStoreAPI.subscribe, self.subscribeRequest(from: 1)) {
             self.progress.enter(.loadingBackfill(upTo: upTo, readThrough: batch.entries.last?.seq ?? 0))
             for entry in batch.entries {
                 guard entry.seq <= upTo else { return }

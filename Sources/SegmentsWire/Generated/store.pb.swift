@@ -518,6 +518,35 @@ public nonisolated struct Segments_V1_StoreInfo: Sendable {
 
   public var eventCount: UInt64 = 0
 
+  /// Registered change-feed subscribers (evaluators), by id.
+  public var feedSubscribers: [Segments_V1_FeedSubscriber] = []
+
+  /// Change-log entries scrubbed of deleted users whose earlier form is still kept for
+  /// subscribers that have not durably passed the deletion.
+  public var heldEntryCount: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A change-feed subscriber the store keeps deleted users' data replayable for.
+public nonisolated struct Segments_V1_FeedSubscriber: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var subscriberID: String = String()
+
+  /// What it said it is, e.g. "segment-evaluator shard 0/2".
+  public var name: String = String()
+
+  /// After a crash it replays the log from the entry after this one.
+  public var durableSeq: UInt64 = 0
+
+  /// When it last subscribed or acknowledged, ms since the Unix epoch (wall clock).
+  public var seenAtMs: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -533,6 +562,55 @@ public nonisolated struct Segments_V1_SubscribeRequest: Sendable {
 
   /// Most entries per ChangeBatch frame (0 = server default).
   public var maxBatch: UInt32 = 0
+
+  /// A subscriber that must be able to replay the log exactly after a crash (an evaluator) names
+  /// itself (a stable id of its own) and is registered. Deleting a user scrubs it from earlier
+  /// entries at once for every other reader; a registered subscriber is served those entries as
+  /// they were, until every registered subscriber's durable position has passed the deletion.
+  /// Empty: not registered, scrubbed entries.
+  public var subscriberID: String = String()
+
+  /// The subscriber's durable position: after a crash it replays from the entry after this one.
+  public var durableSeq: UInt64 = 0
+
+  /// What the subscriber is, shown in status, e.g. "segment-evaluator shard 0/2".
+  public var name: String = String()
+
+  /// The subscriber resumes history it recorded before, so its replay must see the entries as it
+  /// saw them then. FAILED_PRECONDITION when the store can no longer promise that: the subscriber
+  /// was forgotten (not seen within the store's retention limit) and the store has since released
+  /// deleted users' data after `durable_seq`. The subscriber must then rebuild from scratch.
+  public var resuming: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Segments_V1_AcknowledgeFeedRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var subscriberID: String = String()
+
+  /// The subscriber's new durable position.
+  public var durableSeq: UInt64 = 0
+
+  public var name: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Segments_V1_AcknowledgeFeedResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Entries held for deleted users' replay that this acknowledgement released.
+  public var releasedEntries: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1512,7 +1590,7 @@ nonisolated extension Segments_V1_GetInfoRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Segments_V1_StoreInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StoreInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}head_seq\0\u{3}now_ms\0\u{3}manual_clock\0\u{1}version\0\u{3}user_count\0\u{3}event_count\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}head_seq\0\u{3}now_ms\0\u{3}manual_clock\0\u{1}version\0\u{3}user_count\0\u{3}event_count\0\u{3}feed_subscribers\0\u{3}held_entry_count\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1526,6 +1604,8 @@ nonisolated extension Segments_V1_StoreInfo: SwiftProtobuf.Message, SwiftProtobu
       case 4: try { try decoder.decodeSingularStringField(value: &self.version) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.userCount) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.eventCount) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.feedSubscribers) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.heldEntryCount) }()
       default: break
       }
     }
@@ -1550,6 +1630,12 @@ nonisolated extension Segments_V1_StoreInfo: SwiftProtobuf.Message, SwiftProtobu
     if self.eventCount != 0 {
       try visitor.visitSingularUInt64Field(value: self.eventCount, fieldNumber: 6)
     }
+    if !self.feedSubscribers.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.feedSubscribers, fieldNumber: 7)
+    }
+    if self.heldEntryCount != 0 {
+      try visitor.visitSingularUInt64Field(value: self.heldEntryCount, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1560,6 +1646,53 @@ nonisolated extension Segments_V1_StoreInfo: SwiftProtobuf.Message, SwiftProtobu
     if lhs.version != rhs.version {return false}
     if lhs.userCount != rhs.userCount {return false}
     if lhs.eventCount != rhs.eventCount {return false}
+    if lhs.feedSubscribers != rhs.feedSubscribers {return false}
+    if lhs.heldEntryCount != rhs.heldEntryCount {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Segments_V1_FeedSubscriber: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FeedSubscriber"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}subscriber_id\0\u{1}name\0\u{3}durable_seq\0\u{3}seen_at_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.subscriberID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.durableSeq) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.seenAtMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.subscriberID.isEmpty {
+      try visitor.visitSingularStringField(value: self.subscriberID, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.durableSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.durableSeq, fieldNumber: 3)
+    }
+    if self.seenAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.seenAtMs, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Segments_V1_FeedSubscriber, rhs: Segments_V1_FeedSubscriber) -> Bool {
+    if lhs.subscriberID != rhs.subscriberID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.durableSeq != rhs.durableSeq {return false}
+    if lhs.seenAtMs != rhs.seenAtMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1567,7 +1700,7 @@ nonisolated extension Segments_V1_StoreInfo: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Segments_V1_SubscribeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SubscribeRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_seq\0\u{3}max_batch\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_seq\0\u{3}max_batch\0\u{3}subscriber_id\0\u{3}durable_seq\0\u{1}name\0\u{1}resuming\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1577,6 +1710,10 @@ nonisolated extension Segments_V1_SubscribeRequest: SwiftProtobuf.Message, Swift
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.fromSeq) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.maxBatch) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.subscriberID) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.durableSeq) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.resuming) }()
       default: break
       }
     }
@@ -1589,12 +1726,98 @@ nonisolated extension Segments_V1_SubscribeRequest: SwiftProtobuf.Message, Swift
     if self.maxBatch != 0 {
       try visitor.visitSingularUInt32Field(value: self.maxBatch, fieldNumber: 2)
     }
+    if !self.subscriberID.isEmpty {
+      try visitor.visitSingularStringField(value: self.subscriberID, fieldNumber: 3)
+    }
+    if self.durableSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.durableSeq, fieldNumber: 4)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 5)
+    }
+    if self.resuming != false {
+      try visitor.visitSingularBoolField(value: self.resuming, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Segments_V1_SubscribeRequest, rhs: Segments_V1_SubscribeRequest) -> Bool {
     if lhs.fromSeq != rhs.fromSeq {return false}
     if lhs.maxBatch != rhs.maxBatch {return false}
+    if lhs.subscriberID != rhs.subscriberID {return false}
+    if lhs.durableSeq != rhs.durableSeq {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.resuming != rhs.resuming {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Segments_V1_AcknowledgeFeedRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AcknowledgeFeedRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}subscriber_id\0\u{3}durable_seq\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.subscriberID) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.durableSeq) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.subscriberID.isEmpty {
+      try visitor.visitSingularStringField(value: self.subscriberID, fieldNumber: 1)
+    }
+    if self.durableSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.durableSeq, fieldNumber: 2)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Segments_V1_AcknowledgeFeedRequest, rhs: Segments_V1_AcknowledgeFeedRequest) -> Bool {
+    if lhs.subscriberID != rhs.subscriberID {return false}
+    if lhs.durableSeq != rhs.durableSeq {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Segments_V1_AcknowledgeFeedResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AcknowledgeFeedResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}released_entries\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.releasedEntries) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.releasedEntries != 0 {
+      try visitor.visitSingularUInt64Field(value: self.releasedEntries, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Segments_V1_AcknowledgeFeedResponse, rhs: Segments_V1_AcknowledgeFeedResponse) -> Bool {
+    if lhs.releasedEntries != rhs.releasedEntries {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

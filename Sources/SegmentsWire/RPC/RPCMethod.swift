@@ -78,6 +78,9 @@ public enum ProfileStoreAPI {
     public static let readSnapshot = ServerStreamMethod<Segments_V1_ReadSnapshotRequest, Segments_V1_SnapshotChunk>(
         service + "ReadSnapshot"
     )
+    public static let acknowledgeFeed = UnaryMethod<
+        Segments_V1_AcknowledgeFeedRequest, Segments_V1_AcknowledgeFeedResponse
+    >(service + "AcknowledgeFeed")
 }
 
 /// The methods of `segments.v1.Evaluator` (see `Protos/segments/v1/evaluator.proto`).
