@@ -65,7 +65,8 @@ public final class DaemonPair: @unchecked Sendable {
     }
 
     /// Runs `body` with a pair in a fresh temporary directory; stops both daemons afterwards and,
-    /// when `body` throws, records their logs' ends in the error.
+    /// when `body` throws, records their logs' ends in the error and keeps a copy of the directory
+    /// (data and every log) under `/tmp/segments-failed-*`, named in the error.
     public static func with<Result>(
         options: Options = Options(),
         _ body: (DaemonPair) async throws -> Result
@@ -79,9 +80,34 @@ public final class DaemonPair: @unchecked Sendable {
             } catch {
                 let logs = pair.logs
                 await pair.kill()
-                throw DaemonProcessError(message: "\(error)\n\(logs)")
+                let kept = "/tmp/segments-failed-" + (directory as NSString).lastPathComponent
+                let copied = Self.copyFiles(of: directory, to: kept)
+                throw DaemonProcessError(
+                    message: "\(error)\n\(logs)" + (copied ? "\n(the directory is kept in \(kept))" : "")
+                )
             }
         }
+    }
+
+    /// Copies the regular files under `source` (not its sockets) to `destination`.
+    private static func copyFiles(of source: String, to destination: String) -> Bool {
+        let files = FileManager.default
+        guard let paths = try? files.subpathsOfDirectory(atPath: source) else { return false }
+        for path in paths {
+            let from = source + "/" + path
+            let to = destination + "/" + path
+            let type = (try? files.attributesOfItem(atPath: from)[.type]) as? FileAttributeType
+            if type == .typeDirectory {
+                try? files.createDirectory(atPath: to, withIntermediateDirectories: true)
+            } else if type == .typeRegular {
+                try? files.createDirectory(
+                    atPath: (to as NSString).deletingLastPathComponent,
+                    withIntermediateDirectories: true
+                )
+                try? files.copyItem(atPath: from, toPath: to)
+            }
+        }
+        return true
     }
 
     // MARK: - segclient

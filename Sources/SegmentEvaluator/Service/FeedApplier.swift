@@ -133,8 +133,10 @@ struct FeedApplier: Sendable {
         // A back-fill interrupted by a restart or a resubscription is loaded again first.
         if let needs = self.core.neededBackfill() {
             try await self.loadBackfill(needs)
-            try self.core.persist()
         }
+        // Publishes the position restored at start-up to readers, who would otherwise wait for
+        // the next store write.
+        try self.core.persist()
         let request = self.subscribeRequest(from: self.core.read { $0.appliedSeq } + 1)
         let clock = ContinuousClock()
         var lastState = clock.now
