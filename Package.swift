@@ -237,7 +237,10 @@ var package = Package(
         ),
         .testTarget(
             name: "SegmentEvaluatorTests",
-            dependencies: ["SegmentEvaluator", "SegmentLanguage", "SegmentsTesting", "SegmentsClient", "SegmentsWire"],
+            dependencies: [
+                "SegmentEvaluator", "SegmentLanguage", "SegmentsSQLite", "SegmentsTesting", "SegmentsClient",
+                "SegmentsWire", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

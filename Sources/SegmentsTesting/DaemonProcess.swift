@@ -76,6 +76,11 @@ public final class DaemonProcess: @unchecked Sendable {
 public struct DaemonProcessError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { self.message }
+
+    /// - Parameter message: what went wrong, with the daemons' logs when they help.
+    public init(message: String) {
+        self.message = message
+    }
 }
 
 /// Runs a command to completion and captures its output.

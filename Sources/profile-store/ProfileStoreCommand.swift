@@ -75,7 +75,9 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         var clock = ProfileStoreConfiguration.ClockMode.wall
         if let text = setting(self.manualClock, "PROFILE_STORE_MANUAL_CLOCK") {
             guard let ms = RFC3339.parse(text) else {
-                throw ValidationError("--manual-clock '\(text)' is not an RFC 3339 date-time (e.g. 2026-01-01T00:00:00Z)")
+                throw ValidationError(
+                    "--manual-clock '\(text)' is not an RFC 3339 date-time (e.g. 2026-01-01T00:00:00Z)"
+                )
             }
             clock = .manual(startMs: ms)
         }
@@ -83,7 +85,11 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         guard let durability = ProfileStoreConfiguration.Durability(rawValue: durabilityText) else {
             throw ValidationError("--durability must be 'full' or 'normal', not '\(durabilityText)'")
         }
-        let maxFrame = try Self.integer(self.maxFrameBytes, environment["PROFILE_STORE_MAX_FRAME_BYTES"], "--max-frame-bytes")
+        let maxFrame = try Self.integer(
+            self.maxFrameBytes,
+            environment["PROFILE_STORE_MAX_FRAME_BYTES"],
+            "--max-frame-bytes"
+        )
         let idle = try Self.integer(self.idleTimeout, environment["PROFILE_STORE_IDLE_TIMEOUT"], "--idle-timeout")
         let expiry = try Self.integer(
             self.subscriberExpiry,

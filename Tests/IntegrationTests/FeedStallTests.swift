@@ -52,11 +52,26 @@ import Testing
         return try #require((object?["head_seq"] as? NSNumber)?.uint64Value)
     }
 
-    /// `segclient members NAME --count --min-seq SEQ`, which fails when the evaluator has not
-    /// applied `seq` within its read timeout (10 s).
-    static func count(_ pair: DaemonPair, _ segment: String, minSeq: UInt64) async throws -> Int? {
-        let out = try await pair.segclientOK(["members", segment, "--count", "--min-seq", "\(minSeq)"])
-        return Int(out.trimmingCharacters(in: .whitespacesAndNewlines))
+    /// `segclient members NAME --count --min-seq SEQ`, asked again while the evaluator has not
+    /// applied `seq` within its read timeout (10 s), for up to `limit`: a slow evaluator (a debug
+    /// build on a busy machine) gets there, a stalled one never does.
+    static func count(
+        _ pair: DaemonPair,
+        _ segment: String,
+        minSeq: UInt64,
+        within limit: Duration = .seconds(120)
+    ) async throws -> Int? {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            let arguments = ["members", segment, "--count", "--min-seq", "\(minSeq)"]
+            let result = try await pair.segclient(arguments)
+            if result.status == 0 {
+                return Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            guard result.stderr.contains("not yet"), ContinuousClock.now < deadline else {
+                throw DaemonProcessError(message: "segclient \(arguments.joined(separator: " ")): \(result.stderr)")
+            }
+        }
     }
 
     /// The reproduction from issue 10, without timing: segments created while the evaluator is
@@ -117,7 +132,9 @@ import Testing
             pair.pauseEvaluator(false)
 
             let deadline = ContinuousClock.now + .seconds(20)
-            while !pair.evaluator.log.contains("while the store is ahead; resubscribing"), ContinuousClock.now < deadline {
+            while !pair.evaluator.log.contains("while the store is ahead; resubscribing"),
+                ContinuousClock.now < deadline
+            {
                 try await Task.sleep(for: .milliseconds(100))
             }
             pair.pauseStore(false)

@@ -182,7 +182,13 @@ struct HostileWorkload {
             switch r.int(0...99) {
             case 0..<10:
                 let count = r.int(20...200)
-                out.append(.track((0..<count).map { _ in self.generator.event(&r, user: r.pick(self.generator.userIDs), now: clockMs) }))
+                out.append(
+                    .track(
+                        (0..<count).map { _ in
+                            self.generator.event(&r, user: r.pick(self.generator.userIDs), now: clockMs)
+                        }
+                    )
+                )
             case 10..<14:
                 out.append(.importNDJSON(self.ndjson(&r, now: clockMs)))
             case 14..<30:
@@ -206,10 +212,16 @@ struct HostileWorkload {
             case 58..<61:
                 out.append(.deleteSegment("s\(r.int(0...self.generator.segmentCount - 1))"))
             case 61..<69:
-                let pick = { (r: inout WorkloadRandom) in (0..<r.int(0...4)).map { _ in r.pick(self.generator.userIDs) } }
+                let pick = { (r: inout WorkloadRandom) in (0..<r.int(0...4)).map { _ in r.pick(self.generator.userIDs) }
+                }
                 out.append(.changeList(r.pick(Self.lists), add: pick(&r), remove: pick(&r)))
             case 69..<72:
-                out.append(.snapshotList(segment: "s\(r.int(0...self.generator.segmentCount - 1))", into: "snap\(tag)-\(index)"))
+                out.append(
+                    .snapshotList(
+                        segment: "s\(r.int(0...self.generator.segmentCount - 1))",
+                        into: "snap\(tag)-\(index)"
+                    )
+                )
             case 72..<74:
                 out.append(.deleteList("snap\(tag)-\(r.int(0...index))"))
             case 74..<76:
@@ -240,13 +252,18 @@ struct HostileWorkload {
             let event = self.generator.event(&r, user: r.pick(self.generator.userIDs), now: now)
             var object: [String: Any] = ["user": event.userID, "event": event.name]
             if let at = event.atMs { object["at"] = RFC3339.format(at) }
-            if let amount = event.properties["amount"], case .number(let n) = amount { object["properties"] = ["amount": n] }
+            if let amount = event.properties["amount"], case .number(let n) = amount {
+                object["properties"] = ["amount": n]
+            }
             if let id = event.id { object["id"] = id }
             let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             lines.append(data.map { String(decoding: $0, as: UTF8.self) } ?? "{}")
         }
         if r.chance(0.5) {
-            lines.insert(r.pick([#"{"user":"u1","event":}"#, #"{"event":"x"}"#, "not json"]), at: r.int(0...lines.count))
+            lines.insert(
+                r.pick([#"{"user":"u1","event":}"#, #"{"event":"x"}"#, "not json"]),
+                at: r.int(0...lines.count)
+            )
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -270,7 +287,13 @@ struct HostileWorkload {
                         let client = Self.client(pair)
                         do {
                             for action in plan {
-                                try await self.perform(action, client: client, pair: pair, webhookURL: webhookURL, counters: counters)
+                                try await self.perform(
+                                    action,
+                                    client: client,
+                                    pair: pair,
+                                    webhookURL: webhookURL,
+                                    counters: counters
+                                )
                             }
                         } catch {
                             await client.close()
@@ -334,7 +357,10 @@ struct HostileWorkload {
                 // 0: all stored; 1: a bad line was reported and skipped; 4: the store is restarting.
                 if result.status == 4 { throw SegmentsClientError(.unavailable, result.stderr) }
                 guard result.status <= 1 else {
-                    throw SegmentsClientError(.internalError, "segclient import exited \(result.status): \(result.stderr)")
+                    throw SegmentsClientError(
+                        .internalError,
+                        "segclient import exited \(result.status): \(result.stderr)"
+                    )
                 }
             }
         case .profile(let user, let patch):
@@ -429,7 +455,9 @@ struct HostileWorkload {
             let applied = try? await client.evaluatorStatus().first?.appliedSeq
             if let applied, applied >= head { break }
             guard ContinuousClock.now - began < self.settings.catchUpBound else {
-                Issue.record("\(context): the evaluator did not reach the store's head \(head) within \(self.settings.catchUpBound)\n\(pair.logs)")
+                Issue.record(
+                    "\(context): the evaluator did not reach the store's head \(head) within \(self.settings.catchUpBound)\n\(pair.logs)"
+                )
                 throw HostileFailure(message: "no catch-up")
             }
             try await Task.sleep(for: .milliseconds(20))
@@ -462,7 +490,9 @@ struct HostileWorkload {
                     alternates = replayed.remove(transition.userID) != nil
                 }
                 if !alternates {
-                    Issue.record("\(context): \(name)'s log has a \(transition.kind) of \(transition.userID) out of turn at \(transition.seq)")
+                    Issue.record(
+                        "\(context): \(name)'s log has a \(transition.kind) of \(transition.userID) out of turn at \(transition.seq)"
+                    )
                 }
             }
             if replayed != Set(members) {

@@ -12,7 +12,8 @@ import Testing
     private static func writeThenDelete(_ client: SegmentsClient) async throws {
         try await client.setProfile("u1", ["plan": .string("pro")])
         try await client.track([
-            SegmentsEvent(userID: "u1", name: "purchase", atMs: 1), SegmentsEvent(userID: "u2", name: "purchase", atMs: 2),
+            SegmentsEvent(userID: "u1", name: "purchase", atMs: 1),
+            SegmentsEvent(userID: "u2", name: "purchase", atMs: 2),
         ])
         try await client.deleteProfile("u1")
     }
@@ -55,7 +56,11 @@ import Testing
         _ = try await Self.read(store, as: subscriber, count: 1)
     }
 
-    private static func acknowledge(_ store: InProcessProfileStore, _ subscriber: String, _ seq: UInt64) async throws -> UInt64 {
+    private static func acknowledge(
+        _ store: InProcessProfileStore,
+        _ subscriber: String,
+        _ seq: UInt64
+    ) async throws -> UInt64 {
         let connection = try await RPCConnection.connect(to: store.socketPath)
         var request = Segments_V1_AcknowledgeFeedRequest()
         request.subscriberID = subscriber

@@ -57,7 +57,9 @@ extension StoreDatabase {
     func info(version: String) async throws(ProfileStoreError) -> Segments_V1_StoreInfo {
         let head = self.notifier.headSeq
         let counts = try await self.readers.read {
-            connection -> (users: Int64, events: Int64, retention: (subscribers: [Segments_V1_FeedSubscriber], heldEntries: UInt64)) in
+            connection -> (
+                users: Int64, events: Int64, retention: (subscribers: [Segments_V1_FeedSubscriber], heldEntries: UInt64)
+            ) in
             let users = try connection.cachedStatement("SELECT count(*) FROM users")
             defer { users.reset() }
             _ = try users.step()

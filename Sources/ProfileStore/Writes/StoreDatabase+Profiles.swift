@@ -6,7 +6,9 @@ extension StoreDatabase {
     /// Merges attribute patches; a null value removes the attribute. One change-log entry for
     /// the whole request; patches that change nothing on an existing user are accepted but not
     /// logged.
-    func upsertProfiles(_ request: Segments_V1_UpsertProfilesRequest) async throws(ProfileStoreError)
+    func upsertProfiles(
+        _ request: Segments_V1_UpsertProfilesRequest
+    ) async throws(ProfileStoreError)
         -> Segments_V1_WriteResponse
     {
         try await self.writer.write { transaction in

@@ -7,7 +7,7 @@ import SegmentsWire
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Print the store's change-log head, clock and sizes."
+        abstract: "Print the store's change-log head, clock, sizes and feed subscribers."
     )
 
     @OptionGroup var connection: ConnectionOptions
@@ -25,6 +25,20 @@ struct StatusCommand: AsyncParsableCommand {
                         ("users", .number(Double(info.userCount))),
                         ("events", .number(Double(info.eventCount))),
                         ("version", .string(info.version)),
+                        ("held_entries", .number(Double(info.heldEntryCount))),
+                        (
+                            "feed_subscribers",
+                            .array(
+                                info.feedSubscribers.map { subscriber in
+                                    .object([
+                                        ("id", .string(subscriber.subscriberID)),
+                                        ("name", .string(subscriber.name)),
+                                        ("durable_seq", .number(Double(subscriber.durableSeq))),
+                                        ("seen_at", .string(Output.time(subscriber.seenAtMs))),
+                                    ])
+                                }
+                            )
+                        ),
                     ])
                 )
             } else {
@@ -32,6 +46,15 @@ struct StatusCommand: AsyncParsableCommand {
                 Output.line("  change log head: \(info.headSeq)")
                 Output.line("  clock: \(Output.time(info.nowMs))\(info.manualClock ? " (manual)" : "")")
                 Output.line("  users: \(info.userCount), events: \(info.eventCount)")
+                for subscriber in info.feedSubscribers {
+                    Output.line(
+                        "  feed subscriber \(subscriber.name) (\(subscriber.subscriberID)): durable at \(subscriber.durableSeq), "
+                            + "seen \(Output.time(subscriber.seenAtMs))"
+                    )
+                }
+                if info.heldEntryCount > 0 {
+                    Output.line("  entries held for deleted users' replay: \(info.heldEntryCount)")
+                }
             }
         }
     }
