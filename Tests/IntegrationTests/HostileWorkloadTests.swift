@@ -5,8 +5,8 @@ import Testing
 /// daemons, 2 epochs of 10 phases of 3 concurrent clients, with restarts of both daemons.
 ///
 /// `SEGMENTS_HOSTILE_SEED=N` picks the seed; `SEGMENTS_HOSTILE_SOAK_SECONDS=S` turns it into the
-/// soak: epochs of 40 phases, each with fresh daemons and the next seed, until S seconds have
-/// passed (`dev/soak.sh`).
+/// soak: epochs of 40 phases of 4 clients, each epoch with fresh daemons and the next seed, until
+/// S seconds have passed (`dev/soak.sh`).
 @Suite(.serialized) struct HostileWorkloadTests {
     @Test func concurrentClientsRestartsAndWatchersKeepEverySegmentExact() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -14,6 +14,8 @@ import Testing
         if let seconds = environment["SEGMENTS_HOSTILE_SOAK_SECONDS"].flatMap(Int.init) {
             settings.soakDuration = .seconds(seconds)
             settings.phasesPerEpoch = 40
+            settings.clients = 4
+            settings.actionsPerClient = 25
         }
         let report = try await HostileWorkload(settings: settings).run()
         print("hostile workload:\n\(report)")
