@@ -57,8 +57,9 @@ extension StoreDatabase {
         held: Bool,
         in connection: SQLiteConnection
     ) throws -> (bytes: [UInt8], count: Int) {
+        let join = try held && Self.holdsEntries(from: seq, through: head, in: connection)
         let select = try connection.cachedStatement(
-            held
+            join
                 ? """
                 SELECT c.seq, coalesce(h.payload, c.payload) FROM change_log c LEFT JOIN held_entries h ON h.seq = c.seq
                 WHERE c.seq >= ? AND c.seq <= ? ORDER BY c.seq LIMIT ?
@@ -87,6 +88,25 @@ extension StoreDatabase {
         bytes.appendProtobufTag(field: 2, wireType: 0)
         bytes.appendVarint(head)
         return (bytes, count)
+    }
+}
+
+extension StoreDatabase {
+    /// Whether any entry in `from...through` is held for registered subscribers (usually none:
+    /// then the feed reads the log alone).
+    fileprivate static func holdsEntries(
+        from seq: UInt64,
+        through head: UInt64,
+        in connection: SQLiteConnection
+    ) throws -> Bool {
+        let select = try connection.cachedStatement(
+            "SELECT EXISTS (SELECT 1 FROM held_entries WHERE seq >= ? AND seq <= ?)"
+        )
+        defer { select.reset() }
+        try select.bind(Int64(seq), at: 1)
+        try select.bind(Int64(head), at: 2)
+        _ = try select.step()
+        return select.int64(at: 0) != 0
     }
 }
 

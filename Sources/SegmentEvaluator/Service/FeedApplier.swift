@@ -198,6 +198,8 @@ struct FeedApplier: Sendable {
             }
             await connection.close()
         }
+        // Installing it is work of the evaluator's own (seconds with millions of users).
+        self.progress.enter(.applying(through: upTo))
         self.logger.info(
             "back-fill loaded from the change log",
             metadata: [
