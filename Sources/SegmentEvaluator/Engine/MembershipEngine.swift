@@ -133,6 +133,9 @@ public final class MembershipEngine {
     /// The number of users.
     public var userCount: Int { userIndex.count }
 
+    /// The number of saved segments (active or waiting for a back-fill).
+    public var segmentCount: Int { segIndex.count }
+
     /// Whether the user is in a segment (or static list), and since when.
     ///
     /// - Parameters:

@@ -1,3 +1,4 @@
+import Logging
 import SegmentsSQLite
 import SegmentsWire
 import Synchronization
@@ -6,10 +7,10 @@ import Synchronization
 import Glibc
 #endif
 
-/// The evaluator's own SQLite: the transition log (`seq, segment, user, enter|exit, at`), the
-/// checkpoint (the last store change applied) and, now and then, the engine's state (its catalog
-/// and one record per user) — written in single transactions so that a crash never leaves one
-/// ahead of the other.
+/// The evaluator's own SQLite: the transition log (`seq, segment, user, enter|exit, at`) and the
+/// checkpoint (the last store change applied), written in single transactions so that a crash
+/// never leaves one ahead of the other; and, in a file of its own, the engine's state now and then
+/// (``EngineStateStore``, never ahead of the checkpoint).
 ///
 /// A restart restores the last engine state (taken at store change `stateSeq`) and replays the
 /// store's log from there; what the replay produces for positions up to the checkpoint is
@@ -26,30 +27,25 @@ final class TransitionLog: @unchecked Sendable {
     private let reader: Mutex<SQLiteConnection>
     private let head: Atomic<UInt64>
     private let checkpoint: Atomic<UInt64>
-    private let state: Atomic<UInt64>
 
     /// Last transition number written.
     var headSeq: UInt64 { self.head.load(ordering: .acquiring) }
     /// Last store change applied, as persisted.
     var checkpointSeq: UInt64 { self.checkpoint.load(ordering: .acquiring) }
     /// The store change at which the engine state was last saved (0: never).
-    var stateSeq: UInt64 { self.state.load(ordering: .acquiring) }
+    var stateSeq: UInt64 { self.engineState.stateSeq }
+    /// The engine's saved state.
+    let engineState: EngineStateStore
     /// This evaluator's own id, made when its data directory is created and kept for its life
     /// (also across a reset): the store registers it as a feed subscriber.
     let evaluatorID: String
 
-    /// The engine state to save with a checkpoint.
-    struct EngineState {
-        var catalog: [UInt8]
-        /// Changed users' records; `nil` deletes the user's record.
-        var users: [(userID: String, record: [UInt8]?)]
-    }
-
-    init(directory: String) throws(SegmentEvaluatorError) {
+    init(directory: String, logger: Logger = Logger(label: "segment-evaluator")) throws(SegmentEvaluatorError) {
         if mkdir(directory, 0o750) != 0, errno != EEXIST {
             throw SegmentEvaluatorError(.startup, "cannot create data directory \(directory)")
         }
         let path = directory + "/evaluator.sqlite"
+        self.engineState = try EngineStateStore(directory: directory, logger: logger)
         do {
             let writer = try SQLiteConnection(path: path, options: .init(journalMode: .wal, synchronous: .normal))
             self.writer = writer
@@ -90,6 +86,22 @@ final class TransitionLog: @unchecked Sendable {
                     try writer.setUserVersion(3)
                 }
             }
+            if try writer.userVersion() == 3 {
+                // The engine state moved to a file of its own (written off the feed's path).
+                let saved = try writer.prepare("SELECT value FROM meta WHERE key = 'state_seq'")
+                let stateSeq = try saved.step() ? UInt64(saved.int64(at: 0)) : 0
+                saved.reset()
+                try self.engineState.adopt(from: path, stateSeq: stateSeq)
+                try writer.transaction(.immediate) {
+                    try writer.execute(
+                        """
+                        DROP TABLE engine_users; DROP TABLE engine_catalog;
+                        DELETE FROM meta WHERE key = 'state_seq';
+                        """
+                    )
+                    try writer.setUserVersion(4)
+                }
+            }
             self.reader = Mutex(
                 try SQLiteConnection(
                     path: path,
@@ -105,7 +117,6 @@ final class TransitionLog: @unchecked Sendable {
                 return try select.step() ? UInt64(select.int64(at: 0)) : 0
             }
             self.checkpoint = Atomic(try meta("checkpoint_seq"))
-            self.state = Atomic(try meta("state_seq"))
             let id = try writer.prepare("SELECT value FROM meta WHERE key = 'evaluator_id'")
             if try id.step() {
                 self.evaluatorID = id.string(at: 0)
@@ -123,111 +134,78 @@ final class TransitionLog: @unchecked Sendable {
     }
 
     /// Appends transitions and moves the checkpoint, atomically.
-    /// - Returns: the transitions with their numbers.
     func append(
         _ transitions: [(segment: String, userID: String, enter: Bool, atMs: Int64, storeSeq: UInt64)],
-        checkpointSeq: UInt64,
-        engineState: EngineState? = nil
-    ) throws(SegmentEvaluatorError) -> [Segments_V1_Transition] {
-        var numbered: [Segments_V1_Transition] = []
-        numbered.reserveCapacity(transitions.count)
+        checkpointSeq: UInt64
+    ) throws(SegmentEvaluatorError) {
         do {
             try self.writer.transaction(.immediate) {
-                let insert = try self.writer.cachedStatement(
-                    "INSERT INTO transitions(seq, segment, user_id, kind, at_ms, store_seq) VALUES (?, ?, ?, ?, ?, ?)"
+                try self.insert(transitions)
+                let save = try self.writer.cachedStatement(
+                    "INSERT INTO meta(key, value) VALUES ('checkpoint_seq', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1"
                 )
-                var seq = self.headSeq
-                for transition in transitions {
-                    seq += 1
-                    try insert.bind(Int64(seq), at: 1)
-                    try insert.bind(transition.segment, at: 2)
-                    try insert.bind(transition.userID, at: 3)
-                    try insert.bind(transition.enter ? 1 : 2, at: 4)
-                    try insert.bind(transition.atMs, at: 5)
-                    try insert.bind(Int64(transition.storeSeq), at: 6)
-                    try insert.execute()
-                    var wire = Segments_V1_Transition()
-                    wire.seq = seq
-                    wire.segment = transition.segment
-                    wire.userID = transition.userID
-                    wire.kind = transition.enter ? .enter : .exit
-                    wire.atMs = transition.atMs
-                    wire.storeSeq = transition.storeSeq
-                    numbered.append(wire)
-                }
-                try self.setMeta("checkpoint_seq", checkpointSeq)
-                if let engineState {
-                    try self.saveEngineState(engineState)
-                    try self.setMeta("state_seq", checkpointSeq)
-                }
+                try save.bind(Int64(checkpointSeq), at: 1)
+                try save.execute()
             }
         } catch {
             throw SegmentEvaluatorError(.storage, "cannot record transitions: \(error)")
         }
         self.head.add(UInt64(transitions.count), ordering: .releasing)
         self.checkpoint.store(checkpointSeq, ordering: .releasing)
-        if engineState != nil {
-            self.state.store(checkpointSeq, ordering: .releasing)
+    }
+
+    /// Rows per multi-row `INSERT` in ``insert(_:)``.
+    private static let rowsPerInsert = 64
+
+    /// Inserts transitions numbered from `headSeq + 1`, ``rowsPerInsert`` rows per statement
+    /// (the rest one by one): one statement per row spent more in SQLite's per-statement work
+    /// than in the table.
+    private func insert(
+        _ transitions: [(segment: String, userID: String, enter: Bool, atMs: Int64, storeSeq: UInt64)]
+    ) throws {
+        let columns = "INSERT INTO transitions(seq, segment, user_id, kind, at_ms, store_seq) VALUES "
+        let row = "(?, ?, ?, ?, ?, ?)"
+        var seq = self.headSeq
+        var index = 0
+        func bind(_ statement: SQLiteStatement, at offset: Int) throws {
+            let transition = transitions[index]
+            seq += 1
+            try statement.bind(Int64(seq), at: offset + 1)
+            try statement.bind(transition.segment, at: offset + 2)
+            try statement.bind(transition.userID, at: offset + 3)
+            try statement.bind(transition.enter ? 1 : 2, at: offset + 4)
+            try statement.bind(transition.atMs, at: offset + 5)
+            try statement.bind(Int64(transition.storeSeq), at: offset + 6)
+            index += 1
         }
-        return numbered
-    }
-
-    private func setMeta(_ key: String, _ value: UInt64) throws {
-        let save = try self.writer.cachedStatement(
-            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2"
-        )
-        try save.bind(key, at: 1)
-        try save.bind(Int64(value), at: 2)
-        try save.execute()
-    }
-
-    private func saveEngineState(_ state: EngineState) throws {
-        let catalog = try self.writer.cachedStatement(
-            "INSERT INTO engine_catalog(id, state) VALUES (0, ?1) ON CONFLICT(id) DO UPDATE SET state = ?1"
-        )
-        try catalog.bind(state.catalog, at: 1)
-        try catalog.execute()
-        let upsert = try self.writer.cachedStatement(
-            "INSERT INTO engine_users(user_id, state) VALUES (?1, ?2) ON CONFLICT(user_id) DO UPDATE SET state = ?2"
-        )
-        let delete = try self.writer.cachedStatement("DELETE FROM engine_users WHERE user_id = ?")
-        for (userID, record) in state.users {
-            if let record {
-                try upsert.bind(userID, at: 1)
-                try upsert.bind(record, at: 2)
-                try upsert.execute()
-            } else {
-                try delete.bind(userID, at: 1)
-                try delete.execute()
+        if transitions.count >= Self.rowsPerInsert {
+            let many = try self.writer.cachedStatement(
+                columns + repeatElement(row, count: Self.rowsPerInsert).joined(separator: ", ")
+            )
+            while transitions.count - index >= Self.rowsPerInsert {
+                for offset in 0..<Self.rowsPerInsert {
+                    try bind(many, at: 6 * offset)
+                }
+                try many.execute()
             }
         }
-    }
-
-    /// The saved engine state, if any: the catalog and every user record.
-    func loadEngineState() throws(SegmentEvaluatorError) -> (catalog: [UInt8], users: [[UInt8]])? {
-        do {
-            let catalog = try self.writer.prepare("SELECT state FROM engine_catalog WHERE id = 0")
-            guard self.stateSeq > 0, try catalog.step() else { return nil }
-            let bytes = catalog.blob(at: 0)
-            let users = try self.writer.prepare("SELECT state FROM engine_users")
-            var records: [[UInt8]] = []
-            while try users.step() {
-                records.append(users.blob(at: 0))
-            }
-            return (bytes, records)
-        } catch {
-            throw SegmentEvaluatorError(.storage, "cannot read the saved engine state: \(error)")
+        let one = try self.writer.cachedStatement(columns + row)
+        while index < transitions.count {
+            try bind(one, at: 0)
+            try one.execute()
         }
     }
 
     /// Removes everything (the local state is being rebuilt from the store).
     func reset() throws(SegmentEvaluatorError) {
+        // The saved state first: a crash in between leaves a checkpoint without a state, which
+        // makes the restart rebuild again, never a state without the log it belongs to.
+        try self.engineState.reset()
         do {
             try self.writer.transaction(.immediate) {
                 try self.writer.execute(
                     """
                     DELETE FROM transitions; DELETE FROM meta WHERE key <> 'evaluator_id';
-                    DELETE FROM engine_catalog; DELETE FROM engine_users;
                     """
                 )
             }
@@ -236,7 +214,6 @@ final class TransitionLog: @unchecked Sendable {
         }
         self.head.store(0, ordering: .releasing)
         self.checkpoint.store(0, ordering: .releasing)
-        self.state.store(0, ordering: .releasing)
     }
 
     /// The transitions recorded for store change `storeSeq` (the log's tail: store numbers never

@@ -82,6 +82,13 @@ final class EvaluatorCore: Sendable {
     let applied: ProgressNotifier
     /// The transition-log head.
     let transitions: ProgressNotifier
+    private let publishedUsers = Atomic<Int>(0)
+    private let publishedSegments = Atomic<Int>(0)
+    /// Users and segments as of the last persist, for status calls, which must not wait for the
+    /// state lock while a batch is applied.
+    var sizes: (users: Int, segments: Int) {
+        (self.publishedUsers.load(ordering: .relaxed), self.publishedSegments.load(ordering: .relaxed))
+    }
     let shardIndex: UInt32
     let shardCount: UInt32
     let logger: Logger
@@ -193,11 +200,7 @@ final class EvaluatorCore: Sendable {
             let batch = self.state.withLock { state in self.takePersistBatch(&state, includingState: includingState) }
             if let write = batch.write {
                 do throws(SegmentEvaluatorError) {
-                    _ = try self.log.append(
-                        write.transitions,
-                        checkpointSeq: write.checkpointSeq,
-                        engineState: write.engineState
-                    )
+                    try self.log.append(write.transitions, checkpointSeq: write.checkpointSeq)
                 } catch {
                     self.state.withLock { state in
                         // Written again with the next batch. The changed users taken for the
@@ -210,10 +213,22 @@ final class EvaluatorCore: Sendable {
                     }
                     throw error
                 }
+                // Only now: the saved state must never be ahead of the recorded transitions.
+                if let engineState = write.engineState {
+                    self.log.engineState.save(engineState, atSeq: write.checkpointSeq)
+                }
             }
             self.transitions.publish(headSeq: self.log.headSeq)
             self.applied.publish(headSeq: batch.visibleSeq)
         }
+    }
+
+    /// Persists with the engine's state and waits until that state is written (shutdown).
+    func persistWithState() throws(SegmentEvaluatorError) {
+        // A save still being written would make this one wait for the next persist.
+        self.log.engineState.flush()
+        try self.persist(includingState: true)
+        self.log.engineState.flush()
     }
 
     /// What one ``persist(includingState:)`` writes.
@@ -221,7 +236,7 @@ final class EvaluatorCore: Sendable {
         struct Write {
             var transitions: [Pending]
             var checkpointSeq: UInt64
-            var engineState: TransitionLog.EngineState?
+            var engineState: EngineStateStore.Save?
         }
 
         /// `nil` when nothing changed since the last write.
@@ -234,6 +249,7 @@ final class EvaluatorCore: Sendable {
     /// Called under both locks.
     private func takePersistBatch(_ state: inout State, includingState: Bool) -> PersistBatch {
         let appliedSeq = state.engine.appliedSeq
+        self.publishSizes(of: state.engine)
         if var recovery = state.recovery {
             state.pending.removeAll { recovery.alreadyRecorded($0) }
             state.recovery = appliedSeq > recovery.checkpointSeq ? nil : recovery
@@ -241,20 +257,21 @@ final class EvaluatorCore: Sendable {
         // The checkpoint never moves back while a restart replays up to it.
         let checkpointSeq = max(appliedSeq, self.log.checkpointSeq)
         // While a back-fill waits for its snapshot's entry, or a replay has not reached the
-        // checkpoint, the engine's state is not the recorded one: save it only after.
+        // checkpoint, the engine's state is not the recorded one: save it only after. While the
+        // previous save is still being written, the changed users wait for the next one.
         let saveState =
             (includingState || state.saveStateSoon) && state.backfill == nil && state.recovery == nil
-            && !state.stateSavesDisabled
+            && !state.stateSavesDisabled && !self.log.engineState.isWriting
         // Read your writes: a segment put at `unmetSinceSeq` has no members until its back-fill
         // is installed, so reads waiting for that entry keep waiting until then.
         let visibleSeq = state.unmetSinceSeq.map { min(appliedSeq, $0 - 1) } ?? appliedSeq
         guard !state.pending.isEmpty || checkpointSeq != self.log.checkpointSeq || saveState else {
             return PersistBatch(write: nil, visibleSeq: visibleSeq)
         }
-        var engineState: TransitionLog.EngineState?
+        var engineState: EngineStateStore.Save?
         if saveState {
             let engine = state.engine
-            engineState = TransitionLog.EngineState(
+            engineState = EngineStateStore.Save(
                 catalog: engine.encodeCatalog(),
                 users: engine.takeDirtyUsers().map { ($0, engine.encodeUserState($0)) }
             )
@@ -266,6 +283,11 @@ final class EvaluatorCore: Sendable {
             write: .init(transitions: transitions, checkpointSeq: checkpointSeq, engineState: engineState),
             visibleSeq: visibleSeq
         )
+    }
+
+    private func publishSizes(of engine: MembershipEngine) {
+        self.publishedUsers.store(engine.userCount, ordering: .relaxed)
+        self.publishedSegments.store(engine.segmentCount, ordering: .relaxed)
     }
 
     // MARK: - Back-fill
@@ -334,9 +356,10 @@ final class EvaluatorCore: Sendable {
     @discardableResult
     func restore() -> Bool {
         do {
-            if let saved = try self.log.loadEngineState() {
+            if let saved = try self.log.engineState.load() {
                 let engine = try MembershipEngine.restore(catalog: saved.catalog, users: saved.users)
                 _ = engine.takeDirtyUsers()
+                self.publishSizes(of: engine)
                 let recovery = try self.recovery()
                 self.state.withLock { state in
                     state.box = EngineBox(engine)

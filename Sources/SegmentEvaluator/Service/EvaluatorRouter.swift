@@ -95,18 +95,18 @@ struct EvaluatorRouter {
         router.register(EvaluatorAPI.history) { request, writer, _ in
             try await self.history(request, writer: writer)
         }
+        // Not under the engine's lock: a status poll must not wait while a batch is applied.
         router.register(EvaluatorAPI.getStatus) { _, _ in
-            core.read { engine in
-                var status = Segments_V1_EvaluatorStatus()
-                status.appliedSeq = engine.appliedSeq
-                status.shardIndex = self.configuration.shardIndex
-                status.shardCount = self.configuration.shardCount
-                status.transitionSeq = core.transitions.headSeq
-                status.userCount = UInt64(engine.userCount)
-                status.segmentCount = UInt32(engine.savedSegments.count)
-                status.version = Self.version
-                return status
-            }
+            var status = Segments_V1_EvaluatorStatus()
+            status.appliedSeq = core.applied.headSeq
+            status.shardIndex = self.configuration.shardIndex
+            status.shardCount = self.configuration.shardCount
+            status.transitionSeq = core.transitions.headSeq
+            let sizes = core.sizes
+            status.userCount = UInt64(sizes.users)
+            status.segmentCount = UInt32(sizes.segments)
+            status.version = Self.version
+            return status
         }
         return router
     }

@@ -1,0 +1,81 @@
+import Foundation
+import SegmentsSQLite
+import SegmentsTesting
+import Testing
+
+@testable import SegmentEvaluator
+
+/// The engine's saved state, in its own file and written off the change feed's path.
+@Suite struct EngineStateStoreTests {
+    /// A save is written in the background; `flush` waits for it; a reopened file has it.
+    @Test func savesAreWrittenInOrderAndSurviveAReopen() async throws {
+        try await TemporaryDirectory.with { directory in
+            let log = try TransitionLog(directory: directory)
+            let store = log.engineState
+            store.save(.init(catalog: [1], users: [("u1", [10]), ("u2", [20])]), atSeq: 5)
+            store.save(.init(catalog: [2], users: [("u1", nil), ("u3", [30])]), atSeq: 9)
+            store.flush()
+            #expect(!store.isWriting)
+            #expect(store.stateSeq == 9)
+
+            let reopened = try TransitionLog(directory: directory)
+            let saved = try #require(try reopened.engineState.load())
+            #expect(saved.catalog == [2])
+            #expect(saved.users.sorted { $0.lexicographicallyPrecedes($1) } == [[20], [30]])
+            #expect(reopened.stateSeq == 9)
+        }
+    }
+
+    /// A data directory from before the state had its own file (schema version 3: the state in
+    /// `evaluator.sqlite`) keeps its state across the upgrade.
+    @Test func aStateSavedByTheFormerLayoutIsTakenOver() async throws {
+        try await TemporaryDirectory.with { directory in
+            do {
+                let old = try SQLiteConnection(path: directory + "/evaluator.sqlite")
+                try old.execute(
+                    """
+                    CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+                    CREATE TABLE transitions(
+                        seq INTEGER PRIMARY KEY, segment TEXT NOT NULL, user_id TEXT NOT NULL,
+                        kind INTEGER NOT NULL, at_ms INTEGER NOT NULL, store_seq INTEGER NOT NULL
+                    );
+                    CREATE INDEX transitions_by_user ON transitions(user_id, seq);
+                    CREATE INDEX transitions_by_segment ON transitions(segment, seq);
+                    CREATE TABLE engine_catalog(id INTEGER PRIMARY KEY CHECK (id = 0), state BLOB NOT NULL);
+                    CREATE TABLE engine_users(user_id TEXT PRIMARY KEY, state BLOB NOT NULL) WITHOUT ROWID;
+                    INSERT INTO meta VALUES ('checkpoint_seq', 12), ('state_seq', 7), ('evaluator_id', 'e-1');
+                    INSERT INTO engine_catalog VALUES (0, x'0102');
+                    INSERT INTO engine_users VALUES ('u1', x'0A'), ('u2', x'0B');
+                    """
+                )
+                try old.execute(WebhookLedger.schema)
+                try old.setUserVersion(3)
+                old.close()
+            }
+            let log = try TransitionLog(directory: directory)
+            #expect(log.stateSeq == 7)
+            #expect(log.checkpointSeq == 12)
+            #expect(log.evaluatorID == "e-1")
+            let saved = try #require(try log.engineState.load())
+            #expect(saved.catalog == [1, 2])
+            #expect(saved.users.sorted { $0.lexicographicallyPrecedes($1) } == [[0x0A], [0x0B]])
+
+            let migrated = try SQLiteConnection(path: directory + "/evaluator.sqlite")
+            #expect(try migrated.userVersion() == 4)
+            let tables = try migrated.prepare("SELECT count(*) FROM sqlite_master WHERE name LIKE 'engine_%'")
+            _ = try tables.step()
+            #expect(tables.int64(at: 0) == 0)
+        }
+    }
+
+    /// Resetting waits for a save in flight, then removes the state.
+    @Test func resetRemovesTheState() async throws {
+        try await TemporaryDirectory.with { directory in
+            let log = try TransitionLog(directory: directory)
+            log.engineState.save(.init(catalog: [1], users: [("u1", [10])]), atSeq: 3)
+            try log.reset()
+            #expect(log.stateSeq == 0)
+            #expect(try log.engineState.load() == nil)
+        }
+    }
+}
