@@ -20,8 +20,13 @@ struct FeedApplier: Sendable {
     let logger: Logger
     let progress = FeedProgress()
 
-    /// How often the engine's state is saved with a checkpoint.
+    /// How often the engine's state is saved with a checkpoint, at least.
     static let stateInterval: Duration = .seconds(2)
+    /// The feed's time between state saves, as a multiple of the time the last save held the
+    /// feed (encoding the changed users): keeps saving under 4 % of the feed's time when most
+    /// users change between saves (a high write rate over many users), at the price of a
+    /// longer replay after a crash.
+    static let stateIntervalPerSaveTime = 25
 
     /// Runs until cancelled, then saves the engine's state.
     func run() async {
@@ -140,6 +145,7 @@ struct FeedApplier: Sendable {
         let request = self.subscribeRequest(from: self.core.read { $0.appliedSeq } + 1)
         let clock = ContinuousClock()
         var lastState = clock.now
+        var stateInterval = Self.stateInterval
         self.progress.enter(.awaitingFeed(after: request.fromSeq - 1))
         let batches = PrefetchingIterator(connection.stream(ProfileStoreAPI.subscribe, request).makeAsyncIterator())
         defer { batches.cancel() }
@@ -168,9 +174,13 @@ struct FeedApplier: Sendable {
                     self.progress.enter(.applying(through: batch.entries.last?.seq ?? 0))
                 }
             }
-            let saveState = clock.now - lastState >= Self.stateInterval
+            let saveState = clock.now - lastState >= stateInterval
+            let persistStart = clock.now
             try self.core.persist(includingState: saveState)
-            if saveState { lastState = clock.now }
+            if saveState {
+                lastState = clock.now
+                stateInterval = max(Self.stateInterval, (lastState - persistStart) * Self.stateIntervalPerSaveTime)
+            }
             self.progress.enter(.awaitingFeed(after: self.core.read { $0.appliedSeq }))
             next = try await batches.next()
         }
