@@ -30,23 +30,32 @@ import Testing
             change.set = ["plan": pro]
             core.apply(Self.entry(2) { $0.profilesUpserted.changes = [change] })
 
-            let blocker = try SQLiteConnection(path: directory + "/evaluator.sqlite")
-            try blocker.execute("BEGIN IMMEDIATE")
+            let blocker = Blocker(try SQLiteConnection(path: directory + "/evaluator.sqlite"))
+            try blocker.connection.execute("BEGIN IMMEDIATE")
             let persisted = Self.onThread { Result { try core.persist() } }
-            // Long enough for the checkpoint to take what it writes and block in SQLite.
-            try await Task.sleep(for: .milliseconds(300))
-
-            let member = core.read { $0.isMember(userID: "u1", segment: "pro").member }
+            // On a thread of its own too, and releasing the lock there: a loaded test process
+            // (other suites run alongside) can delay a task past the checkpoint's 5 s busy
+            // timeout.
+            let observed = Self.onThread {
+                // Long enough for the checkpoint to take what it writes and block in SQLite.
+                Thread.sleep(forTimeInterval: 0.3)
+                let member = core.read { $0.isMember(userID: "u1", segment: "pro").member }
+                let checkpointFinished = persisted.isFinished
+                return Result {
+                    try blocker.connection.execute("COMMIT")
+                    return (member: member, checkpointFinished: checkpointFinished)
+                }
+            }
+            let (member, checkpointFinished) = try await observed.value.get()
             #expect(member)
-            #expect(!persisted.isFinished, "the checkpoint was still waiting for the disk")
-
-            try blocker.execute("COMMIT")
+            #expect(!checkpointFinished, "the checkpoint was still waiting for the disk")
             try await persisted.value.get()
             #expect(log.checkpointSeq == 2)
         }
     }
 
-    private static func entry(_ seq: UInt64, _ fill: (inout Segments_V1_ChangeEntry) -> Void) -> Segments_V1_ChangeEntry {
+    private static func entry(_ seq: UInt64, _ fill: (inout Segments_V1_ChangeEntry) -> Void) -> Segments_V1_ChangeEntry
+    {
         var entry = Segments_V1_ChangeEntry()
         entry.seq = seq
         entry.committedAtMs = 1_793_491_200_000
@@ -60,6 +69,13 @@ import Testing
         Thread { result.finish(work()) }.start()
         return result
     }
+}
+
+/// A connection holding the database's write lock, begun by the test and committed by the
+/// thread that observes the checkpoint (one after the other, never at once).
+private final class Blocker: @unchecked Sendable {
+    let connection: SQLiteConnection
+    init(_ connection: SQLiteConnection) { self.connection = connection }
 }
 
 /// The outcome of work on a thread of its own.
