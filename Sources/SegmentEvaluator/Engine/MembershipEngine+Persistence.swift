@@ -80,6 +80,31 @@ extension MembershipEngine {
     /// - Returns: The record, or `nil` for an unknown user (delete its record).
     public func encodeUserState(_ userID: String) -> [UInt8]? {
         guard let u = userIndex[ByteKey(userID)] else { return nil }
+        return encodeUser(slot: u)
+    }
+
+    /// The records of the users changed (or deleted: `nil`) since the last call, in no particular order; clears
+    /// the set. What ``takeDirtyUsers()`` and ``encodeUserState(_:)`` give, without looking each user up again or
+    /// sorting the ids (the caller holds the engine while this runs; ordering for the disk can wait).
+    ///
+    /// - Returns: `(user id, record)` pairs, one per user.
+    public func takeDirtyUserStates() -> [(userID: String, record: [UInt8]?)] {
+        var out: [(userID: String, record: [UInt8]?)] = []
+        out.reserveCapacity(dirtySlots.count + deletedUsers.count)
+        for u in dirtySlots where users[Int(u)].alive && users[Int(u)].dirty {
+            users[Int(u)].dirty = false
+            out.append((users[Int(u)].id, encodeUser(slot: u)))
+        }
+        // A user deleted and created again has a record from its new slot above.
+        for key in deletedUsers where userIndex[key] == nil {
+            out.append((key.string, nil))
+        }
+        dirtySlots.removeAll(keepingCapacity: true)
+        deletedUsers.removeAll(keepingCapacity: true)
+        return out
+    }
+
+    private func encodeUser(slot u: Int32) -> [UInt8] {
         let user = users[Int(u)]
         var w = BinaryWriter()
         w.u8(Self.userMagic)

@@ -23,7 +23,7 @@ final class EngineStateStore: Sendable {
     /// What one save writes.
     struct Save: Sendable {
         var catalog: [UInt8]
-        /// Changed users' records; `nil` deletes the user's record.
+        /// Changed users' records, in any order; `nil` deletes the user's record.
         var users: [(userID: String, record: [UInt8]?)]
     }
 
@@ -119,7 +119,8 @@ final class EngineStateStore: Sendable {
                 "INSERT INTO engine_users(user_id, state) VALUES (?1, ?2) ON CONFLICT(user_id) DO UPDATE SET state = ?2"
             )
             let delete = try sqlite.cachedStatement("DELETE FROM engine_users WHERE user_id = ?")
-            for (userID, record) in save.users {
+            // In key order: neighbouring rows share B-tree pages.
+            for (userID, record) in save.users.sorted(by: { $0.userID.utf8.lexicographicallyPrecedes($1.userID.utf8) }) {
                 if let record {
                     try upsert.bind(userID, at: 1)
                     try upsert.bind(record, at: 2)

@@ -273,7 +273,7 @@ final class EvaluatorCore: Sendable {
             let engine = state.engine
             engineState = EngineStateStore.Save(
                 catalog: engine.encodeCatalog(),
-                users: engine.takeDirtyUsers().map { ($0, engine.encodeUserState($0)) }
+                users: engine.takeDirtyUserStates()
             )
             state.saveStateSoon = false
         }

@@ -26,6 +26,28 @@ import Testing
         return h
     }
 
+    /// The changed users' records taken in one go (as the daemon saves them) are those looked up one by one,
+    /// including a deleted user (no record) and a user deleted and created again (its new record).
+    @Test func dirtyUserStatesMatchTheRecordsLookedUpOneByOne() throws {
+        let a = try populated()
+        let b = try populated()
+        for h in [a, b] {
+            h.record(h.engine.deleteUser(userID: "u3", seq: h.nextSeq()))
+            h.record(h.engine.deleteUser(userID: "é", seq: h.nextSeq()))
+            h.profile("é", ["signup_at": .number(1)])
+        }
+        let lookedUp = Dictionary(
+            uniqueKeysWithValues: a.engine.takeDirtyUsers().map { ($0, a.engine.encodeUserState($0)) }
+        )
+        let taken = b.engine.takeDirtyUserStates()
+        #expect(taken.count == lookedUp.count)
+        #expect(taken.contains { $0.userID == "u3" && $0.record == nil })
+        for (userID, record) in taken {
+            #expect(lookedUp[userID] == .some(record), "record of \(userID)")
+        }
+        #expect(b.engine.takeDirtyUserStates().isEmpty)
+    }
+
     @Test func encodeRestoreGivesIdenticalFutureBehaviour() throws {
         let a = try populated()
         let b = try populated()
