@@ -128,12 +128,10 @@ final class DeferredUserIndex {
         self.indexedThroughSeq = headSeq
     }
 
-    /// Rows per multi-row `INSERT` in ``insertRows(_:count:in:bind:)``.
+    /// Rows per multi-row `INSERT` of a flush.
     static let rowsPerInsert = 128
 
-    /// Runs `INSERT OR IGNORE INTO target VALUES (?, ?), (?, ?), …` for `count` two-column rows,
-    /// ``rowsPerInsert`` rows per statement (the rest one by one). One statement per row spent
-    /// most of the flush in SQLite's per-statement step/reset work rather than in the B-trees.
+    /// Runs `INSERT OR IGNORE INTO target VALUES (?, ?), …` for `count` two-column rows.
     /// - Parameters:
     ///   - target: table and its two columns, e.g. `user_seqs(user_key, seq)`.
     ///   - bind: binds row `row` at parameters `at` and `at + 1`.
@@ -143,26 +141,13 @@ final class DeferredUserIndex {
         in connection: SQLiteConnection,
         bind: (_ statement: SQLiteStatement, _ row: Int, _ at: Int) throws -> Void
     ) throws {
-        var row = 0
-        if count >= Self.rowsPerInsert {
-            let many = try connection.cachedStatement(
-                "INSERT OR IGNORE INTO \(target) VALUES "
-                    + repeatElement("(?, ?)", count: Self.rowsPerInsert).joined(separator: ", ")
-            )
-            while count - row >= Self.rowsPerInsert {
-                for offset in 0..<Self.rowsPerInsert {
-                    try bind(many, row + offset, 2 * offset + 1)
-                }
-                try many.execute()
-                row += Self.rowsPerInsert
-            }
-        }
-        let one = try connection.cachedStatement("INSERT OR IGNORE INTO \(target) VALUES (?, ?)")
-        while row < count {
-            try bind(one, row, 1)
-            try one.execute()
-            row += 1
-        }
+        try connection.insertRows(
+            "INSERT OR IGNORE INTO \(target)",
+            columns: 2,
+            count: count,
+            rowsPerStatement: Self.rowsPerInsert,
+            bind: bind
+        )
     }
 
     /// Rebuilds the in-memory part from the change log: every entry after `meta.index_seq`.

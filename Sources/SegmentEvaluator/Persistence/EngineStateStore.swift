@@ -16,9 +16,9 @@ import Synchronization
 /// of the same store change have committed in the transition log, so the saved state is never
 /// ahead of the log (a restart replays from ``stateSeq`` and does not record again what the
 /// checkpoint covers). Saves are incremental — each holds the users changed since the previous
-/// one — so they are written in order, at most one in flight (``isWriting``: the core saves
-/// only when none is), and after a failed one no later save is written: ``stateSeq`` stays at
-/// the last complete state.
+/// one — so they are written in order, at most one in flight (``canSave``: the core takes a
+/// save only when none is), and after a failed or lost one (``abandon()``) no later save is
+/// written until a reset or restart: ``stateSeq`` stays at the last complete state.
 final class EngineStateStore: Sendable {
     /// What one save writes.
     struct Save: Sendable {
@@ -49,8 +49,8 @@ final class EngineStateStore: Sendable {
     /// The store change at which the last complete state was saved (0: never).
     var stateSeq: UInt64 { self.seq.load(ordering: .acquiring) }
 
-    /// Whether a save is being written.
-    var isWriting: Bool { self.state.withLock { $0.writing } }
+    /// Whether a save may be handed over now: none is being written, and none failed or was lost.
+    var canSave: Bool { self.state.withLock { !$0.writing && !$0.failed } }
 
     /// Opens (creating if needed) `engine-state.sqlite` in `directory`, which must exist.
     init(directory: String, logger: Logger) throws(SegmentEvaluatorError) {
@@ -78,15 +78,10 @@ final class EngineStateStore: Sendable {
         }
     }
 
-    /// Hands a save taken at store change `seq` to the writer thread, unless a save failed before.
+    /// Hands a save taken at store change `seq` to the writer thread (after ``canSave``).
     /// Returns at once.
     func save(_ save: Save, atSeq seq: UInt64) {
-        let accepted = self.state.withLock { state in
-            guard !state.failed else { return false }
-            state.writing = true
-            return true
-        }
-        guard accepted else { return }
+        self.state.withLock { $0.writing = true }
         self.queue.async {
             let failed: Bool
             do {
@@ -120,7 +115,8 @@ final class EngineStateStore: Sendable {
             )
             let delete = try sqlite.cachedStatement("DELETE FROM engine_users WHERE user_id = ?")
             // In key order: neighbouring rows share B-tree pages.
-            for (userID, record) in save.users.sorted(by: { $0.userID.utf8.lexicographicallyPrecedes($1.userID.utf8) }) {
+            for (userID, record) in save.users.sorted(by: { $0.userID.utf8.lexicographicallyPrecedes($1.userID.utf8) })
+            {
                 if let record {
                     try upsert.bind(userID, at: 1)
                     try upsert.bind(record, at: 2)
@@ -140,6 +136,12 @@ final class EngineStateStore: Sendable {
         )
         try save.bind(Int64(seq), at: 1)
         try save.execute()
+    }
+
+    /// Notes that a save was taken but will never be written (the changed users it held are gone):
+    /// later saves would be incomplete, so none is taken until a reset or restart.
+    func abandon() {
+        self.state.withLock { $0.failed = true }
     }
 
     /// Waits until every handed-over save is written.

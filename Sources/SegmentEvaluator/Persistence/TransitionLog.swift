@@ -86,12 +86,14 @@ final class TransitionLog: @unchecked Sendable {
                     try writer.setUserVersion(3)
                 }
             }
+            func meta(_ key: String) throws -> UInt64 {
+                let select = try writer.prepare("SELECT value FROM meta WHERE key = ?")
+                try select.bind(key, at: 1)
+                return try select.step() ? UInt64(select.int64(at: 0)) : 0
+            }
             if try writer.userVersion() == 3 {
                 // The engine state moved to a file of its own (written off the feed's path).
-                let saved = try writer.prepare("SELECT value FROM meta WHERE key = 'state_seq'")
-                let stateSeq = try saved.step() ? UInt64(saved.int64(at: 0)) : 0
-                saved.reset()
-                try self.engineState.adopt(from: path, stateSeq: stateSeq)
+                try self.engineState.adopt(from: path, stateSeq: try meta("state_seq"))
                 try writer.transaction(.immediate) {
                     try writer.execute(
                         """
@@ -111,11 +113,6 @@ final class TransitionLog: @unchecked Sendable {
             let head = try writer.prepare("SELECT coalesce(max(seq), 0) FROM transitions")
             _ = try head.step()
             self.head = Atomic(UInt64(head.int64(at: 0)))
-            func meta(_ key: String) throws -> UInt64 {
-                let select = try writer.prepare("SELECT value FROM meta WHERE key = ?")
-                try select.bind(key, at: 1)
-                return try select.step() ? UInt64(select.int64(at: 0)) : 0
-            }
             self.checkpoint = Atomic(try meta("checkpoint_seq"))
             let id = try writer.prepare("SELECT value FROM meta WHERE key = 'evaluator_id'")
             if try id.step() {
@@ -154,45 +151,24 @@ final class TransitionLog: @unchecked Sendable {
         self.checkpoint.store(checkpointSeq, ordering: .releasing)
     }
 
-    /// Rows per multi-row `INSERT` in ``insert(_:)``.
-    private static let rowsPerInsert = 64
-
-    /// Inserts transitions numbered from `headSeq + 1`, ``rowsPerInsert`` rows per statement
-    /// (the rest one by one): one statement per row spent more in SQLite's per-statement work
-    /// than in the table.
+    /// Inserts transitions numbered from `headSeq + 1`, 64 rows per statement.
     private func insert(
         _ transitions: [(segment: String, userID: String, enter: Bool, atMs: Int64, storeSeq: UInt64)]
     ) throws {
-        let columns = "INSERT INTO transitions(seq, segment, user_id, kind, at_ms, store_seq) VALUES "
-        let row = "(?, ?, ?, ?, ?, ?)"
-        var seq = self.headSeq
-        var index = 0
-        func bind(_ statement: SQLiteStatement, at offset: Int) throws {
-            let transition = transitions[index]
-            seq += 1
-            try statement.bind(Int64(seq), at: offset + 1)
-            try statement.bind(transition.segment, at: offset + 2)
-            try statement.bind(transition.userID, at: offset + 3)
-            try statement.bind(transition.enter ? 1 : 2, at: offset + 4)
-            try statement.bind(transition.atMs, at: offset + 5)
-            try statement.bind(Int64(transition.storeSeq), at: offset + 6)
-            index += 1
-        }
-        if transitions.count >= Self.rowsPerInsert {
-            let many = try self.writer.cachedStatement(
-                columns + repeatElement(row, count: Self.rowsPerInsert).joined(separator: ", ")
-            )
-            while transitions.count - index >= Self.rowsPerInsert {
-                for offset in 0..<Self.rowsPerInsert {
-                    try bind(many, at: 6 * offset)
-                }
-                try many.execute()
-            }
-        }
-        let one = try self.writer.cachedStatement(columns + row)
-        while index < transitions.count {
-            try bind(one, at: 0)
-            try one.execute()
+        let first = self.headSeq + 1
+        try self.writer.insertRows(
+            "INSERT INTO transitions(seq, segment, user_id, kind, at_ms, store_seq)",
+            columns: 6,
+            count: transitions.count,
+            rowsPerStatement: 64
+        ) { statement, row, at in
+            let transition = transitions[row]
+            try statement.bind(Int64(first) + Int64(row), at: at)
+            try statement.bind(transition.segment, at: at + 1)
+            try statement.bind(transition.userID, at: at + 2)
+            try statement.bind(transition.enter ? 1 : 2, at: at + 3)
+            try statement.bind(transition.atMs, at: at + 4)
+            try statement.bind(Int64(transition.storeSeq), at: at + 5)
         }
     }
 

@@ -36,8 +36,6 @@ final class EvaluatorCore: Sendable {
         var saveStateSoon = false
         /// Transitions produced but not yet persisted.
         var pending: [Pending] = []
-        /// A state save failed after taking the changed users: no later save would be complete.
-        var stateSavesDisabled = false
     }
 
     /// What a restarted evaluator already recorded: every transition for store positions before
@@ -208,7 +206,7 @@ final class EvaluatorCore: Sendable {
                         // incomplete (the restart replays from the last complete one).
                         state.pending.insert(contentsOf: write.transitions, at: 0)
                         if write.engineState != nil {
-                            state.stateSavesDisabled = true
+                            self.log.engineState.abandon()
                         }
                     }
                     throw error
@@ -261,7 +259,7 @@ final class EvaluatorCore: Sendable {
         // previous save is still being written, the changed users wait for the next one.
         let saveState =
             (includingState || state.saveStateSoon) && state.backfill == nil && state.recovery == nil
-            && !state.stateSavesDisabled && !self.log.engineState.isWriting
+            && self.log.engineState.canSave
         // Read your writes: a segment put at `unmetSinceSeq` has no members until its back-fill
         // is installed, so reads waiting for that entry keep waiting until then.
         let visibleSeq = state.unmetSinceSeq.map { min(appliedSeq, $0 - 1) } ?? appliedSeq
@@ -418,7 +416,6 @@ final class EvaluatorCore: Sendable {
             state.pending.removeAll()
             state.recovery = nil
             state.saveStateSoon = false
-            state.stateSavesDisabled = false
         }
     }
 

@@ -15,7 +15,7 @@ import Testing
             store.save(.init(catalog: [1], users: [("u1", [10]), ("u2", [20])]), atSeq: 5)
             store.save(.init(catalog: [2], users: [("u1", nil), ("u3", [30])]), atSeq: 9)
             store.flush()
-            #expect(!store.isWriting)
+            #expect(store.canSave)
             #expect(store.stateSeq == 9)
 
             let reopened = try TransitionLog(directory: directory)
