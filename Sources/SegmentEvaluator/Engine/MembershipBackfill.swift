@@ -26,8 +26,19 @@ public final class MembershipBackfill {
     var finished = false
 
     struct PartialUser {
+        /// Sorted by name index.
         var attrs: [AttrEntry] = []
         var aggs: [KeyState] = []
+
+        func attrPosition(_ name: Int32) -> (found: Bool, index: Int) {
+            var lo = 0
+            var hi = attrs.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if attrs[mid].name < name { lo = mid + 1 } else { hi = mid }
+            }
+            return (lo < attrs.count && attrs[lo].name == name, lo)
+        }
     }
 
     init(engine: MembershipEngine, snapshotSeq: UInt64) {
@@ -58,40 +69,77 @@ public final class MembershipBackfill {
     ///   - userID: The user id.
     ///   - attributes: All of the user's attributes as of the snapshot.
     public func addProfile(userID: String, attributes: [String: AttributeValue]) {
-        guard !finished, !self.attributes.isEmpty else { return }
-        var entries: [AttrEntry] = []
-        for (name, value) in attributes {
-            if let a = self.attributes[name] { entries.append(AttrEntry(name: a, value: value)) }
-        }
-        let key = ByteKey(userID)
-        if users[key] == nil { users[key] = PartialUser() }
-        guard !entries.isEmpty else { return }
-        entries.sort { $0.name < $1.name }
-        users[key]!.attrs = entries
+        guard !finished else { return }
+        users[ByteKey(userID), default: PartialUser()].attrs = []
+        updateProfile(userID: userID, set: attributes, removed: [])
     }
 
-    /// Takes events of the snapshot (in any order; each event once).
+    /// Takes one profile change of the log, in log order: `removed` first, then `set` (as the store merges them).
+    ///
+    /// - Parameters:
+    ///   - userID: The user id.
+    ///   - set: The attributes set by the change.
+    ///   - removed: The attributes removed by the change.
+    public func updateProfile(userID: String, set: [String: AttributeValue], removed: [String]) {
+        guard !finished, !self.attributes.isEmpty else { return }
+        let kept = self.attributes
+        updatePartial(ByteKey(userID)) { partial in
+            for name in removed {
+                guard let a = kept[name] else { continue }
+                let p = partial.attrPosition(a)
+                if p.found { partial.attrs.remove(at: p.index) }
+            }
+            for (name, value) in set {
+                guard let a = kept[name] else { continue }
+                let p = partial.attrPosition(a)
+                if p.found {
+                    partial.attrs[p.index].value = value
+                } else {
+                    partial.attrs.insert(AttrEntry(name: a, value: value), at: p.index)
+                }
+            }
+        }
+    }
+
+    /// Forgets a user deleted in the log: its attributes and events before the deletion.
+    ///
+    /// - Parameter userID: The user id.
+    public func removeUser(_ userID: String) {
+        guard !finished else { return }
+        users[ByteKey(userID)] = nil
+    }
+
+    /// Takes events of the snapshot (in log order; each event once).
     ///
     /// - Parameter events: `(user id, event)` pairs.
     public func addEvents(_ events: [(userID: String, event: EventRecord)]) {
-        guard !finished else { return }
-        for (userID, event) in events {
-            let key = ByteKey(userID)
-            if users[key] == nil { users[key] = PartialUser() }
-            guard let indexes = keysByEvent[event.name] else { continue }
+        for (userID, event) in events { addEvent(userID: userID, event) }
+    }
+
+    /// Takes one event of the snapshot (in log order; each event once).
+    ///
+    /// - Parameters:
+    ///   - userID: The user id.
+    ///   - event: The event.
+    public func addEvent(userID: String, _ event: EventRecord) {
+        guard !finished, let indexes = keysByEvent[event.name] else { return }
+        updatePartial(ByteKey(userID)) { partial in
             for i in indexes {
                 let (k, slot) = keys[i]
                 guard utf8Equal(slot.key.event, event.name) else { continue }
-                var partial = users[key]!
                 if let j = partial.aggs.firstIndex(where: { $0.key == k }) {
                     _ = AggregateLogic.ingest(&partial.aggs[j], slot: slot, event: event, now: nowMs)
                 } else {
                     var st = KeyState(key: k)
                     if AggregateLogic.ingest(&st, slot: slot, event: event, now: nowMs) { partial.aggs.append(st) }
                 }
-                users[key] = partial
             }
         }
+    }
+
+    /// Mutates a user's partial state in place, created empty if need be.
+    private func updatePartial(_ key: ByteKey, _ body: (inout PartialUser) -> Void) {
+        body(&users[key, default: PartialUser()])
     }
 }
 

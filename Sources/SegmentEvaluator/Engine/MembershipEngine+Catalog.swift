@@ -131,9 +131,12 @@ extension MembershipEngine {
             }
             return k
         }
-        let live = seenEvents.map { !$0.contains(key.event) } ?? false
-        let slot = KeySlot(key: key, refs: 1, live: live)
-        if !live { needs.events[key.event, default: []].formUnion(slot.projection) }
+        let seen = seenEvents.map { $0.contains(key.event) } ?? true
+        let slot = KeySlot(key: key, refs: 1, live: !seen)
+        // Data of this name was seen and dropped: computed from an aggregate kept over the same events, or else
+        // back-filled from the store's log.
+        let derivation = seen ? derivation(for: slot) : nil
+        if seen, derivation == nil { needs.events[key.event, default: []].formUnion(slot.projection) }
         let k: Int32
         if let free = freeKeys.popLast() {
             k = free
@@ -144,6 +147,10 @@ extension MembershipEngine {
         }
         keyIndex[key] = k
         keysByEvent[key.event, default: []].append(k)
+        if let derivation {
+            derive(k, derivation)
+            slot.live = true
+        }
         return k
     }
 

@@ -215,6 +215,11 @@ public final class MembershipEngine {
         return needs
     }
 
+    /// Whether some need waits for a back-fill (``pendingNeeds`` is not empty), without building the needs.
+    public var hasPendingNeeds: Bool {
+        attrSlots.contains { $0?.live == false } || keySlots.contains { $0?.live == false }
+    }
+
     /// The needs still waiting for a back-fill (see ``beginBackfill(snapshotSeq:)``).
     public var pendingNeeds: RetentionNeeds {
         var needs = RetentionNeeds()

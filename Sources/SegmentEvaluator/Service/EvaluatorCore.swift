@@ -290,31 +290,32 @@ final class EvaluatorCore: Sendable {
 
     // MARK: - Back-fill
 
-    /// What the engine still needs from a snapshot, or `nil` when nothing (or a back-fill is
-    /// already loaded and waiting).
-    func neededBackfill() -> RetentionNeeds? {
-        self.state.withLock { state in
-            guard state.backfill == nil else { return nil }
-            let needs = state.engine.pendingNeeds
-            return needs.isEmpty ? nil : needs
+    /// A back-fill being read, handed between the lock and the task filling it.
+    final class BackfillSession: @unchecked Sendable {
+        // @unchecked: the session is filled by one task while the engine's feed waits for it; it
+        // reads only the engine's aggregate definitions, which change only when the feed applies
+        // a segment (see `FeedApplier.loadBackfill`).
+        let session: MembershipBackfill
+
+        init(_ session: MembershipBackfill) {
+            self.session = session
         }
     }
 
-    /// Loads a snapshot taken at `snapshotSeq`; it is installed once the engine has applied that
-    /// entry (now, if it already has).
-    func loadBackfill(
-        snapshotSeq: UInt64,
-        profiles: [(userID: String, attributes: [String: AttributeValue])],
-        events: [(userID: String, event: EventRecord)]
-    ) {
+    /// Starts a back-fill of what segments wait for, as of the entry just applied; `nil` when
+    /// nothing waits (or a back-fill is already loaded and waiting).
+    func beginBackfill() -> BackfillSession? {
         self.state.withLock { state in
-            let session = state.engine.beginBackfill(snapshotSeq: snapshotSeq)
-            for profile in profiles {
-                session.addProfile(userID: profile.userID, attributes: profile.attributes)
-            }
-            session.addEvents(events)
-            state.backfill = session
-            state.backfillSeq = snapshotSeq
+            guard state.backfill == nil, state.engine.hasPendingNeeds else { return nil }
+            return BackfillSession(state.engine.beginBackfill(snapshotSeq: state.engine.appliedSeq))
+        }
+    }
+
+    /// Installs a filled back-fill once the engine has applied its entry (now, if it already has).
+    func installBackfill(_ filled: BackfillSession) {
+        self.state.withLock { state in
+            state.backfill = filled.session
+            state.backfillSeq = filled.session.snapshotSeq
             var produced: [(MembershipTransition, UInt64)] = []
             Self.finishBackfillIfDue(&state, into: &produced)
             state.pending += produced.map { ($0.segment, $0.userID, $0.kind == .enter, $0.atMs, $1) }

@@ -136,8 +136,8 @@ struct FeedApplier: Sendable {
 
     private func follow(_ connection: RPCConnection) async throws {
         // A back-fill interrupted by a restart or a resubscription is loaded again first.
-        if let needs = self.core.neededBackfill() {
-            try await self.loadBackfill(needs)
+        if let session = self.core.beginBackfill() {
+            try await self.loadBackfill(session)
         }
         // Publishes the position restored at start-up to readers, who would otherwise wait for
         // the next store write.
@@ -169,8 +169,10 @@ struct FeedApplier: Sendable {
                 // Before the engine: a failure here resubscribes from this entry (see WebhookLedger).
                 try self.webhooks.apply(entry)
                 self.core.apply(entry)
-                if let needs = self.core.neededBackfill() {
-                    try await self.loadBackfill(needs)
+                // At this very entry, whatever the batching: the transitions a back-fill causes
+                // depend only on the log, so a replay after a crash records the same ones.
+                if let session = self.core.beginBackfill() {
+                    try await self.loadBackfill(session)
                     self.progress.enter(.applying(through: batch.entries.last?.seq ?? 0))
                 }
             }
@@ -187,24 +189,29 @@ struct FeedApplier: Sendable {
         throw SegmentEvaluatorError(.unavailable, "the store ended the change feed")
     }
 
-    /// Rebuilds what the engine needs as of the entry it has just applied, from the store's change
-    /// log (which holds every write; as a registered subscriber, this evaluator reads entries
-    /// scrubbed of deleted users as they were, until its saved state has passed the deletion), and
-    /// hands it to the core.
+    /// Fills a back-fill with what the engine needs as of the entry it has just applied, from the
+    /// store's change log (which holds every write; as a registered subscriber, this evaluator
+    /// reads entries scrubbed of deleted users as they were, until its saved state has passed the
+    /// deletion), and hands it to the core.
     ///
     /// Reading the log prefix rather than a snapshot of the store's current state makes a
     /// back-fill exact whenever it runs: live, or while a restarted evaluator replays old entries.
+    /// The session is filled outside the engine's lock (reads go on meanwhile); the feed, the only
+    /// writer of the segments whose definitions the session reads, waits for it.
     ///
     /// The log is read over a connection of its own, so the live feed's stream, which nobody reads
     /// meanwhile, holds up nothing but itself.
-    private func loadBackfill(_ needs: RetentionNeeds) async throws {
-        let upTo = self.core.read { $0.appliedSeq }
+    private func loadBackfill(_ filled: EvaluatorCore.BackfillSession) async throws {
+        let session = filled.session
+        let upTo = session.snapshotSeq
         self.progress.enter(.loadingBackfill(upTo: upTo, readThrough: 0))
-        var prefix = LogPrefix()
+        let clock = ContinuousClock()
+        let start = clock.now
+        var events = 0
         if upTo > 0 {
             let connection = try await RPCConnection.connect(to: self.configuration.storeSocketPath)
             do {
-                try await self.read(&prefix, through: upTo, needs: needs, over: connection)
+                events = try await self.read(into: session, through: upTo, over: connection)
             } catch {
                 await connection.close()
                 throw error
@@ -214,61 +221,54 @@ struct FeedApplier: Sendable {
         // Installing it is work of the evaluator's own (seconds with millions of users).
         self.progress.enter(.applying(through: upTo))
         self.logger.info(
-            "back-fill loaded from the change log",
+            "back-fill read from the change log",
             metadata: [
-                "up-to-seq": "\(upTo)", "users": "\(prefix.attributes.count)", "events": "\(prefix.events.count)",
+                "up-to-seq": "\(upTo)", "needs": "\(session.needs)", "events-kept": "\(events)",
+                "read-time": "\(clock.now - start)",
             ]
         )
-        self.core.loadBackfill(
-            snapshotSeq: upTo,
-            profiles: prefix.attributes.map { (userID: $0.key, attributes: $0.value) },
-            events: prefix.events
-        )
+        self.core.installBackfill(filled)
     }
 
-    /// What a back-fill keeps of the log's first entries: this shard's users, with the
-    /// attributes and events the pending needs name.
-    private struct LogPrefix {
-        var attributes: [String: [String: AttributeValue]] = [:]
-        var events: [(userID: String, event: EventRecord)] = []
-    }
-
-    /// Reads the store's log from its first entry through `upTo` into `prefix`.
+    /// Reads the store's log from its first entry through `upTo` into `session`: this shard's
+    /// users, with the attributes and events the session's needs name.
+    /// - Returns: The number of events taken.
     private func read(
-        _ prefix: inout LogPrefix,
+        into session: MembershipBackfill,
         through upTo: UInt64,
-        needs: RetentionNeeds,
         over connection: RPCConnection
-    ) async throws {
-        for try await batch in connection.stream(ProfileStoreAPI.subscribe, self.subscribeRequest(from: 1)) {
+    ) async throws -> Int {
+        let needs = session.needs
+        var taken = 0
+        let batches = PrefetchingIterator(
+            connection.stream(ProfileStoreAPI.subscribe, self.subscribeRequest(from: 1)).makeAsyncIterator()
+        )
+        defer { batches.cancel() }
+        while let batch = try await batches.next() {
+            batches.prefetch()
             self.progress.enter(.loadingBackfill(upTo: upTo, readThrough: batch.entries.last?.seq ?? 0))
             for entry in batch.entries {
-                guard entry.seq <= upTo else { return }
+                guard entry.seq <= upTo else { return taken }
                 switch entry.change {
-                case .profilesUpserted(let upserted):
+                case .profilesUpserted(let upserted) where !needs.attributes.isEmpty:
                     for change in upserted.changes where self.core.owns(change.userID) {
-                        var values = prefix.attributes[change.userID] ?? [:]
-                        for name in change.removed { values[name] = nil }
+                        var set: [String: AttributeValue] = [:]
                         for (name, value) in change.set where needs.attributes.contains(name) {
-                            values[name] = AttributeValue(wire: value)
+                            set[name] = AttributeValue(wire: value)
                         }
-                        prefix.attributes[change.userID] = values
+                        session.updateProfile(userID: change.userID, set: set, removed: change.removed)
                     }
                 case .eventsTracked(let tracked):
-                    for event in tracked.events where self.core.owns(event.userID) {
-                        if prefix.attributes[event.userID] == nil { prefix.attributes[event.userID] = [:] }
-                        if needs.needsEvent(event.name) {
-                            prefix.events.append((event.userID, EventRecord(wire: event)))
-                        }
+                    for event in tracked.events where needs.needsEvent(event.name) && self.core.owns(event.userID) {
+                        session.addEvent(userID: event.userID, EventRecord(wire: event))
+                        taken += 1
                     }
                 case .userDeleted(let deleted):
-                    if prefix.attributes.removeValue(forKey: deleted.userID) != nil {
-                        prefix.events.removeAll { $0.userID == deleted.userID }
-                    }
+                    session.removeUser(deleted.userID)
                 default:
                     break
                 }
-                if entry.seq == upTo { return }
+                if entry.seq == upTo { return taken }
             }
         }
         throw SegmentEvaluatorError(.unavailable, "the store ended the change feed before store change \(upTo)")

@@ -27,6 +27,11 @@ public struct RPCResponseStream<Response: Message>: AsyncSequence {
                 self.grants.grant(self.taken)
                 self.taken = 0
             }
+            if let fast = Response.self as? any FastDecodableMessage.Type,
+                let decoded = payload.withUnsafeReadableBytes({ fast.init(fastDecoding: $0) }) as? Response
+            {
+                return decoded
+            }
             do {
                 return try Response(buffer: payload)
             } catch {

@@ -11,7 +11,12 @@ extension Segments_V1_Event {
     /// answers, it answers as SwiftProtobuf would (a repeated scalar field or map key: the last
     /// one wins).
     public init?(fastDecoding bytes: UnsafeRawBufferPointer) {
-        var reader = WireReader(bytes: bytes, position: 0, end: bytes.count)
+        self.init(fastReading: WireReader(bytes: bytes, position: 0, end: bytes.count))
+    }
+
+    /// ``init(fastDecoding:)`` over a range of a larger buffer.
+    init?(fastReading reader: WireReader) {
+        var reader = reader
         var event = Segments_V1_Event()
         while !reader.atEnd {
             guard let tag = reader.varint() else { return nil }
@@ -29,25 +34,8 @@ extension Segments_V1_Event {
                 guard let value = reader.varint() else { return nil }
                 event.atGiven = value != 0
             case 0x2A:
-                guard var entry = reader.lengthDelimited() else { return nil }
-                var key = ""
-                var value = Segments_V1_Value()
-                while !entry.atEnd {
-                    guard let entryTag = entry.varint() else { return nil }
-                    switch entryTag {
-                    case 0x0A:
-                        guard let string = entry.string() else { return nil }
-                        key = string
-                    case 0x12:
-                        guard let valueBytes = entry.lengthDelimited(),
-                            let decoded = Self.fastValue(valueBytes)
-                        else { return nil }
-                        value = decoded
-                    default:
-                        return nil
-                    }
-                }
-                event.properties[key] = value
+                guard let entry = reader.lengthDelimited()?.valueMapEntry() else { return nil }
+                event.properties[entry.key] = entry.value
             case 0x32:
                 guard let value = reader.string() else { return nil }
                 event.eventID = value
@@ -56,93 +44,5 @@ extension Segments_V1_Event {
             }
         }
         self = event
-    }
-
-    /// A `Value` with at most one field, or `nil` (see ``init(fastDecoding:)``).
-    private static func fastValue(_ reader: WireReader) -> Segments_V1_Value? {
-        var reader = reader
-        var value = Segments_V1_Value()
-        guard !reader.atEnd else { return value }
-        guard let tag = reader.varint() else { return nil }
-        switch tag {
-        case 0x0A:
-            guard let string = reader.string() else { return nil }
-            value.stringValue = string
-        case 0x11:
-            guard let bits = reader.fixed64() else { return nil }
-            value.numberValue = Double(bitPattern: bits)
-        case 0x18:
-            guard let bool = reader.varint() else { return nil }
-            value.boolValue = bool != 0
-        case 0x20:
-            guard let ms = reader.varint() else { return nil }
-            value.timestampMs = Int64(bitPattern: ms)
-        case 0x2A:
-            guard var list = reader.lengthDelimited() else { return nil }
-            var strings: [String] = []
-            while !list.atEnd {
-                guard list.varint() == 0x0A, let string = list.string() else { return nil }
-                strings.append(string)
-            }
-            value.stringList.values = strings
-        default:
-            return nil
-        }
-        return reader.atEnd ? value : nil
-    }
-}
-
-/// Reads protobuf wire format from a byte range; every read returns `nil` on malformed or
-/// truncated input.
-private struct WireReader {
-    let bytes: UnsafeRawBufferPointer
-    var position: Int
-    let end: Int
-
-    var atEnd: Bool { self.position >= self.end }
-
-    mutating func varint() -> UInt64? {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while self.position < self.end, shift < 64 {
-            let byte = self.bytes[self.position]
-            self.position += 1
-            result |= UInt64(byte & 0x7F) << shift
-            if byte & 0x80 == 0 { return result }
-            shift += 7
-        }
-        return nil
-    }
-
-    mutating func fixed64() -> UInt64? {
-        guard self.end - self.position >= 8 else { return nil }
-        var value: UInt64 = 0
-        for offset in 0..<8 {
-            value |= UInt64(self.bytes[self.position + offset]) << (8 * UInt64(offset))
-        }
-        self.position += 8
-        return value
-    }
-
-    /// The next length-delimited payload, as a reader over it.
-    mutating func lengthDelimited() -> WireReader? {
-        guard let length = self.varint(), length <= UInt64(self.end - self.position) else { return nil }
-        let start = self.position
-        self.position += Int(length)
-        return WireReader(bytes: self.bytes, position: start, end: self.position)
-    }
-
-    /// The next length-delimited payload as a string; `nil` when it is not valid UTF-8.
-    mutating func string() -> String? {
-        guard let payload = self.lengthDelimited() else { return nil }
-        let run = UnsafeBufferPointer(
-            rebasing: self.bytes.assumingMemoryBound(to: UInt8.self)[payload.position..<payload.end]
-        )
-        var ascii = true
-        for byte in run where byte >= 0x80 {
-            ascii = false
-            break
-        }
-        return ascii ? String(decoding: run, as: UTF8.self) : String(validating: run, as: UTF8.self)
     }
 }

@@ -75,6 +75,46 @@ import Testing
         #expect(throws: MembershipEngineError.self) { try h.engine.finishBackfill(session) }
     }
 
+    @Test func aShorterWindowOverKeptEventsIsComputedFromMemory() throws {
+        let h = EngineHarness()
+        try h.put("recent", "sum(purchase.amount within 30d) >= 1")
+        h.track("u1", "purchase", at: baseMs - 10 * msDay, ["amount": .number(10)])
+        h.track("u1", "purchase", at: baseMs - 2 * msDay, ["amount": .number(25)])
+        h.track("u2", "purchase", at: baseMs - 1 * msDay, ["amount": .number(5)])
+        h.track("u3", "purchase", at: baseMs - 20 * msDay, ["amount": .number(50)])
+        // Same events, same (absent) filter, a shorter window: no back-fill.
+        let week = try h.put("week", "count(purchase within 7d) >= 1")
+        #expect(!week.awaitsBackfill)
+        #expect(week.transitions == [entered("week", "u1", baseMs), entered("week", "u2", baseMs)])
+        let spend = try h.put("spend", "sum(purchase.amount within 3d) >= 20")
+        #expect(!spend.awaitsBackfill)
+        #expect(spend.transitions == [entered("spend", "u1", baseMs)])
+        // A longer window or another filter needs events the engine did not keep.
+        #expect(try h.put("quarter", "count(purchase within 90d) >= 1").awaitsBackfill)
+        #expect(try h.put("big", "count(purchase where amount > 20 within 7d) >= 1").awaitsBackfill)
+        // The derived states move with time like any other: u1's -2d purchase leaves 3d at +1d, 7d at +5d.
+        #expect(
+            h.advance(to: baseMs + 7 * msDay) == [
+                exited("spend", "u1", baseMs + 1 * msDay), exited("week", "u1", baseMs + 5 * msDay),
+                exited("week", "u2", baseMs + 6 * msDay),
+            ]
+        )
+    }
+
+    @Test func anyAggregateOverKeptRawEventsIsComputedFromMemory() throws {
+        let h = EngineHarness()
+        // A filter that reads time keeps the events themselves, projected on `paid_at` and `amount`.
+        try h.put("paid", "sum(purchase.amount where paid_at > 30d ago) >= 1")
+        h.track("u1", "purchase", at: baseMs - 40 * msDay, ["amount": .number(10), "paid_at": .timestamp(baseMs)])
+        h.track("u2", "purchase", at: baseMs - 1 * msDay, ["amount": .number(5), "paid_at": .timestamp(baseMs)])
+        let outcome = try h.put("all_time", "count(purchase) >= 1 and sum(purchase.amount within 7d) < 10")
+        #expect(!outcome.awaitsBackfill)
+        #expect(outcome.transitions == [entered("all_time", "u1", baseMs), entered("all_time", "u2", baseMs)])
+        // `url` was not kept.
+        #expect(try h.put("pricing", #"count(purchase where url = "/pricing") >= 1"#).awaitsBackfill)
+        #expect(h.track("u1", "purchase", ["amount": .number(20)]) == [exited("all_time", "u1", baseMs)])
+    }
+
     @Test func aSnapshotOverrunByTheFeedIsRefused() throws {
         let h = EngineHarness()
         h.track("u1", "purchase")
