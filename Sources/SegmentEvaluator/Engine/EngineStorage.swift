@@ -1,5 +1,11 @@
 import SegmentLanguage
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 // The engine's internal tables. Users, attribute names, aggregates, segments and lists are interned as dense
 // `Int32` indexes so that per-user state holds small integers instead of strings.
 
@@ -49,10 +55,19 @@ func utf8Equal(_ a: String, _ b: String) -> Bool {
     return x.elementsEqual(y)
 }
 
-/// UTF-8 byte order of strings (the order of Unicode scalar values).
+/// UTF-8 byte order of strings (the order of Unicode scalar values). Compares the contiguous storage of native
+/// strings with `memcmp`; falls back to the UTF-8 views otherwise.
 @inline(__always)
 func utf8Less(_ a: String, _ b: String) -> Bool {
-    a.utf8.lexicographicallyPrecedes(b.utf8)
+    let fast = a.utf8.withContiguousStorageIfAvailable { p in
+        b.utf8.withContiguousStorageIfAvailable { q in
+            let common = min(p.count, q.count)
+            let order = common == 0 ? 0 : memcmp(p.baseAddress!, q.baseAddress!, common)
+            return order != 0 ? order < 0 : p.count < q.count
+        }
+    }
+    if let fast, let fast { return fast }
+    return a.utf8.lexicographicallyPrecedes(b.utf8)
 }
 
 /// One retained attribute value of a user. The value comes first so that the name fits in its padding (24 bytes,

@@ -224,11 +224,7 @@ extension MembershipEngine {
             activated.append(s)
         }
         rebuildOrder()
-        for u in usersSortedByID() {
-            flag(activated)
-            evaluateFlagged(u, at: now, exprDirty: true, fullDue: true, into: &out)
-        }
-        return out
+        return out + evaluateEveryUser(activated, at: now, exprDirty: true, fullDue: true)
     }
 
     /// Back-fills from a whole snapshot in one call: ``beginBackfill(snapshotSeq:)``, the profiles and events, then

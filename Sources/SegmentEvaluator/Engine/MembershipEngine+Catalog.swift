@@ -53,13 +53,7 @@ extension MembershipEngine {
         }
         segIndex[name] = s
         rebuildOrder()
-        var out: [MembershipTransition] = []
-        if slot.active {
-            for u in usersSortedByID() {
-                flags[Int(s)] = true
-                evaluateFlagged(u, at: nowMs, exprDirty: slot.timeSensitive, into: &out)
-            }
-        }
+        let out = slot.active ? evaluateEveryUser([s], at: nowMs, exprDirty: slot.timeSensitive) : []
         return PutSegmentOutcome(transitions: out, newNeeds: newNeeds)
     }
 

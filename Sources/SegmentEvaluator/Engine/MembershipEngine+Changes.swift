@@ -321,12 +321,23 @@ extension MembershipEngine {
         return out
     }
 
-    /// All live user slots, sorted by user id bytes.
-    func usersSortedByID() -> [Int32] {
-        var all: [Int32] = []
-        all.reserveCapacity(userIndex.count)
-        for (u, user) in users.enumerated() where user.alive { all.append(Int32(u)) }
-        all.sort { utf8Less(users[Int($0)].id, users[Int($1)].id) }
-        return all
+    /// Evaluates `segments` for every user and returns the transitions in user id order (each user's in dependency
+    /// order), as if the users had been evaluated in id order: users are evaluated independently of each other, so
+    /// they are taken in slot order and only the transitions — far fewer than the users — are sorted.
+    func evaluateEveryUser(
+        _ segments: [Int32],
+        at t: Int64,
+        exprDirty: Bool,
+        fullDue: Bool = false
+    ) -> [MembershipTransition] {
+        var out: [MembershipTransition] = []
+        for (u, user) in users.enumerated() where user.alive {
+            flag(segments)
+            evaluateFlagged(Int32(u), at: t, exprDirty: exprDirty, fullDue: fullDue, into: &out)
+        }
+        let order = out.indices.sorted { i, j in
+            utf8Less(out[i].userID, out[j].userID) || (!utf8Less(out[j].userID, out[i].userID) && i < j)
+        }
+        return order.map { out[$0] }
     }
 }

@@ -83,19 +83,20 @@ extension MembershipEngine {
         return encodeUser(slot: u)
     }
 
-    /// The records of the users changed (or deleted: `nil`) since the last call, in no particular order; clears
-    /// the set. What ``takeDirtyUsers()`` and ``encodeUserState(_:)`` give, without looking each user up again or
-    /// sorting the ids (the caller holds the engine while this runs; ordering for the disk can wait).
+    /// The states of the users changed (or deleted: `nil`) since the last call, in no particular order; clears the
+    /// set. What ``takeDirtyUsers()`` and ``encodeUserState(_:)`` give, without looking each user up again, sorting
+    /// the ids or encoding: the caller holds the engine while this runs, and encodes each state
+    /// (``UserStateSnapshot/encoded()``) after letting go of it.
     ///
-    /// - Returns: `(user id, record)` pairs, one per user.
-    public func takeDirtyUserStates() -> [(userID: String, record: [UInt8]?)] {
-        var out: [(userID: String, record: [UInt8]?)] = []
+    /// - Returns: `(user id, state)` pairs, one per user.
+    public func takeDirtyUserStates() -> [(userID: String, state: UserStateSnapshot?)] {
+        var out: [(userID: String, state: UserStateSnapshot?)] = []
         out.reserveCapacity(dirtySlots.count + deletedUsers.count)
         for u in dirtySlots where users[Int(u)].alive && users[Int(u)].dirty {
             users[Int(u)].dirty = false
-            out.append((users[Int(u)].id, encodeUser(slot: u)))
+            out.append((users[Int(u)].id, UserStateSnapshot(users[Int(u)])))
         }
-        // A user deleted and created again has a record from its new slot above.
+        // A user deleted and created again has a state from its new slot above.
         for key in deletedUsers where userIndex[key] == nil {
             out.append((key.string, nil))
         }
@@ -105,50 +106,7 @@ extension MembershipEngine {
     }
 
     private func encodeUser(slot u: Int32) -> [UInt8] {
-        let user = users[Int(u)]
-        var w = BinaryWriter()
-        w.u8(Self.userMagic)
-        w.u8(Self.formatVersion)
-        w.string(user.id)
-        // Instants are written relative to a base taken from the state itself, so that a record does not change
-        // while the user's state does not.
-        let base = user.due != .max ? user.due : (user.members.first?.sinceMs ?? 0)
-        w.zigzag(base)
-        w.zigzag(user.due == .max ? 0 : user.due &- base &+ 1)
-        w.zigzag(user.exprDue == .max ? 0 : user.exprDue &- base &+ 1)
-        w.int(user.attrs.count)
-        for entry in user.attrs {
-            w.int(Int(entry.name))
-            w.value(entry.value)
-        }
-        w.int(user.aggs.count)
-        for st in user.aggs {
-            w.int(Int(st.key))
-            w.zigzag(st.n)
-            w.compactDouble(st.x)
-            w.int(st.entries.count)
-            var previous = base
-            for e in st.entries {
-                w.zigzag(e.at &- previous)
-                previous = e.at
-                w.compactDouble(e.v)
-            }
-            w.int(st.raw.count)
-            for event in st.raw {
-                w.string(event.name)
-                w.zigzag(event.atMs &- base)
-                w.properties(event.properties)
-            }
-            w.properties(st.witness)
-        }
-        w.int(user.members.count)
-        for m in user.members {
-            w.int(Int(m.segment))
-            w.zigzag(m.sinceMs &- base)
-        }
-        w.int(user.lists.count)
-        for l in user.lists { w.int(Int(l)) }
-        return w.bytes
+        UserStateSnapshot(users[Int(u)]).encoded()
     }
 
     // MARK: - Restoring
@@ -375,4 +333,77 @@ extension MembershipEngine {
 
 private func isSorted(_ values: [Int32]) -> Bool {
     zip(values, values.dropFirst()).allSatisfy { $0 < $1 }
+}
+
+/// One user's state as it was when taken from the engine (``MembershipEngine/takeDirtyUserStates()``): its arrays
+/// share storage with the engine's until either side changes them (copy on write), so taking it costs a few
+/// reference counts and encoding it can happen on another thread while the engine goes on.
+public struct UserStateSnapshot: @unchecked Sendable {
+    // @unchecked: value semantics throughout — the arrays are copy-on-write and the one class inside a
+    // `KeyState` (`KeyExtra`) is copied by the engine before it changes a shared one. The snapshot itself is
+    // never changed.
+    let id: String
+    let attrs: [AttrEntry]
+    let aggs: [KeyState]
+    let members: [MemberEntry]
+    let lists: [Int32]
+    let due: Int64
+    let exprDue: Int64
+
+    init(_ user: UserRecord) {
+        id = user.id
+        attrs = user.attrs
+        aggs = user.aggs
+        members = user.members
+        lists = user.lists
+        due = user.due
+        exprDue = user.exprDue
+    }
+
+    /// The record ``MembershipEngine/restoreUser(_:)`` reads.
+    public func encoded() -> [UInt8] {
+        var w = BinaryWriter()
+        w.u8(MembershipEngine.userMagic)
+        w.u8(MembershipEngine.formatVersion)
+        w.string(id)
+        // Instants are written relative to a base taken from the state itself, so that a record does not change
+        // while the user's state does not.
+        let base = due != .max ? due : (members.first?.sinceMs ?? 0)
+        w.zigzag(base)
+        w.zigzag(due == .max ? 0 : due &- base &+ 1)
+        w.zigzag(exprDue == .max ? 0 : exprDue &- base &+ 1)
+        w.int(attrs.count)
+        for entry in attrs {
+            w.int(Int(entry.name))
+            w.value(entry.value)
+        }
+        w.int(aggs.count)
+        for st in aggs {
+            w.int(Int(st.key))
+            w.zigzag(st.n)
+            w.compactDouble(st.x)
+            w.int(st.entries.count)
+            var previous = base
+            for e in st.entries {
+                w.zigzag(e.at &- previous)
+                previous = e.at
+                w.compactDouble(e.v)
+            }
+            w.int(st.raw.count)
+            for event in st.raw {
+                w.string(event.name)
+                w.zigzag(event.atMs &- base)
+                w.properties(event.properties)
+            }
+            w.properties(st.witness)
+        }
+        w.int(members.count)
+        for m in members {
+            w.int(Int(m.segment))
+            w.zigzag(m.sinceMs &- base)
+        }
+        w.int(lists.count)
+        for l in lists { w.int(Int(l)) }
+        return w.bytes
+    }
 }

@@ -23,8 +23,8 @@ final class EngineStateStore: Sendable {
     /// What one save writes.
     struct Save: Sendable {
         var catalog: [UInt8]
-        /// Changed users' records, in any order; `nil` deletes the user's record.
-        var users: [(userID: String, record: [UInt8]?)]
+        /// Changed users' states, in any order, encoded when written; `nil` deletes the user's record.
+        var users: [(userID: String, state: UserStateSnapshot?)]
     }
 
     private struct State: ~Copyable {
@@ -115,11 +115,10 @@ final class EngineStateStore: Sendable {
             )
             let delete = try sqlite.cachedStatement("DELETE FROM engine_users WHERE user_id = ?")
             // In key order: neighbouring rows share B-tree pages.
-            for (userID, record) in save.users.sorted(by: { $0.userID.utf8.lexicographicallyPrecedes($1.userID.utf8) })
-            {
-                if let record {
+            for (userID, state) in save.users.sorted(by: { utf8Less($0.userID, $1.userID) }) {
+                if let state {
                     try upsert.bind(userID, at: 1)
-                    try upsert.bind(record, at: 2)
+                    try upsert.bind(state.encoded(), at: 2)
                     try upsert.execute()
                 } else {
                     try delete.bind(userID, at: 1)

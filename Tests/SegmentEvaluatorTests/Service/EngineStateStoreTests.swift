@@ -1,6 +1,8 @@
 import Foundation
+import SegmentLanguage
 import SegmentsSQLite
 import SegmentsTesting
+import SegmentsWire
 import Testing
 
 @testable import SegmentEvaluator
@@ -12,8 +14,9 @@ import Testing
         try await TemporaryDirectory.with { directory in
             let log = try TransitionLog(directory: directory)
             let store = log.engineState
-            store.save(.init(catalog: [1], users: [("u1", [10]), ("u2", [20])]), atSeq: 5)
-            store.save(.init(catalog: [2], users: [("u1", nil), ("u3", [30])]), atSeq: 9)
+            let state = Self.userStates(["u1", "u2", "u3"])
+            store.save(.init(catalog: [1], users: [("u1", state["u1"]), ("u2", state["u2"])]), atSeq: 5)
+            store.save(.init(catalog: [2], users: [("u1", nil), ("u3", state["u3"])]), atSeq: 9)
             store.flush()
             #expect(store.canSave)
             #expect(store.stateSeq == 9)
@@ -21,9 +24,19 @@ import Testing
             let reopened = try TransitionLog(directory: directory)
             let saved = try #require(try reopened.engineState.load())
             #expect(saved.catalog == [2])
-            #expect(saved.users.sorted { $0.lexicographicallyPrecedes($1) } == [[20], [30]])
+            let expected = [state["u2"]!.encoded(), state["u3"]!.encoded()]
+            #expect(saved.users.sorted { $0.lexicographicallyPrecedes($1) } == expected.sorted { $0.lexicographicallyPrecedes($1) })
             #expect(reopened.stateSeq == 9)
         }
+    }
+
+    /// The states of users with a profile each, taken from an engine.
+    static func userStates(_ ids: [String]) -> [String: UserStateSnapshot] {
+        let h = EngineHarness()
+        for (i, id) in ids.enumerated() { h.profile(id, ["rank": .number(Double(i))]) }
+        var out: [String: UserStateSnapshot] = [:]
+        for (id, state) in h.engine.takeDirtyUserStates() { out[id] = state }
+        return out
     }
 
     /// A data directory from before the state had its own file (schema version 3: the state in
@@ -46,6 +59,7 @@ import Testing
                     INSERT INTO meta VALUES ('checkpoint_seq', 12), ('state_seq', 7), ('evaluator_id', 'e-1');
                     INSERT INTO engine_catalog VALUES (0, x'0102');
                     INSERT INTO engine_users VALUES ('u1', x'0A'), ('u2', x'0B');
+                    INSERT INTO transitions VALUES (1, 's', 'u1', 1, 5, 3), (2, 's', 'u2', 1, 5, 3), (3, 's', 'u1', 2, 6, 4);
                     """
                 )
                 try old.execute(WebhookLedger.schema)
@@ -59,9 +73,11 @@ import Testing
             let saved = try #require(try log.engineState.load())
             #expect(saved.catalog == [1, 2])
             #expect(saved.users.sorted { $0.lexicographicallyPrecedes($1) } == [[0x0A], [0x0B]])
+            // The transitions recorded before are found by user through the new index.
+            #expect(try log.read(from: 0, limit: 10, userID: "u1").map(\.seq) == [1, 3])
 
             let migrated = try SQLiteConnection(path: directory + "/evaluator.sqlite")
-            #expect(try migrated.userVersion() == 4)
+            #expect(try migrated.userVersion() == 5)
             let tables = try migrated.prepare("SELECT count(*) FROM sqlite_master WHERE name LIKE 'engine_%'")
             _ = try tables.step()
             #expect(tables.int64(at: 0) == 0)
@@ -72,7 +88,7 @@ import Testing
     @Test func resetRemovesTheState() async throws {
         try await TemporaryDirectory.with { directory in
             let log = try TransitionLog(directory: directory)
-            log.engineState.save(.init(catalog: [1], users: [("u1", [10])]), atSeq: 3)
+            log.engineState.save(.init(catalog: [1], users: [("u1", Self.userStates(["u1"])["u1"])]), atSeq: 3)
             try log.reset()
             #expect(log.stateSeq == 0)
             #expect(try log.engineState.load() == nil)

@@ -1,0 +1,59 @@
+import SegmentsSQLite
+import SegmentsTesting
+import SegmentsWire
+import Testing
+
+@testable import SegmentEvaluator
+
+/// The transition log's per-user index, written in sorted groups: a user's transitions come back
+/// complete and in order whether they are in the index, in the log's tail it does not cover yet,
+/// or both, across index parts and reopens.
+@Suite struct TransitionLogTests {
+    typealias Row = (segment: String, userID: String, enter: Bool, atMs: Int64, storeSeq: UInt64)
+
+    /// 1,000 transitions of ten users in commits of 37, with groups of 100 and parts of 64: the
+    /// index ends at the last commit that completed a group, the rest is read from the tail.
+    @Test func aUsersTransitionsComeFromTheIndexAndTheTail() async throws {
+        try await TemporaryDirectory.with { directory in
+            var written: [Row] = []
+            for i in 0..<1_000 {
+                written.append(("s\(i % 3)", "u\(i * 7 % 10)", i % 2 == 0, Int64(i), UInt64(i / 37 + 1)))
+            }
+            do {
+                let log = try TransitionLog(directory: directory, userIndexGroup: 100, userIndexPartBits: 6)
+                for start in stride(from: 0, to: written.count, by: 37) {
+                    let commit = Array(written[start..<min(start + 37, written.count)])
+                    try log.append(commit, checkpointSeq: commit.last!.storeSeq)
+                }
+                try Self.expectReads(log, written)
+            }
+            // Reopened: the index position was saved with the last group.
+            let reopened = try TransitionLog(directory: directory, userIndexGroup: 100, userIndexPartBits: 6)
+            try Self.expectReads(reopened, written)
+            let db = try SQLiteConnection(path: directory + "/evaluator.sqlite")
+            let indexed = try db.prepare("SELECT count(*), max(seq) FROM user_transitions")
+            _ = try indexed.step()
+            #expect(indexed.int64(at: 0) == indexed.int64(at: 1))
+            #expect(indexed.int64(at: 0) > 800 && indexed.int64(at: 0) < 1_000)
+        }
+    }
+
+    /// Every user's transitions, whole and in pages of 7 (pages cross the index's end).
+    static func expectReads(_ log: TransitionLog, _ written: [Row]) throws {
+        for user in (0..<10).map({ "u\($0)" }) {
+            let expected = written.enumerated().filter { $0.element.userID == user }.map { UInt64($0.offset + 1) }
+            let whole = try log.read(from: 0, limit: 10_000, userID: user)
+            #expect(whole.map(\.seq) == expected)
+            #expect(whole.allSatisfy { $0.userID == user })
+            var paged: [UInt64] = []
+            var from: UInt64 = 0
+            while true {
+                let page = try log.read(from: from, limit: 7, userID: user)
+                paged += page.map(\.seq)
+                guard let last = page.last, page.count == 7 else { break }
+                from = last.seq + 1
+            }
+            #expect(paged == expected)
+        }
+    }
+}
