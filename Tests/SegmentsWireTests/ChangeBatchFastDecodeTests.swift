@@ -99,6 +99,35 @@ import Testing
         }
     }
 
+    @Test func aFilterKeepsTheNamedEventsAndSkipsTheRest() throws {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<100 {
+            let batch = self.randomBatch(&generator)
+            let bytes: [UInt8] = try batch.serializedBytes()
+            for filter in [
+                ChangeFilter(profiles: false, eventNames: ["u1", "é"]),
+                ChangeFilter(profiles: true, eventNames: []),
+            ] {
+                let decoded = try #require(
+                    bytes.withUnsafeBytes { Segments_V1_ChangeBatch(fastDecoding: $0, keeping: filter) }
+                )
+                var expected = batch
+                for i in expected.entries.indices {
+                    switch expected.entries[i].change {
+                    case .eventsTracked(var tracked):
+                        tracked.events.removeAll { event in !filter.eventNames.contains(Array(event.name.utf8)) }
+                        expected.entries[i].change = .eventsTracked(tracked)
+                    case .profilesUpserted where !filter.profiles:
+                        expected.entries[i].change = .profilesUpserted(Segments_V1_ProfilesUpserted())
+                    default:
+                        break
+                    }
+                }
+                #expect(decoded == expected)
+            }
+        }
+    }
+
     @Test(arguments: [
         [0x0A, 3, 0x08, 1] as [UInt8],  // truncated entry
         [0x18, 1],  // unknown field 3 of the batch
@@ -112,7 +141,9 @@ import Testing
     }
 
     @Test func theResponseStreamUsesIt() {
-        // The RPC layer finds the hand-written decoder through this conformance.
-        #expect(Segments_V1_ChangeBatch.self is any FastDecodableMessage.Type)
+        // The RPC layer, generic over the response type, finds the hand-written decoder this way.
+        func hasFastDecoder<M: Message>(_: M.Type) -> Bool { M.self is any FastDecodableMessage.Type }
+        #expect(hasFastDecoder(Segments_V1_ChangeBatch.self))
+        #expect(!hasFastDecoder(Segments_V1_Event.self))
     }
 }

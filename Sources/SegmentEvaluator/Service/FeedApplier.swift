@@ -1,5 +1,6 @@
 import DaemonSupport
 import Logging
+import NIOCore
 import SegmentLanguage
 import SegmentsRPC
 import SegmentsWire
@@ -239,13 +240,21 @@ struct FeedApplier: Sendable {
         over connection: RPCConnection
     ) async throws -> Int {
         let needs = session.needs
+        let filter = ChangeFilter(profiles: !needs.attributes.isEmpty, eventNames: needs.events.keys)
         var taken = 0
-        let batches = PrefetchingIterator(
-            connection.stream(ProfileStoreAPI.subscribe, self.subscribeRequest(from: 1)).makeAsyncIterator()
-        )
-        defer { batches.cancel() }
-        while let batch = try await batches.next() {
-            batches.prefetch()
+        var payloads = connection.stream(ProfileStoreAPI.subscribe, self.subscribeRequest(from: 1))
+            .makeAsyncIterator()
+        while let payload = try await payloads.nextPayload() {
+            // Events of other names are skipped undecoded: most of a log, for most new segments.
+            let decoded = payload.withUnsafeReadableBytes {
+                Segments_V1_ChangeBatch(fastDecoding: $0, keeping: filter)
+            }
+            let batch: Segments_V1_ChangeBatch
+            do {
+                batch = try decoded ?? Segments_V1_ChangeBatch(buffer: payload)
+            } catch {
+                throw SegmentEvaluatorError(.unavailable, "the store sent a change batch that does not decode")
+            }
             self.progress.enter(.loadingBackfill(upTo: upTo, readThrough: batch.entries.last?.seq ?? 0))
             for entry in batch.entries {
                 guard entry.seq <= upTo else { return taken }

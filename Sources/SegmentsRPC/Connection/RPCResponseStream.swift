@@ -21,12 +21,7 @@ public struct RPCResponseStream<Response: Message>: AsyncSequence {
         /// The next response, or `nil` after the server ended the stream with OK.
         /// - Throws: ``RPCError`` when the call failed.
         @concurrent public mutating func next() async throws -> Response? {
-            guard let payload = try await self.payloads.next() else { return nil }
-            self.taken += 1
-            if self.taken >= self.grants.every {
-                self.grants.grant(self.taken)
-                self.taken = 0
-            }
+            guard let payload = try await self.nextPayload() else { return nil }
             if let fast = Response.self as? any FastDecodableMessage.Type,
                 let decoded = payload.withUnsafeReadableBytes({ fast.init(fastDecoding: $0) }) as? Response
             {
@@ -37,6 +32,19 @@ public struct RPCResponseStream<Response: Message>: AsyncSequence {
             } catch {
                 throw RPCError(.internalError, "response is not a valid \(Response.protoMessageName)")
             }
+        }
+
+        /// The next response's bytes, not decoded (for a reader that decodes part of it), or `nil`
+        /// after the server ended the stream with OK.
+        /// - Throws: ``RPCError`` when the call failed.
+        @concurrent public mutating func nextPayload() async throws -> ByteBuffer? {
+            guard let payload = try await self.payloads.next() else { return nil }
+            self.taken += 1
+            if self.taken >= self.grants.every {
+                self.grants.grant(self.taken)
+                self.taken = 0
+            }
+            return payload
         }
     }
 

@@ -11,13 +11,22 @@ extension Segments_V1_ChangeBatch {
     /// the exact result or error for every input. Where this decoder answers, it answers as
     /// SwiftProtobuf would.
     public init?(fastDecoding bytes: UnsafeRawBufferPointer) {
+        self.init(fastDecoding: bytes, keeping: nil)
+    }
+
+    /// ``init(fastDecoding:)`` keeping only part of the log, for a reader that needs a fraction of
+    /// it (a back-fill): the events of the names `filter` accepts (the others are skipped without
+    /// decoding their properties), and profile changes only when it asks for them. Entries keep
+    /// their numbers and kinds; what is left out is missing from their lists.
+    public init?(fastDecoding bytes: UnsafeRawBufferPointer, keeping filter: ChangeFilter?) {
         var reader = WireReader(bytes: bytes, position: 0, end: bytes.count)
         var batch = Segments_V1_ChangeBatch()
         while !reader.atEnd {
             guard let tag = reader.varint() else { return nil }
             switch tag {
             case 0x0A:
-                guard let entry = reader.lengthDelimited(), let decoded = Segments_V1_ChangeEntry(fastReading: entry)
+                guard let entry = reader.lengthDelimited(),
+                    let decoded = Segments_V1_ChangeEntry(fastReading: entry, keeping: filter)
                 else { return nil }
                 batch.entries.append(decoded)
             case 0x10:
@@ -31,8 +40,29 @@ extension Segments_V1_ChangeBatch {
     }
 }
 
+/// What a reader of the change log keeps of it (see
+/// ``Segments_V1_ChangeBatch/init(fastDecoding:keeping:)``).
+public struct ChangeFilter: Sendable {
+    /// Whether profile changes are kept.
+    public var profiles: Bool
+    /// The UTF-8 bytes of the event names kept.
+    public var eventNames: [[UInt8]]
+
+    /// - Parameters:
+    ///   - profiles: Whether profile changes are kept.
+    ///   - eventNames: The event names kept.
+    public init(profiles: Bool, eventNames: some Sequence<String>) {
+        self.profiles = profiles
+        self.eventNames = eventNames.map { Array($0.utf8) }
+    }
+
+    func keepsEvent(named name: UnsafeRawBufferPointer) -> Bool {
+        self.eventNames.contains { $0.count == name.count && $0.withUnsafeBytes { $0.elementsEqual(name) } }
+    }
+}
+
 extension Segments_V1_ChangeEntry {
-    init?(fastReading reader: WireReader) {
+    init?(fastReading reader: WireReader, keeping filter: ChangeFilter? = nil) {
         var reader = reader
         var entry = Segments_V1_ChangeEntry()
         while !reader.atEnd {
@@ -47,7 +77,7 @@ extension Segments_V1_ChangeEntry {
             case 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42, 0x4A, 0x52, 0x5A, 0x62, 0x6A:
                 // A second change in one entry would be merged or replaced by SwiftProtobuf.
                 guard entry.change == nil, let payload = reader.lengthDelimited(),
-                    let change = Self.change(field: tag >> 3, payload)
+                    let change = Self.change(field: tag >> 3, payload, keeping: filter)
                 else { return nil }
                 entry.change = change
             default:
@@ -57,10 +87,12 @@ extension Segments_V1_ChangeEntry {
         self = entry
     }
 
-    private static func change(field: UInt64, _ payload: WireReader) -> OneOf_Change? {
+    private static func change(field: UInt64, _ payload: WireReader, keeping filter: ChangeFilter?) -> OneOf_Change? {
         switch field {
-        case 3: return Segments_V1_ProfilesUpserted(fastReading: payload).map { .profilesUpserted($0) }
-        case 5: return Segments_V1_EventsTracked(fastReading: payload).map { .eventsTracked($0) }
+        case 3:
+            if let filter, !filter.profiles { return .profilesUpserted(Segments_V1_ProfilesUpserted()) }
+            return Segments_V1_ProfilesUpserted(fastReading: payload).map { .profilesUpserted($0) }
+        case 5: return Segments_V1_EventsTracked(fastReading: payload, keeping: filter).map { .eventsTracked($0) }
         default:
             // Rare entries: SwiftProtobuf, over a copy of their bytes.
             let bytes = payload.bytesCopy
@@ -126,15 +158,19 @@ extension Segments_V1_ProfileChange {
 }
 
 extension Segments_V1_EventsTracked {
-    init?(fastReading reader: WireReader) {
+    init?(fastReading reader: WireReader, keeping filter: ChangeFilter?) {
         var reader = reader
         var tracked = Segments_V1_EventsTracked()
         while !reader.atEnd {
             guard let tag = reader.varint() else { return nil }
             switch tag {
             case 0x0A:
-                guard let event = reader.lengthDelimited(), let decoded = Segments_V1_Event(fastReading: event)
-                else { return nil }
+                guard let event = reader.lengthDelimited() else { return nil }
+                if let filter {
+                    guard let name = event.eventName() else { return nil }
+                    if !filter.keepsEvent(named: name) { continue }
+                }
+                guard let decoded = Segments_V1_Event(fastReading: event) else { return nil }
                 tracked.events.append(decoded)
             case 0x12:
                 guard let value = reader.string() else { return nil }

@@ -55,6 +55,28 @@ struct WireReader {
         return ascii ? String(decoding: run, as: UTF8.self) : String(validating: run, as: UTF8.self)
     }
 
+    /// The bytes of an `Event`'s name (field 2), skipping the other fields; `nil` when malformed
+    /// or of an unexpected wire type.
+    func eventName() -> UnsafeRawBufferPointer? {
+        var reader = self
+        var name = UnsafeRawBufferPointer(start: nil, count: 0)
+        while !reader.atEnd {
+            guard let tag = reader.varint() else { return nil }
+            switch tag & 7 {
+            case 0:
+                guard reader.varint() != nil else { return nil }
+            case 1:
+                guard reader.fixed64() != nil else { return nil }
+            case 2:
+                guard let field = reader.lengthDelimited() else { return nil }
+                if tag == 0x12 { name = UnsafeRawBufferPointer(rebasing: self.bytes[field.position..<field.end]) }
+            default:
+                return nil
+            }
+        }
+        return name
+    }
+
     /// The rest of the range, copied.
     var bytesCopy: [UInt8] {
         Array(UnsafeRawBufferPointer(rebasing: self.bytes[self.position..<self.end]))
