@@ -331,9 +331,36 @@ extension MembershipEngine {
         fullDue: Bool = false
     ) -> [MembershipTransition] {
         var out: [MembershipTransition] = []
-        for (u, user) in users.enumerated() where user.alive {
-            flag(segments)
-            evaluateFlagged(Int32(u), at: t, exprDirty: exprDirty, fullDue: fullDue, into: &out)
+        // One segment nothing reads and whose comparisons do not move with time (a new segment, usually): its
+        // result changes no due instant and flags nothing, so only its membership is kept.
+        let alone = segments.count == 1 && !exprDirty && !fullDue
+        if alone, let seg = segs[Int(segments[0])], seg.active, !seg.timeSensitive, seg.dependents.isEmpty {
+            let s = segments[0]
+            for (u, user) in users.enumerated() where user.alive {
+                guard user.due > t else {
+                    flag(segments)
+                    evaluateFlagged(Int32(u), at: t, exprDirty: false, into: &out)
+                    continue
+                }
+                let result = evaluate(Int32(u), seg, at: t)
+                let p = user.memberPosition(s)
+                guard result != p.found else { continue }
+                if result {
+                    user.members.compactInsert(MemberEntry(segment: s, sinceMs: t), at: p.index)
+                    seg.memberCount += 1
+                    out.append(MembershipTransition(segment: seg.name, userID: user.id, kind: .enter, atMs: t))
+                } else {
+                    user.members.remove(at: p.index)
+                    seg.memberCount -= 1
+                    out.append(MembershipTransition(segment: seg.name, userID: user.id, kind: .exit, atMs: t))
+                }
+                markDirty(Int32(u))
+            }
+        } else {
+            for (u, user) in users.enumerated() where user.alive {
+                flag(segments)
+                evaluateFlagged(Int32(u), at: t, exprDirty: exprDirty, fullDue: fullDue, into: &out)
+            }
         }
         let order = out.indices.sorted { i, j in
             utf8Less(out[i].userID, out[j].userID) || (!utf8Less(out[j].userID, out[i].userID) && i < j)
