@@ -17,8 +17,18 @@ extension MembershipEngine {
     public func advance(to nowMs: Int64) -> [MembershipTransition] {
         guard nowMs > self.nowMs else { return [] }
         var out: [MembershipTransition] = []
+        var group: [Int32] = []
         while let top = heap.first, top.due <= nowMs {
-            processDue(top.user, at: top.due, into: &out)
+            // Everyone due at this instant, taken out of the scheduler and sorted by id once (the scheduler
+            // orders by instant alone); users are independent, and each goes back with its next instant.
+            let due = top.due
+            group.removeAll(keepingCapacity: true)
+            while let next = heap.first, next.due == due {
+                group.append(next.user)
+                heapRemove(at: 0)
+            }
+            if group.count > 1 { group.sort { utf8Less(users[Int($0)].id, users[Int($1)].id) } }
+            for u in group { processDue(u, at: due, into: &out) }
         }
         self.nowMs = nowMs
         return out

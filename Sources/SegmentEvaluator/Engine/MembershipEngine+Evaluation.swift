@@ -304,8 +304,7 @@ extension MembershipEngine {
 
     @inline(__always)
     func heapLess(_ a: HeapEntry, _ b: HeapEntry) -> Bool {
-        if a.due != b.due { return a.due < b.due }
-        return utf8Less(users[Int(a.user)].id, users[Int(b.user)].id)
+        a.due < b.due
     }
 
     /// Puts the user where its `due` belongs: out of the heap when `Int64.max`, else inserted or moved.

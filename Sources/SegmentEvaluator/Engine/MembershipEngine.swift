@@ -65,8 +65,8 @@ public final class MembershipEngine {
     var users: [UserRecord] = []
     var userIndex: [ByteKey: Int32] = [:]
     var freeUsers: [Int32] = []
-    /// The scheduler: an indexed 4-ary min-heap of user slots ordered by `(due, user id bytes)`; one entry per user
-    /// with a due instant.
+    /// The scheduler: an indexed 4-ary min-heap of user slots ordered by `due` (``advance(to:)`` orders the users due
+    /// at one instant by id); one entry per user with a due instant.
     var heap: [HeapEntry] = []
     /// Each user slot's position in `heap`, or -1.
     var heapPos: [Int32] = []
