@@ -26,6 +26,8 @@ final class DeferredUserIndex {
 
     private var seqs: [Int64: [UInt64]] = [:]
     private var eventIDs: [Int64: Set<String>] = [:]
+    /// Every pair in `event_ids` and in `eventIDs` (and maybe more), once loaded.
+    private var eventIDFilter: EventIDFilter?
     private var pendingCount = 0
     /// Every change-log entry up to this number is in the SQLite tables.
     private(set) var indexedThroughSeq: UInt64 = 0
@@ -52,16 +54,40 @@ final class DeferredUserIndex {
         if self.eventIDs[userKey]?.contains(eventID) == true {
             return false
         }
-        let select = try connection.cachedStatement("SELECT 1 FROM event_ids WHERE user_key = ? AND event_id = ?")
-        defer { select.reset() }
-        try select.bind(userKey, at: 1)
-        try select.bind(eventID, at: 2)
-        if try select.step() {
-            return false
+        // The table is searched only when the filter says the pair may be there.
+        if self.eventIDFilter?.mayContain(userKey: userKey, eventID: eventID) ?? true {
+            let select = try connection.cachedStatement("SELECT 1 FROM event_ids WHERE user_key = ? AND event_id = ?")
+            defer { select.reset() }
+            try select.bind(userKey, at: 1)
+            try select.bind(eventID, at: 2)
+            if try select.step() {
+                return false
+            }
         }
         self.eventIDs[userKey, default: []].insert(eventID)
+        self.eventIDFilter?.insert(userKey: userKey, eventID: eventID)
         self.pendingCount += 1
         return true
+    }
+
+    /// Builds the filter in front of `event_ids` from the table and the pending ids (at start-up,
+    /// after ``rebuild(from:)``).
+    /// - Returns: The number of pairs in the table.
+    @discardableResult
+    func loadEventIDFilter(from connection: SQLiteConnection) throws -> Int {
+        let count = try connection.prepare("SELECT count(*) FROM event_ids")
+        _ = try count.step()
+        let stored = Int(count.int64(at: 0))
+        let filter = EventIDFilter(capacity: max(4_000_000, 2 * stored))
+        let rows = try connection.prepare("SELECT user_key, event_id FROM event_ids")
+        while try rows.step() {
+            filter.insert(userKey: rows.int64(at: 0), eventID: rows.string(at: 1))
+        }
+        for (userKey, ids) in self.eventIDs {
+            for eventID in ids { filter.insert(userKey: userKey, eventID: eventID) }
+        }
+        self.eventIDFilter = filter
+        return stored
     }
 
     /// Every log entry that mentions the user, ascending.
@@ -183,6 +209,7 @@ final class DeferredUserIndex {
                     guard let key = try key(event.userID) else { continue }
                     self.noteUser(key, inEntry: seq)
                     if !event.eventID.isEmpty, self.eventIDs[key, default: []].insert(event.eventID).inserted {
+                        self.eventIDFilter?.insert(userKey: key, eventID: event.eventID)
                         self.pendingCount += 1
                     }
                 }

@@ -53,6 +53,13 @@ final class StoreDatabase: Sendable {
             // then copy pages back to the database far less often.
             try connection.execute("PRAGMA wal_autocheckpoint = 16384")
             try userIndex.rebuild(from: connection)
+            let clock = ContinuousClock()
+            let filterStart = clock.now
+            let eventIDs = try userIndex.loadEventIDFilter(from: connection)
+            logger.info(
+                "event-id filter loaded",
+                metadata: ["event-ids": "\(eventIDs)", "time": "\(clock.now - filterStart)"]
+            )
             let head = try connection.prepare("SELECT coalesce(max(seq), 0) FROM change_log")
             _ = try head.step()
             headSeq = UInt64(head.int64(at: 0))
