@@ -30,6 +30,8 @@ final class EngineStateStore: Sendable {
     private struct State: ~Copyable {
         var writing = false
         var failed = false
+        /// How long the last save took to encode and write.
+        var lastWrite: Duration = .zero
     }
 
     /// Guarded by `queue` (every use of it runs there, or before the queue has work).
@@ -51,6 +53,9 @@ final class EngineStateStore: Sendable {
 
     /// Whether a save may be handed over now: none is being written, and none failed or was lost.
     var canSave: Bool { self.state.withLock { !$0.writing && !$0.failed } }
+
+    /// How long the last save written took to encode and write (on this store's thread).
+    var lastWriteDuration: Duration { self.state.withLock { $0.lastWrite } }
 
     /// Opens (creating if needed) `engine-state.sqlite` in `directory`, which must exist.
     init(directory: String, logger: Logger) throws(SegmentEvaluatorError) {
@@ -84,6 +89,8 @@ final class EngineStateStore: Sendable {
         self.state.withLock { $0.writing = true }
         self.queue.async {
             let failed: Bool
+            let clock = ContinuousClock()
+            let start = clock.now
             do {
                 try self.write(save, atSeq: seq)
                 self.seq.store(seq, ordering: .releasing)
@@ -95,9 +102,11 @@ final class EngineStateStore: Sendable {
                 )
                 failed = true
             }
+            let took = clock.now - start
             self.state.withLock { state in
                 state.writing = false
                 state.failed = state.failed || failed
+                state.lastWrite = took
             }
         }
     }

@@ -24,10 +24,14 @@ struct FeedApplier: Sendable {
     /// How often the engine's state is saved with a checkpoint, at least.
     static let stateInterval: Duration = .seconds(2)
     /// The feed's time between state saves, as a multiple of the time the last save held the
-    /// feed (encoding the changed users): keeps saving under 4 % of the feed's time when most
-    /// users change between saves (a high write rate over many users), at the price of a
+    /// feed (taking the changed users' states): keeps saving under 4 % of the feed's time when
+    /// most users change between saves (a high write rate over many users), at the price of a
     /// longer replay after a crash.
     static let stateIntervalPerSaveTime = 25
+    /// The same, as a multiple of the time the state thread took to encode and write the last
+    /// save: keeps that thread busy at most a quarter of the time (it shares the machine with the
+    /// feed), and makes a save still in flight at shutdown, which the final save waits for, rare.
+    static let stateIntervalPerWriteTime = 4
 
     /// Runs until cancelled, then saves the engine's state.
     func run() async {
@@ -182,7 +186,11 @@ struct FeedApplier: Sendable {
             try self.core.persist(includingState: saveState)
             if saveState {
                 lastState = clock.now
-                stateInterval = max(Self.stateInterval, (lastState - persistStart) * Self.stateIntervalPerSaveTime)
+                stateInterval = max(
+                    Self.stateInterval,
+                    (lastState - persistStart) * Self.stateIntervalPerSaveTime,
+                    self.core.log.engineState.lastWriteDuration * Self.stateIntervalPerWriteTime
+                )
             }
             self.progress.enter(.awaitingFeed(after: self.core.read { $0.appliedSeq }))
             next = try await batches.next()
