@@ -24,8 +24,9 @@ import Testing
             let reopened = try TransitionLog(directory: directory)
             let saved = try #require(try reopened.engineState.load())
             #expect(saved.catalog == [2])
-            let expected = [state["u2"]!.encoded(), state["u3"]!.encoded()]
-            #expect(saved.users.sorted { $0.lexicographicallyPrecedes($1) } == expected.sorted { $0.lexicographicallyPrecedes($1) })
+            let inOrder: ([UInt8], [UInt8]) -> Bool = { $0.lexicographicallyPrecedes($1) }
+            let expected = [state["u2"]!.encoded(), state["u3"]!.encoded()].sorted(by: inOrder)
+            #expect(saved.users.sorted(by: inOrder) == expected)
             #expect(reopened.stateSeq == 9)
         }
     }
