@@ -71,17 +71,19 @@ final class DeferredUserIndex {
     }
 
     /// Builds the filter in front of `event_ids` from the table and the pending ids (at start-up,
-    /// after ``rebuild(from:)``).
+    /// after ``rebuild(from:)``), sized from `meta.event_count` (every stored event, so at least
+    /// the ids) rather than a second pass over the table.
     /// - Returns: The number of pairs in the table.
     @discardableResult
     func loadEventIDFilter(from connection: SQLiteConnection) throws -> Int {
-        let count = try connection.prepare("SELECT count(*) FROM event_ids")
-        _ = try count.step()
-        let stored = Int(count.int64(at: 0))
-        let filter = EventIDFilter(capacity: max(4_000_000, 2 * stored))
+        let events = try connection.prepare("SELECT coalesce((SELECT value FROM meta WHERE key = 'event_count'), 0)")
+        _ = try events.step()
+        let filter = EventIDFilter(capacity: max(4_000_000, 2 * Int(events.int64(at: 0))))
         let rows = try connection.prepare("SELECT user_key, event_id FROM event_ids")
+        var stored = 0
         while try rows.step() {
             filter.insert(userKey: rows.int64(at: 0), eventID: rows.string(at: 1))
+            stored += 1
         }
         for (userKey, ids) in self.eventIDs {
             for eventID in ids { filter.insert(userKey: userKey, eventID: eventID) }

@@ -8,7 +8,7 @@
 /// about 1 % of the new ids (the false positives).
 ///
 /// The filter never forgets (a deleted user's ids stay in it: a false positive costs a lookup
-/// and nothing else). It is sized once, at start-up, for twice the ids stored then (at least 4M,
+/// and nothing else). It is sized once, at start-up, for twice the events stored then (at least 4M,
 /// 10 bits each); past that the false-positive rate rises gradually (~2 % at twice the size) and
 /// the next start sizes it anew.
 ///

@@ -82,6 +82,19 @@ struct AttrEntry {
     }
 }
 
+extension [AttrEntry] {
+    /// Where the entry of attribute `name` is (or would go) in entries sorted by name index.
+    func position(of name: Int32) -> (found: Bool, index: Int) {
+        var lo = 0
+        var hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if self[mid].name < name { lo = mid + 1 } else { hi = mid }
+        }
+        return (lo < count && self[lo].name == name, lo)
+    }
+}
+
 /// One membership of a user: the segment and the instant the user entered it.
 struct MemberEntry {
     var segment: Int32
@@ -207,15 +220,7 @@ final class UserRecord {
 
     init(id: String) { self.id = id }
 
-    func attrPosition(_ name: Int32) -> (found: Bool, index: Int) {
-        var lo = 0
-        var hi = attrs.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if attrs[mid].name < name { lo = mid + 1 } else { hi = mid }
-        }
-        return (lo < attrs.count && attrs[lo].name == name, lo)
-    }
+    func attrPosition(_ name: Int32) -> (found: Bool, index: Int) { attrs.position(of: name) }
 
     func aggPosition(_ key: Int32) -> (found: Bool, index: Int) {
         var lo = 0

@@ -29,16 +29,6 @@ public final class MembershipBackfill {
         /// Sorted by name index.
         var attrs: [AttrEntry] = []
         var aggs: [KeyState] = []
-
-        func attrPosition(_ name: Int32) -> (found: Bool, index: Int) {
-            var lo = 0
-            var hi = attrs.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if attrs[mid].name < name { lo = mid + 1 } else { hi = mid }
-            }
-            return (lo < attrs.count && attrs[lo].name == name, lo)
-        }
     }
 
     init(engine: MembershipEngine, snapshotSeq: UInt64) {
@@ -86,12 +76,12 @@ public final class MembershipBackfill {
         updatePartial(ByteKey(userID)) { partial in
             for name in removed {
                 guard let a = kept[name] else { continue }
-                let p = partial.attrPosition(a)
+                let p = partial.attrs.position(of: a)
                 if p.found { partial.attrs.remove(at: p.index) }
             }
             for (name, value) in set {
                 guard let a = kept[name] else { continue }
-                let p = partial.attrPosition(a)
+                let p = partial.attrs.position(of: a)
                 if p.found {
                     partial.attrs[p.index].value = value
                 } else {

@@ -352,19 +352,9 @@ extension MembershipEngine {
                     evaluateFlagged(Int32(u), at: t, exprDirty: false, into: &out)
                     continue
                 }
-                let result = evaluate(Int32(u), seg, at: t)
-                let p = user.memberPosition(s)
-                guard result != p.found else { continue }
-                if result {
-                    user.members.compactInsert(MemberEntry(segment: s, sinceMs: t), at: p.index)
-                    seg.memberCount += 1
-                    out.append(MembershipTransition(segment: seg.name, userID: user.id, kind: .enter, atMs: t))
-                } else {
-                    user.members.remove(at: p.index)
-                    seg.memberCount -= 1
-                    out.append(MembershipTransition(segment: seg.name, userID: user.id, kind: .exit, atMs: t))
+                if setMembership(user, s, seg, evaluate(Int32(u), seg, at: t), at: t, into: &out) {
+                    markDirty(Int32(u))
                 }
-                markDirty(Int32(u))
             }
         } else {
             for (u, user) in users.enumerated() where user.alive {

@@ -118,18 +118,7 @@ extension MembershipEngine {
             flags[Int(s)] = false
             guard let seg = segs[Int(s)], seg.active else { continue }
             if seg.timeSensitive, !exprDirty { sensitive.append(s) }
-            let result = evaluate(u, seg, at: t)
-            let p = user.memberPosition(s)
-            guard result != p.found else { continue }
-            if result {
-                user.members.compactInsert(MemberEntry(segment: s, sinceMs: t), at: p.index)
-                seg.memberCount += 1
-                out.append(MembershipTransition(segment: seg.name, userID: user.id, kind: .enter, atMs: t))
-            } else {
-                user.members.remove(at: p.index)
-                seg.memberCount -= 1
-                out.append(MembershipTransition(segment: seg.name, userID: user.id, kind: .exit, atMs: t))
-            }
+            guard setMembership(user, s, seg, evaluate(u, seg, at: t), at: t, into: &out) else { continue }
             flag(seg.dependents)
         }
         if exprDirty, let comparisonsRest {
@@ -158,6 +147,31 @@ extension MembershipEngine {
         if before != (out.count, user.due, user.exprDue) {
             markDirty(u)
         }
+    }
+
+    /// Makes `user` a member of segment `s` (`seg`) at `t` or not, with the enter or exit transition.
+    ///
+    /// - Returns: Whether the membership changed.
+    func setMembership(
+        _ user: UserRecord,
+        _ s: Int32,
+        _ seg: SegmentSlot,
+        _ member: Bool,
+        at t: Int64,
+        into out: inout [MembershipTransition]
+    ) -> Bool {
+        let p = user.memberPosition(s)
+        guard member != p.found else { return false }
+        if member {
+            user.members.compactInsert(MemberEntry(segment: s, sinceMs: t), at: p.index)
+            seg.memberCount += 1
+            out.append(MembershipTransition(segment: seg.name, userID: user.id, kind: .enter, atMs: t))
+        } else {
+            user.members.remove(at: p.index)
+            seg.memberCount -= 1
+            out.append(MembershipTransition(segment: seg.name, userID: user.id, kind: .exit, atMs: t))
+        }
+        return true
     }
 
     /// The next change after `after` of the comparisons with a time operand of `seg` (whose filters do not read

@@ -25,7 +25,6 @@ final class EvaluatorCore: Sendable {
         var engine: MembershipEngine { self.box.engine }
         /// A back-fill whose snapshot is loaded, waiting for the engine to reach its sequence number.
         var backfill: MembershipBackfill?
-        var backfillSeq: UInt64 = 0
         /// The first applied entry from which a segment waits for a back-fill (it is not evaluated
         /// until then): reads must not take that entry as applied before the back-fill is installed.
         var unmetSinceSeq: UInt64?
@@ -315,7 +314,6 @@ final class EvaluatorCore: Sendable {
     func installBackfill(_ filled: BackfillSession) {
         self.state.withLock { state in
             state.backfill = filled.session
-            state.backfillSeq = filled.session.snapshotSeq
             var produced: [(MembershipTransition, UInt64)] = []
             Self.finishBackfillIfDue(&state, into: &produced)
             state.pending += produced.map { ($0.segment, $0.userID, $0.kind == .enter, $0.atMs, $1) }
@@ -336,9 +334,9 @@ final class EvaluatorCore: Sendable {
 
     private static func finishBackfillIfDue(_ state: inout State, into produced: inout [(MembershipTransition, UInt64)])
     {
-        guard let session = state.backfill, state.engine.appliedSeq >= state.backfillSeq else { return }
+        guard let session = state.backfill, state.engine.appliedSeq >= session.snapshotSeq else { return }
         state.backfill = nil
-        let seq = state.backfillSeq
+        let seq = session.snapshotSeq
         do {
             produced += try state.engine.finishBackfill(session).map { ($0, seq) }
             state.saveStateSoon = true
