@@ -32,6 +32,56 @@ import Testing
         #expect(!SegmentPlan(try Fixtures.parse("plan = \"pro\" and t > 2026-01-01T00:00:00Z")).readsTime)
     }
 
+    /// Inputs counted as the plan asks for them.
+    struct CountingInputs: PlanInputSource {
+        var attributes: [AttributeValue?]
+        var aggregates: [AttributeValue?]
+        var members: Set<String> = []
+        var aggregateReads: [Int] = []
+
+        mutating func attribute(_ index: Int) -> AttributeValue? { attributes[index] }
+        mutating func aggregate(_ index: Int) -> AttributeValue? {
+            aggregateReads.append(index)
+            return aggregates[index]
+        }
+        mutating func isMember(_ segment: String) -> Bool { members.contains(segment) }
+    }
+
+    @Test func readsAnAggregateOnlyWhenNothingCheaperDecides() throws {
+        // The aggregate comes first in the text; the attribute and the membership are tried first.
+        let plan = SegmentPlan(
+            try Fixtures.parse(#"sum(p.a within 1d) > 100 and not plan = "free" and not in_segment("x")"#)
+        )
+        var free = CountingInputs(attributes: [.string("free")], aggregates: [.number(500)])
+        #expect(!plan.evaluate(&free, nowMs: now))
+        #expect(free.aggregateReads.isEmpty)
+        var inX = CountingInputs(attributes: [.string("pro")], aggregates: [.number(500)], members: ["x"])
+        #expect(!plan.evaluate(&inX, nowMs: now))
+        #expect(inX.aggregateReads.isEmpty)
+        var pro = CountingInputs(attributes: [.string("pro")], aggregates: [.number(500)])
+        #expect(plan.evaluate(&pro, nowMs: now))
+        #expect(pro.aggregateReads == [0])
+        // `or` stops at the first true item, cheapest first too.
+        let either = SegmentPlan(try Fixtures.parse(#"count(p) >= 1 or plan = "pro""#))
+        var decided = CountingInputs(attributes: [.string("pro")], aggregates: [.number(0)])
+        #expect(either.evaluate(&decided, nowMs: now))
+        #expect(decided.aggregateReads.isEmpty)
+        var undecided = CountingInputs(attributes: [.string("free")], aggregates: [.number(0)])
+        #expect(!either.evaluate(&undecided, nowMs: now))
+        #expect(undecided.aggregateReads == [0])
+        // The same answers as from arrays of every input.
+        for inputs in [free, inX, pro] {
+            #expect(
+                plan.evaluate(
+                    attributeValues: inputs.attributes,
+                    aggregateValues: inputs.aggregates,
+                    nowMs: now,
+                    isMember: { inputs.members.contains($0) }
+                ) == (inputs.aggregateReads == [0])
+            )
+        }
+    }
+
     @Test func evaluatesFromMaintainedValues() throws {
         let e = try Fixtures.parse("count(p within 1d) = 2 and avg(p.a) > 1 and first(p) < 1h ago")
         let plan = SegmentPlan(e)

@@ -222,6 +222,7 @@ enum AggregateLogic {
             case .first, .last: return st.x == 0 ? nil : .timestamp(st.n)
             }
         case .window:
+            if kind == .count { return .number(Double(count(st, slot: slot, at: t))) }
             var count = 0
             var sum = 0.0
             var numeric = 0

@@ -51,11 +51,16 @@ extension MembershipEngine {
     }
 
     /// The value of segment `seg` for user `u` at `t` (all state current at `t`).
+    /// Only the inputs the expression reaches are computed (see ``UserPlanInputs``).
     func evaluate(_ u: Int32, _ seg: SegmentSlot, at t: Int64) -> Bool {
         statistics.segmentEvaluations += 1
-        return withInputs(users[Int(u)], seg, at: t, firstOrLastOnly: false) { attrs, values in
-            seg.plan.evaluate(attributeValues: attrs, aggregateValues: values, nowMs: t) { self.isMember(u, $0) }
-        }
+        var values = scratchValues
+        scratchValues = []
+        var inputs = UserPlanInputs(engine: self, user: users[Int(u)], u: u, seg: seg, at: t, values: values)
+        let result = seg.plan.evaluate(&inputs, nowMs: t)
+        values = inputs.values
+        scratchValues = values
+        return result
     }
 
     /// Runs `body` with the attribute values and aggregate values (at `t`) that `seg` reads, gathered into the
@@ -386,4 +391,50 @@ extension MembershipEngine {
         heap[i] = e
         heapPos[Int(e.user)] = Int32(i)
     }
+}
+
+/// One user's inputs to one segment's plan, computed when the plan asks for them: an aggregate the expression does
+/// not reach (`and`/`or` decided before it) costs nothing, and one read twice is computed once (the first 64).
+struct UserPlanInputs: PlanInputSource {
+    unowned(unsafe) let engine: MembershipEngine
+    unowned(unsafe) let user: UserRecord
+    unowned(unsafe) let seg: SegmentSlot
+    let u: Int32
+    let t: Int64
+    /// Computed aggregate values by plan index (meaningful where `known` has the bit).
+    var values: [AttributeValue?]
+    var known: UInt64 = 0
+
+    init(engine: MembershipEngine, user: UserRecord, u: Int32, seg: SegmentSlot, at t: Int64, values: [AttributeValue?])
+    {
+        self.engine = engine
+        self.user = user
+        self.seg = seg
+        self.u = u
+        self.t = t
+        self.values = values
+        self.values.removeAll(keepingCapacity: true)
+        self.values.append(contentsOf: repeatElement(nil, count: min(seg.keys.count, 64)))
+    }
+
+    func attribute(_ index: Int) -> AttributeValue? {
+        guard index >= 0, index < seg.attrs.count else { return nil }
+        return user.attribute(seg.attrs[index])
+    }
+
+    mutating func aggregate(_ index: Int) -> AttributeValue? {
+        guard index >= 0, index < seg.keys.count else { return nil }
+        let bit: UInt64 = index < 64 ? 1 << UInt64(index) : 0
+        if known & bit != 0 { return values[index] }
+        let k = seg.keys[index]
+        guard let slot = engine.keySlots[Int(k)] else { return nil }
+        let value = engine.aggregateValue(user, k, slot, at: t)
+        if bit != 0 {
+            values[index] = value
+            known |= bit
+        }
+        return value
+    }
+
+    func isMember(_ segment: String) -> Bool { engine.isMember(u, segment) }
 }

@@ -57,8 +57,8 @@ indirect enum PlanStep: Sendable {
             PlanStep(node, attributeIndex: attributeIndex, aggregateIndex: aggregateIndex)
         }
         switch node {
-        case .or(let items): self = .or(items.map(step))
-        case .and(let items): self = .and(items.map(step))
+        case .or(let items): self = .or(Self.cheapestFirst(items.map(step)))
+        case .and(let items): self = .and(Self.cheapestFirst(items.map(step)))
         case .not(let inner): self = .not(step(inner))
         case .exists(let name): self = .exists(attributeIndex[name] ?? -1)
         case .inSegment(let name): self = .inSegment(name)
@@ -76,42 +76,86 @@ indirect enum PlanStep: Sendable {
     }
 }
 
-/// The inputs of one evaluation of a compiled plan.
-struct PlanInputs {
+extension PlanStep {
+    /// The items of an `and`/`or`, those that read no aggregate first (stable otherwise). The language is two-valued
+    /// and evaluating has no side effects, so the order does not change the result; it lets the evaluation stop before
+    /// computing an aggregate when an attribute or a membership already decides (see `PlanInputSource`).
+    static func cheapestFirst(_ items: [PlanStep]) -> [PlanStep] {
+        let cheap = items.filter { !$0.readsAggregate }
+        return cheap.count == items.count || cheap.isEmpty ? items : cheap + items.filter(\.readsAggregate)
+    }
+
+    /// Whether evaluating the step may compute an aggregate.
+    var readsAggregate: Bool {
+        switch self {
+        case .or(let items), .and(let items): return items.contains { $0.readsAggregate }
+        case .not(let inner): return inner.readsAggregate
+        case .compare(let l, _, let r, _):
+            if case .aggregate = l { return true }
+            if case .aggregate = r { return true }
+            return false
+        case .exists, .inSegment: return false
+        }
+    }
+}
+
+/// What a compiled plan reads while it is evaluated. The plan asks for an input only when a comparison needs it
+/// (`and`/`or` stop at the first deciding item), so a source can compute its values on demand.
+///
+/// Each method must answer the same for the same argument during one evaluation.
+public protocol PlanInputSource {
+    /// The value of the attribute at `index` of ``SegmentPlan/attributes``; `nil` is missing.
+    mutating func attribute(_ index: Int) -> AttributeValue?
+    /// The value of the aggregate at `index` of ``SegmentPlan/aggregates`` at the evaluation's instant; `nil` is
+    /// missing.
+    mutating func aggregate(_ index: Int) -> AttributeValue?
+    /// Membership in another segment or list at the same instant.
+    mutating func isMember(_ segment: String) -> Bool
+}
+
+/// Inputs given as arrays by position, with a membership closure.
+struct ArrayPlanInputs: PlanInputSource {
     let attributes: [AttributeValue?]
     let aggregates: [AttributeValue?]
-    let nowMs: Int64
-    let isMember: (String) -> Bool
+    let member: (String) -> Bool
 
     @inline(__always)
     private func read(_ values: [AttributeValue?], _ i: Int) -> AttributeValue? {
         i >= 0 && i < values.count ? values[i] : nil
     }
 
-    func value(_ operand: PlanOperand) -> Value? {
+    func attribute(_ index: Int) -> AttributeValue? { read(attributes, index) }
+    func aggregate(_ index: Int) -> AttributeValue? { read(aggregates, index) }
+    func isMember(_ segment: String) -> Bool { member(segment) }
+}
+
+/// One evaluation of a compiled plan over a source of inputs (borrowed in place, so that a source's own storage
+/// is not copied).
+enum PlanInputs {
+    static func value<Source: PlanInputSource>(_ operand: PlanOperand, _ source: inout Source, nowMs: Int64) -> Value? {
         switch operand {
-        case .attribute(let i): return read(attributes, i).map(Value.init)
+        case .attribute(let i): return source.attribute(i).map(Value.init)
         case .constant(let v): return v
         case .now: return .time(nowMs)
         case .ago(let ms): return .time(Semantics.ago(ms, now: nowMs))
-        case .aggregate(let i): return read(aggregates, i).map(Value.init)
+        case .aggregate(let i): return source.aggregate(i).map(Value.init)
         }
     }
 
-    func truth(_ step: PlanStep) -> Bool {
+    static func truth<Source: PlanInputSource>(_ step: PlanStep, _ source: inout Source, nowMs: Int64) -> Bool {
         switch step {
         case .or(let items):
-            for item in items where truth(item) { return true }
+            for item in items where truth(item, &source, nowMs: nowMs) { return true }
             return false
         case .and(let items):
-            for item in items where !truth(item) { return false }
+            for item in items where !truth(item, &source, nowMs: nowMs) { return false }
             return true
-        case .not(let inner): return !truth(inner)
-        case .exists(let i): return read(attributes, i) != nil
-        case .inSegment(let name): return isMember(name)
+        case .not(let inner): return !truth(inner, &source, nowMs: nowMs)
+        case .exists(let i): return source.attribute(i) != nil
+        case .inSegment(let name): return source.isMember(name)
         case .compare(let l, let op, let r, let coercion):
-            var lv = value(l)
-            var rv = value(r)
+            var lv = value(l, &source, nowMs: nowMs)
+            var rv = value(r, &source, nowMs: nowMs)
             switch coercion {
             case .none: break
             case .leftAsTime: lv = lv.flatMap(Semantics.asTime).map(Value.time)
@@ -143,7 +187,11 @@ enum PlanTimeSide: Sendable {
 extension PlanStep {
     /// The comparisons of the tree with a time operand on at least one side, as pairs of motion sources, in tree
     /// order (the same comparisons `ChangeCollector.addNode` looks at).
-    static func timeComparisons(_ node: Node, attributeIndex: [String: Int], aggregateIndex: [Aggregate: Int])
+    static func timeComparisons(
+        _ node: Node,
+        attributeIndex: [String: Int],
+        aggregateIndex: [Aggregate: Int]
+    )
         -> [(PlanTimeSide, PlanTimeSide)]
     {
         var out: [(PlanTimeSide, PlanTimeSide)] = []

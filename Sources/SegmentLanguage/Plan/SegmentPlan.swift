@@ -127,9 +127,21 @@ public struct SegmentPlan: Sendable {
         isMember: (String) -> Bool
     ) -> Bool {
         withoutActuallyEscaping(isMember) { isMember in
-            PlanInputs(attributes: attributeValues, aggregates: aggregateValues, nowMs: nowMs, isMember: isMember)
-                .truth(program)
+            var source = ArrayPlanInputs(attributes: attributeValues, aggregates: aggregateValues, member: isMember)
+            return evaluate(&source, nowMs: nowMs)
         }
+    }
+
+    /// The result, reading only the inputs the expression needs: `and`/`or` stop at the first item that decides
+    /// them, so the inputs of the items after it are never asked for.
+    ///
+    /// - Parameters:
+    ///   - source: The user's inputs (attributes and aggregates by position in ``attributes`` and ``aggregates``,
+    ///     aggregates at `nowMs`; memberships at the same instant).
+    ///   - nowMs: The instant.
+    /// - Returns: The value of the expression.
+    public func evaluate<Source: PlanInputSource>(_ source: inout Source, nowMs: Int64) -> Bool {
+        PlanInputs.truth(program, &source, nowMs: nowMs)
     }
 
     /// The next instant strictly after `nowMs` at which a comparison with a time operand (`now`, `D ago`, a
