@@ -42,6 +42,12 @@ var package = Package(
             providers: [.apt(["libsqlite3-dev"])]
         ),
 
+        /// glibc's allocator controls (`malloc_trim`), for the daemons.
+        .systemLibrary(
+            name: "CMalloc",
+            path: "Sources/CMalloc"
+        ),
+
         // MARK: - Libraries
 
         /// Thin Swift wrapper over the system SQLite library.
@@ -81,6 +87,7 @@ var package = Package(
         .target(
             name: "DaemonSupport",
             dependencies: [
+                "CMalloc",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

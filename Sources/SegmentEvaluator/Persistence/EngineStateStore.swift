@@ -1,3 +1,4 @@
+import DaemonSupport
 import Dispatch
 import Logging
 import SegmentsSQLite
@@ -109,6 +110,14 @@ final class EngineStateStore: Sendable {
                 state.lastWrite = took
             }
         }
+        // Once the save, which shares the arrays the engine has since replaced, is freed.
+        self.releaseFreeMemory()
+    }
+
+    /// Returns the process's free memory to the system on this store's thread, after any save
+    /// in flight (see ``FreeMemory/releaseToSystem()``). Returns at once.
+    func releaseFreeMemory() {
+        self.queue.async { FreeMemory.releaseToSystem() }
     }
 
     private func write(_ save: Save, atSeq seq: UInt64) throws {

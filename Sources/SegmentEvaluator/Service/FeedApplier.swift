@@ -4,6 +4,7 @@ import NIOCore
 import SegmentLanguage
 import SegmentsRPC
 import SegmentsWire
+import Synchronization
 
 /// Follows the store's change log into the evaluator core: subscribes from the last applied
 /// entry, applies every entry in order, loads back-fills when a new segment needs data the engine
@@ -32,6 +33,9 @@ struct FeedApplier: Sendable {
     /// save: keeps that thread busy at most a quarter of the time (it shares the machine with the
     /// feed), and makes a save still in flight at shutdown, which the final save waits for, rare.
     static let stateIntervalPerWriteTime = 4
+    /// How often, at most, the feed hands the process's free memory back to the system when it
+    /// has caught up (a catch-up or a burst leaves freed memory behind that glibc keeps).
+    static let memoryReleaseInterval: Duration = .seconds(10)
 
     /// Runs until cancelled, then saves the engine's state.
     func run() async {
@@ -151,6 +155,7 @@ struct FeedApplier: Sendable {
         let clock = ContinuousClock()
         var lastState = clock.now
         var stateInterval = Self.stateInterval
+        var lastRelease = clock.now
         self.progress.enter(.awaitingFeed(after: request.fromSeq - 1))
         let batches = PrefetchingIterator(connection.stream(ProfileStoreAPI.subscribe, request).makeAsyncIterator())
         defer { batches.cancel() }
@@ -191,6 +196,11 @@ struct FeedApplier: Sendable {
                     (lastState - persistStart) * Self.stateIntervalPerSaveTime,
                     self.core.log.engineState.lastWriteDuration * Self.stateIntervalPerWriteTime
                 )
+            }
+            if !batches.hasBatch, clock.now - lastRelease >= Self.memoryReleaseInterval {
+                // Caught up: about to wait for the store.
+                self.core.log.engineState.releaseFreeMemory()
+                lastRelease = clock.now
             }
             self.progress.enter(.awaitingFeed(after: self.core.read { $0.appliedSeq }))
             next = try await batches.next()
@@ -329,6 +339,11 @@ private final class PrefetchingIterator: @unchecked Sendable {
     // prefetch task, which `next()` awaits before touching it.
     private var iterator: RPCResponseStream<Segments_V1_ChangeBatch>.AsyncIterator
     private var pending: Task<Segments_V1_ChangeBatch?, any Error>?
+    /// Set when the prefetch in flight has its batch (or its end).
+    private let fetched = Atomic<Bool>(false)
+
+    /// Whether ``next()`` would return without waiting for the store: a prefetched batch is there.
+    var hasBatch: Bool { self.pending != nil && self.fetched.load(ordering: .acquiring) }
 
     init(_ iterator: RPCResponseStream<Segments_V1_ChangeBatch>.AsyncIterator) {
         self.iterator = iterator
@@ -337,7 +352,11 @@ private final class PrefetchingIterator: @unchecked Sendable {
     /// Starts fetching the next batch, unless a fetch is already in flight.
     func prefetch() {
         guard self.pending == nil else { return }
-        self.pending = Task { try await self.fetch() }
+        self.fetched.store(false, ordering: .releasing)
+        self.pending = Task {
+            defer { self.fetched.store(true, ordering: .releasing) }
+            return try await self.fetch()
+        }
     }
 
     private func fetch() async throws -> Segments_V1_ChangeBatch? {
