@@ -132,9 +132,13 @@ final class EngineStateStore: Sendable {
                 "INSERT INTO engine_users(user_id, state) VALUES (?1, ?2) ON CONFLICT(user_id) DO UPDATE SET state = ?2"
             )
             let delete = try sqlite.cachedStatement("DELETE FROM engine_users WHERE user_id = ?")
-            // In key order: neighbouring rows share B-tree pages.
-            for (userID, state) in save.users.sorted(by: { utf8Less($0.userID, $1.userID) }) {
-                if let state {
+            // In key order: neighbouring rows share B-tree pages. The order is sorted as (id, index)
+            // pairs: sorting the pairs themselves copied each snapshot (six reference counts) at every
+            // step of the merge, 13 % of the evaluator's CPU under live load at 1M users.
+            var order = save.users.indices.map { (userID: save.users[$0].userID, index: $0) }
+            order.sort { utf8Less($0.userID, $1.userID) }
+            for (userID, index) in order {
+                if let state = save.users[index].state {
                     try upsert.bind(userID, at: 1)
                     try upsert.bind(state.encoded(), at: 2)
                     try upsert.execute()
