@@ -63,14 +63,13 @@ extension MembershipEngine {
         return result
     }
 
-    /// Runs `body` with the attribute values and aggregate values (at `t`) that `seg` reads, gathered into the
-    /// engine's scratch arrays. With `firstOrLastOnly`, aggregates other than `first`/`last` are `nil`.
+    /// Runs `body` with the attribute values and the `first`/`last` values (at `t`) that `seg` reads, gathered into
+    /// the engine's scratch arrays; its other aggregates are `nil` (what the plan's next-change computation reads).
     @inline(__always)
-    func withInputs<Result>(
+    func withTimeInputs<Result>(
         _ user: UserRecord,
         _ seg: SegmentSlot,
         at t: Int64,
-        firstOrLastOnly: Bool,
         _ body: ([AttributeValue?], [AttributeValue?]) -> Result
     ) -> Result {
         // Reuse the scratch arrays' storage: take them out of `self` so that appending does not copy.
@@ -82,7 +81,7 @@ extension MembershipEngine {
         scratchValues = []
         values.removeAll(keepingCapacity: true)
         for k in seg.keys {
-            guard let slot = keySlots[Int(k)], !firstOrLastOnly || slot.isFirstOrLast else {
+            guard let slot = keySlots[Int(k)], slot.isFirstOrLast else {
                 values.append(nil)
                 continue
             }
@@ -183,7 +182,7 @@ extension MembershipEngine {
     /// time), from the user's current values: attributes and `first`/`last` values at `t`. `Int64.max`: never.
     func comparisonsDue(_ user: UserRecord, _ seg: SegmentSlot, valuesAt t: Int64, after: Int64) -> Int64 {
         statistics.nextChangeQueries += 1
-        return withInputs(user, seg, at: t, firstOrLastOnly: true) { attrs, values in
+        return withTimeInputs(user, seg, at: t) { attrs, values in
             seg.plan.nextChange(after: after, attributeValues: attrs, aggregateValues: values) ?? .max
         }
     }
