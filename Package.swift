@@ -223,6 +223,15 @@ var package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "SegmentsClientTests",
+            dependencies: [
+                "SegmentsClient", "SegmentsTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SegmentsSQLiteTests",
             dependencies: ["SegmentsSQLite"],
             swiftSettings: swiftSettings

@@ -2,10 +2,17 @@ import SegmentsRPC
 import SegmentsWire
 
 /// One lazily opened, automatically reopened connection to a daemon socket.
+///
+/// One connect at a time: callers that arrive while a connect is under way wait for it and share
+/// its connection (the actor is re-entered at the connect's `await`, so without this every first
+/// call of a burst opened a connection of its own, and all but the last leaked until the client
+/// closed).
 actor ConnectionSlot {
     private let path: String
     private let maximumFrameLength: Int
     private var connection: RPCConnection?
+    /// The connect under way, shared by every caller that needs it.
+    private var connecting: Task<RPCConnection, any Error>?
 
     init(path: String, maximumFrameLength: Int) {
         self.path = path
@@ -17,15 +24,22 @@ actor ConnectionSlot {
         if let connection, connection.isActive {
             return connection
         }
-        do {
-            let connection = try await RPCConnection.connect(to: self.path, maximumFrameLength: self.maximumFrameLength)
-            self.connection = connection
-            return connection
-        } catch let error as RPCError {
-            throw SegmentsClientError(error)
-        } catch {
-            throw SegmentsClientError(.unavailable, "cannot connect to \(self.path): \(error)")
+        let attempt: Task<RPCConnection, any Error>
+        if let connecting {
+            attempt = connecting
+        } else {
+            let (path, maximumFrameLength) = (self.path, self.maximumFrameLength)
+            attempt = Task { try await RPCConnection.connect(to: path, maximumFrameLength: maximumFrameLength) }
+            self.connecting = attempt
         }
+        let result = await attempt.result
+        if self.connecting == attempt {
+            // The first waiter to resume settles the attempt: later calls see its connection, or
+            // start a new connect after a failure.
+            self.connecting = nil
+            if case .success(let connection) = result { self.connection = connection }
+        }
+        return try self.connection(from: result)
     }
 
     /// A new connection of its own, for a long-lived stream: a reader that stalls its stream then
@@ -33,15 +47,30 @@ actor ConnectionSlot {
     func dedicated() async throws(SegmentsClientError) -> RPCConnection {
         do {
             return try await RPCConnection.connect(to: self.path, maximumFrameLength: self.maximumFrameLength)
-        } catch let error as RPCError {
-            throw SegmentsClientError(error)
         } catch {
-            throw SegmentsClientError(.unavailable, "cannot connect to \(self.path): \(error)")
+            throw self.clientError(error)
         }
     }
 
-    /// Closes the connection if open.
+    private func connection(from result: Result<RPCConnection, any Error>) throws(SegmentsClientError) -> RPCConnection
+    {
+        switch result {
+        case .success(let connection): return connection
+        case .failure(let error): throw self.clientError(error)
+        }
+    }
+
+    private func clientError(_ error: any Error) -> SegmentsClientError {
+        if let error = error as? RPCError { return SegmentsClientError(error) }
+        return SegmentsClientError(.unavailable, "cannot connect to \(self.path): \(error)")
+    }
+
+    /// Closes the connection if open, and the one a connect under way opens.
     func close() async {
+        if let connecting {
+            self.connecting = nil
+            await (try? connecting.value)?.close()
+        }
         await self.connection?.close()
         self.connection = nil
     }
