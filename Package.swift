@@ -108,11 +108,20 @@ var package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        /// The segment evaluator: incremental membership engine, scheduler, persistence and RPC service.
+        /// The incremental membership engine: segments, lists and per-user state in memory, kept exact at every
+        /// instant. Pure: no I/O, no clocks, no threads.
+        .target(
+            name: "SegmentEngine",
+            dependencies: ["SegmentLanguage"],
+            swiftSettings: swiftSettings
+        ),
+        /// The segment evaluator daemon: follows the store's log with the engine, persistence, webhooks and RPC
+        /// service.
         .target(
             name: "SegmentEvaluator",
             dependencies: [
-                "SegmentsWire", "SegmentsRPC", "SegmentsSQLite", "SegmentLanguage", "DaemonSupport", "SegmentsNDJSON",
+                "SegmentEngine", "SegmentsWire", "SegmentsRPC", "SegmentsSQLite", "SegmentLanguage", "DaemonSupport",
+                "SegmentsNDJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -252,9 +261,15 @@ var package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "SegmentEngineTests",
+            dependencies: ["SegmentEngine", "SegmentLanguage"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SegmentEvaluatorTests",
             dependencies: [
-                "SegmentEvaluator", "SegmentLanguage", "SegmentsSQLite", "SegmentsTesting", "SegmentsClient",
+                "SegmentEvaluator", "SegmentEngine", "SegmentLanguage", "SegmentsSQLite", "SegmentsTesting",
+                "SegmentsClient",
                 "SegmentsWire", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

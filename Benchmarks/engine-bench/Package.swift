@@ -3,8 +3,8 @@ import PackageDescription
 
 /// A reproducible benchmark of the evaluator's in-memory engine (docs/PERFORMANCE.md, "Engine").
 /// Not part of the product. The engine's sources are compiled here through a symbolic link
-/// (`Sources/SegmentEvaluatorEngine` → `../../../Sources/SegmentEvaluator/Engine`), so the main package need not
-/// export the evaluator as a product; they depend on `SegmentLanguage` only.
+/// (`Sources/SegmentEvaluatorEngine` → `../../../Sources/SegmentEngine`), so the main package need not
+/// export the engine as a product (and the benchmark may read its internals); they depend on `SegmentLanguage` only.
 /// SwiftPM names a path dependency after its folder, so find out what the main package's folder is called.
 let mainPackage = Context.packageDirectory.split(separator: "/").dropLast(2).last.map(String.init) ?? "main"
 

@@ -1,6 +1,7 @@
 import DaemonSupport
 import Dispatch
 import Logging
+import SegmentEngine
 import SegmentsSQLite
 import Synchronization
 

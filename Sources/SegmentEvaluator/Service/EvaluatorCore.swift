@@ -1,5 +1,6 @@
 import DaemonSupport
 import Logging
+import SegmentEngine
 import SegmentLanguage
 import SegmentsWire
 import Synchronization
@@ -162,7 +163,7 @@ final class EvaluatorCore: Sendable {
                 break
             }
             // Entries with nothing for this shard still move the applied position.
-            _ = engine.accept(seq)
+            engine.accept(seq)
             Self.finishBackfillIfDue(&state, into: &produced)
             if state.unmetSinceSeq != nil {
                 Self.trackUnmetNeeds(&state, seq: seq)

@@ -1,5 +1,6 @@
 import DaemonSupport
 import Logging
+import SegmentEngine
 import SegmentLanguage
 import SegmentsRPC
 import SegmentsWire
@@ -279,7 +280,7 @@ struct EvaluatorRouter {
     }
 
     static func requireSegment(_ name: String, in engine: MembershipEngine) throws(SegmentEvaluatorError) {
-        guard engine.segIndex[name] != nil || engine.listIndex[name] != nil else {
+        guard engine.knowsSegmentOrList(name) else {
             throw SegmentEvaluatorError(.notFound, "no segment or list '\(name)'")
         }
     }

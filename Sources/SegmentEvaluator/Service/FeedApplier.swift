@@ -1,6 +1,7 @@
 import DaemonSupport
 import Logging
 import NIOCore
+import SegmentEngine
 import SegmentLanguage
 import SegmentsRPC
 import SegmentsWire

@@ -1,3 +1,4 @@
+import SegmentEngine
 import SegmentLanguage
 import SegmentsRPC
 import SegmentsWire

@@ -1,4 +1,5 @@
 import Foundation
+import SegmentEngine
 import SegmentLanguage
 import SegmentsSQLite
 import SegmentsTesting
@@ -33,10 +34,12 @@ import Testing
 
     /// The states of users with a profile each, taken from an engine.
     static func userStates(_ ids: [String]) -> [String: UserStateSnapshot] {
-        let h = EngineHarness()
-        for (i, id) in ids.enumerated() { h.profile(id, ["rank": .number(Double(i))]) }
+        let engine = MembershipEngine(nowMs: 0)
+        for (i, id) in ids.enumerated() {
+            engine.upsertProfile(userID: id, set: ["rank": .number(Double(i))], removed: [], seq: UInt64(i + 1))
+        }
         var out: [String: UserStateSnapshot] = [:]
-        for (id, state) in h.engine.takeDirtyUserStates() { out[id] = state }
+        for (id, state) in engine.takeDirtyUserStates() { out[id] = state }
         return out
     }
 

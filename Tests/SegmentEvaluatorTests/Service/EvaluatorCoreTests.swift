@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SegmentEngine
 import SegmentsSQLite
 import SegmentsTesting
 import SegmentsWire

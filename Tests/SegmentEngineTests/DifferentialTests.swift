@@ -1,7 +1,7 @@
 import SegmentLanguage
 import Testing
 
-@testable import SegmentEvaluator
+@testable import SegmentEngine
 
 #if canImport(Glibc)
 import Glibc

@@ -1,7 +1,7 @@
 import SegmentLanguage
 import Testing
 
-@testable import SegmentEvaluator
+@testable import SegmentEngine
 
 @Suite struct EnginePersistenceTests {
     /// A harness with a bit of everything: windows, pending future events, first/last with a filter, raw (time

@@ -1,7 +1,7 @@
 import SegmentLanguage
 import Testing
 
-@testable import SegmentEvaluator
+@testable import SegmentEngine
 
 @Suite struct EngineBackfillTests {
     @Test func aNewSegmentOnDataSeenBeforeWaitsForItsBackfill() throws {

@@ -1,6 +1,6 @@
 import SegmentLanguage
 
-@testable import SegmentEvaluator
+@testable import SegmentEngine
 
 /// A deterministic random number generator (SplitMix64).
 struct EngineRandom: RandomNumberGenerator {

@@ -1,6 +1,6 @@
 import SegmentLanguage
 
-@testable import SegmentEvaluator
+@testable import SegmentEngine
 
 let msSecond: Int64 = 1_000
 let msHour: Int64 = 3_600_000

@@ -1,7 +1,7 @@
 import SegmentLanguage
 import Testing
 
-@testable import SegmentEvaluator
+@testable import SegmentEngine
 
 @Suite struct EngineScenarioTests {
     @Test func lapsedBuyerEntersExactlyThirtyDaysAfterLastPurchaseAndLeavesOnANewOne() throws {

@@ -115,8 +115,13 @@ public final class MembershipEngine {
         }
     }
 
-    /// Whether an operation with this sequence number is new; records it.
-    func accept(_ seq: UInt64) -> Bool {
+    /// Whether an operation with this sequence number is new; records it (an entry with nothing for this engine still
+    /// moves ``appliedSeq``).
+    ///
+    /// - Parameter seq: The change-log entry's sequence number.
+    /// - Returns: `false` when an entry with a larger number was applied already.
+    @discardableResult
+    public func accept(_ seq: UInt64) -> Bool {
         guard seq >= appliedSeq else { return false }
         appliedSeq = seq
         return true
@@ -132,6 +137,12 @@ public final class MembershipEngine {
 
     /// The number of users.
     public var userCount: Int { userIndex.count }
+
+    /// Whether a segment (active or waiting for a back-fill) or a static list has this name.
+    ///
+    /// - Parameter name: A segment or list name.
+    /// - Returns: Whether the engine knows it.
+    public func knowsSegmentOrList(_ name: String) -> Bool { segIndex[name] != nil || listIndex[name] != nil }
 
     /// The number of saved segments (active or waiting for a back-fill).
     public var segmentCount: Int { segIndex.count }

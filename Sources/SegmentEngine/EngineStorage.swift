@@ -55,10 +55,11 @@ func utf8Equal(_ a: String, _ b: String) -> Bool {
     return x.elementsEqual(y)
 }
 
-/// UTF-8 byte order of strings (the order of Unicode scalar values). Compares the contiguous storage of native
-/// strings with `memcmp`; falls back to the UTF-8 views otherwise.
+/// UTF-8 byte order of strings (the order of Unicode scalar values), the order the contract sorts user ids and
+/// names in. Compares the contiguous storage of native strings with `memcmp`; falls back to the UTF-8 views
+/// otherwise.
 @inline(__always)
-func utf8Less(_ a: String, _ b: String) -> Bool {
+public func utf8Less(_ a: String, _ b: String) -> Bool {
     let fast = a.utf8.withContiguousStorageIfAvailable { p in
         b.utf8.withContiguousStorageIfAvailable { q in
             let common = min(p.count, q.count)
