@@ -121,7 +121,7 @@ var package = Package(
             name: "SegmentEvaluator",
             dependencies: [
                 "SegmentEngine", "SegmentsWire", "SegmentsRPC", "SegmentsSQLite", "SegmentLanguage", "DaemonSupport",
-                "SegmentsNDJSON",
+                "SegmentsJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -144,10 +144,15 @@ var package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        /// JSON values, NDJSON import lines and their conversion to client values.
+        /// JSON values: a strict parser and a serializer. No dependencies.
+        .target(
+            name: "SegmentsJSON",
+            swiftSettings: swiftSettings
+        ),
+        /// NDJSON import lines and their conversion to client values.
         .target(
             name: "SegmentsNDJSON",
-            dependencies: ["SegmentsClient", "SegmentLanguage"],
+            dependencies: ["SegmentsJSON", "SegmentsClient", "SegmentLanguage"],
             swiftSettings: swiftSettings
         ),
         /// Helpers for tests: temporary directories, in-process daemons and a webhook receiver.
@@ -195,7 +200,7 @@ var package = Package(
         .executableTarget(
             name: "segclient",
             dependencies: [
-                "SegmentsClient", "SegmentsWire", "SegmentsNDJSON", "SegmentLanguage",
+                "SegmentsClient", "SegmentsWire", "SegmentsJSON", "SegmentsNDJSON", "SegmentLanguage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -257,7 +262,7 @@ var package = Package(
         ),
         .testTarget(
             name: "SegmentsNDJSONTests",
-            dependencies: ["SegmentsNDJSON", "SegmentsClient"],
+            dependencies: ["SegmentsJSON", "SegmentsNDJSON", "SegmentsClient"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

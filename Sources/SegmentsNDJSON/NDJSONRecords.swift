@@ -1,5 +1,6 @@
 import SegmentLanguage
 import SegmentsClient
+import SegmentsJSON
 
 /// Why one NDJSON line (or a JSON argument) cannot be imported.
 public struct NDJSONRecordError: Error, Sendable, Hashable, CustomStringConvertible {

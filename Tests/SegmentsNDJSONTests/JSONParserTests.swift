@@ -1,4 +1,4 @@
-import SegmentsNDJSON
+import SegmentsJSON
 import Testing
 
 @Suite struct JSONParserTests {

@@ -1,4 +1,5 @@
 import SegmentsClient
+import SegmentsJSON
 import SegmentsNDJSON
 import Testing
 

@@ -1,6 +1,6 @@
 import Crypto
 import SegmentLanguage
-import SegmentsNDJSON
+import SegmentsJSON
 import SegmentsWire
 
 /// One request's body and headers for a batch of transitions (see docs/webhooks.md):

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SegmentsClient
+import SegmentsJSON
 import SegmentsNDJSON
 
 /// `segclient import profiles|events FILE|-`.

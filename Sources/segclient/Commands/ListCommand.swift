@@ -1,5 +1,6 @@
 import ArgumentParser
 import SegmentsClient
+import SegmentsJSON
 import SegmentsNDJSON
 import SegmentsWire
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SegmentLanguage
 import SegmentsClient
+import SegmentsJSON
 import SegmentsNDJSON
 
 /// `segclient track USER EVENT`.

@@ -1,6 +1,7 @@
 import Foundation
 import SegmentLanguage
 import SegmentsClient
+import SegmentsJSON
 import SegmentsNDJSON
 
 /// Printing for people and for scripts.
