@@ -290,7 +290,7 @@ var package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "SegmentsClient", "SegmentsTesting", "SegmentsWire", "SegmentLanguage", "SegmentsBenchKit",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "SegmentsSQLite", .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

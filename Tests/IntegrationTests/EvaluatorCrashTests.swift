@@ -1,6 +1,7 @@
 import Foundation
 import SegmentLanguage
 import SegmentsClient
+import SegmentsSQLite
 import SegmentsTesting
 import SegmentsWire
 import Testing
@@ -28,8 +29,8 @@ import Testing
         case evaluator
         /// The same once the evaluator has applied the step.
         case evaluatorCaughtUp
-        /// No crash: a pause long enough that the evaluator saves its engine state with the next
-        /// checkpoint (every 2 s of feed), so that a later restart resumes from that state.
+        /// No crash: a pause until the evaluator has saved its engine state (it does once its feed
+        /// has been idle for a state interval), so that a later restart resumes from that state.
         case pause
         /// `kill -9` the store right after this step is acknowledged, start it again on the same
         /// data, and reconnect the client.
@@ -291,7 +292,7 @@ import Testing
                 try await pair.restartStore(crash: true)
             } else if crash == .pause {
                 try await Self.waitApplied(pair.client, seq)
-                try await Task.sleep(for: .milliseconds(2_300))
+                try await Self.waitStateSaved(pair, seq)
             } else if crash == .pauseEvaluator {
                 pair.pauseEvaluator(true)
                 paused = true
@@ -320,6 +321,19 @@ import Testing
 
     /// The number after `restored-state-at` in an evaluator's log: the store change its saved
     /// engine state was at (0: none).
+    /// Waits until the evaluator has saved its engine state at store change `seq` or later (it
+    /// does when its feed has been idle for a state interval).
+    static func waitStateSaved(_ pair: DaemonPair, _ seq: UInt64) async throws {
+        let path = pair.directory + "/evaluator/engine-state.sqlite"
+        for _ in 0..<600 {
+            let connection = try SQLiteConnection(path: path)
+            let select = try connection.prepare("SELECT value FROM meta WHERE key = 'state_seq'")
+            if try select.step(), UInt64(select.int64(at: 0)) >= seq { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("the evaluator did not save its state at store change \(seq) within 30 s")
+    }
+
     static func restoredState(in log: String) -> UInt64 {
         guard let range = log.range(of: "restored-state-at") else { return 0 }
         let digits = log[range.upperBound...].drop { !$0.isNumber }.prefix { $0.isNumber }

@@ -99,6 +99,7 @@ struct FeedApplier: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.follow(connection) }
             group.addTask { try await self.acknowledgeDurablePositions(over: connection) }
+            group.addTask { try await self.saveStateWhenIdle() }
             if !info.manualClock {
                 group.addTask { try await self.runClock() }
             }
@@ -300,6 +301,22 @@ struct FeedApplier: Sendable {
             }
         }
         throw SegmentEvaluatorError(.unavailable, "the store ended the change feed before store change \(upTo)")
+    }
+
+    /// Saves the engine's state when the feed has waited for the store a whole state interval
+    /// with changes applied since the last save: the feed saves only after a batch, so without
+    /// this the last changes before a quiet spell would be replayed at the next restart.
+    private func saveStateWhenIdle() async throws {
+        var before = self.progress.snapshot
+        while true {
+            try await Task.sleep(for: Self.stateInterval)
+            let now = self.progress.snapshot
+            defer { before = now }
+            guard case .awaitingFeed = now.activity, now.ticks == before.ticks else { continue }
+            if self.core.log.engineState.stateSeq < self.core.read({ $0.appliedSeq }) {
+                try self.core.persist(includingState: true)
+            }
+        }
     }
 
     /// Real-time mode: re-evaluates users at the instants their memberships fall due.
