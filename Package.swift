@@ -239,7 +239,7 @@ var package = Package(
         .testTarget(
             name: "SegmentsClientTests",
             dependencies: [
-                "SegmentsClient", "SegmentsTesting",
+                "SegmentsClient", "SegmentsTesting", "SegmentsWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

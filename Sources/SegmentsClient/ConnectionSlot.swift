@@ -20,7 +20,8 @@ actor ConnectionSlot {
     }
 
     /// The open connection, connecting first if there is none or it closed.
-    func get() async throws(SegmentsClientError) -> RPCConnection {
+    /// - Parameter method: the call it is for, named in a connect failure.
+    func get(for method: String? = nil) async throws(SegmentsClientError) -> RPCConnection {
         if let connection, connection.isActive {
             return connection
         }
@@ -39,7 +40,11 @@ actor ConnectionSlot {
             self.connecting = nil
             if case .success(let connection) = result { self.connection = connection }
         }
-        return try self.connection(from: result)
+        do {
+            return try self.connection(from: result)
+        } catch {
+            throw method.map { error.during($0) } ?? error
+        }
     }
 
     /// A new connection of its own, for a long-lived stream: a reader that stalls its stream then
@@ -62,7 +67,7 @@ actor ConnectionSlot {
 
     private func clientError(_ error: any Error) -> SegmentsClientError {
         if let error = error as? RPCError { return SegmentsClientError(error) }
-        return SegmentsClientError(.unavailable, "cannot connect to \(self.path): \(error)")
+        return SegmentsClientError(.unavailable, "cannot connect to \(self.path): \(error)", underlying: error)
     }
 
     /// Closes the connection if open, and the one a connect under way opens.

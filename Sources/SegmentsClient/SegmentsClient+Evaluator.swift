@@ -50,11 +50,11 @@ extension SegmentsClient {
         _ method: UnaryMethod<Request, Response>,
         _ request: Request
     ) async throws(SegmentsClientError) -> Response {
-        let connection = try await slot.get()
+        let connection = try await slot.get(for: method.name)
         do {
             return try await connection.call(method, request)
         } catch {
-            throw SegmentsClientError(error)
+            throw SegmentsClientError(error, method: method.name)
         }
     }
 
@@ -140,7 +140,7 @@ extension SegmentsClient {
         var lists: [[String]] = []
         var positions: [UInt64] = []
         for slot in self.evaluators {
-            let connection = try await slot.get()
+            let connection = try await slot.get(for: EvaluatorAPI.members.name)
             var members: [String] = []
             var position: UInt64 = 0
             do {
@@ -149,9 +149,14 @@ extension SegmentsClient {
                     position = chunk.seq
                 }
             } catch let error as RPCError {
-                throw SegmentsClientError(error)
+                throw SegmentsClientError(error, method: EvaluatorAPI.members.name)
             } catch {
-                throw SegmentsClientError(.unavailable, "\(error)")
+                throw SegmentsClientError(
+                    .unavailable,
+                    "\(error)",
+                    method: EvaluatorAPI.members.name,
+                    underlying: error
+                )
             }
             lists.append(members)
             positions.append(position)
@@ -218,16 +223,16 @@ extension SegmentsClient {
         shard: Int,
         _ request: Segments_V1_HistoryRequest
     ) async throws(SegmentsClientError) -> [SegmentsTransition] {
-        let connection = try await slot.get()
+        let connection = try await slot.get(for: EvaluatorAPI.history.name)
         var transitions: [SegmentsTransition] = []
         do {
             for try await batch in connection.stream(EvaluatorAPI.history, request) {
                 transitions += batch.transitions.map { SegmentsTransition($0, shard: shard) }
             }
         } catch let error as RPCError {
-            throw SegmentsClientError(error)
+            throw SegmentsClientError(error, method: EvaluatorAPI.history.name)
         } catch {
-            throw SegmentsClientError(.unavailable, "\(error)")
+            throw SegmentsClientError(.unavailable, "\(error)", method: EvaluatorAPI.history.name, underlying: error)
         }
         return transitions
     }

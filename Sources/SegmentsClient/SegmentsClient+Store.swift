@@ -68,12 +68,12 @@ extension SegmentsClient {
         for event in events {
             event.appendWireBytes(to: &request)
         }
-        let connection = try await self.store.get()
+        let connection = try await self.store.get(for: ProfileStoreAPI.trackEvents.name)
         do {
             let response = try await connection.call(ProfileStoreAPI.trackEvents, serializedRequest: request)
             return SegmentsWriteResult(response)
         } catch {
-            throw SegmentsClientError(error)
+            throw SegmentsClientError(error, method: ProfileStoreAPI.trackEvents.name)
         }
     }
 }

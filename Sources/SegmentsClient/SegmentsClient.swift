@@ -45,11 +45,11 @@ public final class SegmentsClient: Sendable {
         _ method: UnaryMethod<Request, Response>,
         _ request: Request
     ) async throws(SegmentsClientError) -> Response {
-        let connection = try await self.store.get()
+        let connection = try await self.store.get(for: method.name)
         do {
             return try await connection.call(method, request)
         } catch {
-            throw SegmentsClientError(error)
+            throw SegmentsClientError(error, method: method.name)
         }
     }
 
@@ -57,7 +57,7 @@ public final class SegmentsClient: Sendable {
         _ method: ServerStreamMethod<Request, Response>,
         _ request: Request
     ) async throws(SegmentsClientError) -> SegmentsStream<Response> {
-        let connection = try await self.store.get()
+        let connection = try await self.store.get(for: method.name)
         return SegmentsStream(responses: connection.stream(method, request))
     }
 }
@@ -84,8 +84,8 @@ public struct SegmentsStream<Element: Message>: AsyncSequence {
                 return try await self.base.next()
             } catch let error as RPCError {
                 throw SegmentsClientError(error)
-            } catch is CancellationError {
-                throw SegmentsClientError(.cancelled, "stream cancelled")
+            } catch let error as CancellationError {
+                throw SegmentsClientError(.cancelled, "stream cancelled", underlying: error)
             }
         }
     }

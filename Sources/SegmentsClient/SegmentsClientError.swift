@@ -1,6 +1,9 @@
 import SegmentsWire
 
-/// A failed client call: a code (gRPC's status codes) and a message saying what, where and why.
+/// A failed client call: a code (gRPC's status codes) and a message saying what, where and why; the call's method
+/// and the error underneath when there is one.
+///
+/// Two errors are equal when their code, message and method are (the underlying error is not compared).
 public struct SegmentsClientError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The kind of failure; one-to-one with gRPC status codes.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
@@ -37,16 +40,46 @@ public struct SegmentsClientError: Error, Sendable, Hashable, CustomStringConver
     public var code: Code
     /// What went wrong, for people.
     public var message: String
+    /// The RPC method of the call that failed, e.g. `segments.v1.ProfileStore/TrackEvents`; `nil` when the failure
+    /// belongs to no single call (a stream's iteration, an argument checked before sending).
+    public var method: String?
+    /// The error this one was made from: the protocol's error for a failure the daemon reported or the connection
+    /// saw, the system's for a socket that could not be reached; `nil` when the client itself decided.
+    public var underlying: (any Error)?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String) {
+    /// - Parameters:
+    ///   - code: The kind of failure.
+    ///   - message: What went wrong, for people.
+    ///   - method: The RPC method of the call, if any.
+    ///   - underlying: The error this one was made from, if any.
+    public init(_ code: Code, _ message: String, method: String? = nil, underlying: (any Error)? = nil) {
         self.code = code
         self.message = message
+        self.method = method
+        self.underlying = underlying
     }
 
-    init(_ error: RPCError) {
-        self.init(Code(rpcCode: error.code), error.message)
+    init(_ error: RPCError, method: String? = nil) {
+        self.init(Code(rpcCode: error.code), error.message, method: method, underlying: error)
+    }
+
+    /// This error, as the failure of a call of `method` (kept if already set).
+    func during(_ method: String) -> SegmentsClientError {
+        var error = self
+        error.method = error.method ?? method
+        return error
     }
 
     public var description: String { self.message }
+
+    public static func == (lhs: SegmentsClientError, rhs: SegmentsClientError) -> Bool {
+        lhs.code == rhs.code && lhs.message == rhs.message && lhs.method == rhs.method
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.code)
+        hasher.combine(self.message)
+        hasher.combine(self.method)
+    }
 }
