@@ -49,11 +49,13 @@ actor ConnectionSlot {
 
     /// A new connection of its own, for a long-lived stream: a reader that stalls its stream then
     /// holds up only that connection's flow control, never the calls sharing ``get()``.
-    func dedicated() async throws(SegmentsClientError) -> RPCConnection {
+    /// - Parameter method: the stream it is for, named in a connect failure.
+    func dedicated(for method: String? = nil) async throws(SegmentsClientError) -> RPCConnection {
         do {
             return try await RPCConnection.connect(to: self.path, maximumFrameLength: self.maximumFrameLength)
         } catch {
-            throw self.clientError(error)
+            let failure = self.clientError(error)
+            throw method.map { failure.during($0) } ?? failure
         }
     }
 

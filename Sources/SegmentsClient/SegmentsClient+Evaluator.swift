@@ -256,7 +256,7 @@ extension SegmentsClient {
         request.segments = segments
         request.fromSeq = fromSeq
         // Its own connection: a watcher that stops reading must not stall this client's other calls.
-        let connection = try await self.evaluators[shard].dedicated()
+        let connection = try await self.evaluators[shard].dedicated(for: EvaluatorAPI.watch.name)
         return SegmentsStream(responses: connection.stream(EvaluatorAPI.watch, request), owner: connection)
     }
 

@@ -25,6 +25,25 @@ import Testing
         }
     }
 
+    @Test func aWatchThatCannotConnectIsNamed() async throws {
+        try await TemporaryDirectory.with { directory in
+            let client = SegmentsClient(
+                configuration: .init(
+                    storeSocketPath: directory + "/store.sock",
+                    evaluatorSocketPaths: [directory + "/nobody.sock"]
+                )
+            )
+            do throws(SegmentsClientError) {
+                _ = try await client.watch()
+                Issue.record("a watch of a socket nobody listens on started")
+            } catch {
+                #expect(error.code == .unavailable)
+                #expect(error.method == EvaluatorAPI.watch.name)
+            }
+            await client.close()
+        }
+    }
+
     @Test func aCallLostWithItsConnectionIsNamed() async throws {
         try await TemporaryDirectory.with { directory in
             // A listener that answers every frame by closing: the call fails on the connection.
