@@ -54,12 +54,12 @@ extension MembershipEngine {
     /// Only the inputs the expression reaches are computed (see ``UserPlanInputs``).
     func evaluate(_ u: Int32, _ seg: SegmentSlot, at t: Int64) -> Bool {
         statistics.segmentEvaluations += 1
-        var values = scratchValues
+        // The scratch array is moved in and out, so that filling it in place does not copy it.
+        let values = scratchValues
         scratchValues = []
-        var inputs = UserPlanInputs(engine: self, user: users[Int(u)], u: u, seg: seg, at: t, values: values)
+        var inputs = UserPlanInputs(engine: self, user: users[Int(u)], u: u, seg: seg, at: t, values: consume values)
         let result = seg.plan.evaluate(&inputs, nowMs: t)
-        values = inputs.values
-        scratchValues = values
+        scratchValues = inputs.values
         return result
     }
 
@@ -404,16 +404,23 @@ struct UserPlanInputs: PlanInputSource {
     var values: [AttributeValue?]
     var known: UInt64 = 0
 
-    init(engine: MembershipEngine, user: UserRecord, u: Int32, seg: SegmentSlot, at t: Int64, values: [AttributeValue?])
-    {
+    /// - Parameter values: storage to reuse for the computed values (its contents are dropped).
+    init(
+        engine: MembershipEngine,
+        user: UserRecord,
+        u: Int32,
+        seg: SegmentSlot,
+        at t: Int64,
+        values: consuming [AttributeValue?]
+    ) {
         self.engine = engine
         self.user = user
         self.seg = seg
         self.u = u
         self.t = t
+        values.removeAll(keepingCapacity: true)
+        values.append(contentsOf: repeatElement(nil, count: min(seg.keys.count, 64)))
         self.values = values
-        self.values.removeAll(keepingCapacity: true)
-        self.values.append(contentsOf: repeatElement(nil, count: min(seg.keys.count, 64)))
     }
 
     func attribute(_ index: Int) -> AttributeValue? {

@@ -40,36 +40,32 @@ actor ConnectionSlot {
             self.connecting = nil
             if case .success(let connection) = result { self.connection = connection }
         }
-        do {
-            return try self.connection(from: result)
-        } catch {
-            throw method.map { error.during($0) } ?? error
+        switch result {
+        case .success(let connection): return connection
+        case .failure(let error): throw self.clientError(error, method: method)
         }
     }
 
     /// A new connection of its own, for a long-lived stream: a reader that stalls its stream then
     /// holds up only that connection's flow control, never the calls sharing ``get()``.
     /// - Parameter method: the stream it is for, named in a connect failure.
-    func dedicated(for method: String? = nil) async throws(SegmentsClientError) -> RPCConnection {
+    func dedicated(for method: String) async throws(SegmentsClientError) -> RPCConnection {
         do {
             return try await RPCConnection.connect(to: self.path, maximumFrameLength: self.maximumFrameLength)
         } catch {
-            let failure = self.clientError(error)
-            throw method.map { failure.during($0) } ?? failure
+            throw self.clientError(error, method: method)
         }
     }
 
-    private func connection(from result: Result<RPCConnection, any Error>) throws(SegmentsClientError) -> RPCConnection
-    {
-        switch result {
-        case .success(let connection): return connection
-        case .failure(let error): throw self.clientError(error)
-        }
-    }
-
-    private func clientError(_ error: any Error) -> SegmentsClientError {
-        if let error = error as? RPCError { return SegmentsClientError(error) }
-        return SegmentsClientError(.unavailable, "cannot connect to \(self.path): \(error)", underlying: error)
+    /// A failed connect as the error of the call (`method`) it was for.
+    private func clientError(_ error: any Error, method: String?) -> SegmentsClientError {
+        if let error = error as? RPCError { return SegmentsClientError(error, method: method) }
+        return SegmentsClientError(
+            .unavailable,
+            "cannot connect to \(self.path): \(error)",
+            method: method,
+            underlying: error
+        )
     }
 
     /// Closes the connection if open, and the one a connect under way opens.

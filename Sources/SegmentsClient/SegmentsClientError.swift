@@ -64,13 +64,6 @@ public struct SegmentsClientError: Error, Sendable, Hashable, CustomStringConver
         self.init(Code(rpcCode: error.code), error.message, method: method, underlying: error)
     }
 
-    /// This error, as the failure of a call of `method` (kept if already set).
-    func during(_ method: String) -> SegmentsClientError {
-        var error = self
-        error.method = error.method ?? method
-        return error
-    }
-
     public var description: String { self.message }
 
     public static func == (lhs: SegmentsClientError, rhs: SegmentsClientError) -> Bool {

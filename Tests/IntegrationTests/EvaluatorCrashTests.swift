@@ -324,10 +324,10 @@ import Testing
     /// Waits until the evaluator has saved its engine state at store change `seq` or later (it
     /// does when its feed has been idle for a state interval).
     static func waitStateSaved(_ pair: DaemonPair, _ seq: UInt64) async throws {
-        let path = pair.directory + "/evaluator/engine-state.sqlite"
+        let connection = try SQLiteConnection(path: pair.directory + "/evaluator/engine-state.sqlite")
+        let select = try connection.prepare("SELECT value FROM meta WHERE key = 'state_seq'")
         for _ in 0..<600 {
-            let connection = try SQLiteConnection(path: path)
-            let select = try connection.prepare("SELECT value FROM meta WHERE key = 'state_seq'")
+            defer { select.reset() }
             if try select.step(), UInt64(select.int64(at: 0)) >= seq { return }
             try await Task.sleep(for: .milliseconds(50))
         }
