@@ -3,7 +3,8 @@ import SegmentLanguage
 /// The incremental membership engine: segments, static lists and per-user state in memory, kept exactly equal to
 /// the segment contract at every instant, with the transitions each change causes.
 ///
-/// The engine is pure and synchronous: no I/O, no clocks, no threads. Its owner (the `segment-evaluator` daemon)
+/// The engine is pure and synchronous: no I/O, no clocks, no threads of its own (one operation may spread its work
+/// over all processors and waits for it: a new segment evaluated for many users, see `valueForEachUser`). Its owner (the `segment-evaluator` daemon)
 /// feeds it the store's change log in order — `advance(to:)` to the entry's time, then the entry's operation with
 /// the entry's sequence number — and persists what it returns. Time is Unix milliseconds (`Int64`).
 ///
@@ -74,6 +75,10 @@ public final class MembershipEngine {
     /// users deleted since then.
     var dirtySlots: [Int32] = []
     var deletedUsers: Set<ByteKey> = []
+
+    /// From this many user slots on, a segment evaluated for every user is evaluated on all processors (see
+    /// `valueForEachUser`); the tests lower it to run the parallel path over a few users.
+    var parallelEvaluationMinimum = 16_384
 
     /// Scratch: segments to evaluate for the user at hand.
     var flags: [Bool] = []

@@ -18,6 +18,8 @@ import Darwin
         var steps = 1_500
         var backfills = false
         var restores = false
+        /// Every segment evaluated for all users is evaluated on all processors, however few the users.
+        var parallel = false
     }
 
     @Test(arguments: [1, 2, 3, 4] as [UInt64])
@@ -35,6 +37,11 @@ import Darwin
         try run(seed: seed, Options(backfills: seed % 2 == 0, restores: true))
     }
 
+    @Test(arguments: [31, 32, 33] as [UInt64])
+    func engineMatchesReferenceEvaluatingUsersInParallel(seed: UInt64) throws {
+        try run(seed: seed, Options(backfills: seed % 2 == 1, restores: seed == 33, parallel: true))
+    }
+
     /// A long soak over many seeds: `ENGINE_SOAK=200 swift test --filter EngineDifferentialTests/soak`.
     @Test(.enabled(if: getenv("ENGINE_SOAK") != nil))
     func soak() throws {
@@ -49,6 +56,7 @@ import Darwin
         let generator = SegmentTextGenerator()
         let userIDs = ["u0", "u1", "u2", "u3", "é", "Zoë", "u10"]
         var engine = MembershipEngine(nowMs: baseMs)
+        if options.parallel { engine.parallelEvaluationMinimum = 0 }
         // The restore variant runs a twin that is never restored: both must produce the same transitions.
         let shadow: MembershipEngine? = options.restores ? MembershipEngine(nowMs: baseMs) : nil
         var database: [String: [UInt8]] = [:]
@@ -261,6 +269,7 @@ import Darwin
                 #expect(database.count == engine.userCount)
                 if r.chance(0.04) {
                     engine = try MembershipEngine.restore(catalog: catalog, users: database.values)
+                    if options.parallel { engine.parallelEvaluationMinimum = 0 }
                     restores += 1
                     #expect(engine.encodeCatalog() == catalog)
                     #expect(engine.takeDirtyUsers().isEmpty)

@@ -135,8 +135,18 @@ final class EvaluatorCore: Sendable {
             case .segmentPut(let put):
                 do throws(SegmentLanguageError) {
                     let expression = try SegmentExpression.parse(put.segment.expression)
+                    let clock = ContinuousClock()
+                    let start = clock.now
                     let outcome = engine.putSegment(name: put.segment.name, expression: expression, seq: seq)
                     produced += outcome.transitions.map { ($0, seq) }
+                    self.logger.info(
+                        "segment applied",
+                        metadata: [
+                            "segment": "\(put.segment.name)", "seq": "\(seq)",
+                            "transitions": "\(outcome.transitions.count)",
+                            "took": "\(clock.now - start)",
+                        ]
+                    )
                 } catch {
                     self.logger.error(
                         "stored segment does not parse; ignored",
