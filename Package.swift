@@ -138,6 +138,7 @@ var package = Package(
             name: "SegmentsClient",
             dependencies: [
                 "SegmentsWire", "SegmentsRPC",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -239,7 +240,8 @@ var package = Package(
         .testTarget(
             name: "SegmentsClientTests",
             dependencies: [
-                "SegmentsClient", "SegmentsTesting", "SegmentsWire",
+                "SegmentsClient", "SegmentsRPC", "SegmentsTesting", "SegmentsWire",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,3 +1,6 @@
+import Logging
+import NIOCore
+import NIOPosix
 import SegmentsRPC
 import SegmentsWire
 
@@ -6,17 +9,26 @@ import SegmentsWire
 /// One connect at a time: callers that arrive while a connect is under way wait for it and share
 /// its connection (the actor is re-entered at the connect's `await`, so without this every first
 /// call of a burst opened a connection of its own, and all but the last leaked until the client
-/// closed).
+/// closed). A connect tries as often as the configuration's reconnect policy says.
 actor ConnectionSlot {
     private let path: String
-    private let maximumFrameLength: Int
+    private let options: SegmentsClientConfiguration.Options
+    private let logger: Logger?
+    private let eventLoopGroup: any EventLoopGroup
     private var connection: RPCConnection?
     /// The connect under way, shared by every caller that needs it.
     private var connecting: Task<RPCConnection, any Error>?
 
-    init(path: String, maximumFrameLength: Int) {
+    init(
+        path: String,
+        options: SegmentsClientConfiguration.Options = .init(),
+        logger: Logger? = nil,
+        eventLoopGroup: (any EventLoopGroup)? = nil
+    ) {
         self.path = path
-        self.maximumFrameLength = maximumFrameLength
+        self.options = options
+        self.logger = logger
+        self.eventLoopGroup = eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
     }
 
     /// The open connection, connecting first if there is none or it closed.
@@ -29,8 +41,8 @@ actor ConnectionSlot {
         if let connecting {
             attempt = connecting
         } else {
-            let (path, maximumFrameLength) = (self.path, self.maximumFrameLength)
-            attempt = Task { try await RPCConnection.connect(to: path, maximumFrameLength: maximumFrameLength) }
+            let (path, options, logger, group) = (self.path, self.options, self.logger, self.eventLoopGroup)
+            attempt = Task { try await Self.open(path, options: options, logger: logger, eventLoopGroup: group) }
             self.connecting = attempt
         }
         let result = await attempt.result
@@ -47,13 +59,55 @@ actor ConnectionSlot {
     }
 
     /// A new connection of its own, for a long-lived stream: a reader that stalls its stream then
-    /// holds up only that connection's flow control, never the calls sharing ``get()``.
+    /// holds up only that connection's flow control, never the calls sharing ``get(for:)``.
     /// - Parameter method: the stream it is for, named in a connect failure.
     func dedicated(for method: String) async throws(SegmentsClientError) -> RPCConnection {
         do {
-            return try await RPCConnection.connect(to: self.path, maximumFrameLength: self.maximumFrameLength)
+            return try await Self.open(
+                self.path,
+                options: self.options,
+                logger: self.logger,
+                eventLoopGroup: self.eventLoopGroup
+            )
         } catch {
             throw self.clientError(error, method: method)
+        }
+    }
+
+    /// Connects to `path`, trying again as `options.reconnect` says.
+    private static func open(
+        _ path: String,
+        options: SegmentsClientConfiguration.Options,
+        logger: Logger?,
+        eventLoopGroup: any EventLoopGroup
+    ) async throws -> RPCConnection {
+        var attempt = 1
+        while true {
+            do {
+                let connection = try await RPCConnection.connect(
+                    to: path,
+                    maximumFrameLength: options.maximumFrameLength,
+                    connectTimeout: options.connectTimeout,
+                    eventLoopGroup: eventLoopGroup
+                )
+                logger?.debug("connected", metadata: ["socket": "\(path)", "attempt": "\(attempt)"])
+                return connection
+            } catch {
+                guard attempt < options.reconnect.attempts, !Task.isCancelled else {
+                    logger?.info(
+                        "cannot connect",
+                        metadata: ["socket": "\(path)", "attempts": "\(attempt)", "error": "\(error)"]
+                    )
+                    throw error
+                }
+                attempt += 1
+                let delay = options.reconnect.delay(before: attempt)
+                logger?.debug(
+                    "cannot connect; trying again",
+                    metadata: ["socket": "\(path)", "attempt": "\(attempt)", "in": "\(delay)", "error": "\(error)"]
+                )
+                try await Task.sleep(for: delay)
+            }
         }
     }
 

@@ -2,37 +2,6 @@ import SegmentsRPC
 import SegmentsWire
 import SwiftProtobuf
 
-/// A membership change delivered by `watch` or `history`.
-public struct SegmentsTransition: Sendable, Hashable {
-    /// Enter or exit.
-    public enum Kind: String, Sendable {
-        case enter, exit
-    }
-
-    /// Position in the owning evaluator shard's transition log.
-    public var seq: UInt64
-    /// The evaluator shard that recorded it.
-    public var shard: Int
-    public var segment: String
-    public var userID: String
-    public var kind: Kind
-    /// When it became true (ms since the Unix epoch).
-    public var atMs: Int64
-    /// The store change-log number applied when it happened.
-    public var storeSeq: UInt64
-
-    /// Reads a wire transition recorded by evaluator shard `shard`.
-    public init(_ wire: Segments_V1_Transition, shard: Int) {
-        self.seq = wire.seq
-        self.shard = shard
-        self.segment = wire.segment
-        self.userID = wire.userID
-        self.kind = wire.kind == .exit ? .exit : .enter
-        self.atMs = wire.atMs
-        self.storeSeq = wire.storeSeq
-    }
-}
-
 // MARK: - Routing
 
 extension SegmentsClient {
@@ -52,7 +21,7 @@ extension SegmentsClient {
     ) async throws(SegmentsClientError) -> Response {
         let connection = try await slot.get(for: method.name)
         do {
-            return try await connection.call(method, request)
+            return try await connection.call(method, request, timeout: self.configuration.options.requestTimeout)
         } catch {
             throw SegmentsClientError(error, method: method.name)
         }
@@ -185,16 +154,17 @@ extension SegmentsClient {
         _ userID: String,
         in segment: String,
         minSeq: UInt64 = 0
-    ) async throws(SegmentsClientError) -> Segments_V1_ExplainResponse {
+    ) async throws(SegmentsClientError) -> SegmentsExplanation {
         var request = Segments_V1_ExplainRequest()
         request.userID = userID
         request.segment = segment
         request.minSeq = minSeq
-        return try await self.call(try self.evaluator(for: userID), EvaluatorAPI.explain, request)
+        return SegmentsExplanation(try await self.call(try self.evaluator(for: userID), EvaluatorAPI.explain, request))
     }
 
     /// Recorded transitions of one user (from its shard).
-    public func history(ofUser userID: String, limit: Int = 0) async throws(SegmentsClientError) -> [SegmentsTransition] {
+    public func history(ofUser userID: String, limit: Int = 0) async throws(SegmentsClientError) -> [SegmentsTransition]
+    {
         var request = Segments_V1_HistoryRequest()
         request.userID = userID
         request.limit = UInt32(max(0, limit))
@@ -204,7 +174,10 @@ extension SegmentsClient {
     }
 
     /// Recorded transitions of one segment, merged over shards by time.
-    public func history(ofSegment segment: String, limit: Int = 0) async throws(SegmentsClientError)
+    public func history(
+        ofSegment segment: String,
+        limit: Int = 0
+    ) async throws(SegmentsClientError)
         -> [SegmentsTransition]
     {
         var request = Segments_V1_HistoryRequest()
@@ -248,7 +221,7 @@ extension SegmentsClient {
         segments: [String] = [],
         fromSeq: UInt64 = 0,
         shard: Int = 0
-    ) async throws(SegmentsClientError) -> SegmentsStream<Segments_V1_TransitionBatch> {
+    ) async throws(SegmentsClientError) -> SegmentsTransitionStream {
         guard self.evaluators.indices.contains(shard) else {
             throw SegmentsClientError(.invalidArgument, "no evaluator shard \(shard)")
         }
@@ -257,11 +230,14 @@ extension SegmentsClient {
         request.fromSeq = fromSeq
         // Its own connection: a watcher that stops reading must not stall this client's other calls.
         let connection = try await self.evaluators[shard].dedicated(for: EvaluatorAPI.watch.name)
-        return SegmentsStream(responses: connection.stream(EvaluatorAPI.watch, request), owner: connection)
+        return SegmentsTransitionStream(
+            batches: SegmentsStream(responses: connection.stream(EvaluatorAPI.watch, request), owner: connection),
+            shard: shard
+        )
     }
 
     /// Progress of each evaluator shard.
-    public func evaluatorStatus() async throws(SegmentsClientError) -> [Segments_V1_EvaluatorStatus] {
-        try await self.callAllShards(EvaluatorAPI.getStatus, .init())
+    public func evaluatorStatus() async throws(SegmentsClientError) -> [SegmentsEvaluatorStatus] {
+        try await self.callAllShards(EvaluatorAPI.getStatus, .init()).map(SegmentsEvaluatorStatus.init)
     }
 }

@@ -49,8 +49,8 @@ extension SegmentsClient {
     }
 
     /// Every static list with its size, sorted by name.
-    public func lists() async throws(SegmentsClientError) -> [Segments_V1_StaticList] {
-        try await self.callStore(ProfileStoreAPI.listLists, .init()).lists
+    public func lists() async throws(SegmentsClientError) -> [SegmentsList] {
+        try await self.callStore(ProfileStoreAPI.listLists, .init()).lists.map(SegmentsList.init)
     }
 
     /// Deletes a static list.

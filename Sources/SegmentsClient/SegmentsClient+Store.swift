@@ -70,7 +70,11 @@ extension SegmentsClient {
         }
         let connection = try await self.store.get(for: ProfileStoreAPI.trackEvents.name)
         do {
-            let response = try await connection.call(ProfileStoreAPI.trackEvents, serializedRequest: request)
+            let response = try await connection.call(
+                ProfileStoreAPI.trackEvents,
+                serializedRequest: request,
+                timeout: self.configuration.options.requestTimeout
+            )
             return SegmentsWriteResult(response)
         } catch {
             throw SegmentsClientError(error, method: ProfileStoreAPI.trackEvents.name)
@@ -99,7 +103,7 @@ extension SegmentsClient {
         _ name: String,
         expression: String,
         mode: PutMode = .upsert
-    ) async throws(SegmentsClientError) -> Segments_V1_Segment {
+    ) async throws(SegmentsClientError) -> SegmentsDefinition {
         var request = Segments_V1_PutSegmentRequest()
         request.name = name
         request.expression = expression
@@ -109,19 +113,19 @@ extension SegmentsClient {
             case .create: .create
             case .update: .update
             }
-        return try await self.callStore(ProfileStoreAPI.putSegment, request).segment
+        return SegmentsDefinition(try await self.callStore(ProfileStoreAPI.putSegment, request).segment)
     }
 
     /// Reads one segment definition.
-    public func segment(_ name: String) async throws(SegmentsClientError) -> Segments_V1_Segment {
+    public func segment(_ name: String) async throws(SegmentsClientError) -> SegmentsDefinition {
         var request = Segments_V1_GetSegmentRequest()
         request.name = name
-        return try await self.callStore(ProfileStoreAPI.getSegment, request)
+        return SegmentsDefinition(try await self.callStore(ProfileStoreAPI.getSegment, request))
     }
 
     /// All segment definitions, sorted by name.
-    public func segments() async throws(SegmentsClientError) -> [Segments_V1_Segment] {
-        try await self.callStore(ProfileStoreAPI.listSegments, .init()).segments
+    public func segments() async throws(SegmentsClientError) -> [SegmentsDefinition] {
+        try await self.callStore(ProfileStoreAPI.listSegments, .init()).segments.map(SegmentsDefinition.init)
     }
 
     /// Deletes a segment.
@@ -138,27 +142,32 @@ extension SegmentsClient {
 extension SegmentsClient {
     /// Sets the manual clock (test mode) to `ms` since the Unix epoch.
     @discardableResult
-    public func setClock(toMs ms: Int64) async throws(SegmentsClientError) -> Segments_V1_ClockResponse {
+    public func setClock(toMs ms: Int64) async throws(SegmentsClientError) -> SegmentsClockReading {
         var request = Segments_V1_SetClockRequest()
         request.setMs = ms
-        return try await self.callStore(ProfileStoreAPI.setClock, request)
+        return SegmentsClockReading(try await self.callStore(ProfileStoreAPI.setClock, request))
     }
 
     /// Advances the manual clock (test mode) by `ms` milliseconds.
     @discardableResult
-    public func advanceClock(byMs ms: Int64) async throws(SegmentsClientError) -> Segments_V1_ClockResponse {
+    public func advanceClock(byMs ms: Int64) async throws(SegmentsClientError) -> SegmentsClockReading {
         var request = Segments_V1_SetClockRequest()
         request.advanceMs = ms
-        return try await self.callStore(ProfileStoreAPI.setClock, request)
+        return SegmentsClockReading(try await self.callStore(ProfileStoreAPI.setClock, request))
     }
 
     /// The store's head, clock and sizes.
-    public func storeInfo() async throws(SegmentsClientError) -> Segments_V1_StoreInfo {
-        try await self.callStore(ProfileStoreAPI.getInfo, .init())
+    public func storeInfo() async throws(SegmentsClientError) -> SegmentsStoreInfo {
+        SegmentsStoreInfo(try await self.callStore(ProfileStoreAPI.getInfo, .init()))
     }
 
-    /// The change log from `fromSeq` on, then live.
-    public func changes(fromSeq: UInt64, maxBatch: UInt32 = 0) async throws(SegmentsClientError)
+    /// The change log from `fromSeq` on, then live: the feed the evaluators follow, in wire messages (not part of
+    /// the stable API).
+    @_spi(SegmentsInternal)
+    public func changes(
+        fromSeq: UInt64,
+        maxBatch: UInt32 = 0
+    ) async throws(SegmentsClientError)
         -> SegmentsStream<Segments_V1_ChangeBatch>
     {
         var request = Segments_V1_SubscribeRequest()
@@ -167,7 +176,9 @@ extension SegmentsClient {
         return try await self.streamStore(ProfileStoreAPI.subscribe, request)
     }
 
-    /// A consistent snapshot of the store, in chunks.
+    /// A consistent snapshot of the store, in chunks: what a new evaluator shard starts from, in wire messages
+    /// (not part of the stable API).
+    @_spi(SegmentsInternal)
     public func snapshot(
         shardIndex: UInt32 = 0,
         shardCount: UInt32 = 1,

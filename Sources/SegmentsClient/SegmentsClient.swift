@@ -15,22 +15,25 @@ import SwiftProtobuf
 /// Connections open on first use and reopen after a failure; every method may be called
 /// concurrently. Errors are ``SegmentsClientError``.
 public final class SegmentsClient: Sendable {
-    /// Where the daemons are.
+    /// Where the daemons are, and how the client talks to them.
     public let configuration: SegmentsClientConfiguration
     let store: ConnectionSlot
     let evaluators: [ConnectionSlot]
 
     /// Creates a client; nothing connects until the first call.
-    /// - Parameter configuration: the daemons' sockets.
+    /// - Parameter configuration: the daemons' sockets and the connections' options.
     public init(configuration: SegmentsClientConfiguration) {
         self.configuration = configuration
-        self.store = ConnectionSlot(
-            path: configuration.storeSocketPath,
-            maximumFrameLength: configuration.maximumFrameLength
-        )
-        self.evaluators = configuration.evaluatorSocketPaths.map {
-            ConnectionSlot(path: $0, maximumFrameLength: configuration.maximumFrameLength)
+        func slot(_ path: String) -> ConnectionSlot {
+            ConnectionSlot(
+                path: path,
+                options: configuration.options,
+                logger: configuration.logger,
+                eventLoopGroup: configuration.eventLoopGroup
+            )
         }
+        self.store = slot(configuration.storeSocketPath)
+        self.evaluators = configuration.evaluatorSocketPaths.map(slot)
     }
 
     /// Closes all connections.
@@ -47,7 +50,7 @@ public final class SegmentsClient: Sendable {
     ) async throws(SegmentsClientError) -> Response {
         let connection = try await self.store.get(for: method.name)
         do {
-            return try await connection.call(method, request)
+            return try await connection.call(method, request, timeout: self.configuration.options.requestTimeout)
         } catch {
             throw SegmentsClientError(error, method: method.name)
         }
@@ -62,7 +65,9 @@ public final class SegmentsClient: Sendable {
     }
 }
 
-/// The responses of a streaming call; iterating throws ``SegmentsClientError``.
+/// The responses of a streaming call, in wire messages; iterating throws ``SegmentsClientError``. Public only
+/// for the feed calls outside the stable API (``SegmentsClient/changes(fromSeq:maxBatch:)``).
+@_spi(SegmentsInternal)
 public struct SegmentsStream<Element: Message>: AsyncSequence {
     let responses: RPCResponseStream<Element>
     /// A connection opened for this stream alone, closed when the stream and its iterators are gone.

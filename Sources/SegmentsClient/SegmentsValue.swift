@@ -14,6 +14,7 @@ public enum SegmentsValue: Sendable, Hashable {
     case stringList([String])
 
     /// The value as sent on the wire.
+    @_spi(SegmentsInternal)
     public var wireValue: Segments_V1_Value {
         var value = Segments_V1_Value()
         switch self {
@@ -53,7 +54,7 @@ public enum SegmentsValue: Sendable, Hashable {
 
     /// Reads a wire value; `nil` for a null (no kind set).
     /// - Parameter wire: the value from a message.
-    public init?(wire: Segments_V1_Value) {
+    init?(wire: Segments_V1_Value) {
         switch wire.kind {
         case .stringValue(let string): self = .string(string)
         case .numberValue(let number): self = .number(number)

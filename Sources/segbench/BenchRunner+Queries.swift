@@ -122,7 +122,7 @@ extension BenchRunner {
                         for try await batch in try await watchClient.watch(segments: [segment]) {
                             let now = clock.now
                             seen.withLock { map in
-                                for transition in batch.transitions where transition.kind != .exit {
+                                for transition in batch where transition.kind != .exit {
                                     map[transition.userID] = now
                                 }
                             }
@@ -252,7 +252,7 @@ extension BenchRunner {
                         for try await batch in stream {
                             let now = Self.wallMs()
                             let done = exits.withLock { list in
-                                for transition in batch.transitions where transition.kind == .exit {
+                                for transition in batch where transition.kind == .exit {
                                     list.append(now - Double(transition.atMs))
                                 }
                                 return list.count >= expected

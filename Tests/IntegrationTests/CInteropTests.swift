@@ -1,5 +1,5 @@
 import Foundation
-import SegmentsClient
+@_spi(SegmentsInternal) import SegmentsClient
 import SegmentsTesting
 import SegmentsWire
 import Testing

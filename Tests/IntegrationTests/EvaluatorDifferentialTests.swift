@@ -1,7 +1,6 @@
 import SegmentLanguage
 import SegmentsClient
 import SegmentsTesting
-import SegmentsWire
 import Testing
 
 /// A seeded random workload through the real daemons (in process, manual clock): after every
@@ -127,7 +126,7 @@ import Testing
     static func explanation(_ client: SegmentsClient, _ user: String, _ segment: String) async throws -> String {
         do {
             let response = try await client.explain(user, in: segment)
-            func render(_ node: Segments_V1_ExplainNode, _ indent: Int) -> String {
+            func render(_ node: SegmentsExplanation.Node, _ indent: Int) -> String {
                 String(repeating: " ", count: indent) + node.text + " → " + node.value + "\n"
                     + node.children.map { render($0, indent + 2) }.joined()
             }

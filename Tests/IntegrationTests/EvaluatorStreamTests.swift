@@ -253,14 +253,14 @@ final class Collector: Sendable {
     /// Starts reading `stream`; `afterBatch` runs after each batch with the number received so far
     /// (a slow reader sleeps there).
     init(
-        _ stream: sending SegmentsStream<Segments_V1_TransitionBatch>,
+        _ stream: sending SegmentsTransitionStream,
         afterBatch: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
         let task = Task { [self] in
             do {
                 for try await batch in stream {
                     let count = self.received.withLock {
-                        $0 += batch.transitions.map { SegmentsTransition($0, shard: 0) }
+                        $0 += batch
                         return $0.count
                     }
                     await afterBatch(count)

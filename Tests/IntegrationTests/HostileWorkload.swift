@@ -1,6 +1,6 @@
 import Foundation
 import SegmentLanguage
-import SegmentsClient
+@_spi(SegmentsInternal) import SegmentsClient
 import SegmentsTesting
 import SegmentsWire
 import Synchronization
@@ -511,7 +511,7 @@ struct HostileWorkload {
         var watched: [UInt64] = []
         if head > 0 {
             for try await batch in try await client.watch(fromSeq: 1) {
-                watched += batch.transitions.map(\.seq)
+                watched += batch.map(\.seq)
                 if watched.last ?? 0 >= head { break }
             }
         }

@@ -88,7 +88,7 @@ import Testing
             #expect(Self.users(try await Self.read(store, as: "e1")) == [["u1"], ["u1", "u2"], ["deleted u1"]])
             var info = try await store.client.storeInfo()
             #expect(info.heldEntryCount == 2)
-            #expect(info.feedSubscribers.map(\.subscriberID) == ["e1"])
+            #expect(info.feedSubscribers.map(\.id) == ["e1"])
             #expect(info.feedSubscribers.first?.name == "test subscriber")
 
             // Durable before the deletion: nothing released.

@@ -1,4 +1,4 @@
-import SegmentsClient
+@_spi(SegmentsInternal) import SegmentsClient
 import SegmentsTesting
 import SegmentsWire
 import Testing

@@ -38,7 +38,7 @@ import Testing
             let path = directory + "/daemon.sock"
             let counter = AcceptCounter()
             let server = try await Self.listen(on: path, counting: counter)
-            let slot = ConnectionSlot(path: path, maximumFrameLength: 1 << 20)
+            let slot = ConnectionSlot(path: path)
             let connections = try await withThrowingTaskGroup(of: ObjectIdentifier.self) { group in
                 for _ in 0..<16 {
                     group.addTask { ObjectIdentifier(try await slot.get()) }
@@ -62,7 +62,7 @@ import Testing
     @Test(.timeLimit(.minutes(1)))
     func aFailedConnectIsReportedToEveryWaiterAndRetried() async throws {
         try await TemporaryDirectory.with { directory in
-            let slot = ConnectionSlot(path: directory + "/nobody.sock", maximumFrameLength: 1 << 20)
+            let slot = ConnectionSlot(path: directory + "/nobody.sock")
             let failures = await withTaskGroup(of: SegmentsClientError.Code?.self) { group in
                 for _ in 0..<4 {
                     group.addTask {

@@ -129,12 +129,13 @@ final class RPCClientHandler: ChannelDuplexHandler {
         context.writeAndFlush(Self.wrapOutboundOut(frame), promise: nil)
     }
 
-    /// The caller of `callID` went away (a stream's consumer, or a cancelled unary caller): fail
-    /// the call if it waits, tell the server and forget the call.
-    func cancel(_ callID: UInt64) {
+    /// The caller of `callID` went away (a stream's consumer, a cancelled unary caller, or one
+    /// whose deadline passed): fail the call with `reason` if it waits, tell the server and
+    /// forget the call.
+    func cancel(_ callID: UInt64, reason: RPCError = RPCError(.cancelled, "call cancelled")) {
         guard let call = self.pending.removeValue(forKey: callID) else { return }
         if case .unary(let promise) = call {
-            promise.fail(RPCError(.cancelled, "call cancelled"))
+            promise.fail(reason)
         }
         guard let context else { return }
         var frame = context.channel.allocator.buffer(capacity: 16)

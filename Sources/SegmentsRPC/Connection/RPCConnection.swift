@@ -27,15 +27,18 @@ public final class RPCConnection: Sendable {
     /// - Parameters:
     ///   - path: the daemon's socket.
     ///   - maximumFrameLength: the largest response frame accepted.
+    ///   - connectTimeout: how long the connect may take.
     ///   - eventLoopGroup: the event loops to use.
-    /// - Throws: ``RPCError`` with code UNAVAILABLE when nothing listens there.
+    /// - Throws: ``RPCError`` with code UNAVAILABLE when nothing listens there, or not in time.
     public static func connect(
         to path: String,
         maximumFrameLength: Int = FrameDecoder.defaultMaximumFrameLength,
+        connectTimeout: Duration = .seconds(10),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> RPCConnection {
         do {
             let channel = try await ClientBootstrap(group: eventLoopGroup)
+                .connectTimeout(TimeAmount(connectTimeout))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandlers([
@@ -62,13 +65,16 @@ public final class RPCConnection: Sendable {
     /// - Parameters:
     ///   - method: the method.
     ///   - request: its request.
+    ///   - timeout: how long to wait for the response; `nil`: as long as it takes.
     /// - Returns: the response.
     /// - Throws: ``RPCError`` with the server's status, UNAVAILABLE when the connection is gone,
-    ///   or CANCELLED when the calling task is cancelled first (the call is then forgotten; the
-    ///   server is told, and its answer, if any, is dropped).
+    ///   CANCELLED when the calling task is cancelled first, or DEADLINE_EXCEEDED when `timeout`
+    ///   passes first (either way the call is then forgotten; the server is told, and its answer,
+    ///   if any, is dropped).
     public func call<Request, Response>(
         _ method: UnaryMethod<Request, Response>,
-        _ request: Request
+        _ request: Request,
+        timeout: Duration? = nil
     ) async throws(RPCError) -> Response {
         let payload: [UInt8]
         do {
@@ -76,24 +82,37 @@ public final class RPCConnection: Sendable {
         } catch {
             throw RPCError(.invalidArgument, "request cannot be serialized: \(error)")
         }
-        return try await self.call(method, serializedRequest: payload)
+        return try await self.call(method, serializedRequest: payload, timeout: timeout)
     }
 
     /// Makes a unary call whose request the caller serialized (e.g. by hand, for speed).
     /// - Parameters:
     ///   - method: the method.
     ///   - serializedRequest: the request, as a serialized `Request` message.
+    ///   - timeout: how long to wait for the response; `nil`: as long as it takes.
     /// - Returns: the response.
-    /// - Throws: as ``call(_:_:)``.
+    /// - Throws: as ``call(_:_:timeout:)``.
     public func call<Request, Response>(
         _ method: UnaryMethod<Request, Response>,
-        serializedRequest payload: [UInt8]
+        serializedRequest payload: [UInt8],
+        timeout: Duration? = nil
     ) async throws(RPCError) -> Response {
         let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
         let frame = self.requestFrame(callID: callID, method: method.name, payload: payload)
         let promise = self.channel.eventLoop.makePromise(of: ByteBuffer.self)
         self.channel.writeAndFlush(RPCClientHandler.Command.unary(callID: callID, frame: frame, promise: promise))
             .cascadeFailure(to: promise)
+        // Scheduled after the write, on the same loop: the handler knows the call when it fires.
+        let deadline = timeout.map { timeout in
+            let handler = self.handler
+            return self.channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                handler.value.cancel(
+                    callID,
+                    reason: RPCError(.deadlineExceeded, "no response to \(method.name) within \(timeout)")
+                )
+            }
+        }
+        defer { deadline?.cancel() }
         let payload: ByteBuffer
         do {
             let handler = self.handler
@@ -177,6 +196,9 @@ public final class RPCConnection: Sendable {
     public func close() async {
         try? await self.channel.close()
     }
+
+    /// The event loop the connection runs on.
+    public var eventLoop: any EventLoop { self.channel.eventLoop }
 
     /// Whether the connection is still open.
     public var isActive: Bool {

@@ -3,7 +3,6 @@ import SegmentLanguage
 import SegmentsClient
 import SegmentsJSON
 import SegmentsNDJSON
-import SegmentsWire
 
 /// `segclient clock set|advance`: move the store's manual clock (test mode).
 struct ClockCommand: AsyncParsableCommand {
@@ -67,7 +66,7 @@ extension ClockCommand {
         }
     }
 
-    static func report(_ response: Segments_V1_ClockResponse, json: Bool) {
+    static func report(_ response: SegmentsClockReading, json: Bool) {
         if json {
             Output.json(.object([("now", .string(Output.time(response.nowMs))), ("seq", .number(Double(response.seq)))]))
         } else {

@@ -2,7 +2,6 @@ import ArgumentParser
 import SegmentsClient
 import SegmentsJSON
 import SegmentsNDJSON
-import SegmentsWire
 
 /// `segclient list create|add|remove|members|list|delete|snapshot`.
 struct ListCommand: AsyncParsableCommand {

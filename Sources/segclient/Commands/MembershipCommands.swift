@@ -3,7 +3,6 @@ import Foundation
 import SegmentsClient
 import SegmentsJSON
 import SegmentsNDJSON
-import SegmentsWire
 
 /// Options shared by read commands: read-your-writes.
 struct ReadOptions: ParsableArguments {
@@ -127,14 +126,14 @@ struct ExplainCommand: AsyncParsableCommand {
         }
     }
 
-    private static func print(_ node: Segments_V1_ExplainNode, indent: String) {
+    private static func print(_ node: SegmentsExplanation.Node, indent: String) {
         Output.line("\(indent)\(node.text) → \(node.value)")
         for child in node.children {
             Self.print(child, indent: indent + "  ")
         }
     }
 
-    private static func json(_ node: Segments_V1_ExplainNode) -> JSONValue {
+    private static func json(_ node: SegmentsExplanation.Node) -> JSONValue {
         .object([
             ("text", .string(node.text)), ("value", .string(node.value)),
             ("children", .array(node.children.map(Self.json))),
@@ -224,8 +223,8 @@ struct WatchCommand: AsyncParsableCommand {
                             fromSeq: start,
                             shard: shard
                         ) {
-                            for transition in batch.transitions {
-                                Output.json(Self.json(SegmentsTransition(transition, shard: shard)))
+                            for transition in batch {
+                                Output.json(Self.json(transition))
                             }
                             // Delivered as they happen, even into a pipe.
                             fflush(nil)

@@ -2,7 +2,6 @@ import ArgumentParser
 import SegmentsClient
 import SegmentsJSON
 import SegmentsNDJSON
-import SegmentsWire
 
 /// `segclient segment create|update|list|show|delete`.
 struct SegmentCommand: AsyncParsableCommand {
@@ -12,7 +11,7 @@ struct SegmentCommand: AsyncParsableCommand {
         subcommands: [Create.self, Update.self, List.self, Show.self, Delete.self, Preview.self]
     )
 
-    static func json(_ segment: Segments_V1_Segment) -> JSONValue {
+    static func json(_ segment: SegmentsDefinition) -> JSONValue {
         .object([
             ("name", .string(segment.name)),
             ("expression", .string(segment.expression)),
@@ -150,7 +149,7 @@ extension SegmentCommand {
         }
     }
 
-    static func reportSaved(_ segment: Segments_V1_Segment, json: Bool, verb: String) {
+    static func reportSaved(_ segment: SegmentsDefinition, json: Bool, verb: String) {
         if json {
             Output.json(Self.json(segment))
         } else {

@@ -2,7 +2,6 @@ import ArgumentParser
 import SegmentsClient
 import SegmentsJSON
 import SegmentsNDJSON
-import SegmentsWire
 
 /// `segclient status`: what the store reports about itself.
 struct StatusCommand: AsyncParsableCommand {
@@ -32,7 +31,7 @@ struct StatusCommand: AsyncParsableCommand {
                             .array(
                                 info.feedSubscribers.map { subscriber in
                                     .object([
-                                        ("id", .string(subscriber.subscriberID)),
+                                        ("id", .string(subscriber.id)),
                                         ("name", .string(subscriber.name)),
                                         ("durable_seq", .number(Double(subscriber.durableSeq))),
                                         ("seen_at", .string(Output.time(subscriber.seenAtMs))),
@@ -49,7 +48,7 @@ struct StatusCommand: AsyncParsableCommand {
                 Output.line("  users: \(info.userCount), events: \(info.eventCount)")
                 for subscriber in info.feedSubscribers {
                     Output.line(
-                        "  feed subscriber \(subscriber.name) (\(subscriber.subscriberID)): durable at \(subscriber.durableSeq), "
+                        "  feed subscriber \(subscriber.name) (\(subscriber.id)): durable at \(subscriber.durableSeq), "
                             + "seen \(Output.time(subscriber.seenAtMs))"
                     )
                 }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import SegmentsClient
-import SegmentsWire
 
 /// Where the daemons are, shared by every subcommand.
 struct ConnectionOptions: ParsableArguments {
@@ -15,29 +14,15 @@ struct ConnectionOptions: ParsableArguments {
     var evaluatorSockets: [String] = []
 
     /// The client configuration: flags, then environment, then the default locations.
-    func configuration(environment: [String: String] = ProcessInfo.processInfo.environment)
+    func configuration(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    )
         -> SegmentsClientConfiguration
     {
-        let store =
-            self.storeSocket
-            ?? environment["SEGMENTS_STORE_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? Self.defaultPath(DefaultSocketPaths.storeSocketName, environment: environment)
-        var evaluators = self.evaluatorSockets
-        if evaluators.isEmpty, let variable = environment["SEGMENTS_EVALUATOR_SOCKET"], !variable.isEmpty {
-            evaluators = variable.split(separator: ",").map(String.init)
-        }
-        if evaluators.isEmpty {
-            evaluators = [Self.defaultPath(DefaultSocketPaths.evaluatorSocketName(shard: 0), environment: environment)]
-        }
-        return SegmentsClientConfiguration(storeSocketPath: store, evaluatorSocketPaths: evaluators)
-    }
-
-    private static func defaultPath(_ name: String, environment: [String: String]) -> String {
-        let system = DefaultSocketPaths.systemDirectory + "/" + name
-        if FileManager.default.fileExists(atPath: system) {
-            return system
-        }
-        return DefaultSocketPaths.localDirectory(environment: environment) + "/" + name
+        var configuration = SegmentsClientConfiguration.defaultLocations(environment: environment)
+        if let store = self.storeSocket { configuration.storeSocketPath = store }
+        if !self.evaluatorSockets.isEmpty { configuration.evaluatorSocketPaths = self.evaluatorSockets }
+        return configuration
     }
 
     /// Runs `body` with a client, reporting client errors as `segclient: message` and exit 1.
