@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what it needs, checks the generated protobuf code, builds everything
-# (failing on any compiler warning in this repository's code) and runs every test.
+# and the example package (failing on any compiler warning in this repository's code) and runs
+# every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dev/install-deps.sh
@@ -15,6 +16,19 @@ fi
 repo=$(pwd)
 if grep -E "^$repo/(Sources|Tests)/.*: warning:" "$log" | sort -u | grep .; then
     echo "test: compiler warnings in our code (listed above)" >&2
+    exit 1
+fi
+
+echo "== client library documentation (DocC, warnings are errors)" >&2
+dev/check-docs.sh
+
+echo "== example package (Examples/quick-tour: the client library as another package uses it)" >&2
+if ! swift build --package-path Examples/quick-tour 2>&1 | tee "$log"; then
+    echo "test: the example package does not build" >&2
+    exit 1
+fi
+if grep -E "^$repo/Examples/.*: warning:" "$log" | sort -u | grep .; then
+    echo "test: compiler warnings in the example package (listed above)" >&2
     exit 1
 fi
 

@@ -57,6 +57,8 @@ extension SegmentsClient {
 extension SegmentsClient {
     /// Whether `userID` is a member of `segment`.
     /// - Parameters:
+    ///   - userID: the user.
+    ///   - segment: a segment or static list.
     ///   - minSeq: see at least this store write (the `seq` of a write result); 0 = no wait.
     /// - Returns: membership and, for a member, since when (ms since the Unix epoch).
     public func check(
@@ -216,6 +218,8 @@ extension SegmentsClient {
     /// does not read, only that connection stops (flow control), never the client's other calls.
     /// - Parameters:
     ///   - segments: only these segments; empty = all.
+    ///   - fromSeq: replay the shard's log from this transition number (the `seq` after the last one
+    ///     handled); 0 = only new ones.
     ///   - shard: which evaluator shard to watch.
     public func watch(
         segments: [String] = [],
