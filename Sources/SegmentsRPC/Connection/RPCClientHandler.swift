@@ -1,8 +1,10 @@
+import Foundation
 import NIOCore
 import SegmentsWire
 
 /// Routes response frames to the calls waiting for them, multiplexing many calls on one
-/// connection. All state lives on the channel's event loop.
+/// connection. All state lives on the channel's event loop, in an ``RPCClientStateMachine``; the
+/// handler performs what it decides.
 ///
 /// Streams are flow-controlled one by one (`rpc.proto`): the server sends a stream no more frames
 /// than its consumer has room for, and the consumer grants more as it takes them
@@ -26,13 +28,9 @@ final class RPCClientHandler: ChannelDuplexHandler {
         case stream(callID: UInt64, frame: ByteBuffer, source: StreamSource)
     }
 
-    private enum Pending {
-        case unary(EventLoopPromise<ByteBuffer>)
-        case stream(StreamSource)
-    }
+    typealias Call = RPCClientStateMachine<EventLoopPromise<ByteBuffer>, StreamSource, Data>.Call
 
-    private var pending: [UInt64: Pending] = [:]
-    private var closedError: RPCError?
+    private var state = RPCClientStateMachine<EventLoopPromise<ByteBuffer>, StreamSource, Data>()
     private var context: ChannelHandlerContext?
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -44,28 +42,19 @@ final class RPCClientHandler: ChannelDuplexHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let command = Self.unwrapOutboundIn(data)
-        let callID: UInt64
-        let frame: ByteBuffer
-        switch command {
+        let (callID, frame, call): (UInt64, ByteBuffer, Call)
+        switch Self.unwrapOutboundIn(data) {
         case .unary(let id, let buffer, let responsePromise):
-            if let closedError {
-                responsePromise.fail(closedError)
-                promise?.fail(closedError)
-                return
-            }
-            (callID, frame) = (id, buffer)
-            self.pending[callID] = .unary(responsePromise)
-        case .stream(let id, let buffer, let source):
-            if let closedError {
-                source.finish(closedError)
-                promise?.fail(closedError)
-                return
-            }
-            (callID, frame) = (id, buffer)
-            self.pending[callID] = .stream(source)
+            (callID, frame, call) = (id, buffer, .unary(responsePromise))
+        case .stream(let id, let buffer, let source): (callID, frame, call) = (id, buffer, .stream(source))
         }
-        context.write(Self.wrapOutboundOut(frame), promise: promise)
+        switch self.state.start(callID, call) {
+        case .send:
+            context.write(Self.wrapOutboundOut(frame), promise: promise)
+        case .fail(let call, let error):
+            Self.fail(call, error)
+            promise?.fail(error)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -73,49 +62,38 @@ final class RPCClientHandler: ChannelDuplexHandler {
         do {
             frame = try Segments_V1_ResponseFrame(buffer: Self.unwrapInboundIn(data))
         } catch {
-            self.failAll(RPCError(.internalError, "server sent a frame that is not a ResponseFrame"))
+            self.close(RPCError(.internalError, "server sent a frame that is not a ResponseFrame"))
             context.close(promise: nil)
             return
         }
-        guard let pending = self.pending[frame.callID] else {
-            return  // a call we cancelled or gave up on
-        }
         let failure: RPCError? =
             frame.end && frame.hasStatus && frame.status.code != .ok ? RPCError(status: frame.status) : nil
-        switch pending {
-        case .unary(let promise):
-            self.pending.removeValue(forKey: frame.callID)
-            if let failure {
-                promise.fail(failure)
-            } else {
-                promise.succeed(ByteBuffer(bytes: frame.payload))
-            }
-        case .stream(let source):
-            // Every non-end frame carries one message, and a message whose fields all hold
-            // their defaults serializes to zero bytes: an empty payload is still a message.
-            // The server sends no more than the window the consumer granted, so the buffer
-            // stays bounded without pausing the socket.
-            if !frame.end || !frame.payload.isEmpty {
-                _ = source.yield(ByteBuffer(bytes: frame.payload))
-            }
-            if frame.end {
-                self.pending.removeValue(forKey: frame.callID)
-                if let failure {
-                    source.finish(failure)
-                } else {
-                    source.finish()
-                }
+        switch self.state.receive(callID: frame.callID, end: frame.end, failure: failure, payload: frame.payload) {
+        case .ignore:
+            break
+        case .succeed(let promise, let payload):
+            promise.succeed(ByteBuffer(bytes: payload))
+        case .fail(let promise, let error):
+            promise.fail(error)
+        case .deliver(let source, let payload, let end):
+            // The server sends no more than the window the consumer granted, so the buffer stays
+            // bounded without pausing the socket.
+            if let payload { _ = source.yield(ByteBuffer(bytes: payload)) }
+            switch end {
+            case nil: break
+            case .finished: source.finish()
+            case .failed(let error): source.finish(error)
             }
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.failAll(RPCError(.unavailable, "connection closed"))
+        self.close(RPCError(.unavailable, "connection closed"))
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.failAll(RPCError(.unavailable, "connection failed: \(error)"))
+        self.close(RPCError(.unavailable, "connection failed: \(error)"))
         context.close(promise: nil)
     }
 
@@ -123,7 +101,7 @@ final class RPCClientHandler: ChannelDuplexHandler {
 
     /// The consumer of `callID` took `frames` frames: let the server send as many more.
     func grant(_ callID: UInt64, frames: UInt32) {
-        guard case .stream = self.pending[callID], let context else { return }
+        guard self.state.acceptsGrant(callID), let context else { return }
         var frame = context.channel.allocator.buffer(capacity: 16)
         frame.writeRequestFrame(callID: callID, method: "", payload: [], window: frames)
         context.writeAndFlush(Self.wrapOutboundOut(frame), promise: nil)
@@ -133,25 +111,23 @@ final class RPCClientHandler: ChannelDuplexHandler {
     /// whose deadline passed): fail the call with `reason` if it waits, tell the server and
     /// forget the call.
     func cancel(_ callID: UInt64, reason: RPCError = RPCError(.cancelled, "call cancelled")) {
-        guard let call = self.pending.removeValue(forKey: callID) else { return }
-        if case .unary(let promise) = call {
-            promise.fail(reason)
-        }
+        guard case .tellServer(let waiting) = self.state.cancel(callID) else { return }
+        waiting?.fail(reason)
         guard let context else { return }
         var frame = context.channel.allocator.buffer(capacity: 16)
         frame.writeRequestFrame(callID: callID, method: "", payload: [], cancel: true)
         context.writeAndFlush(Self.wrapOutboundOut(frame), promise: nil)
     }
 
-    private func failAll(_ error: RPCError) {
-        self.closedError = self.closedError ?? error
-        let pending = self.pending
-        self.pending.removeAll()
-        for call in pending.values {
-            switch call {
-            case .unary(let promise): promise.fail(error)
-            case .stream(let source): source.finish(error)
-            }
+    private func close(_ error: RPCError) {
+        let (calls, error) = self.state.close(error)
+        for call in calls { Self.fail(call, error) }
+    }
+
+    private static func fail(_ call: Call, _ error: RPCError) {
+        switch call {
+        case .unary(let promise): promise.fail(error)
+        case .stream(let source): source.finish(error)
         }
     }
 }

@@ -7,7 +7,8 @@ import SegmentsWire
 /// event loop, hands async calls to the connection's task, answers errors, enforces the idle
 /// timeout and drains the connection on shutdown.
 ///
-/// All state lives on the channel's event loop.
+/// All state lives on the channel's event loop, in an ``RPCServerStateMachine``; the handler
+/// performs what it decides.
 final class RPCServerHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -30,7 +31,6 @@ final class RPCServerHandler: ChannelInboundHandler {
 
     private let router: RPCRouter
     private let calls: AsyncStream<AsyncCall>.Continuation
-    private let maximumCallsInFlight: Int
     private let logger: Logger
     /// How a streaming call in flight is stopped and paced.
     struct StreamControl: Sendable {
@@ -40,15 +40,14 @@ final class RPCServerHandler: ChannelInboundHandler {
         let window: StreamWindow?
     }
 
-    /// Async calls in flight; streaming ones with their control.
-    private var inFlight: [UInt64: StreamControl?] = [:]
-    private var isDraining = false
+    /// Async calls in flight (streaming ones with their control), and draining.
+    private var state: RPCServerStateMachine<StreamControl>
     private var context: ChannelHandlerContext?
 
     init(router: RPCRouter, calls: AsyncStream<AsyncCall>.Continuation, maximumCallsInFlight: Int, logger: Logger) {
         self.router = router
         self.calls = calls
-        self.maximumCallsInFlight = maximumCallsInFlight
+        self.state = RPCServerStateMachine(maximumCallsInFlight: maximumCallsInFlight)
         self.logger = logger
     }
 
@@ -71,28 +70,27 @@ final class RPCServerHandler: ChannelInboundHandler {
             return
         }
         if frame.cancel {
-            if let control = self.inFlight[frame.callID] {
+            if case .apply(let control) = self.state.control(of: frame.callID) {
                 control?.cancellation.cancel()
             }
             return
         }
         if frame.method.isEmpty, frame.window > 0 {
             // A grant for a stream; one that already ended needs none.
-            if let control = self.inFlight[frame.callID] {
+            if case .apply(let control) = self.state.control(of: frame.callID) {
                 control?.window?.grant(frame.window)
             }
             return
         }
-        if self.inFlight[frame.callID] != nil {
-            self.logger.debug(
-                "closing connection: call id reused while in flight",
-                metadata: ["call": "\(frame.callID)"]
-            )
-            context.close(promise: nil)
+        switch self.state.request(frame.callID) {
+        case .accept:
+            break
+        case .refuse(let error):
+            self.respond(context, frame.callID, error: error)
             return
-        }
-        if self.isDraining {
-            self.respond(context, frame.callID, error: RPCError(.unavailable, "server is shutting down"))
+        case .close(let reason):
+            self.logger.debug("closing connection: \(reason)", metadata: ["call": "\(frame.callID)"])
+            context.close(promise: nil)
             return
         }
         guard let handler = self.router.handlers[frame.method] else {
@@ -140,15 +138,15 @@ final class RPCServerHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        for control in self.inFlight.values {
-            control?.cancellation.cancel()
+        for control in self.state.closed() {
+            control.cancellation.cancel()
         }
         self.calls.finish()
         context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read, self.inFlight.isEmpty {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read, self.state.idle() {
             self.logger.debug("closing idle connection")
             context.close(promise: nil)
             return
@@ -169,15 +167,10 @@ final class RPCServerHandler: ChannelInboundHandler {
         kind: AsyncCall.Kind,
         control: StreamControl?
     ) {
-        guard self.inFlight.count < self.maximumCallsInFlight else {
-            self.respond(
-                context,
-                frame.callID,
-                error: RPCError(.resourceExhausted, "more than \(self.maximumCallsInFlight) calls in flight")
-            )
+        if let refusal = self.state.startTask(frame.callID, control: control) {
+            self.respond(context, frame.callID, error: refusal)
             return
         }
-        self.inFlight[frame.callID] = .some(control)
         var logger = self.logger
         logger[metadataKey: "rpc.call"] = "\(frame.callID)"
         logger[metadataKey: "rpc.method"] = "\(frame.method)"
@@ -197,20 +190,18 @@ final class RPCServerHandler: ChannelInboundHandler {
     }
 
     private func callEnded(_ callID: UInt64) {
-        self.inFlight.removeValue(forKey: callID)
-        if self.isDraining, self.inFlight.isEmpty {
+        if self.state.callEnded(callID) {
             self.context?.close(promise: nil)
         }
     }
 
     /// Stops taking new calls, cancels streams and closes once the unary calls in flight end.
     func drain() {
-        guard !self.isDraining else { return }
-        self.isDraining = true
-        for control in self.inFlight.values {
-            control?.cancellation.cancel()
+        let (streams, closeNow) = self.state.drain()
+        for control in streams {
+            control.cancellation.cancel()
         }
-        if self.inFlight.isEmpty {
+        if closeNow {
             self.context?.close(promise: nil)
         }
     }
