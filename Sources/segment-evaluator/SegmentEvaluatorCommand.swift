@@ -47,6 +47,16 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
     var stallTimeoutMs: Int?
 
     @Option(
+        name: .customLong("state-interval-ms"),
+        help: """
+            How often, at least, the engine's state is saved while the feed is busy, and how long the feed must \
+            be idle before recent changes are saved, ms: a restart replays the store's log from the last save. \
+            Default 2000.
+            """
+    )
+    var stateIntervalMs: Int?
+
+    @Option(
         name: .customLong("webhook-retry-base-ms"),
         help: "Webhook back-off after the first failure, ms (doubles per failure). Default 1000."
     )
@@ -105,6 +115,12 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
                 throw ValidationError("--stall-timeout-ms '\(text)' must be a whole number ≥ 100")
             }
             configuration.stallTimeout = .milliseconds(ms)
+        }
+        if let text = setting(self.stateIntervalMs.map(String.init), "SEGMENT_EVALUATOR_STATE_INTERVAL_MS") {
+            guard let ms = Int(text), ms >= 100 else {
+                throw ValidationError("--state-interval-ms '\(text)' must be a whole number ≥ 100")
+            }
+            configuration.stateSaveInterval = .milliseconds(ms)
         }
         let notifier = SystemdNotifier(environment: environment)
         let service = SegmentEvaluatorService(configuration: configuration, logger: logger) {

@@ -266,9 +266,11 @@ import Testing
         throw SegmentsClientError(.deadlineExceeded, "the evaluator did not apply store change \(seq) in 20 s")
     }
 
-    /// Runs the workload against real daemon processes in a fresh directory.
+    /// Runs the workload against real daemon processes in a fresh directory. The evaluator saves
+    /// its state every quarter second (not every 2 s), so that a `.pause` waits that long for it.
     static func run(_ steps: [WorkloadStep], crashes: [Int: Crash]) async throws -> Outcome {
-        try await DaemonPair.with(options: .init(manualClock: Self.start)) { pair in
+        let options = DaemonPair.Options(manualClock: Self.start, evaluatorArguments: ["--state-interval-ms", "250"])
+        return try await DaemonPair.with(options: options) { pair in
             try await Self.drive(pair, steps, crashes: crashes)
         }
     }
@@ -322,7 +324,7 @@ import Testing
     /// The number after `restored-state-at` in an evaluator's log: the store change its saved
     /// engine state was at (0: none).
     /// Waits until the evaluator has saved its engine state at store change `seq` or later (it
-    /// does when its feed has been idle for a state interval).
+    /// does when its feed has been idle for a state interval, `--state-interval-ms`).
     static func waitStateSaved(_ pair: DaemonPair, _ seq: UInt64) async throws {
         let connection = try SQLiteConnection(path: pair.directory + "/evaluator/engine-state.sqlite")
         let select = try connection.prepare("SELECT value FROM meta WHERE key = 'state_seq'")

@@ -23,7 +23,9 @@ struct EvaluatorRouter {
     var router: RPCRouter {
         var router = RPCRouter()
         let core = self.core
-        self.registerRead(&router, EvaluatorAPI.check, minSeq: \.minSeq) { request, engine throws(SegmentEvaluatorError) in
+        self.registerRead(&router, EvaluatorAPI.check, minSeq: \.minSeq) {
+            request,
+            engine throws(SegmentEvaluatorError) in
             try Self.requireSegment(request.segment, in: engine)
             try Self.requireUser(request.userID, in: engine)
             let membership = engine.isMember(userID: request.userID, segment: request.segment)
@@ -33,14 +35,18 @@ struct EvaluatorRouter {
             response.appliedSeq = engine.appliedSeq
             return response
         }
-        self.registerRead(&router, EvaluatorAPI.segmentsOf, minSeq: \.minSeq) { request, engine throws(SegmentEvaluatorError) in
+        self.registerRead(&router, EvaluatorAPI.segmentsOf, minSeq: \.minSeq) {
+            request,
+            engine throws(SegmentEvaluatorError) in
             try Self.requireUser(request.userID, in: engine)
             var response = Segments_V1_SegmentsOfResponse()
             response.segments = engine.segments(of: request.userID)
             response.appliedSeq = engine.appliedSeq
             return response
         }
-        self.registerRead(&router, EvaluatorAPI.countMembers, minSeq: \.minSeq) { request, engine throws(SegmentEvaluatorError) in
+        self.registerRead(&router, EvaluatorAPI.countMembers, minSeq: \.minSeq) {
+            request,
+            engine throws(SegmentEvaluatorError) in
             try Self.requireSegment(request.segment, in: engine)
             var response = Segments_V1_CountMembersResponse()
             response.count = UInt64(engine.memberCount(of: request.segment))
@@ -69,7 +75,9 @@ struct EvaluatorRouter {
             try await self.waitApplied(request.minSeq)
             return try self.mapped { try self.overlap(request) }
         }
-        self.registerRead(&router, EvaluatorAPI.explain, minSeq: \.minSeq) { request, engine throws(SegmentEvaluatorError) in
+        self.registerRead(&router, EvaluatorAPI.explain, minSeq: \.minSeq) {
+            request,
+            engine throws(SegmentEvaluatorError) in
             try Self.requireSegment(request.segment, in: engine)
             try Self.requireUser(request.userID, in: engine)
             guard let tree = engine.explain(userID: request.userID, segment: request.segment) else {
@@ -128,11 +136,15 @@ struct EvaluatorRouter {
             method,
             inline: { request in
                 guard self.isApplied(minSeq(request)) else { return nil }
-                return try self.mapped { try core.read { engine throws(SegmentEvaluatorError) in try body(request, engine) } }
+                return try self.mapped {
+                    try core.read { engine throws(SegmentEvaluatorError) in try body(request, engine) }
+                }
             },
             { request, _ in
                 try await self.waitApplied(minSeq(request))
-                return try self.mapped { try core.read { engine throws(SegmentEvaluatorError) in try body(request, engine) } }
+                return try self.mapped {
+                    try core.read { engine throws(SegmentEvaluatorError) in try body(request, engine) }
+                }
             }
         )
     }
@@ -147,7 +159,9 @@ struct EvaluatorRouter {
     // MARK: - Overlap
 
     /// Sizes and pairwise intersections of 2–20 distinct segments or lists.
-    private func overlap(_ request: Segments_V1_OverlapRequest) throws(SegmentEvaluatorError)
+    private func overlap(
+        _ request: Segments_V1_OverlapRequest
+    ) throws(SegmentEvaluatorError)
         -> Segments_V1_OverlapResponse
     {
         let names = request.segments
@@ -186,7 +200,10 @@ struct EvaluatorRouter {
 
     // MARK: - Streams
 
-    private func watch(_ request: Segments_V1_WatchRequest, writer: RPCResponseWriter<Segments_V1_TransitionBatch>)
+    private func watch(
+        _ request: Segments_V1_WatchRequest,
+        writer: RPCResponseWriter<Segments_V1_TransitionBatch>
+    )
         async throws
     {
         let head = self.core.transitions.headSeq

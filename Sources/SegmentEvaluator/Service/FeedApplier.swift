@@ -23,8 +23,6 @@ struct FeedApplier: Sendable {
     let logger: Logger
     let progress = FeedProgress()
 
-    /// How often the engine's state is saved with a checkpoint, at least.
-    static let stateInterval: Duration = .seconds(2)
     /// The feed's time between state saves, as a multiple of the time the last save held the
     /// feed (taking the changed users' states): keeps saving under 4 % of the feed's time when
     /// most users change between saves (a high write rate over many users), at the price of a
@@ -156,7 +154,7 @@ struct FeedApplier: Sendable {
         let request = self.subscribeRequest(from: self.core.read { $0.appliedSeq } + 1)
         let clock = ContinuousClock()
         var lastState = clock.now
-        var stateInterval = Self.stateInterval
+        var stateInterval = self.configuration.stateSaveInterval
         var lastRelease = clock.now
         self.progress.enter(.awaitingFeed(after: request.fromSeq - 1))
         let batches = PrefetchingIterator(connection.stream(ProfileStoreAPI.subscribe, request).makeAsyncIterator())
@@ -194,7 +192,7 @@ struct FeedApplier: Sendable {
             if saveState {
                 lastState = clock.now
                 stateInterval = max(
-                    Self.stateInterval,
+                    self.configuration.stateSaveInterval,
                     (lastState - persistStart) * Self.stateIntervalPerSaveTime,
                     self.core.log.engineState.lastWriteDuration * Self.stateIntervalPerWriteTime
                 )
@@ -309,7 +307,7 @@ struct FeedApplier: Sendable {
     private func saveStateWhenIdle() async throws {
         var before = self.progress.snapshot
         while true {
-            try await Task.sleep(for: Self.stateInterval)
+            try await Task.sleep(for: self.configuration.stateSaveInterval)
             let now = self.progress.snapshot
             defer { before = now }
             guard case .awaitingFeed = now.activity, now.ticks == before.ticks else { continue }

@@ -19,6 +19,11 @@ public struct SegmentEvaluatorConfiguration: Sendable {
     /// How long the evaluator may wait on the store, receiving nothing while the store's log is
     /// ahead of it, before it logs a warning and subscribes again. Default 15 s.
     public var stallTimeout: Duration
+    /// How often, at least, the engine's state is saved with a checkpoint while the feed is busy
+    /// (longer when saves are slow, see `FeedApplier`), and how long the feed must be idle before
+    /// the changes since the last save are saved. A restart replays the log from the last save.
+    /// Default 2 s.
+    public var stateSaveInterval: Duration = .seconds(2)
     /// Webhook delivery: back-off, timeouts, batch size. Default: see ``WebhookDeliveryConfiguration``.
     public var webhooks = WebhookDeliveryConfiguration()
 

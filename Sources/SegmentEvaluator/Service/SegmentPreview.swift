@@ -51,7 +51,9 @@ enum SegmentPreview {
         }
         var catalog: [String: Set<String>] = lists.mapValues { _ in [] }
         for segment in first.segments {
-            catalog[segment.name] = Set((try? SegmentExpression.parse(segment.expression))?.referencedSegmentNames ?? [])
+            catalog[segment.name] = Set(
+                (try? SegmentExpression.parse(segment.expression))?.referencedSegmentNames ?? []
+            )
         }
         do {
             try SegmentCatalog.check(name: Self.name, expression: expression, existing: catalog)
