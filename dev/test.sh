@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The test command: installs what it needs, checks the generated protobuf code, builds everything
-# and the example package (failing on any compiler warning in this repository's code) and runs
-# every test.
+# The test command: installs what it needs, checks the generated protobuf code and the formatting,
+# builds everything, the client library's documentation and the example package (failing on any
+# compiler warning in this repository's code) and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dev/install-deps.sh
 dev/check-generated-code.sh
+
+echo "== format (swift format lint --strict, the repository's .swift-format)" >&2
+git ls-files -z '*.swift' ':!:*/Generated/*' | xargs -0 swift format lint --strict
 
 echo "== build (debug, with tests)" >&2
 log=$(mktemp)

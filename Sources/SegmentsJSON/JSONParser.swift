@@ -75,7 +75,8 @@ public struct JSONParser {
     private mutating func parseLiteral(_ word: StaticString, _ value: JSONValue) throws(Error) -> JSONValue {
         let count = word.utf8CodeUnitCount
         let matches = word.withUTF8Buffer { expected in
-            self.index + count <= self.bytes.count && self.bytes[self.index..<self.index + count].elementsEqual(expected)
+            self.index + count <= self.bytes.count
+                && self.bytes[self.index..<self.index + count].elementsEqual(expected)
         }
         guard matches else { throw self.error("unexpected text; expected '\(word)'") }
         self.index += count
@@ -288,7 +289,9 @@ public struct JSONParser {
         }
         if self.index < self.bytes.count, self.bytes[self.index] | 0x20 == UInt8(ascii: "e") {
             self.index += 1
-            if self.index < self.bytes.count, self.bytes[self.index] == UInt8(ascii: "+") || self.bytes[self.index] == UInt8(ascii: "-") {
+            if self.index < self.bytes.count,
+                self.bytes[self.index] == UInt8(ascii: "+") || self.bytes[self.index] == UInt8(ascii: "-")
+            {
                 self.index += 1
             }
             guard digits(&self) > 0 else { throw self.error("expected a digit in the exponent") }

@@ -27,7 +27,9 @@ public struct NDJSONRecordError: Error, Sendable, Hashable, CustomStringConverti
 /// a timestamp by the segment language when compared with a time.
 public enum NDJSONRecords {
     /// Parses a profile line: `{"id": …, "attributes": {…}}`.
-    public static func profile(_ line: some Collection<UInt8>) throws(NDJSONRecordError) -> (
+    public static func profile(
+        _ line: some Collection<UInt8>
+    ) throws(NDJSONRecordError) -> (
         userID: String, attributes: [String: SegmentsValue?]
     ) {
         let members = try Self.object(try Self.parse(line), what: "a profile line")
@@ -112,7 +114,10 @@ public enum NDJSONRecords {
         }
     }
 
-    private static func object(_ value: JSONValue, what: String) throws(NDJSONRecordError) -> [(
+    private static func object(
+        _ value: JSONValue,
+        what: String
+    ) throws(NDJSONRecordError) -> [(
         key: String, value: JSONValue
     )] {
         guard case .object(let members) = value else {

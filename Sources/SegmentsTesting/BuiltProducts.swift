@@ -9,7 +9,8 @@ public enum BuiltProducts {
         if let directory = ProcessInfo.processInfo.environment["SEGMENTS_TEST_BINARIES"], !directory.isEmpty {
             return directory
         }
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
         var url = URL(fileURLWithPath: executable).deletingLastPathComponent()
         // On Linux the test runner is `.build/<config>/<package>PackageTests.xctest`, a file in the

@@ -7,7 +7,8 @@ import Testing
 @Suite struct CLITests {
     /// Runs `body` with a started store and a function that runs segclient against it.
     private func withStoreProcess(
-        _ body: (_ directory: String, _ segclient: ([String], String?) async throws -> CommandResult) async throws -> Void
+        _ body: (_ directory: String, _ segclient: ([String], String?) async throws -> CommandResult) async throws ->
+            Void
     ) async throws {
         try await TemporaryDirectory.with { directory in
             let socket = directory + "/store.sock"
@@ -40,11 +41,20 @@ import Testing
             result = try await segclient(["profile", "set", "u1", #"{"age":null}"#], nil)
             #expect(result.status == 0)
             result = try await segclient(["profile", "get", "u1"], nil)
-            #expect(result.stdout == "user u1\n  plan = \"pro\"\n  tags = [\"a\"]\ncreated at seq 1, last changed at seq 2\n")
+            #expect(
+                result.stdout
+                    == "user u1\n  plan = \"pro\"\n  tags = [\"a\"]\ncreated at seq 1, last changed at seq 2\n"
+            )
             result = try await segclient(["profile", "get", "u1", "--json"], nil)
-            #expect(result.stdout == #"{"id":"u1","attributes":{"plan":"pro","tags":["a"]},"created_seq":1,"updated_seq":2}"# + "\n")
+            #expect(
+                result.stdout
+                    == #"{"id":"u1","attributes":{"plan":"pro","tags":["a"]},"created_seq":1,"updated_seq":2}"# + "\n"
+            )
 
-            result = try await segclient(["track", "u1", "purchase", "--props", #"{"amount":42.5}"#, "--id", "e-1", "--json"], nil)
+            result = try await segclient(
+                ["track", "u1", "purchase", "--props", #"{"amount":42.5}"#, "--id", "e-1", "--json"],
+                nil
+            )
             #expect(result.stdout == #"{"seq":3,"duplicate":false}"# + "\n")
             result = try await segclient(["track", "u1", "purchase", "--id", "e-1"], nil)
             #expect(result.stdout.contains("duplicate id, ignored"))
@@ -102,16 +112,17 @@ import Testing
 
     @Test func importWithBadLinesKeepsTheGoodOnes() async throws {
         try await self.withStoreProcess { directory, segclient in
-            let events = [
-                #"{"user":"u1","event":"purchase","at":"2026-11-01T10:00:00Z","properties":{"amount":42.5},"id":"e-17"}"#,
-                #"{"user":"u2","event":"view"}"#,
-                #"this is not json"#,
-                #"{"user":"u3","event":"view","at":"2026-11-01"}"#,
-                "",
-                #"{"user":"","event":"view"}"#,
-                #"{"user":"u1","event":"purchase","id":"e-17"}"#,
-                #"{"user":"u4","event":"view","at":"2026-10-01T00:00:00+02:00"}"#,
-            ].joined(separator: "\n") + "\n"
+            let events =
+                [
+                    #"{"user":"u1","event":"purchase","at":"2026-11-01T10:00:00Z","properties":{"amount":42.5},"id":"e-17"}"#,
+                    #"{"user":"u2","event":"view"}"#,
+                    #"this is not json"#,
+                    #"{"user":"u3","event":"view","at":"2026-11-01"}"#,
+                    "",
+                    #"{"user":"","event":"view"}"#,
+                    #"{"user":"u1","event":"purchase","id":"e-17"}"#,
+                    #"{"user":"u4","event":"view","at":"2026-10-01T00:00:00+02:00"}"#,
+                ].joined(separator: "\n") + "\n"
             let file = directory + "/events.ndjson"
             try events.write(toFile: file, atomically: true, encoding: .utf8)
             var result = try await segclient(["import", "events", file, "--batch", "2"], nil)

@@ -56,14 +56,18 @@ import Testing
                     "enter abandoner 2026-11-01T00:00:00Z", "exit abandoner 2026-11-03T00:00:00Z",
                 ]
             )
-            #expect(try await transitions(of: "u3", client) == [
-                "enter big_spender 2026-11-01T00:00:00Z", "exit big_spender 2026-12-30T00:00:00Z",
-            ])
+            #expect(
+                try await transitions(of: "u3", client) == [
+                    "enter big_spender 2026-11-01T00:00:00Z", "exit big_spender 2026-12-30T00:00:00Z",
+                ]
+            )
             // u2 was briefly an abandoner: its cart and its purchase came in separate writes.
-            #expect(try await transitions(of: "u2", client) == [
-                "enter abandoner 2026-11-01T00:00:00Z", "exit abandoner 2026-11-01T00:00:00Z",
-                "enter big_spender 2026-11-01T00:00:00Z", "exit big_spender 2027-01-13T00:00:00Z",
-            ])
+            #expect(
+                try await transitions(of: "u2", client) == [
+                    "enter abandoner 2026-11-01T00:00:00Z", "exit abandoner 2026-11-01T00:00:00Z",
+                    "enter big_spender 2026-11-01T00:00:00Z", "exit big_spender 2027-01-13T00:00:00Z",
+                ]
+            )
         }
     }
 
@@ -72,10 +76,16 @@ import Testing
             let client = daemons.client
             try await client.putSegment("employees", expression: #"email ends_with "@segments.dev""#)
             try await client.putSegment("new", expression: "signup_at > 14d ago")
-            try await client.putSegment("new_customer", expression: #"in_segment("new") and not in_segment("employees")"#)
+            try await client.putSegment(
+                "new_customer",
+                expression: #"in_segment("new") and not in_segment("employees")"#
+            )
             _ = try await client.setProfile("u1", ["signup_at": .string("2026-10-25T00:00:00Z")])
             // Unix seconds work too.
-            let seq = try await client.setProfile("u2", ["signup_at": .number(1_793_232_000), "email": .string("a@segments.dev")]).seq
+            let seq = try await client.setProfile(
+                "u2",
+                ["signup_at": .number(1_793_232_000), "email": .string("a@segments.dev")]
+            ).seq
             #expect(try await client.segments(of: "u1", minSeq: seq) == ["new", "new_customer"])
             #expect(try await client.segments(of: "u2", minSeq: seq) == ["employees", "new"])
             let after = try await client.clock("2026-11-20T00:00:00Z")
@@ -105,10 +115,14 @@ import Testing
             await #expect(throws: SegmentsClientError.self) { _ = try await client.memberCount("pro", minSeq: seq) }
             let status = try await client.evaluatorStatus()
             #expect(status.first?.segmentCount == 0)
-            #expect(try await transitions(of: "u3", client) == [
-                "enter pro 2026-11-01T00:00:00Z", "exit pro 2026-11-01T00:00:00Z",
-            ])
-            #expect(try await client.history(ofSegment: "pro").map(\.kind) == [.enter, .enter, .exit, .exit, .enter, .exit])
+            #expect(
+                try await transitions(of: "u3", client) == [
+                    "enter pro 2026-11-01T00:00:00Z", "exit pro 2026-11-01T00:00:00Z",
+                ]
+            )
+            #expect(
+                try await client.history(ofSegment: "pro").map(\.kind) == [.enter, .enter, .exit, .exit, .enter, .exit]
+            )
         }
     }
 
@@ -136,7 +150,9 @@ import Testing
             let client = daemons.client
             try await client.putSegment("pro", expression: #"plan = "pro""#)
             let seq = try await client.setProfile("u1", ["plan": .string("pro")]).seq
-            await #expect(throws: SegmentsClientError.self) { _ = try await client.check("ghost", in: "pro", minSeq: seq) }
+            await #expect(throws: SegmentsClientError.self) {
+                _ = try await client.check("ghost", in: "pro", minSeq: seq)
+            }
             do throws(SegmentsClientError) {
                 _ = try await client.check("u1", in: "nosuch")
                 Issue.record("unknown segment accepted")

@@ -19,7 +19,14 @@ import Testing
             var seeded: [SegmentsEvent] = []
             for (index, user) in users.enumerated() {
                 for k in 0..<(index % 5) {
-                    seeded.append(SegmentsEvent(userID: user, name: "view", atMs: ms("2026-10-20T00:00:00Z") + Int64(k), properties: ["n": .number(1)]))
+                    seeded.append(
+                        SegmentsEvent(
+                            userID: user,
+                            name: "view",
+                            atMs: ms("2026-10-20T00:00:00Z") + Int64(k),
+                            properties: ["n": .number(1)]
+                        )
+                    )
                 }
             }
             _ = try await client.track(seeded)
@@ -118,7 +125,10 @@ import Testing
             let client = daemons.client
             try await client.putSegment("buyers", expression: "count(purchase) >= 1")
             try await client.putSegment("recent", expression: "count(purchase within 1d) >= 1")
-            let chain = try await client.putSegment("lapsed", expression: #"in_segment("buyers") and not in_segment("recent")"#)
+            let chain = try await client.putSegment(
+                "lapsed",
+                expression: #"in_segment("buyers") and not in_segment("recent")"#
+            )
             _ = try await client.memberCount("lapsed", minSeq: chain.updatedSeq)
             let head = try await client.evaluatorStatus()[0].transitionSeq
             let live = Collector(try await client.watch(fromSeq: head + 1))

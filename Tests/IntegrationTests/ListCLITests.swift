@@ -6,7 +6,8 @@ import Testing
 /// processes.
 @Suite struct ListCLITests {
     static func withDaemonProcesses(
-        _ body: (_ directory: String, _ segclient: ([String], String?) async throws -> CommandResult) async throws -> Void
+        _ body: (_ directory: String, _ segclient: ([String], String?) async throws -> CommandResult) async throws ->
+            Void
     ) async throws {
         try await TemporaryDirectory.with { directory in
             let store = directory + "/store.sock"
@@ -72,7 +73,10 @@ import Testing
             // A dynamic segment over the list, frozen into another list.
             result = try await segclient(["profile", "set", "u3", #"{"plan":"pro"}"#], nil)
             #expect(result.status == 0)
-            result = try await segclient(["segment", "create", "pro_beta", #"plan = "pro" or in_segment("beta")"#], nil)
+            result = try await segclient(
+                ["segment", "create", "pro_beta", #"plan = "pro" or in_segment("beta")"#],
+                nil
+            )
             #expect(result.status == 0)
             result = try await segclient(["list", "snapshot", "pro_beta", "frozen", "--json"], nil)
             #expect(result.status == 0)

@@ -41,7 +41,8 @@ import Testing
             try await client.setProfile("u1", ["plan": .string("pro")])
             try await client.setProfile("u2", ["plan": .string("pro")])
             try await client.setProfile("u3", ["plan": .string("free")])
-            var seq = try await client.putSegment("pro_beta", expression: #"plan = "pro" and in_segment("beta")"#).updatedSeq
+            var seq = try await client.putSegment("pro_beta", expression: #"plan = "pro" and in_segment("beta")"#)
+                .updatedSeq
             #expect(try await client.members("pro_beta", minSeq: seq).isEmpty)
             seq = try await client.changeListMembers("beta", add: ["u1", "u3"]).seq
             #expect(try await client.members("pro_beta", minSeq: seq) == ["u1"])

@@ -192,7 +192,8 @@ struct WorkloadExpressions: Sendable {
         case 1 where !references.isEmpty, 18 where !references.isEmpty:
             return "in_segment(\"\(r.pick(references))\")"
         case 2:
-            return "\(r.pick(self.attributes)) \(r.pick(["=", "!=", "in", "not in", "starts_with", "contains"])) \(self.literal(&r))"
+            return
+                "\(r.pick(self.attributes)) \(r.pick(["=", "!=", "in", "not in", "starts_with", "contains"])) \(self.literal(&r))"
         case 3: return "tags contains \(r.pick([#""a""#, #""pro""#, #""b""#]))"
         case 4: return "signup_at \(r.pick(["<", "<=", ">", ">="])) \(self.time(&r))"
         case 5: return "age \(r.pick([">=", "<", "=", "!="])) \(r.pick(["18", "30", "18.5"]))"
@@ -200,14 +201,18 @@ struct WorkloadExpressions: Sendable {
             if r.chance(0.6) {
                 return "\(self.numericAggregate(&r)) \(r.pick([">=", "<", "="])) \(r.pick(["1", "2"]))"
             }
-            return "\(self.numericAggregate(&r)) \(r.pick([">=", ">", "=", "<", "<=", "!="])) \(r.pick(["0", "1", "2", "3", "10", "20.5", "age"]))"
+            return
+                "\(self.numericAggregate(&r)) \(r.pick([">=", ">", "=", "<", "<=", "!="])) \(r.pick(["0", "1", "2", "3", "10", "20.5", "age"]))"
         case 8, 16, 17:
-            return "\(r.pick(["first", "last"]))(\(r.pick(self.events))\(self.filter(&r))) \(r.pick(["<", ">", "<=", ">="])) \(self.time(&r))"
+            return
+                "\(r.pick(["first", "last"]))(\(r.pick(self.events))\(self.filter(&r))) \(r.pick(["<", ">", "<=", ">="])) \(self.time(&r))"
         case 9:
-            return "\(r.pick(["first", "last"]))(\(r.pick(self.events))\(self.filter(&r))) \(r.pick(["<", ">", "="])) signup_at"
+            return
+                "\(r.pick(["first", "last"]))(\(r.pick(self.events))\(self.filter(&r))) \(r.pick(["<", ">", "="])) signup_at"
         case 10:
             // Anything against anything: type mismatches, literals against times.
-            return "\(self.operand(&r)) \(r.pick(["=", "!=", "<", ">=", "in", "contains", "ends_with"])) \(self.operand(&r))"
+            return
+                "\(self.operand(&r)) \(r.pick(["=", "!=", "<", ">=", "in", "contains", "ends_with"])) \(self.operand(&r))"
         case 11: return "plan \(r.pick(["in", "not in"])) [\"pro\", \"free\"] and vip = \(r.pick(["true", "false"]))"
         default:
             return "\(self.numericAggregate(&r)) \(r.pick([">=", ">", "<"])) \(self.numericAggregate(&r))"

@@ -85,7 +85,8 @@ import Testing
         let reply: @Sendable (Int) -> WebhookReceiver.Reply = { $0 < 2 ? .status(500) : .status(200) }
         var configuration = Self.fast
         configuration.maximumBatchSize = 1
-        try await WebhookReceiver.with(reply: { index, _ in reply(index) }) { receiver in
+        let answer: @Sendable (Int, WebhookReceiver.Request) -> WebhookReceiver.Reply = { index, _ in reply(index) }
+        try await WebhookReceiver.with(reply: answer) { receiver in
             try await TemporaryDirectory.with { directory in
                 try await InProcessDaemons.with(directory: directory, webhooks: configuration) { daemons in
                     let client = daemons.client
@@ -116,9 +117,10 @@ import Testing
 
     @Test func aFailingEndpointShowsItsErrorAndBacklogThenCatchesUp() async throws {
         let healthy = Atomic<Bool>(false)
-        try await WebhookReceiver.with(reply: { _, _ in healthy.load(ordering: .relaxed) ? .status(204) : .status(503) }
-        ) {
-            receiver in
+        let answer: @Sendable (Int, WebhookReceiver.Request) -> WebhookReceiver.Reply = { _, _ in
+            healthy.load(ordering: .relaxed) ? .status(204) : .status(503)
+        }
+        try await WebhookReceiver.with(reply: answer) { receiver in
             try await TemporaryDirectory.with { directory in
                 try await InProcessDaemons.with(directory: directory, webhooks: Self.fast) { daemons in
                     let client = daemons.client
@@ -154,7 +156,8 @@ import Testing
     @Test func aHungEndpointSlowsNeitherChecksNorOtherEndpointsAndRemovalStopsIt() async throws {
         var configuration = Self.fast
         configuration.requestTimeout = .seconds(60)
-        try await WebhookReceiver.with(reply: { _, _ in .hang }) { hung in
+        let answer: @Sendable (Int, WebhookReceiver.Request) -> WebhookReceiver.Reply = { _, _ in .hang }
+        try await WebhookReceiver.with(reply: answer) { hung in
             try await WebhookReceiver.with { good in
                 try await TemporaryDirectory.with { directory in
                     try await InProcessDaemons.with(directory: directory, webhooks: configuration) { daemons in
@@ -201,7 +204,8 @@ import Testing
     }
 
     @Test func removingAWebhookStopsRetries() async throws {
-        try await WebhookReceiver.with(reply: { _, _ in .status(500) }) { receiver in
+        let answer: @Sendable (Int, WebhookReceiver.Request) -> WebhookReceiver.Reply = { _, _ in .status(500) }
+        try await WebhookReceiver.with(reply: answer) { receiver in
             try await TemporaryDirectory.with { directory in
                 try await InProcessDaemons.with(directory: directory, webhooks: Self.fast) { daemons in
                     let client = daemons.client
@@ -249,7 +253,11 @@ import Testing
                                 )
                             )
                             try await client.putSegment("pro", expression: #"plan = "pro""#)
-                            let (webhook, _) = try await client.addWebhook(url: receiver.url(), segments: [], secret: "k")
+                            let (webhook, _) = try await client.addWebhook(
+                                url: receiver.url(),
+                                segments: [],
+                                secret: "k"
+                            )
                             for index in 0..<20 { try await client.plan("u\(index)", "pro") }
                             var last: UInt64 = 0
                             for index in 0..<5 { last = try await client.plan("u\(index)", "free") }
@@ -262,7 +270,10 @@ import Testing
                             for request in receiver.requests {
                                 let body = try WebhookBody(request)
                                 #expect(body.shardCount == 2)
-                                #expect(request.headers["idempotency-key"]?.hasPrefix("\(webhook.id)-\(body.shard)-") == true)
+                                #expect(
+                                    request.headers["idempotency-key"]?.hasPrefix("\(webhook.id)-\(body.shard)-")
+                                        == true
+                                )
                                 delivered[body.shard, default: []] += body.transitions.map(\.line)
                             }
                             for shard in [0, 1] {
@@ -308,8 +319,10 @@ import Testing
     @Test func aRunningBackOffIsKeptAcrossARestart() async throws {
         let healthy = Atomic<Bool>(false)
         let slow = WebhookDeliveryConfiguration(retryBase: .seconds(2), retryCap: .seconds(2))
-        try await WebhookReceiver.with(reply: { _, _ in healthy.load(ordering: .relaxed) ? .status(200) : .status(500) }) {
-            receiver in
+        let answer: @Sendable (Int, WebhookReceiver.Request) -> WebhookReceiver.Reply = { _, _ in
+            healthy.load(ordering: .relaxed) ? .status(200) : .status(500)
+        }
+        try await WebhookReceiver.with(reply: answer) { receiver in
             try await TemporaryDirectory.with { directory in
                 try await InProcessProfileStore.with(directory: directory) { store in
                     let nextAttemptAtMs = try await InProcessEvaluator.with(
@@ -318,7 +331,10 @@ import Testing
                         webhooks: slow
                     ) { evaluator in
                         let client = SegmentsClient(
-                            configuration: .init(storeSocketPath: store.socketPath, evaluatorSocketPaths: [evaluator.socketPath])
+                            configuration: .init(
+                                storeSocketPath: store.socketPath,
+                                evaluatorSocketPaths: [evaluator.socketPath]
+                            )
                         )
                         try await client.putSegment("pro", expression: #"plan = "pro""#)
                         _ = try await client.addWebhook(url: receiver.url(), segments: [], secret: "k")
@@ -341,7 +357,10 @@ import Testing
                         #expect(await receiver.waitForRequests(2).count == 2)
                         // The restarted evaluator waited out the persisted back-off before retrying.
                         let retriedAtMs = Int64(Date().timeIntervalSince1970 * 1000)
-                        #expect(retriedAtMs >= nextAttemptAtMs - 50, "retried \(nextAttemptAtMs - retriedAtMs) ms early")
+                        #expect(
+                            retriedAtMs >= nextAttemptAtMs - 50,
+                            "retried \(nextAttemptAtMs - retriedAtMs) ms early"
+                        )
                     }
                     #expect(try acknowledged(receiver.requests).map(\.user) == ["u"])
                 }

@@ -10,9 +10,10 @@ import Testing
     @Test func killingTheEvaluatorMidBacklogLosesNothing() async throws {
         // The first 3 requests succeed; then the endpoint fails until `healthy` is set.
         let healthy = Atomic<Bool>(false)
-        try await WebhookReceiver.with(reply: { index, _ in
+        let answer: @Sendable (Int, WebhookReceiver.Request) -> WebhookReceiver.Reply = { index, _ in
             index < 3 || healthy.load(ordering: .relaxed) ? .status(200) : .status(500)
-        }) { receiver in
+        }
+        try await WebhookReceiver.with(reply: answer) { receiver in
             try await TemporaryDirectory.with { directory in
                 let storeSocket = directory + "/store.sock"
                 let evaluatorSocket = directory + "/evaluator.sock"
@@ -151,7 +152,10 @@ import Testing
                     input: "from-stdin\n"
                 )
                 #expect(result.status == 0, "\(result.stderr)")
-                #expect(result.stdout.contains(#""url":"\#(receiver.url("/other"))","segments":[]"#), "\(result.stdout)")
+                #expect(
+                    result.stdout.contains(#""url":"\#(receiver.url("/other"))","segments":[]"#),
+                    "\(result.stdout)"
+                )
                 // Signed with the secret as read, without the trailing newline.
                 try await client.plan("u99", "pro")
                 let other = await eventually { receiver.requests.contains { $0.uri == "/other" } }

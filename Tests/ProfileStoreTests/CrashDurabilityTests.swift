@@ -25,7 +25,9 @@ import Testing
                     for batch in 0..<20 {
                         group.addTask {
                             let user = "r\(round)-b\(batch)"
-                            let events = (0..<50).map { SegmentsEvent(userID: user, name: "e", atMs: Int64($0), id: "\($0)") }
+                            let events = (0..<50).map {
+                                SegmentsEvent(userID: user, name: "e", atMs: Int64($0), id: "\($0)")
+                            }
                             let result = try await client.track(events)
                             return (result.seq, user)
                         }

@@ -29,7 +29,12 @@ import Testing
         try await withStore(manualClockMs: 7_000) { store in
             _ = try await store.client.track([SegmentsEvent(userID: "old", name: "seed", atMs: 1, id: "x")])
             let sent = [
-                SegmentsEvent(userID: "old", name: "view", properties: ["url": .string("/a"), "n": .number(2)], id: "y"),
+                SegmentsEvent(
+                    userID: "old",
+                    name: "view",
+                    properties: ["url": .string("/a"), "n": .number(2)],
+                    id: "y"
+                ),
                 SegmentsEvent(userID: "old", name: "dup", atMs: 5, id: "x"),
                 SegmentsEvent(userID: "", name: "bad"),
                 SegmentsEvent(

@@ -7,12 +7,22 @@ import Testing
     @Test func segmentsAreCheckedCanonicalizedAndListed() async throws {
         try await withStore { store in
             let client = store.client
-            let saved = try await client.putSegment("b", expression: "count( purchase  within 24h )>=1 # buyers", mode: .create)
+            let saved = try await client.putSegment(
+                "b",
+                expression: "count( purchase  within 24h )>=1 # buyers",
+                mode: .create
+            )
             #expect(saved.expression == "count(purchase within 24h) >= 1")
             try await client.putSegment("a", expression: #"in_segment("b") and plan == "pro""#, mode: .create)
             #expect(try await client.segments().map(\.name) == ["a", "b"])
-            #expect(await errorCode { try await client.putSegment("a", expression: "true = true", mode: .create) } == .alreadyExists)
-            #expect(await errorCode { try await client.putSegment("zz", expression: "exists(x)", mode: .update) } == .notFound)
+            #expect(
+                await errorCode { try await client.putSegment("a", expression: "true = true", mode: .create) }
+                    == .alreadyExists
+            )
+            #expect(
+                await errorCode { try await client.putSegment("zz", expression: "exists(x)", mode: .update) }
+                    == .notFound
+            )
             #expect(await errorCode { _ = try await client.segment("zz") } == .notFound)
             // A cycle and an unknown reference are refused with positions; nothing is saved.
             do throws(SegmentsClientError) {
@@ -41,7 +51,10 @@ import Testing
     @Test func invalidSegmentNamesAreRefused() async throws {
         try await withStore { store in
             for name in ["", "-x", "a b", "é", String(repeating: "a", count: 129)] {
-                #expect(await errorCode { try await store.client.putSegment(name, expression: "exists(x)") } == .invalidArgument)
+                #expect(
+                    await errorCode { try await store.client.putSegment(name, expression: "exists(x)") }
+                        == .invalidArgument
+                )
             }
         }
     }

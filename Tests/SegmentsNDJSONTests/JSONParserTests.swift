@@ -3,7 +3,9 @@ import Testing
 
 @Suite struct JSONParserTests {
     @Test func parsesEveryKindOfValue() throws {
-        let value = try JSONParser.parse(#" {"s":"a\"\\\/\n\u00e9\ud83d\ude00","n":-12.5e1,"t":true,"f":false,"z":null,"a":[1,[]],"o":{}} "#)
+        let value = try JSONParser.parse(
+            #" {"s":"a\"\\\/\n\u00e9\ud83d\ude00","n":-12.5e1,"t":true,"f":false,"z":null,"a":[1,[]],"o":{}} "#
+        )
         #expect(
             value
                 == .object([

@@ -5,7 +5,8 @@ import Testing
 
 @Suite struct NDJSONRecordsTests {
     @Test func profileLineFromTheDesign() throws {
-        let line = #"{"id":"u1","attributes":{"plan":"pro","age":34,"signup_at":"2026-01-05T09:00:00Z","tags":["a"],"old":null}}"#
+        let line =
+            #"{"id":"u1","attributes":{"plan":"pro","age":34,"signup_at":"2026-01-05T09:00:00Z","tags":["a"],"old":null}}"#
         let profile = try NDJSONRecords.profile(Array(line.utf8))
         #expect(profile.userID == "u1")
         #expect(profile.attributes["plan"] == .some(.string("pro")))
@@ -16,11 +17,19 @@ import Testing
     }
 
     @Test func eventLineFromTheDesign() throws {
-        let line = #"{"user":"u1","event":"purchase","at":"2026-11-01T10:00:00Z","properties":{"amount":42.5},"id":"e-17"}"#
+        let line =
+            #"{"user":"u1","event":"purchase","at":"2026-11-01T10:00:00Z","properties":{"amount":42.5},"id":"e-17"}"#
         let event = try NDJSONRecords.event(Array(line.utf8))
-        #expect(event == SegmentsEvent(
-            userID: "u1", name: "purchase", atMs: 1_793_527_200_000, properties: ["amount": .number(42.5)], id: "e-17"
-        ))
+        #expect(
+            event
+                == SegmentsEvent(
+                    userID: "u1",
+                    name: "purchase",
+                    atMs: 1_793_527_200_000,
+                    properties: ["amount": .number(42.5)],
+                    id: "e-17"
+                )
+        )
         let undated = try NDJSONRecords.event(Array(#"{"user":"u2","event":"view"}"#.utf8))
         #expect(undated.atMs == nil)
         #expect(undated.id == nil)

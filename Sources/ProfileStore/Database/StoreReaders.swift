@@ -45,7 +45,9 @@ final class StoreReaders: Sendable {
 
     /// Runs `body` with a read connection on a reader thread.
     /// - Parameter body: the query; throws ``ProfileStoreError`` to fail.
-    func read<Result: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> Result) async throws(ProfileStoreError)
+    func read<Result: Sendable>(
+        _ body: @escaping @Sendable (SQLiteConnection) throws -> Result
+    ) async throws(ProfileStoreError)
         -> Result
     {
         let connection = try await self.checkOut()

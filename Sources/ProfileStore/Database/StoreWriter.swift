@@ -146,7 +146,10 @@ final class StoreWriter: @unchecked Sendable {
             do {
                 try transaction.userIndex.rebuild(from: connection)
             } catch {
-                self.logger.error("cannot rebuild the user index after a failed commit", metadata: ["error": "\(error)"])
+                self.logger.error(
+                    "cannot rebuild the user index after a failed commit",
+                    metadata: ["error": "\(error)"]
+                )
             }
             self.logger.error("commit failed", metadata: ["error": "\(error)"])
             let failure = ProfileStoreError(.storage, "commit failed: \(error)")

@@ -51,7 +51,10 @@ final class WriteTransaction {
     ///     `ChangeEntry`, which must carry that number and time.
     /// - Returns: the entry's number.
     @discardableResult
-    func appendLog(kind: ChangeKind, serialize: (_ seq: UInt64, _ committedAtMs: Int64) throws -> [UInt8]) throws
+    func appendLog(
+        kind: ChangeKind,
+        serialize: (_ seq: UInt64, _ committedAtMs: Int64) throws -> [UInt8]
+    ) throws
         -> UInt64
     {
         let seq = self.headSeq + 1

@@ -13,7 +13,8 @@ enum InputValidation {
         guard count >= 1, count <= Self.maximumIdentifierBytes else {
             throw ProfileStoreError(
                 .invalidArgument,
-                count == 0 ? "user id is empty" : "user id is \(count) bytes; the limit is \(Self.maximumIdentifierBytes)"
+                count == 0
+                    ? "user id is empty" : "user id is \(count) bytes; the limit is \(Self.maximumIdentifierBytes)"
             )
         }
     }
@@ -23,7 +24,8 @@ enum InputValidation {
         guard count >= 1, count <= Self.maximumIdentifierBytes else {
             throw ProfileStoreError(
                 .invalidArgument,
-                count == 0 ? "\(what) is empty" : "\(what) is \(count) bytes; the limit is \(Self.maximumIdentifierBytes)"
+                count == 0
+                    ? "\(what) is empty" : "\(what) is \(count) bytes; the limit is \(Self.maximumIdentifierBytes)"
             )
         }
     }

@@ -7,7 +7,9 @@ extension StoreDatabase {
     /// Stores a batch of events as one change-log entry. Events without `at` take the store's
     /// clock; a repeated event id of the same user is skipped (counted as a duplicate); an
     /// unknown user is created.
-    func trackEvents(_ request: Segments_V1_TrackEventsRequest) async throws(ProfileStoreError)
+    func trackEvents(
+        _ request: Segments_V1_TrackEventsRequest
+    ) async throws(ProfileStoreError)
         -> Segments_V1_WriteResponse
     {
         let payload: Data

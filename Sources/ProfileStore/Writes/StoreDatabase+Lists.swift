@@ -39,7 +39,9 @@ extension StoreDatabase {
     /// unknown users being removed and invalid ids are rejected item by item, the rest applied.
     /// Items that change nothing (already a member, not a member) count as `duplicates`.
     /// One change-log entry holds what actually changed; nothing is logged when nothing did.
-    func changeListMembers(_ request: Segments_V1_ChangeListMembersRequest) async throws(ProfileStoreError)
+    func changeListMembers(
+        _ request: Segments_V1_ChangeListMembersRequest
+    ) async throws(ProfileStoreError)
         -> Segments_V1_WriteResponse
     {
         try await self.writer.write { transaction in
@@ -92,7 +94,9 @@ extension StoreDatabase {
                     continue
                 }
                 guard let userKey = try transaction.userKeys.key(for: userID, in: connection) else {
-                    response.rejected.append(.init(index: index, error: ProfileStoreError(.notFound, "no user '\(userID)'")))
+                    response.rejected.append(
+                        .init(index: index, error: ProfileStoreError(.notFound, "no user '\(userID)'"))
+                    )
                     continue
                 }
                 response.accepted += 1

@@ -5,7 +5,9 @@ import SegmentsWire
 extension StoreDatabase {
     /// Creates or replaces a segment after parsing and checking its expression against the
     /// saved segments (unknown `in_segment` names and cycles are refused).
-    func putSegment(_ request: Segments_V1_PutSegmentRequest) async throws(ProfileStoreError)
+    func putSegment(
+        _ request: Segments_V1_PutSegmentRequest
+    ) async throws(ProfileStoreError)
         -> Segments_V1_PutSegmentResponse
     {
         try InputValidation.checkSegmentName(request.name)

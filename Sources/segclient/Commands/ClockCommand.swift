@@ -58,7 +58,9 @@ extension ClockCommand {
             try await self.connection.withClient { client in
                 let info = try await client.storeInfo()
                 if self.json {
-                    Output.json(.object([("now", .string(Output.time(info.nowMs))), ("manual", .bool(info.manualClock))]))
+                    Output.json(
+                        .object([("now", .string(Output.time(info.nowMs))), ("manual", .bool(info.manualClock))])
+                    )
                 } else {
                     Output.line("\(Output.time(info.nowMs))\(info.manualClock ? " (manual)" : "")")
                 }
@@ -68,7 +70,9 @@ extension ClockCommand {
 
     static func report(_ response: SegmentsClockReading, json: Bool) {
         if json {
-            Output.json(.object([("now", .string(Output.time(response.nowMs))), ("seq", .number(Double(response.seq)))]))
+            Output.json(
+                .object([("now", .string(Output.time(response.nowMs))), ("seq", .number(Double(response.seq)))])
+            )
         } else {
             Output.line(Output.time(response.nowMs))
         }

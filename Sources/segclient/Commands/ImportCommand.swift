@@ -202,7 +202,9 @@ final class Progress {
         guard self.isTerminal, Date().timeIntervalSince(self.lastShown) >= 0.25 else { return }
         self.lastShown = Date()
         let rate = Int(Double(lines) / max(self.elapsed, 0.001))
-        FileHandle.standardError.write(Data("\r\(self.verb) \(self.noun): \(lines) lines (\(rate) lines/s)\u{1B}[K".utf8))
+        FileHandle.standardError.write(
+            Data("\r\(self.verb) \(self.noun): \(lines) lines (\(rate) lines/s)\u{1B}[K".utf8)
+        )
         self.showing = true
     }
 

@@ -27,7 +27,8 @@ extension SegmentCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a segment; refused if the name exists or the expression is invalid.",
-            discussion: #"Example: segclient segment create lapsed 'count(purchase) >= 1 and count(purchase within 30d) = 0'"#
+            discussion:
+                #"Example: segclient segment create lapsed 'count(purchase) >= 1 and count(purchase within 30d) = 0'"#
         )
 
         @OptionGroup var connection: ConnectionOptions
@@ -133,7 +134,11 @@ extension SegmentCommand {
 
         func run() async throws {
             try await self.connection.withClient { client in
-                let preview = try await client.preview(self.expression, sampleSize: self.sample, minSeq: self.read.minSeq)
+                let preview = try await client.preview(
+                    self.expression,
+                    sampleSize: self.sample,
+                    minSeq: self.read.minSeq
+                )
                 if self.json {
                     Output.json(
                         .object([

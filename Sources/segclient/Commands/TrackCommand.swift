@@ -9,7 +9,8 @@ struct TrackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "track",
         abstract: "Record one event.",
-        discussion: #"Example: segclient track u1 purchase --at 2026-11-01T10:00:00Z --props '{"amount":42.5}' --id e-17"#
+        discussion:
+            #"Example: segclient track u1 purchase --at 2026-11-01T10:00:00Z --props '{"amount":42.5}' --id e-17"#
     )
 
     @OptionGroup var connection: ConnectionOptions

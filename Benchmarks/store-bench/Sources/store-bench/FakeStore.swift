@@ -71,7 +71,9 @@ struct FakeStore {
                 appendVarint(UInt64(write.count), to: &response)
                 response += write
                 let count = response.count
-                out += [UInt8(count >> 24 & 0xFF), UInt8(count >> 16 & 0xFF), UInt8(count >> 8 & 0xFF), UInt8(count & 0xFF)]
+                out += [
+                    UInt8(count >> 24 & 0xFF), UInt8(count >> 16 & 0xFF), UInt8(count >> 8 & 0xFF), UInt8(count & 0xFF),
+                ]
                 out += response
             }
             if start > 0 { buffer.removeFirst(start) }

@@ -128,7 +128,8 @@ struct StoreBench {
         let elapsed = clock.now - started
         await client.close()
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let first = firstBatch.map { Double($0.components.seconds) * 1e3 + Double($0.components.attoseconds) / 1e15 } ?? 0
+        let first =
+            firstBatch.map { Double($0.components.seconds) * 1e3 + Double($0.components.attoseconds) / 1e15 } ?? 0
         printJSON([
             ("probe", "\"feed\""), ("from_seq", "\(from)"), ("head_seq", "\(head)"),
             ("batches", "\(batches)"), ("entries", "\(entries)"), ("events", "\(events)"),
