@@ -100,7 +100,6 @@ var package = Package(
             name: "ProfileStore",
             dependencies: [
                 "SegmentsWire", "SegmentsRPC", "SegmentsSQLite", "SegmentLanguage", "DaemonSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
@@ -124,7 +123,6 @@ var package = Package(
                 "SegmentsJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -201,7 +199,7 @@ var package = Package(
         .executableTarget(
             name: "segclient",
             dependencies: [
-                "SegmentsClient", "SegmentsWire", "SegmentsJSON", "SegmentsNDJSON", "SegmentLanguage",
+                "SegmentsClient", "SegmentsJSON", "SegmentsNDJSON", "SegmentLanguage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -232,7 +230,6 @@ var package = Package(
             dependencies: [
                 "SegmentsRPC", "SegmentsWire", "SegmentsTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: swiftSettings
@@ -276,7 +273,6 @@ var package = Package(
             name: "SegmentEvaluatorTests",
             dependencies: [
                 "SegmentEvaluator", "SegmentEngine", "SegmentLanguage", "SegmentsSQLite", "SegmentsTesting",
-                "SegmentsClient",
                 "SegmentsWire", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
