@@ -354,16 +354,12 @@ extension MembershipEngine {
         if alone, let seg = segs[Int(segments[0])], seg.active, !seg.timeSensitive, seg.dependents.isEmpty {
             let s = segments[0]
             let values = valueForEachUser(seg, at: t)
-            // Nobody is in a segment with no members, so a false value changes nothing (the user's memberships need
-            // not be looked at).
-            let wasEmpty = seg.memberCount == 0
             for u in values.indices {
                 switch values[u] {
                 case .freeSlot: continue
                 case .due:
                     flag(segments)
                     evaluateFlagged(Int32(u), at: t, exprDirty: false, into: &out)
-                case .outside where wasEmpty: continue
                 case .outside, .inside:
                     if setMembership(users[u], s, seg, values[u] == .inside, at: t, into: &out) {
                         markDirty(Int32(u))
