@@ -3,6 +3,9 @@ import SegmentLanguage
 /// The incremental maintenance of one aggregate's per-user state: ingesting an event, moving to a later instant,
 /// reading the value and the next instant at which the value can change by time alone. Pure functions of the
 /// state, shared by the engine and the back-fill session.
+///
+/// A state's entries live in an array it shares with the other states of its user (see ``KeyState``): the
+/// functions take the state, that array (`entries`) and where the state's entries start in it (`base`).
 enum AggregateLogic {
     /// Whether an event at `at` has left (or can never enter) a window of `windowMs` at instant `t`.
     @inline(__always)
@@ -27,11 +30,11 @@ enum AggregateLogic {
         return out
     }
 
-    /// Index of the first entry with `at > t` (entries are sorted by `at`).
+    /// Index of the first entry of `span` with `at > t` (`span.upperBound` if none; entries are sorted by `at`).
     @inline(__always)
-    static func firstAfter(_ entries: [Entry], _ t: Int64) -> Int {
-        var lo = 0
-        var hi = entries.count
+    static func firstAfter(_ entries: [Entry], _ span: Range<Int>, _ t: Int64) -> Int {
+        var lo = span.lowerBound
+        var hi = span.upperBound
         while lo < hi {
             let mid = (lo + hi) / 2
             if entries[mid].at <= t { lo = mid + 1 } else { hi = mid }
@@ -39,39 +42,52 @@ enum AggregateLogic {
         return lo
     }
 
-    /// Inserts keeping the entries sorted by `at`; equal instants keep arrival order.
+    /// Inserts into the state's entries keeping them sorted by `at`; equal instants keep arrival order.
     @inline(__always)
-    static func insertSorted(_ entries: inout [Entry], _ e: Entry) {
-        if let last = entries.last, last.at > e.at {
-            entries.compactInsert(e, at: firstAfter(entries, e.at))
-        } else {
+    static func insertSorted(_ st: inout KeyState, _ entries: inout [Entry], base: Int, _ e: Entry) {
+        let span = st.span(base: base)
+        let position =
+            span.isEmpty || entries[span.upperBound - 1].at <= e.at ? span.upperBound : firstAfter(entries, span, e.at)
+        if position == entries.count {
             entries.compactAppend(e)
+        } else {
+            entries.compactInsert(e, at: position)
         }
+        st.entryCount += 1
     }
 
-    /// The number of leading entries that have left a window of `windowMs` at `t` (entries are sorted by `at`).
+    /// The number of leading entries of `span` that have left a window of `windowMs` at `t` (entries are sorted by
+    /// `at`).
     @inline(__always)
-    static func expiredPrefix(_ entries: [Entry], at t: Int64, windowMs: Int64) -> Int {
-        var k = 0
-        while k < entries.count, expired(entries[k].at, at: t, windowMs: windowMs) { k += 1 }
-        return k
+    static func expiredPrefix(_ entries: [Entry], _ span: Range<Int>, at t: Int64, windowMs: Int64) -> Int {
+        var i = span.lowerBound
+        while i < span.upperBound, expired(entries[i].at, at: t, windowMs: windowMs) { i += 1 }
+        return i - span.lowerBound
     }
 
-    /// Drops the entries that have left a window of `windowMs` at `t`.
+    /// Removes the state's first `k` entries.
     @inline(__always)
-    static func dropExpired(_ entries: inout [Entry], at t: Int64, windowMs: Int64) {
-        let k = expiredPrefix(entries, at: t, windowMs: windowMs)
-        if k > 0 { entries.removeFirst(k) }
+    static func removeFirst(_ k: Int, _ st: inout KeyState, _ entries: inout [Entry], base: Int) {
+        guard k > 0 else { return }
+        entries.removeSubrange(base..<(base + k))
+        st.entryCount -= Int32(k)
+    }
+
+    /// Drops the state's entries that have left a window of `windowMs` at `t`.
+    @inline(__always)
+    static func dropExpired(_ st: inout KeyState, _ entries: inout [Entry], base: Int, at t: Int64, windowMs: Int64) {
+        removeFirst(expiredPrefix(entries, st.span(base: base), at: t, windowMs: windowMs), &st, &entries, base: base)
     }
 
     /// The value of a `count` aggregate at `t` as an integer (the state must be current at `t`; raw states: -1).
     @inline(__always)
-    static func count(_ st: borrowing KeyState, slot: KeySlot, at t: Int64) -> Int {
+    static func count(_ st: borrowing KeyState, _ entries: [Entry], base: Int, slot: KeySlot, at t: Int64) -> Int {
         switch slot.mode {
         case .totals: return Int(st.n)
         case .window:
-            let start = slot.key.windowMs.map { expiredPrefix(st.entries, at: t, windowMs: $0) } ?? 0
-            return firstAfter(st.entries, t) - start
+            let span = st.span(base: base)
+            let start = slot.key.windowMs.map { expiredPrefix(entries, span, at: t, windowMs: $0) } ?? 0
+            return firstAfter(entries, span, t) - span.lowerBound - start
         case .raw: return -1
         }
     }
@@ -122,7 +138,14 @@ enum AggregateLogic {
     /// Takes one event of the aggregate's name into the state at instant `now`.
     ///
     /// - Returns: Whether the state changed (the event matches and can count now or later).
-    static func ingest(_ st: inout KeyState, slot: KeySlot, event: EventRecord, now: Int64) -> Bool {
+    static func ingest(
+        _ st: inout KeyState,
+        _ entries: inout [Entry],
+        base: Int,
+        slot: KeySlot,
+        event: EventRecord,
+        now: Int64
+    ) -> Bool {
         let key = slot.key
         switch slot.mode {
         case .raw:
@@ -130,20 +153,20 @@ enum AggregateLogic {
             st.raw.append(
                 EventRecord(name: event.name, atMs: event.atMs, properties: project(event.properties, slot.projection))
             )
-            st.n = computeNext(st, slot: slot, after: now)
+            st.n = computeNext(st, entries, base: base, slot: slot, after: now)
             return true
         case .window:
             if let w = key.windowMs, expired(event.atMs, at: now, windowMs: w) { return false }
             if let filter = key.filter, !filter.matches(event.properties, nowMs: now) { return false }
-            if let w = key.windowMs { dropExpired(&st.entries, at: now, windowMs: w) }
-            insertSorted(&st.entries, Entry(at: event.atMs, v: numeric(event.properties, key.property)))
-            st.n = computeNext(st, slot: slot, after: now)
+            if let w = key.windowMs { dropExpired(&st, &entries, base: base, at: now, windowMs: w) }
+            insertSorted(&st, &entries, base: base, Entry(at: event.atMs, v: numeric(event.properties, key.property)))
+            st.n = computeNext(st, entries, base: base, slot: slot, after: now)
             return true
         case .totals:
             if let filter = key.filter, !filter.matches(event.properties, nowMs: now) { return false }
             let v = numeric(event.properties, key.property)
             if event.atMs > now {
-                insertSorted(&st.entries, Entry(at: event.atMs, v: v))
+                insertSorted(&st, &entries, base: base, Entry(at: event.atMs, v: v))
                 if slot.isFirstOrLast, key.filter != nil {
                     // A pending first/last needs its properties when it settles: keep them in `raw`.
                     st.raw.append(
@@ -168,13 +191,13 @@ enum AggregateLogic {
     /// Moves the state to instant `t`: settles pending events with `at <= t`, drops events that left the window.
     ///
     /// - Returns: Whether anything moved.
-    static func advance(_ st: inout KeyState, slot: KeySlot, to t: Int64) -> Bool {
+    static func advance(_ st: inout KeyState, _ entries: inout [Entry], base: Int, slot: KeySlot, to t: Int64) -> Bool {
         switch slot.mode {
         case .totals:
-            let k = firstAfter(st.entries, t)
+            let k = firstAfter(entries, st.span(base: base), t) - base
             guard k > 0 else { return false }
-            for i in 0..<k {
-                let e = st.entries[i]
+            for i in base..<(base + k) {
+                let e = entries[i]
                 let before = (st.n, st.x)
                 settle(&st, kind: slot.key.kind, at: e.at, v: e.v)
                 if slot.isFirstOrLast, slot.key.filter != nil {
@@ -185,16 +208,16 @@ enum AggregateLogic {
                     }
                 }
             }
-            st.entries.removeFirst(k)
+            removeFirst(k, &st, &entries, base: base)
             return true
         case .window:
             guard let w = slot.key.windowMs else { return false }
-            dropExpired(&st.entries, at: t, windowMs: w)
-            st.n = computeNext(st, slot: slot, after: t)
+            dropExpired(&st, &entries, base: base, at: t, windowMs: w)
+            st.n = computeNext(st, entries, base: base, slot: slot, after: t)
             return true
         case .raw:
             if let w = slot.key.windowMs { st.raw.removeAll { expired($0.atMs, at: t, windowMs: w) } }
-            st.n = computeNext(st, slot: slot, after: t)
+            st.n = computeNext(st, entries, base: base, slot: slot, after: t)
             return true
         }
     }
@@ -208,7 +231,13 @@ enum AggregateLogic {
     }
 
     /// The aggregate's value at `t` (the state must be current at `t`).
-    static func value(_ st: borrowing KeyState, slot: KeySlot, at t: Int64) -> AttributeValue? {
+    static func value(
+        _ st: borrowing KeyState,
+        _ entries: [Entry],
+        base: Int,
+        slot: KeySlot,
+        at t: Int64
+    ) -> AttributeValue? {
         let kind = slot.key.kind
         switch slot.mode {
         case .raw:
@@ -222,15 +251,16 @@ enum AggregateLogic {
             case .first, .last: return st.x == 0 ? nil : .timestamp(st.n)
             }
         case .window:
-            if kind == .count { return .number(Double(count(st, slot: slot, at: t))) }
+            if kind == .count { return .number(Double(count(st, entries, base: base, slot: slot, at: t))) }
             var count = 0
             var sum = 0.0
             var numeric = 0
             var minimum = Double.infinity
             var maximum = -Double.infinity
             // Entries that have left the window but were not dropped yet (no wake-up was needed) are skipped.
-            let start = slot.key.windowMs.map { expiredPrefix(st.entries, at: t, windowMs: $0) } ?? 0
-            for e in st.entries[start...] {
+            let span = st.span(base: base)
+            let start = slot.key.windowMs.map { expiredPrefix(entries, span, at: t, windowMs: $0) } ?? 0
+            for e in entries[(span.lowerBound + start)..<span.upperBound] {
                 if e.at > t { break }
                 count += 1
                 if !e.v.isNaN {
@@ -254,24 +284,36 @@ enum AggregateLogic {
     /// The next instant after `t` at which the value can change by time alone, or `Int64.max`. `t` must not be
     /// before the state's last change (window and raw states keep the answer computed then, in `n`).
     @inline(__always)
-    static func nextChange(_ st: borrowing KeyState, slot: KeySlot, after t: Int64) -> Int64 {
+    static func nextChange(
+        _ st: borrowing KeyState,
+        _ entries: [Entry],
+        base: Int,
+        slot: KeySlot,
+        after t: Int64
+    ) -> Int64 {
         switch slot.mode {
-        case .totals: return st.entries.first?.at ?? .max
+        case .totals: return st.entryCount > 0 ? entries[base].at : .max
         case .window, .raw: return st.n
         }
     }
 
     /// The next change of a window or raw state after `t`, computed from its events.
-    static func computeNext(_ st: borrowing KeyState, slot: KeySlot, after t: Int64) -> Int64 {
+    static func computeNext(
+        _ st: borrowing KeyState,
+        _ entries: [Entry],
+        base: Int,
+        slot: KeySlot,
+        after t: Int64
+    ) -> Int64 {
         switch slot.mode {
         case .totals:
-            return st.entries.first?.at ?? .max
+            return st.entryCount > 0 ? entries[base].at : .max
         case .window:
             guard let w = slot.key.windowMs else { return .max }
-            let entries = st.entries
-            let lo = expiredPrefix(entries, at: t, windowMs: w)
-            let k = firstAfter(entries, t)
-            let arrival = k < entries.count ? entries[k].at : Int64.max
+            let span = st.span(base: base)
+            let lo = span.lowerBound + expiredPrefix(entries, span, at: t, windowMs: w)
+            let k = firstAfter(entries, span, t)
+            let arrival = k < span.upperBound ? entries[k].at : Int64.max
             // The settled entries inside the window are `lo..<k`; each leaves at `at + w`, oldest first.
             guard lo < k else { return arrival }
             func leave(_ i: Int) -> Int64 {

@@ -135,7 +135,7 @@ enum KeyMode: UInt8 {
 /// | first | earliest `at`         | 1 when present, else 0    |
 /// | last  | latest `at`           | 1 when present, else 0    |
 ///
-/// and `entries` holds the pending future-dated events, sorted. `window` mode: `entries` holds the events with
+/// and its entries are the pending future-dated events, sorted. `window` mode: its entries are the events with
 /// `at > now - window` (future ones included), sorted — and, between wake-ups, possibly some that have left it
 /// (they are dropped lazily, see `AggregateLogic.computeNext`). `raw` mode: `raw` holds the events. In these two
 /// modes `n` caches the next instant at which the value can change in a way that matters (`Int64.max`: never), so
@@ -143,14 +143,20 @@ enum KeyMode: UInt8 {
 /// `witness` keeps the properties of the event that gives `first`/`last` its value when the aggregate has a filter
 /// (the plan's next-change computation needs an event that passes the filter).
 ///
+/// The entries are not in the state: a user keeps the entries of all its states in one array
+/// (``UserRecord/entries``), state after state in key order, and a state knows only how many are its own
+/// (`entryCount`). One array per user instead of one per windowed aggregate saves an allocation and its header per
+/// aggregate, which at a few entries each was most of the entries' memory. The functions of ``AggregateLogic``
+/// take the state, that array and where the state's entries start in it (`base`).
+///
 /// `raw` and `witness` are rarely used, so they live in a box that exists only while one of them is non-empty:
-/// a state is 40 bytes instead of 56 (there are many per user). The box is copied on write, so `KeyState` keeps
-/// value semantics.
+/// a state is 32 bytes. The box is copied on write, so `KeyState` keeps value semantics.
 struct KeyState {
     var key: Int32
+    /// How many of the owner's entries, from the state's base on, are this state's.
+    var entryCount: Int32 = 0
     var n: Int64 = 0
     var x: Double = 0
-    var entries: [Entry] = []
     private var extra: KeyExtra?
 
     init(key: Int32) { self.key = key }
@@ -175,6 +181,9 @@ struct KeyState {
         }
     }
 
+    /// Whether the box of rare parts exists (for memory accounting).
+    var hasExtra: Bool { extra != nil }
+
     /// The box, created or copied so that this state is its only owner.
     private mutating func uniqueExtra() -> KeyExtra {
         if !isKnownUniquelyReferenced(&extra) {
@@ -184,7 +193,36 @@ struct KeyState {
     }
 
     /// Whether the state equals the state of an aggregate with no events (so it need not be kept).
-    var isEmpty: Bool { (n == 0 || n == .max) && x == 0 && entries.isEmpty && raw.isEmpty }
+    var isEmpty: Bool { (n == 0 || n == .max) && x == 0 && entryCount == 0 && raw.isEmpty }
+
+    /// Where the state's entries are in its owner's array, given where they start.
+    @inline(__always)
+    func span(base: Int) -> Range<Int> { base..<(base + Int(entryCount)) }
+}
+
+/// An aggregate state with its entries in an array of its own: a state being built (a new aggregate's first
+/// event, a back-fill, a derivation) before it joins a user's arrays with ``UserRecord/setAggregate(_:)``.
+struct DetachedState {
+    var state: KeyState
+    var entries: [Entry] = []
+
+    init(key: Int32) { state = KeyState(key: key) }
+
+    init(state: KeyState, entries: [Entry]) {
+        self.state = state
+        self.entries = entries
+    }
+
+    /// ``AggregateLogic/ingest(_:_:base:slot:event:now:)`` on this state.
+    mutating func ingest(slot: KeySlot, event: EventRecord, now: Int64) -> Bool {
+        AggregateLogic.ingest(&state, &entries, base: 0, slot: slot, event: event, now: now)
+    }
+
+    /// ``AggregateLogic/advance(_:_:base:slot:to:)`` on this state.
+    @discardableResult
+    mutating func advance(slot: KeySlot, to t: Int64) -> Bool {
+        AggregateLogic.advance(&state, &entries, base: 0, slot: slot, to: t)
+    }
 }
 
 /// The rarely used parts of a ``KeyState`` (see there).
@@ -206,6 +244,8 @@ final class UserRecord {
     var attrs: [AttrEntry] = []
     /// Aggregate states, sorted by key index; aggregates with no events have no state.
     var aggs: [KeyState] = []
+    /// The entries of the aggregate states, state after state in the order of `aggs` (see ``KeyState``).
+    var entries: [Entry] = []
     /// Memberships, sorted by segment index.
     var members: [MemberEntry] = []
     /// Static lists the user is in, sorted by list index.
@@ -231,6 +271,66 @@ final class UserRecord {
             if aggs[mid].key < key { lo = mid + 1 } else { hi = mid }
         }
         return (lo < aggs.count && aggs[lo].key == key, lo)
+    }
+
+    /// Where the entries of `aggs[index]` start in `entries` (or where they would go, for `aggs.count`).
+    @inline(__always)
+    func entryBase(_ index: Int) -> Int {
+        var base = 0
+        var i = 0
+        while i < index {
+            base &+= Int(aggs[i].entryCount)
+            i &+= 1
+        }
+        return base
+    }
+
+    /// The state of aggregate `key` with its own copy of its entries, or `nil`.
+    func detachedAggregate(_ key: Int32) -> DetachedState? {
+        let p = aggPosition(key)
+        guard p.found else { return nil }
+        let st = aggs[p.index]
+        return DetachedState(state: st, entries: Array(entries[st.span(base: entryBase(p.index))]))
+    }
+
+    /// Puts a state built on its own in place of the user's state of the same aggregate, or inserts it.
+    func setAggregate(_ detached: DetachedState) {
+        let p = aggPosition(detached.state.key)
+        let base = entryBase(p.index)
+        if p.found {
+            entries.replaceSubrange(aggs[p.index].span(base: base), with: detached.entries)
+            aggs[p.index] = detached.state
+        } else {
+            if !detached.entries.isEmpty {
+                if entries.capacity < entries.count + detached.entries.count {
+                    entries.reserveCapacity(entries.count + Swift.max(detached.entries.count, entries.count / 4))
+                }
+                entries.insert(contentsOf: detached.entries, at: base)
+            }
+            aggs.compactInsert(detached.state, at: p.index)
+        }
+    }
+
+    /// Removes the states (and their entries) for which `drop` is true.
+    /// - Returns: Whether any was removed.
+    @discardableResult
+    func removeAggregates(where drop: (Int32) -> Bool) -> Bool {
+        guard aggs.contains(where: { drop($0.key) }) else { return false }
+        var keptStates: [KeyState] = []
+        var keptEntries: [Entry] = []
+        keptStates.reserveCapacity(aggs.count)
+        keptEntries.reserveCapacity(entries.count)
+        var base = 0
+        for st in aggs {
+            let span = st.span(base: base)
+            base = span.upperBound
+            if drop(st.key) { continue }
+            keptStates.append(st)
+            keptEntries.append(contentsOf: entries[span])
+        }
+        aggs = keptStates
+        entries = keptEntries
+        return true
     }
 
     func memberPosition(_ segment: Int32) -> (found: Bool, index: Int) {

@@ -28,7 +28,7 @@ public final class MembershipBackfill {
     struct PartialUser {
         /// Sorted by name index.
         var attrs: [AttrEntry] = []
-        var aggs: [KeyState] = []
+        var aggs: [DetachedState] = []
     }
 
     init(engine: MembershipEngine, snapshotSeq: UInt64) {
@@ -117,11 +117,13 @@ public final class MembershipBackfill {
             for i in indexes {
                 let (k, slot) = keys[i]
                 guard utf8Equal(slot.key.event, event.name) else { continue }
-                if let j = partial.aggs.firstIndex(where: { $0.key == k }) {
-                    _ = AggregateLogic.ingest(&partial.aggs[j], slot: slot, event: event, now: nowMs)
+                if let j = partial.aggs.firstIndex(where: { $0.state.key == k }) {
+                    _ = partial.aggs[j].ingest(slot: slot, event: event, now: nowMs)
                 } else {
-                    var st = KeyState(key: k)
-                    if AggregateLogic.ingest(&st, slot: slot, event: event, now: nowMs) { partial.aggs.append(st) }
+                    var new = DetachedState(key: k)
+                    if new.ingest(slot: slot, event: event, now: nowMs) {
+                        partial.aggs.append(new)
+                    }
                 }
             }
         }
@@ -193,16 +195,11 @@ extension MembershipEngine {
                     users[Int(u)].attrs.compactInsert(entry, at: p.index)
                 }
             }
-            for var st in partial.aggs where installKey.contains(st.key) {
-                guard let slot = keySlots[Int(st.key)] else { continue }
-                _ = AggregateLogic.advance(&st, slot: slot, to: now)
-                if st.isEmpty { continue }
-                let p = users[Int(u)].aggPosition(st.key)
-                if p.found {
-                    users[Int(u)].aggs[p.index] = st
-                } else {
-                    users[Int(u)].aggs.compactInsert(st, at: p.index)
-                }
+            for var new in partial.aggs where installKey.contains(new.state.key) {
+                guard let slot = keySlots[Int(new.state.key)] else { continue }
+                new.advance(slot: slot, to: now)
+                if new.state.isEmpty { continue }
+                users[Int(u)].setAggregate(new)
             }
             markDirty(u)
             if isNew { evaluateFlagged(u, at: now, exprDirty: true, fullDue: true, into: &out) }

@@ -181,10 +181,8 @@ extension MembershipEngine {
                 users[u].attrs.removeAll { droppedAttrs.contains($0.name) }
                 touched = touched || users[u].attrs.count != before
             }
-            if !droppedKeys.isEmpty {
-                let before = users[u].aggs.count
-                users[u].aggs.removeAll { droppedKeys.contains($0.key) }
-                touched = touched || users[u].aggs.count != before
+            if !droppedKeys.isEmpty, users[u].removeAggregates(where: droppedKeys.contains) {
+                touched = true
             }
             if touched { markDirty(Int32(u)) }
         }
@@ -281,7 +279,13 @@ extension MembershipEngine {
             for k in changed {
                 let p = user.aggPosition(k)
                 guard p.found, let slot = keySlots[Int(k)] else { continue }
-                user.aggs[p.index].n = AggregateLogic.computeNext(user.aggs[p.index], slot: slot, after: nowMs)
+                user.aggs[p.index].n = AggregateLogic.computeNext(
+                    user.aggs[p.index],
+                    user.entries,
+                    base: user.entryBase(p.index),
+                    slot: slot,
+                    after: nowMs
+                )
                 touched = true
             }
             if touched {

@@ -163,16 +163,31 @@ extension MembershipEngine {
             for k in ks {
                 guard let slot = keySlots[Int(k)], slot.live, utf8Equal(slot.key.event, event.name)
                 else { continue }
-                let p = users[Int(u)].aggPosition(k)
+                let user = users[Int(u)]
+                let p = user.aggPosition(k)
+                let base = user.entryBase(p.index)
                 // A count compared only with numbers (see `KeySlot.thresholds`) that stays on the same side of each
                 // of them changes no result: its segments need not be evaluated.
                 if p.found {
                     let before = slot.thresholds.map { _ in
-                        AggregateLogic.count(users[Int(u)].aggs[p.index], slot: slot, at: now)
+                        AggregateLogic.count(user.aggs[p.index], user.entries, base: base, slot: slot, at: now)
                     }
-                    if AggregateLogic.ingest(&users[Int(u)].aggs[p.index], slot: slot, event: event, now: now) {
+                    if AggregateLogic.ingest(
+                        &user.aggs[p.index],
+                        &user.entries,
+                        base: base,
+                        slot: slot,
+                        event: event,
+                        now: now
+                    ) {
                         if let before, let thresholds = slot.thresholds {
-                            let after = AggregateLogic.count(users[Int(u)].aggs[p.index], slot: slot, at: now)
+                            let after = AggregateLogic.count(
+                                user.aggs[p.index],
+                                user.entries,
+                                base: base,
+                                slot: slot,
+                                at: now
+                            )
                             if !AggregateLogic.sameSide(before, after, of: thresholds) { flag(slot.segments) }
                         } else {
                             flag(slot.segments)
@@ -181,15 +196,17 @@ extension MembershipEngine {
                         changed = true
                     }
                 } else {
+                    // A new state is built in the user's entries at its place: it has none yet, so `base` is where
+                    // its first would go; left out of `aggs` (and so holding none) if the event does not count.
                     var st = KeyState(key: k)
-                    if AggregateLogic.ingest(&st, slot: slot, event: event, now: now) {
+                    if AggregateLogic.ingest(&st, &user.entries, base: base, slot: slot, event: event, now: now) {
                         if let thresholds = slot.thresholds {
-                            let after = AggregateLogic.count(st, slot: slot, at: now)
+                            let after = AggregateLogic.count(st, user.entries, base: base, slot: slot, at: now)
                             if !AggregateLogic.sameSide(0, after, of: thresholds) { flag(slot.segments) }
                         } else {
                             flag(slot.segments)
                         }
-                        users[Int(u)].aggs.compactInsert(st, at: p.index)
+                        user.aggs.compactInsert(st, at: p.index)
                         touchedKeys.append(k)
                         changed = true
                     }

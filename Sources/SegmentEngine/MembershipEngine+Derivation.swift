@@ -60,25 +60,23 @@ extension MembershipEngine {
         for (u, user) in users.enumerated() where user.alive {
             let p = user.aggPosition(source)
             guard p.found else { continue }
-            var st = KeyState(key: k)
+            var new = DetachedState(key: k)
             switch derivation {
             case .replayRaw:
                 for event in user.aggs[p.index].raw {
-                    _ = AggregateLogic.ingest(&st, slot: slot, event: event, now: now)
+                    _ = new.ingest(slot: slot, event: event, now: now)
                 }
             case .narrowWindow:
-                var entries = user.aggs[p.index].entries
-                if let w = slot.key.windowMs { AggregateLogic.dropExpired(&entries, at: now, windowMs: w) }
-                st.entries = entries
-                st.n = AggregateLogic.computeNext(st, slot: slot, after: now)
+                let sourceState = user.aggs[p.index]
+                new.entries = Array(user.entries[sourceState.span(base: user.entryBase(p.index))])
+                new.state.entryCount = sourceState.entryCount
+                if let w = slot.key.windowMs {
+                    AggregateLogic.dropExpired(&new.state, &new.entries, base: 0, at: now, windowMs: w)
+                }
+                new.state.n = AggregateLogic.computeNext(new.state, new.entries, base: 0, slot: slot, after: now)
             }
-            if st.isEmpty { continue }
-            let q = user.aggPosition(k)
-            if q.found {
-                user.aggs[q.index] = st
-            } else {
-                user.aggs.compactInsert(st, at: q.index)
-            }
+            if new.state.isEmpty { continue }
+            user.setAggregate(new)
             updateDue(Int32(u), after: now)
             markDirty(Int32(u))
         }

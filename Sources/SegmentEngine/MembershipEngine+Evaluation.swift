@@ -47,7 +47,7 @@ extension MembershipEngine {
     func aggregateValue(_ user: UserRecord, _ k: Int32, _ slot: KeySlot, at t: Int64) -> AttributeValue? {
         let p = user.aggPosition(k)
         guard p.found else { return AggregateLogic.emptyValue(slot.key.kind) }
-        return AggregateLogic.value(user.aggs[p.index], slot: slot, at: t)
+        return AggregateLogic.value(user.aggs[p.index], user.entries, base: user.entryBase(p.index), slot: slot, at: t)
     }
 
     /// The value of segment `seg` for user `u` at `t` (all state current at `t`).
@@ -143,7 +143,16 @@ extension MembershipEngine {
             for k in touchedKeys {
                 let p = user.aggPosition(k)
                 guard p.found, let slot = keySlots[Int(k)] else { continue }
-                due = min(due, AggregateLogic.nextChange(user.aggs[p.index], slot: slot, after: t))
+                due = min(
+                    due,
+                    AggregateLogic.nextChange(
+                        user.aggs[p.index],
+                        user.entries,
+                        base: user.entryBase(p.index),
+                        slot: slot,
+                        after: t
+                    )
+                )
             }
             setDue(u, due)
         }
@@ -252,9 +261,11 @@ extension MembershipEngine {
     func updateDue(_ u: Int32, after t: Int64) {
         let user = users[Int(u)]
         var due = user.exprDue
-        for i in user.aggs.indices {
-            guard let slot = keySlots[Int(user.aggs[i].key)] else { continue }
-            due = min(due, AggregateLogic.nextChange(user.aggs[i], slot: slot, after: t))
+        var base = 0
+        for st in user.aggs {
+            defer { base += Int(st.entryCount) }
+            guard let slot = keySlots[Int(st.key)] else { continue }
+            due = min(due, AggregateLogic.nextChange(st, user.entries, base: base, slot: slot, after: t))
         }
         setDue(u, due)
     }
@@ -272,39 +283,45 @@ extension MembershipEngine {
     /// then evaluates the segments they feed (and the time-sensitive ones when their comparisons are due).
     func processDue(_ u: Int32, at t: Int64, into out: inout [MembershipTransition]) {
         statistics.dueWakeups += 1
-        // Work on the array moved out of the record, so that it is mutated in place.
+        // Work on the arrays moved out of the record, so that they are mutated in place.
         let user = users[Int(u)]
         var aggs = user.aggs
+        var entries = user.entries
         user.aggs = []
+        user.entries = []
         var aggregateDue = Int64.max
         var i = 0
+        var base = 0
         while i < aggs.count {
             guard let slot = keySlots[Int(aggs[i].key)] else {
+                base += Int(aggs[i].entryCount)
                 i += 1
                 continue
             }
-            var next = AggregateLogic.nextChange(aggs[i], slot: slot, after: t &- 1)
+            var next = AggregateLogic.nextChange(aggs[i], entries, base: base, slot: slot, after: t &- 1)
             if next <= t {
-                _ = AggregateLogic.advance(&aggs[i], slot: slot, to: t)
+                _ = AggregateLogic.advance(&aggs[i], &entries, base: base, slot: slot, to: t)
                 flag(slot.segments)
                 if aggs[i].isEmpty {
                     aggs.remove(at: i)
                     continue
                 }
-                next = AggregateLogic.nextChange(aggs[i], slot: slot, after: t)
+                next = AggregateLogic.nextChange(aggs[i], entries, base: base, slot: slot, after: t)
             } else if slot.mode == .window, let w = slot.key.windowMs {
                 // Not due, but drop what has left the window meanwhile (the cached next instant stays right: it
                 // depends only on the entries still inside).
-                AggregateLogic.dropExpired(&aggs[i].entries, at: t, windowMs: w)
-                if aggs[i].entries.isEmpty {
+                AggregateLogic.dropExpired(&aggs[i], &entries, base: base, at: t, windowMs: w)
+                if aggs[i].entryCount == 0 {
                     aggs.remove(at: i)
                     continue
                 }
             }
             aggregateDue = min(aggregateDue, next)
+            base += Int(aggs[i].entryCount)
             i += 1
         }
         user.aggs = aggs
+        user.entries = entries
         let exprDirty = user.exprDue <= t
         let comparisonsRest = exprDirty ? flagDueComparisons(u, at: t) : nil
         evaluateFlagged(

@@ -277,7 +277,8 @@ extension MembershipEngine {
             for _ in 0..<(try r.count()) {
                 let at = previous &+ (try r.zigzag())
                 previous = at
-                st.entries.compactAppend(Entry(at: at, v: try r.compactDouble()))
+                user.entries.compactAppend(Entry(at: at, v: try r.compactDouble()))
+                st.entryCount += 1
             }
             for _ in 0..<(try r.count()) {
                 let name = try r.string()
@@ -345,6 +346,7 @@ public struct UserStateSnapshot: @unchecked Sendable {
     let id: String
     let attrs: [AttrEntry]
     let aggs: [KeyState]
+    let entries: [Entry]
     let members: [MemberEntry]
     let lists: [Int32]
     let due: Int64
@@ -354,6 +356,7 @@ public struct UserStateSnapshot: @unchecked Sendable {
         id = user.id
         attrs = user.attrs
         aggs = user.aggs
+        entries = user.entries
         members = user.members
         lists = user.lists
         due = user.due
@@ -378,13 +381,16 @@ public struct UserStateSnapshot: @unchecked Sendable {
             w.value(entry.value)
         }
         w.int(aggs.count)
+        var entryBase = 0
         for st in aggs {
             w.int(Int(st.key))
             w.zigzag(st.n)
             w.compactDouble(st.x)
-            w.int(st.entries.count)
+            w.int(Int(st.entryCount))
             var previous = base
-            for e in st.entries {
+            let span = st.span(base: entryBase)
+            entryBase = span.upperBound
+            for e in entries[span] {
                 w.zigzag(e.at &- previous)
                 previous = e.at
                 w.compactDouble(e.v)

@@ -95,7 +95,7 @@ struct FeedApplier: Sendable {
             try self.webhooks.reset()
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.follow(connection) }
+            group.addTask { try await self.follow(connection, catchingUpTo: info.headSeq) }
             group.addTask { try await self.acknowledgeDurablePositions(over: connection) }
             group.addTask { try await self.saveStateWhenIdle() }
             if !info.manualClock {
@@ -143,7 +143,10 @@ struct FeedApplier: Sendable {
         }
     }
 
-    private func follow(_ connection: RPCConnection) async throws {
+    /// Applies the feed from the engine's position on. `headSeq` is the store's head when the
+    /// connection was made: reaching it is logged once, with the time it took and what the engine
+    /// holds.
+    private func follow(_ connection: RPCConnection, catchingUpTo headSeq: UInt64) async throws {
         // A back-fill interrupted by a restart or a resubscription is loaded again first.
         if let session = self.core.beginBackfill() {
             try await self.loadBackfill(session)
@@ -156,6 +159,7 @@ struct FeedApplier: Sendable {
         var lastState = clock.now
         var stateInterval = self.configuration.stateSaveInterval
         var lastRelease = clock.now
+        var catchUp = request.fromSeq <= headSeq ? (start: clock.now, from: request.fromSeq - 1) : nil
         self.progress.enter(.awaitingFeed(after: request.fromSeq - 1))
         let batches = PrefetchingIterator(connection.stream(ProfileStoreAPI.subscribe, request).makeAsyncIterator())
         defer { batches.cancel() }
@@ -197,6 +201,14 @@ struct FeedApplier: Sendable {
                     self.core.log.engineState.lastWriteDuration * Self.stateIntervalPerWriteTime
                 )
             }
+            if let started = catchUp, let last = batch.entries.last, last.seq >= headSeq {
+                // The catch-up's garbage (decoded batches, grown and moved arrays) goes back now, not
+                // at the next batch after the release interval, which may be long in coming.
+                catchUp = nil
+                self.core.log.engineState.releaseFreeMemory()
+                lastRelease = clock.now
+                self.logCaughtUp(from: started.from, through: last.seq, took: clock.now - started.start)
+            }
             if !batches.hasBatch, clock.now - lastRelease >= Self.memoryReleaseInterval {
                 // Caught up: about to wait for the store.
                 self.core.log.engineState.releaseFreeMemory()
@@ -206,6 +218,21 @@ struct FeedApplier: Sendable {
             next = try await batches.next()
         }
         throw SegmentEvaluatorError(.unavailable, "the store ended the change feed")
+    }
+
+    /// Logs that the feed has applied the store's head as of the connection, with the engine's
+    /// memory by kind of state (an estimate walking every user: once per connection).
+    private func logCaughtUp(from: UInt64, through: UInt64, took: Duration) {
+        guard self.logger.logLevel <= .info else { return }
+        let (users, usage) = self.core.read { ($0.userCount, $0.memoryUsage()) }
+        var metadata: Logger.Metadata = [
+            "from-seq": "\(from)", "through-seq": "\(through)", "took": "\(took)", "users": "\(users)",
+            "engine-bytes": "\(usage.total)", "window-entries": "\(usage.windowEntryCount)",
+        ]
+        for (name, bytes) in usage.categories {
+            metadata["engine-bytes-" + name.split(separator: " ").joined(separator: "-")] = "\(bytes)"
+        }
+        self.logger.info("caught up with the store's change log", metadata: metadata)
     }
 
     /// Fills a back-fill with what the engine needs as of the entry it has just applied, from the

@@ -324,6 +324,17 @@ print(
         + "(\(fmt(Double(engineBytes) / Double(max(inWindowEvents, 1)), 1)) B per in-window event if all were events)"
 )
 
+let usage = engine.memoryUsage()
+print(
+    "   engine's estimate: \(fmt(Double(usage.total) / Double(options.users))) B per user; "
+        + "\(usage.windowEntryCount) window entries"
+)
+for (name, bytes) in usage.categories where bytes > 0 {
+    print(
+        "     \(name + String(repeating: " ", count: max(0, 18 - name.count))) \(fmt(Double(bytes) / Double(options.users))) B/user"
+    )
+}
+
 // MARK: - 2. Sweep
 
 let wakeups0 = engine.statistics.dueWakeups

@@ -1,0 +1,63 @@
+import SegmentLanguage
+import Testing
+
+@testable import SegmentEngine
+
+/// The engine's memory estimate and the layout it describes: one entry array per user, shared by the user's
+/// windowed aggregates.
+@Suite struct EngineMemoryUsageTests {
+    /// Entries are counted once per aggregate that keeps them, leave with the window, and a user's entries of
+    /// several aggregates share one array (interleaved arrivals stay sorted per aggregate).
+    @Test func windowEntriesAreCountedAndLeaveWithTheWindow() throws {
+        let h = EngineHarness()
+        try h.put("visits", "count(visit within 1d) >= 2")
+        try h.put("spend", "sum(purchase.amount within 2d) > 10")
+        let empty = h.engine.memoryUsage()
+        #expect(empty.windowEntryCount == 0)
+        for i in 0..<3 {
+            h.track("u1", "visit", at: baseMs - Int64(3 - i) * msHour)
+            h.track("u1", "purchase", at: baseMs - Int64(5 - i) * msHour, ["amount": .number(4)])
+        }
+        // A late arrival goes before the others of its aggregate, not after the other aggregate's.
+        h.track("u1", "visit", at: baseMs - 10 * msHour)
+        let loaded = h.engine.memoryUsage()
+        #expect(loaded.windowEntryCount == 7)
+        #expect(loaded.windowEntries > 0 && loaded.aggregateStates > 0 && loaded.userRecords > 0)
+        #expect(loaded.total > empty.total)
+        #expect(h.engine.isMember(userID: "u1", segment: "visits").member)
+        #expect(h.engine.isMember(userID: "u1", segment: "spend").member)
+
+        h.advance(to: baseMs + msDay)
+        // The visits have left their day (entries that no longer matter may stay until the user's next wake-up);
+        // the purchases are inside their two days still.
+        #expect(!h.engine.isMember(userID: "u1", segment: "visits").member)
+        #expect(h.engine.isMember(userID: "u1", segment: "spend").member)
+        #expect((3...4).contains(h.engine.memoryUsage().windowEntryCount))
+
+        // A new visit wakes the visits' state, which drops what has left: one entry of its own remains.
+        h.track("u1", "visit", at: baseMs + msDay)
+        h.advance(to: baseMs + 3 * msDay)
+        #expect(!h.engine.isMember(userID: "u1", segment: "spend").member)
+        #expect(h.engine.memoryUsage().windowEntryCount <= 1)
+    }
+
+    /// Deleting a segment drops its aggregate's entries and keeps the other aggregate's, which still count.
+    @Test func droppingOneAggregateKeepsTheOthersEntries() throws {
+        let h = EngineHarness()
+        try h.put("visits", "count(visit within 1d) >= 2")
+        try h.put("buyers", "count(purchase within 1d) >= 2")
+        for i in 0..<2 {
+            h.track("u1", "visit", at: baseMs - Int64(i + 1) * msHour)
+            h.track("u1", "purchase", at: baseMs - Int64(i + 1) * msHour)
+        }
+        #expect(h.engine.memoryUsage().windowEntryCount == 4)
+        _ = h.deleteSegment("visits")
+        #expect(h.engine.memoryUsage().windowEntryCount == 2)
+        h.track("u1", "purchase", at: baseMs)
+        #expect(h.engine.memoryUsage().windowEntryCount == 3)
+        h.advance(to: baseMs + msDay - 2 * msHour + 1)
+        // One purchase left the day: two remain, still a member.
+        #expect(h.engine.isMember(userID: "u1", segment: "buyers").member)
+        #expect(h.engine.memoryUsage().windowEntryCount == 2)
+    }
+}
