@@ -80,6 +80,11 @@ final class EvaluatorCore: Sendable {
     let applied: ProgressNotifier
     /// The transition-log head.
     let transitions: ProgressNotifier
+    /// How long the last persist that saved the engine's state held the state lock taking it (ns).
+    private let stateTakeNanoseconds = Atomic<Int64>(0)
+    /// How long the last persist that saved the engine's state held the state lock (and so the feed and
+    /// reads) taking the changed users' states.
+    var lastStateTakeDuration: Duration { .nanoseconds(self.stateTakeNanoseconds.load(ordering: .relaxed)) }
     private let publishedUsers = Atomic<Int>(0)
     private let publishedSegments = Atomic<Int>(0)
     /// Users and segments as of the last persist, for status calls, which must not wait for the
@@ -205,7 +210,14 @@ final class EvaluatorCore: Sendable {
     /// the disk. The persist lock keeps writes in the order their contents were taken.
     func persist(includingState: Bool = false) throws(SegmentEvaluatorError) {
         try self.persisting.withLock { _ throws(SegmentEvaluatorError) in
+            let clock = ContinuousClock()
+            let takeStart = clock.now
             let batch = self.state.withLock { state in self.takePersistBatch(&state, includingState: includingState) }
+            if batch.write?.engineState != nil {
+                let took = (clock.now - takeStart).components
+                let nanoseconds = took.seconds * 1_000_000_000 + took.attoseconds / 1_000_000_000
+                self.stateTakeNanoseconds.store(nanoseconds, ordering: .relaxed)
+            }
             if let write = batch.write {
                 do throws(SegmentEvaluatorError) {
                     try self.log.append(write.transitions, checkpointSeq: write.checkpointSeq)

@@ -24,9 +24,9 @@ struct FeedApplier: Sendable {
     let progress = FeedProgress()
 
     /// The feed's time between state saves, as a multiple of the time the last save held the
-    /// feed (taking the changed users' states): keeps saving under 4 % of the feed's time when
-    /// most users change between saves (a high write rate over many users), at the price of a
-    /// longer replay after a crash.
+    /// feed (taking the changed users' states under the state lock): keeps saving under 4 % of
+    /// the feed's time when most users change between saves (a high write rate over many users),
+    /// at the price of a longer replay after a crash.
     static let stateIntervalPerSaveTime = 25
     /// The same, as a multiple of the time the state thread took to encode and write the last
     /// save: keeps that thread busy at most a quarter of the time (it shares the machine with the
@@ -160,6 +160,9 @@ struct FeedApplier: Sendable {
         var stateInterval = self.configuration.stateSaveInterval
         var lastRelease = clock.now
         var catchUp = request.fromSeq <= headSeq ? (start: clock.now, from: request.fromSeq - 1) : nil
+        let persisting = PersistPipeline(core: self.core)
+        // Whatever was requested is written before this feed ends, even by an error.
+        defer { try? persisting.drain() }
         self.progress.enter(.awaitingFeed(after: request.fromSeq - 1))
         let batches = PrefetchingIterator(connection.stream(ProfileStoreAPI.subscribe, request).makeAsyncIterator())
         defer { batches.cancel() }
@@ -191,13 +194,13 @@ struct FeedApplier: Sendable {
                 }
             }
             let saveState = clock.now - lastState >= stateInterval
-            let persistStart = clock.now
-            try self.core.persist(includingState: saveState)
+            // Written on the pipeline's thread while the next batch is applied.
+            try persisting.request(includingState: saveState)
             if saveState {
                 lastState = clock.now
                 stateInterval = max(
                     self.configuration.stateSaveInterval,
-                    (lastState - persistStart) * Self.stateIntervalPerSaveTime,
+                    self.core.lastStateTakeDuration * Self.stateIntervalPerSaveTime,
                     self.core.log.engineState.lastWriteDuration * Self.stateIntervalPerWriteTime
                 )
             }
