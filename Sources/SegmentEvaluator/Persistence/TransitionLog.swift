@@ -135,6 +135,15 @@ final class TransitionLog: @unchecked Sendable {
                     try writer.setUserVersion(5)
                 }
             }
+            if try writer.userVersion() == 5 {
+                // The index by segment became blocks written with each append (see `SegmentBlocks`).
+                try writer.transaction(.immediate) {
+                    try writer.execute(SegmentBlocks.schema)
+                    try SegmentBlocks.rebuild(in: writer)
+                    try writer.execute("DROP INDEX transitions_by_segment")
+                    try writer.setUserVersion(6)
+                }
+            }
             self.reader = Mutex(
                 try SQLiteConnection(
                     path: path,
@@ -173,6 +182,11 @@ final class TransitionLog: @unchecked Sendable {
             let indexUsers = head - indexed >= self.userIndexGroup
             try self.writer.transaction(.immediate) {
                 try self.insert(transitions)
+                try SegmentBlocks.insert(
+                    segments: transitions.lazy.map(\.segment),
+                    from: self.headSeq + 1,
+                    in: self.writer
+                )
                 let save = try self.writer.cachedStatement(
                     "INSERT INTO meta(key, value) VALUES ('checkpoint_seq', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1"
                 )
@@ -250,7 +264,7 @@ final class TransitionLog: @unchecked Sendable {
             try self.writer.transaction(.immediate) {
                 try self.writer.execute(
                     """
-                    DELETE FROM transitions; DELETE FROM user_transitions;
+                    DELETE FROM transitions; DELETE FROM user_transitions; DELETE FROM segment_blocks;
                     DELETE FROM meta WHERE key <> 'evaluator_id';
                     """
                 )
@@ -359,23 +373,32 @@ final class TransitionLog: @unchecked Sendable {
         return result + (try Self.transitions(from: tail))
     }
 
-    /// Transitions of a segment, or all of them.
+    /// Transitions of a segment (found through its blocks, see ``SegmentBlocks``), or all of them.
     private static func read(
         _ reader: SQLiteConnection,
         from seq: UInt64,
         limit: Int,
         segment: String?
     ) throws -> [Segments_V1_Transition] {
-        let sql =
-            segment != nil
-            ? "SELECT seq, segment, user_id, kind, at_ms, store_seq FROM transitions WHERE segment = ?2 AND seq >= ?1 ORDER BY seq LIMIT ?3"
-            : "SELECT seq, segment, user_id, kind, at_ms, store_seq FROM transitions WHERE seq >= ?1 AND ?2 IS NULL ORDER BY seq LIMIT ?3"
-        let select = try reader.cachedStatement(sql)
-        defer { select.reset() }
-        try select.bind(Int64(seq), at: 1)
-        try select.bind(segment, at: 2)
-        try select.bind(limit, at: 3)
-        return try Self.transitions(from: select)
+        guard let segment else {
+            let select = try reader.cachedStatement(
+                "SELECT seq, segment, user_id, kind, at_ms, store_seq FROM transitions WHERE seq >= ?1 ORDER BY seq LIMIT ?2"
+            )
+            defer { select.reset() }
+            try select.bind(Int64(seq), at: 1)
+            try select.bind(limit, at: 2)
+            return try Self.transitions(from: select)
+        }
+        let select = try reader.cachedStatement(
+            "SELECT seq, segment, user_id, kind, at_ms, store_seq FROM transitions WHERE seq = ?1"
+        )
+        var result: [Segments_V1_Transition] = []
+        for number in try SegmentBlocks.seqs(of: segment, from: seq, limit: limit, in: reader) {
+            defer { select.reset() }
+            try select.bind(Int64(number), at: 1)
+            result += try Self.transitions(from: select)
+        }
+        return result
     }
 }
 

@@ -79,9 +79,11 @@ import Testing
             #expect(saved.users.sorted { $0.lexicographicallyPrecedes($1) } == [[0x0A], [0x0B]])
             // The transitions recorded before are found by user through the new index.
             #expect(try log.read(from: 0, limit: 10, userID: "u1").map(\.seq) == [1, 3])
+            // …and by segment through the blocks built from them.
+            #expect(try log.read(from: 0, limit: 10, segment: "s").count == 3)
 
             let migrated = try SQLiteConnection(path: directory + "/evaluator.sqlite")
-            #expect(try migrated.userVersion() == 5)
+            #expect(try migrated.userVersion() == 6)
             let tables = try migrated.prepare("SELECT count(*) FROM sqlite_master WHERE name LIKE 'engine_%'")
             _ = try tables.step()
             #expect(tables.int64(at: 0) == 0)

@@ -38,6 +38,63 @@ import Testing
         }
     }
 
+    /// A segment's transitions come from its blocks, whole and in pages that start inside a block,
+    /// and again after a log written with the per-row index (schema version 5) is migrated to
+    /// blocks of its own.
+    @Test func aSegmentsTransitionsComeFromItsBlocks() async throws {
+        try await TemporaryDirectory.with { directory in
+            var written: [Row] = []
+            for i in 0..<500 {
+                written.append(("s\(i * i % 5)", "u\(i % 10)", i % 2 == 0, Int64(i), UInt64(i / 23 + 1)))
+            }
+            do {
+                let log = try TransitionLog(directory: directory)
+                for start in stride(from: 0, to: written.count, by: 23) {
+                    let commit = Array(written[start..<min(start + 23, written.count)])
+                    try log.append(commit, checkpointSeq: commit.last!.storeSeq)
+                }
+                try Self.expectSegmentReads(log, written)
+                #expect(try log.read(from: 0, limit: 10, segment: "nope").isEmpty)
+            }
+            // Back to version 5 (the index by segment as an SQLite index), then reopened.
+            do {
+                let db = try SQLiteConnection(path: directory + "/evaluator.sqlite")
+                try db.execute(
+                    """
+                    DROP TABLE segment_blocks;
+                    CREATE INDEX transitions_by_segment ON transitions(segment, seq);
+                    PRAGMA user_version = 5;
+                    """
+                )
+            }
+            let migrated = try TransitionLog(directory: directory)
+            try Self.expectSegmentReads(migrated, written)
+            let db = try SQLiteConnection(path: directory + "/evaluator.sqlite")
+            let blocks = try db.prepare("SELECT count(*) FROM segment_blocks")
+            _ = try blocks.step()
+            #expect(blocks.int64(at: 0) == Int64(Set(written.map(\.segment)).count))
+        }
+    }
+
+    /// Every segment's transitions, whole and in pages of 6.
+    static func expectSegmentReads(_ log: TransitionLog, _ written: [Row]) throws {
+        for segment in Set(written.map(\.segment)) {
+            let expected = written.enumerated().filter { $0.element.segment == segment }.map { UInt64($0.offset + 1) }
+            let whole = try log.read(from: 0, limit: 10_000, segment: segment)
+            #expect(whole.map(\.seq) == expected)
+            #expect(whole.allSatisfy { $0.segment == segment })
+            var paged: [UInt64] = []
+            var from: UInt64 = 0
+            while true {
+                let page = try log.read(from: from, limit: 6, segment: segment)
+                paged += page.map(\.seq)
+                guard let last = page.last, page.count == 6 else { break }
+                from = last.seq + 1
+            }
+            #expect(paged == expected)
+        }
+    }
+
     /// Every user's transitions, whole and in pages of 7 (pages cross the index's end).
     static func expectReads(_ log: TransitionLog, _ written: [Row]) throws {
         for user in (0..<10).map({ "u\($0)" }) {
