@@ -10,7 +10,9 @@ public enum FreeMemory {
     /// Memory freed in the middle of the heap stays resident with glibc until a trim: after the evaluator saves its
     /// state, one copy of every array the engine changed since the previous save is freed (the save shares them
     /// copy-on-write), on the order of a hundred megabytes at 100k users. A trim walks the heap (~10 ms there) and
-    /// holds the allocator's locks meanwhile, so call it from a thread that can wait, at most every few seconds.
+    /// holds the allocator's locks meanwhile, so call it from a thread that can wait, when the process goes quiet:
+    /// under load the memory is needed again at once, and pages given back come back zeroed by the kernel (after
+    /// every state save, that cost the evaluator a fifth of its CPU under sustained live load).
     /// Does nothing where the C library has no such call.
     public static func releaseToSystem() {
         #if canImport(Glibc)

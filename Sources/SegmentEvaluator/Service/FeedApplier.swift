@@ -343,6 +343,8 @@ struct FeedApplier: Sendable {
             guard case .awaitingFeed = now.activity, now.ticks == before.ticks else { continue }
             if self.core.log.engineState.stateSeq < self.core.read({ $0.appliedSeq }) {
                 try self.core.persist(includingState: true)
+                // Quiet now: the memory the saves freed goes back (after this save is written).
+                self.core.log.engineState.releaseFreeMemory()
             }
         }
     }
