@@ -154,7 +154,7 @@ public struct BenchResults: Codable, Sendable {
         public var drainMilliseconds: Double
         /// Evaluator CPU per live event.
         public var evaluatorCPUMicrosecondsPerEvent: Double
-        /// The last paced run (80 %, then 50 %, then 30 % of the unpaced rate, until one drains within 500 ms): target, achieved, lag and drain.
+        /// The last paced run (80 %, 70 %, … 30 % of the unpaced rate, until one drains within 500 ms): target, achieved, lag and drain.
         public var pacedTargetEventsPerSecond: Double?
         /// Rate written in the last paced run.
         public var pacedEventsPerSecond: Double?

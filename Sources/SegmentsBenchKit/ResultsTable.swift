@@ -37,7 +37,7 @@ public enum ResultsTable {
             if let paced = l.pacedEventsPerSecond {
                 add(
                     "live ingest",
-                    "paced (last of 80/50/30 %): events/s; max lag; drain",
+                    "paced (last of 80, 70 … 30 %): events/s; max lag; drain",
                     "\(Self.int(paced)); \(l.pacedMaxLagEvents ?? 0) ev; \(Self.fixed(l.pacedDrainMilliseconds ?? 0, 1)) ms"
                 )
             }
