@@ -208,11 +208,6 @@ struct DetachedState {
 
     init(key: Int32) { state = KeyState(key: key) }
 
-    init(state: KeyState, entries: [Entry]) {
-        self.state = state
-        self.entries = entries
-    }
-
     /// ``AggregateLogic/ingest(_:_:base:slot:event:now:)`` on this state.
     mutating func ingest(slot: KeySlot, event: EventRecord, now: Int64) -> Bool {
         AggregateLogic.ingest(&state, &entries, base: 0, slot: slot, event: event, now: now)
@@ -283,14 +278,6 @@ final class UserRecord {
             i &+= 1
         }
         return base
-    }
-
-    /// The state of aggregate `key` with its own copy of its entries, or `nil`.
-    func detachedAggregate(_ key: Int32) -> DetachedState? {
-        let p = aggPosition(key)
-        guard p.found else { return nil }
-        let st = aggs[p.index]
-        return DetachedState(state: st, entries: Array(entries[st.span(base: entryBase(p.index))]))
     }
 
     /// Puts a state built on its own in place of the user's state of the same aggregate, or inserts it.

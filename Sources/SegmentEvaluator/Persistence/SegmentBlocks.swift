@@ -65,55 +65,49 @@ enum SegmentBlocks {
 
     /// Records the blocks of transitions numbered from `first`, in order (inside the caller's transaction).
     static func insert(segments: some Sequence<String>, from first: UInt64, in connection: SQLiteConnection) throws {
-        var order: [String] = []
-        var bySegment: [String: [UInt64]] = [:]
+        var groups: [(segment: String, seqs: [UInt64])] = []
+        var groupOf: [String: Int] = [:]
         var seq = first
         for segment in segments {
-            if bySegment[segment, default: []].isEmpty { order.append(segment) }
-            bySegment[segment, default: []].append(seq)
+            if let g = groupOf[segment] {
+                groups[g].seqs.append(seq)
+            } else {
+                groupOf[segment] = groups.count
+                groups.append((segment, [seq]))
+            }
             seq += 1
         }
-        let insert = try connection.cachedStatement(
-            "INSERT INTO segment_blocks(segment, first_seq, last_seq, seqs) VALUES (?1, ?2, ?3, ?4)"
-        )
-        for segment in order {
-            let seqs = bySegment[segment]!
-            defer { insert.reset() }
-            try insert.bind(segment, at: 1)
-            try insert.bind(Int64(seqs[0]), at: 2)
-            try insert.bind(Int64(seqs[seqs.count - 1]), at: 3)
-            try insert.bind(encode(seqs), at: 4)
-            try insert.execute()
-        }
+        for group in groups { try write(group.segment, group.seqs, in: connection) }
     }
 
     /// Builds the blocks of a whole existing log (the migration from the per-row index).
     static func rebuild(in connection: SQLiteConnection) throws {
         let select = try connection.prepare("SELECT segment, seq FROM transitions ORDER BY segment, seq")
-        let insert = try connection.prepare(
-            "INSERT INTO segment_blocks(segment, first_seq, last_seq, seqs) VALUES (?1, ?2, ?3, ?4)"
-        )
         var segment: String?
         var seqs: [UInt64] = []
-        func flush() throws {
-            guard let segment, !seqs.isEmpty else { return }
-            defer { insert.reset() }
-            try insert.bind(segment, at: 1)
-            try insert.bind(Int64(seqs[0]), at: 2)
-            try insert.bind(Int64(seqs[seqs.count - 1]), at: 3)
-            try insert.bind(encode(seqs), at: 4)
-            try insert.execute()
-            seqs.removeAll(keepingCapacity: true)
-        }
         while try select.step() {
             let name = select.string(at: 0)
             if name != segment || seqs.count == Self.rebuildBlockSize {
-                try flush()
+                if let segment, !seqs.isEmpty { try write(segment, seqs, in: connection) }
+                seqs.removeAll(keepingCapacity: true)
                 segment = name
             }
             seqs.append(UInt64(select.int64(at: 1)))
         }
-        try flush()
+        if let segment, !seqs.isEmpty { try write(segment, seqs, in: connection) }
+    }
+
+    /// Writes one block: `seqs` (increasing, not empty) of `segment`.
+    private static func write(_ segment: String, _ seqs: [UInt64], in connection: SQLiteConnection) throws {
+        let insert = try connection.cachedStatement(
+            "INSERT INTO segment_blocks(segment, first_seq, last_seq, seqs) VALUES (?1, ?2, ?3, ?4)"
+        )
+        defer { insert.reset() }
+        try insert.bind(segment, at: 1)
+        try insert.bind(Int64(seqs[0]), at: 2)
+        try insert.bind(Int64(seqs[seqs.count - 1]), at: 3)
+        try insert.bind(encode(seqs), at: 4)
+        try insert.execute()
     }
 
     /// The numbers of a segment's transitions from `seq` on, at most `limit`, in order.
