@@ -105,6 +105,22 @@ extension MembershipEngine {
         return out
     }
 
+    /// The states of every user, in no particular order, for a complete save (one that replaces every record
+    /// saved before); clears the set of changed users as ``takeDirtyUserStates()`` does.
+    ///
+    /// - Returns: `(user id, state)` pairs, one per user.
+    public func takeAllUserStates() -> [(userID: String, state: UserStateSnapshot?)] {
+        var out: [(userID: String, state: UserStateSnapshot?)] = []
+        out.reserveCapacity(userIndex.count)
+        for u in users.indices where users[u].alive {
+            users[u].dirty = false
+            out.append((users[u].id, UserStateSnapshot(users[u])))
+        }
+        dirtySlots.removeAll(keepingCapacity: true)
+        deletedUsers.removeAll(keepingCapacity: true)
+        return out
+    }
+
     private func encodeUser(slot u: Int32) -> [UInt8] {
         UserStateSnapshot(users[Int(u)]).encoded()
     }
@@ -365,7 +381,16 @@ public struct UserStateSnapshot: @unchecked Sendable {
 
     /// The record ``MembershipEngine/restoreUser(_:)`` reads.
     public func encoded() -> [UInt8] {
+        var bytes: [UInt8] = []
+        self.encode(into: &bytes)
+        return bytes
+    }
+
+    /// Appends the record ``MembershipEngine/restoreUser(_:)`` reads to `bytes` (no copy of its own).
+    public func encode(into bytes: inout [UInt8]) {
         var w = BinaryWriter()
+        swap(&w.bytes, &bytes)
+        defer { swap(&w.bytes, &bytes) }
         w.u8(MembershipEngine.userMagic)
         w.u8(MembershipEngine.formatVersion)
         w.string(id)
@@ -410,6 +435,5 @@ public struct UserStateSnapshot: @unchecked Sendable {
         }
         w.int(lists.count)
         for l in lists { w.int(Int(l)) }
-        return w.bytes
     }
 }

@@ -59,13 +59,26 @@ public struct BenchResults: Codable, Sendable {
         public var kernel: String
         /// 1-minute load average when the run started (other work on the machine skews figures).
         public var loadAverageAtStart: Double
+        /// The median round trip of a small message between two threads over a Unix socket pair
+        /// (blocking read and write, nothing else): the floor under any call over a socket on this
+        /// machine, which moves with the virtual machine's scheduling from day to day. `nil` in
+        /// results from before it was measured.
+        public var socketRoundTripP50Us: Double?
         /// Creates the section; rates are derived from the counts and times.
-        public init(cores: Int, memoryBytes: UInt64, cpuModel: String, kernel: String, loadAverageAtStart: Double) {
+        public init(
+            cores: Int,
+            memoryBytes: UInt64,
+            cpuModel: String,
+            kernel: String,
+            loadAverageAtStart: Double,
+            socketRoundTripP50Us: Double? = nil
+        ) {
             self.cores = cores
             self.memoryBytes = memoryBytes
             self.cpuModel = cpuModel
             self.kernel = kernel
             self.loadAverageAtStart = loadAverageAtStart
+            self.socketRoundTripP50Us = socketRoundTripP50Us
         }
     }
 

@@ -70,6 +70,9 @@ public enum ResultsTable {
                 "goal ≥ 300,000"
             )
         }
+        if !r.queries.isEmpty, let floor = r.machine.socketRoundTripP50Us {
+            add("queries", "bare Unix-socket round trip p50 µs (this machine's floor)", Self.fixed(floor, 1), "")
+        }
         for q in r.queries {
             let base: String
             if q.query == "check", let b = r.baseline {
@@ -155,7 +158,9 @@ public enum ResultsTable {
         var out =
             "segbench \(r.run.scale) (\(r.run.users) users, \(r.run.events) events, \(r.run.segments) segments, seed \(r.run.seed))\n"
         out +=
-            "machine: \(r.machine.cores) cores, \(Self.mib(r.machine.memoryBytes)), \(r.machine.cpuModel), load \(Self.fixed(r.machine.loadAverageAtStart, 2))\n\n"
+            "machine: \(r.machine.cores) cores, \(Self.mib(r.machine.memoryBytes)), \(r.machine.cpuModel), load \(Self.fixed(r.machine.loadAverageAtStart, 2))"
+            + (r.machine.socketRoundTripP50Us.map { ", bare Unix-socket round trip p50 \(Self.fixed($0, 1)) µs" } ?? "")
+            + "\n\n"
         for row in rows {
             out += Self.pad(row.0, w0) + "  " + Self.pad(row.1, w1) + "  " + Self.pad(row.2, w2) + "  " + row.3 + "\n"
         }

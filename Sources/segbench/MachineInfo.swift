@@ -24,7 +24,44 @@ enum MachineInfo {
             memoryBytes: memoryKiB * 1024,
             cpuModel: model,
             kernel: kernel,
-            loadAverageAtStart: load
+            loadAverageAtStart: load,
+            socketRoundTripP50Us: Self.socketRoundTripP50Us()
         )
+    }
+
+    /// The median time for a 64-byte message to go to another thread over a Unix socket pair and
+    /// back (``BenchResults/Machine/socketRoundTripP50Us``), or `nil` when the pair cannot be made.
+    static func socketRoundTripP50Us(roundTrips: Int = 20_000) -> Double? {
+        var fds: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0 else { return nil }
+        let (near, far) = (fds[0], fds[1])
+        let echo = Thread {
+            var buffer = [UInt8](repeating: 0, count: 64)
+            while true {
+                let n = read(far, &buffer, 64)
+                guard n > 0, write(far, buffer, n) == n else { return }
+            }
+        }
+        echo.start()
+        defer {
+            close(near)
+            close(far)
+        }
+        let clock = ContinuousClock()
+        var buffer = [UInt8](repeating: 0, count: 64)
+        var samples: [Double] = []
+        samples.reserveCapacity(roundTrips)
+        for _ in 0..<roundTrips {
+            let start = clock.now
+            guard write(near, buffer, 64) == 64 else { return nil }
+            var received = 0
+            while received < 64 {
+                let n = buffer.withUnsafeMutableBytes { read(near, $0.baseAddress! + received, 64 - received) }
+                guard n > 0 else { return nil }
+                received += n
+            }
+            samples.append((clock.now - start).seconds * 1e6)
+        }
+        return LatencySummary(microseconds: samples).p50Us
     }
 }

@@ -52,6 +52,20 @@ import Testing
         }
     }
 
+    /// A complete save's states are every user's, deleted users left out, and nothing stays changed after it.
+    @Test func allUserStatesAreEveryUsersRecord() throws {
+        let h = try populated()
+        _ = h.engine.takeDirtyUserStates()
+        h.record(h.engine.deleteUser(userID: "u3", seq: h.nextSeq()))
+        h.profile("u1", ["plan": .string("changed")])
+        let all = h.engine.takeAllUserStates()
+        #expect(all.map(\.userID).sorted() == ["u1", "é"])
+        for (userID, state) in all {
+            #expect(state?.encoded() == h.engine.encodeUserState(userID), "record of \(userID)")
+        }
+        #expect(h.engine.takeDirtyUserStates().isEmpty)
+    }
+
     @Test func encodeRestoreGivesIdenticalFutureBehaviour() throws {
         let a = try populated()
         let b = try populated()

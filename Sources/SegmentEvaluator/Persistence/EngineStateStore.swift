@@ -8,8 +8,10 @@ import Synchronization
 /// The engine's saved state — its catalog and one record per user, as of one store change — in a
 /// SQLite file of its own (`engine-state.sqlite`), written on a thread of its own.
 ///
-/// Saving the state rewrites every user changed since the last save: at a high write rate that
-/// is most users, hundreds of megabytes at a million users. Written in the transition log's
+/// Saving the state writes every user changed since the last save: at a high write rate that
+/// is most users, hundreds of megabytes at a million users. The records are appended as chunks
+/// (``EngineStateChunks``); once they hold ``compactionFactor`` times more records than the
+/// engine has users, the next save is a complete one, which replaces them all. Written in the transition log's
 /// transaction, it held up the change feed for the whole write every few seconds. Here the
 /// feed only hands over the encoded records; the write happens while the feed goes on, and
 /// ``stateSeq`` moves when it has committed.
@@ -27,11 +29,28 @@ final class EngineStateStore: Sendable {
         var catalog: [UInt8]
         /// Changed users' states, in any order, encoded when written; `nil` deletes the user's record.
         var users: [(userID: String, state: UserStateSnapshot?)]
+        /// How many users the engine holds.
+        var userCount: Int
+        /// Whether `users` holds every user (``wantsCompleteSave``): the records saved before
+        /// are then dropped instead of kept beside the new ones.
+        var complete = false
     }
+
+    /// A complete save is asked for (``wantsCompleteSave``) when the chunks hold more than this
+    /// many records per user (and more than ``compactionMinimum``): the file then holds at most
+    /// about this many times the live state. Dropping the old records costs no read and no
+    /// re-encoding of what did not change since the last save: under a high write rate most
+    /// users are in each save anyway.
+    static let compactionFactor = 2
+    /// Below this many records a complete save is never asked for (small states).
+    static let compactionMinimum = 16_384
 
     private struct State: ~Copyable {
         var writing = false
         var failed = false
+        /// The records the chunks hold, and the users of the last save.
+        var records = 0
+        var userCount = 0
         /// How long the last save took to encode and write.
         var lastWrite: Duration = .zero
     }
@@ -56,6 +75,14 @@ final class EngineStateStore: Sendable {
     /// Whether a save may be handed over now: none is being written, and none failed or was lost.
     var canSave: Bool { self.state.withLock { !$0.writing && !$0.failed } }
 
+    /// Whether the next save should hold every user (``Save/complete``): the chunks hold many
+    /// more records than there are users.
+    var wantsCompleteSave: Bool {
+        self.state.withLock {
+            $0.records > Self.compactionMinimum && $0.records > Self.compactionFactor * $0.userCount
+        }
+    }
+
     /// How long the last save written took to encode and write (on this store's thread).
     var lastWriteDuration: Duration { self.state.withLock { $0.lastWrite } }
 
@@ -65,24 +92,62 @@ final class EngineStateStore: Sendable {
         self.logger = logger
         do {
             let sqlite = try SQLiteConnection(path: self.path, options: .init(journalMode: .wal, synchronous: .normal))
-            if try sqlite.userVersion() == 0 {
-                try sqlite.transaction(.immediate) {
-                    try sqlite.execute(
-                        """
-                        CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-                        CREATE TABLE engine_catalog(id INTEGER PRIMARY KEY CHECK (id = 0), state BLOB NOT NULL);
-                        CREATE TABLE engine_users(user_id TEXT PRIMARY KEY, state BLOB NOT NULL) WITHOUT ROWID;
-                        """
-                    )
-                    try sqlite.setUserVersion(1)
-                }
-            }
+            try Self.migrate(sqlite)
+            let records = try sqlite.prepare("SELECT coalesce(sum(records), 0) FROM engine_chunks")
+            _ = try records.step()
+            let recordCount = records.int(at: 0)
+            records.reset()
             self.connection = Connection(sqlite)
+            self.state.withLock {
+                // Until the first save tells: as if every record were a user's.
+                $0.records = recordCount
+                $0.userCount = recordCount
+            }
             let select = try sqlite.prepare("SELECT value FROM meta WHERE key = 'state_seq'")
             self.seq = Atomic(try select.step() ? UInt64(select.int64(at: 0)) : 0)
         } catch {
             throw SegmentEvaluatorError(.startup, "cannot open \(self.path): \(error)")
         }
+    }
+
+    /// Creates the tables, or brings an older file up to date: version 1 kept one row per user
+    /// (`engine_users`), rewritten in place at every save; version 2 appends chunks.
+    private static func migrate(_ sqlite: SQLiteConnection) throws {
+        let version = try sqlite.userVersion()
+        guard version < 2 else { return }
+        try sqlite.transaction(.immediate) {
+            if version == 0 {
+                try sqlite.execute(
+                    """
+                    CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+                    CREATE TABLE engine_catalog(id INTEGER PRIMARY KEY CHECK (id = 0), state BLOB NOT NULL);
+                    """
+                )
+            }
+            try sqlite.execute(EngineStateChunks.schema)
+            if version == 1 {
+                try Self.appendRows(of: "engine_users", to: sqlite)
+                try sqlite.execute("DROP TABLE engine_users")
+            }
+            try sqlite.setUserVersion(2)
+        }
+    }
+
+    /// Appends every `(user_id, state)` row of `table` as chunk records.
+    /// - Returns: the records appended.
+    @discardableResult
+    private static func appendRows(of table: String, to sqlite: SQLiteConnection) throws -> Int {
+        var writer = try EngineStateChunks.Writer(sqlite)
+        let rows = try sqlite.prepare("SELECT user_id, state FROM \(table)")
+        while try rows.step() {
+            var id = rows.string(at: 0)
+            let state = rows.blob(at: 1)
+            try id.withUTF8 { id in
+                try state.withUnsafeBufferPointer { state in try writer.append(id, state: state) }
+            }
+        }
+        try writer.finish()
+        return writer.records
     }
 
     /// Hands a save taken at store change `seq` to the writer thread (after ``canSave``).
@@ -124,32 +189,26 @@ final class EngineStateStore: Sendable {
 
     private func write(_ save: Save, atSeq seq: UInt64) throws {
         let sqlite = self.connection.sqlite
-        try sqlite.transaction(.immediate) {
+        let records = try sqlite.transaction(.immediate) {
             let catalog = try sqlite.cachedStatement(
                 "INSERT INTO engine_catalog(id, state) VALUES (0, ?1) ON CONFLICT(id) DO UPDATE SET state = ?1"
             )
             try catalog.bind(save.catalog, at: 1)
             try catalog.execute()
-            let upsert = try sqlite.cachedStatement(
-                "INSERT INTO engine_users(user_id, state) VALUES (?1, ?2) ON CONFLICT(user_id) DO UPDATE SET state = ?2"
-            )
-            let delete = try sqlite.cachedStatement("DELETE FROM engine_users WHERE user_id = ?")
-            // In key order: neighbouring rows share B-tree pages. The order is sorted as (id, index)
-            // pairs: sorting the pairs themselves copied each snapshot (six reference counts) at every
-            // step of the merge, 13 % of the evaluator's CPU under live load at 1M users.
-            var order = save.users.indices.map { (userID: save.users[$0].userID, index: $0) }
-            order.sort { utf8Less($0.userID, $1.userID) }
-            for (userID, index) in order {
-                if let state = save.users[index].state {
-                    try upsert.bind(userID, at: 1)
-                    try upsert.bind(state.encoded(), at: 2)
-                    try upsert.execute()
-                } else {
-                    try delete.bind(userID, at: 1)
-                    try delete.execute()
-                }
+            if save.complete {
+                try sqlite.execute("DELETE FROM engine_chunks")
             }
+            var writer = try EngineStateChunks.Writer(sqlite)
+            for (userID, state) in save.users {
+                try writer.append(userID, state: state)
+            }
+            try writer.finish()
             try Self.setStateSeq(seq, in: sqlite)
+            return writer.records
+        }
+        self.state.withLock {
+            $0.records = save.complete ? records : $0.records + records
+            $0.userCount = save.userCount
         }
     }
 
@@ -172,7 +231,7 @@ final class EngineStateStore: Sendable {
         self.queue.sync {}
     }
 
-    /// The saved state, if any: the catalog and every user record. Called at start-up.
+    /// The saved state, if any: the catalog and every user's newest record. Called at start-up.
     func load() throws(SegmentEvaluatorError) -> (catalog: [UInt8], users: [[UInt8]])? {
         do {
             return try self.queue.sync {
@@ -180,11 +239,8 @@ final class EngineStateStore: Sendable {
                 let catalog = try sqlite.prepare("SELECT state FROM engine_catalog WHERE id = 0")
                 guard self.stateSeq > 0, try catalog.step() else { return nil }
                 let bytes = catalog.blob(at: 0)
-                let users = try sqlite.prepare("SELECT state FROM engine_users")
                 var records: [[UInt8]] = []
-                while try users.step() {
-                    records.append(users.blob(at: 0))
-                }
+                try EngineStateChunks.forEachNewestRecord(in: sqlite) { _, state in records.append(Array(state)) }
                 return (bytes, records)
             }
         } catch {
@@ -199,8 +255,9 @@ final class EngineStateStore: Sendable {
             try self.queue.sync {
                 let sqlite = self.connection.sqlite
                 try sqlite.transaction(.immediate) {
-                    try sqlite.execute("DELETE FROM engine_catalog; DELETE FROM engine_users; DELETE FROM meta;")
+                    try sqlite.execute("DELETE FROM engine_catalog; DELETE FROM engine_chunks; DELETE FROM meta;")
                 }
+                self.state.withLock { $0.records = 0 }
             }
         } catch {
             throw SegmentEvaluatorError(.storage, "cannot reset the saved engine state: \(error)")
@@ -221,12 +278,12 @@ final class EngineStateStore: Sendable {
             try attach.execute()
             defer { try? sqlite.execute("DETACH DATABASE old") }
             try sqlite.transaction(.immediate) {
-                try sqlite.execute(
-                    """
-                    INSERT OR REPLACE INTO engine_catalog SELECT id, state FROM old.engine_catalog;
-                    INSERT OR REPLACE INTO engine_users SELECT user_id, state FROM old.engine_users;
-                    """
-                )
+                try sqlite.execute("INSERT OR REPLACE INTO engine_catalog SELECT id, state FROM old.engine_catalog")
+                let records = try Self.appendRows(of: "old.engine_users", to: sqlite)
+                self.state.withLock {
+                    $0.records += records
+                    $0.userCount += records
+                }
                 try Self.setStateSeq(stateSeq, in: sqlite)
             }
         }

@@ -291,9 +291,12 @@ final class EvaluatorCore: Sendable {
         var engineState: EngineStateStore.Save?
         if saveState {
             let engine = state.engine
+            let complete = self.log.engineState.wantsCompleteSave
             engineState = EngineStateStore.Save(
                 catalog: engine.encodeCatalog(),
-                users: engine.takeDirtyUserStates()
+                users: complete ? engine.takeAllUserStates() : engine.takeDirtyUserStates(),
+                userCount: engine.userCount,
+                complete: complete
             )
             state.saveStateSoon = false
         }

@@ -32,9 +32,6 @@ struct FeedApplier: Sendable {
     /// save: keeps that thread busy at most a quarter of the time (it shares the machine with the
     /// feed), and makes a save still in flight at shutdown, which the final save waits for, rare.
     static let stateIntervalPerWriteTime = 4
-    /// How often, at most, the feed hands the process's free memory back to the system when it
-    /// has caught up (a catch-up or a burst leaves freed memory behind that glibc keeps).
-    static let memoryReleaseInterval: Duration = .seconds(10)
 
     /// Runs until cancelled, then saves the engine's state.
     func run() async {
@@ -158,7 +155,6 @@ struct FeedApplier: Sendable {
         let clock = ContinuousClock()
         var lastState = clock.now
         var stateInterval = self.configuration.stateSaveInterval
-        var lastRelease = clock.now
         var catchUp = request.fromSeq <= headSeq ? (start: clock.now, from: request.fromSeq - 1) : nil
         let persisting = PersistPipeline(core: self.core)
         // Whatever was requested is written before this feed ends, even by an error.
@@ -209,13 +205,7 @@ struct FeedApplier: Sendable {
                 // at the next batch after the release interval, which may be long in coming.
                 catchUp = nil
                 self.core.log.engineState.releaseFreeMemory()
-                lastRelease = clock.now
                 self.logCaughtUp(from: started.from, through: last.seq, took: clock.now - started.start)
-            }
-            if !batches.hasBatch, clock.now - lastRelease >= Self.memoryReleaseInterval {
-                // Caught up: about to wait for the store.
-                self.core.log.engineState.releaseFreeMemory()
-                lastRelease = clock.now
             }
             self.progress.enter(.awaitingFeed(after: self.core.read { $0.appliedSeq }))
             next = try await batches.next()
@@ -387,11 +377,6 @@ private final class PrefetchingIterator: @unchecked Sendable {
     // prefetch task, which `next()` awaits before touching it.
     private var iterator: RPCResponseStream<Segments_V1_ChangeBatch>.AsyncIterator
     private var pending: Task<Segments_V1_ChangeBatch?, any Error>?
-    /// Set when the prefetch in flight has its batch (or its end).
-    private let fetched = Atomic<Bool>(false)
-
-    /// Whether ``next()`` would return without waiting for the store: a prefetched batch is there.
-    var hasBatch: Bool { self.pending != nil && self.fetched.load(ordering: .acquiring) }
 
     init(_ iterator: RPCResponseStream<Segments_V1_ChangeBatch>.AsyncIterator) {
         self.iterator = iterator
@@ -400,11 +385,7 @@ private final class PrefetchingIterator: @unchecked Sendable {
     /// Starts fetching the next batch, unless a fetch is already in flight.
     func prefetch() {
         guard self.pending == nil else { return }
-        self.fetched.store(false, ordering: .releasing)
-        self.pending = Task {
-            defer { self.fetched.store(true, ordering: .releasing) }
-            return try await self.fetch()
-        }
+        self.pending = Task { try await self.fetch() }
     }
 
     private func fetch() async throws -> Segments_V1_ChangeBatch? {
