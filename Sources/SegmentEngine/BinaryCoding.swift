@@ -3,18 +3,69 @@ import SegmentLanguage
 // A small binary format for checkpoints: LEB128 varints, zigzag for signed integers, little-endian IEEE doubles,
 // length-prefixed UTF-8 strings. See docs/evaluation.md for the layout of each record.
 
-struct BinaryWriter {
-    var bytes: [UInt8] = []
+/// Writes the format into a buffer of its own, growing it as needed; ``bytes`` gives the result.
+///
+/// The writer appends to raw memory rather than to an `Array`: a user's record is hundreds of small
+/// varints, and an array's append checks capacity and uniqueness every time (a state save encodes
+/// every changed user, and those checks were a third of the encoding).
+struct BinaryWriter: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private(set) var count = 0
 
-    mutating func u8(_ v: UInt8) { bytes.append(v) }
+    init(capacity: Int = 256) {
+        self.capacity = Swift.max(capacity, 16)
+        self.base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    /// The bytes written.
+    var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    /// Appends the bytes written to `output`.
+    func append(to output: inout [UInt8]) {
+        output.append(contentsOf: UnsafeBufferPointer(start: base, count: count))
+    }
+
+    @inline(__always)
+    private mutating func reserve(_ n: Int) {
+        if count + n > capacity { grow(count + n) }
+    }
+
+    private mutating func grow(_ needed: Int) {
+        let capacity = Swift.max(needed, self.capacity * 2)
+        let base = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        base.update(from: self.base, count: count)
+        self.base.deallocate()
+        self.base = base
+        self.capacity = capacity
+    }
+
+    mutating func u8(_ v: UInt8) {
+        reserve(1)
+        base[count] = v
+        count += 1
+    }
+
+    mutating func raw(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        reserve(bytes.count)
+        (base + count).update(from: source, count: bytes.count)
+        count += bytes.count
+    }
 
     mutating func varint(_ v: UInt64) {
+        reserve(10)
         var v = v
+        var at = count
         while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            base[at] = UInt8(truncatingIfNeeded: v) | 0x80
             v >>= 7
+            at += 1
         }
-        bytes.append(UInt8(v))
+        base[at] = UInt8(v)
+        count = at + 1
     }
 
     mutating func int(_ v: Int) { varint(UInt64(v)) }
@@ -22,8 +73,10 @@ struct BinaryWriter {
     mutating func zigzag(_ v: Int64) { varint(UInt64(bitPattern: (v << 1) ^ (v >> 63))) }
 
     mutating func double(_ v: Double) {
+        reserve(8)
         let bits = v.bitPattern
-        for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(i)))) }
+        for i in 0..<8 { base[count + i] = UInt8(truncatingIfNeeded: bits >> (8 * UInt64(i))) }
+        count += 8
     }
 
     /// A double that is often NaN or a small whole number: a tag then the shortest form.
@@ -43,7 +96,7 @@ struct BinaryWriter {
         var s = s
         s.withUTF8 { buffer in
             int(buffer.count)
-            bytes.append(contentsOf: buffer)
+            raw(buffer)
         }
     }
 
@@ -68,6 +121,8 @@ struct BinaryWriter {
 
     mutating func properties(_ p: [String: AttributeValue]) {
         int(p.count)
+        // Most are empty (an aggregate's witness, an event without properties): no key array to sort.
+        guard !p.isEmpty else { return }
         for name in p.keys.sorted(by: utf8Less) {
             string(name)
             value(p[name]!)

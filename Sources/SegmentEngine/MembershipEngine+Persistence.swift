@@ -17,7 +17,7 @@ extension MembershipEngine {
     /// - Returns: The record.
     public func encodeCatalog() -> [UInt8] {
         var w = BinaryWriter()
-        w.bytes += Self.catalogMagic
+        Self.catalogMagic.withUnsafeBufferPointer { w.raw($0) }
         w.u8(Self.formatVersion)
         w.zigzag(nowMs)
         w.varint(appliedSeq)
@@ -388,9 +388,8 @@ public struct UserStateSnapshot: @unchecked Sendable {
 
     /// Appends the record ``MembershipEngine/restoreUser(_:)`` reads to `bytes` (no copy of its own).
     public func encode(into bytes: inout [UInt8]) {
-        var w = BinaryWriter()
-        swap(&w.bytes, &bytes)
-        defer { swap(&w.bytes, &bytes) }
+        var w = BinaryWriter(capacity: 1024)
+        defer { w.append(to: &bytes) }
         w.u8(MembershipEngine.userMagic)
         w.u8(MembershipEngine.formatVersion)
         w.string(id)

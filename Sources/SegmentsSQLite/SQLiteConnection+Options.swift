@@ -44,6 +44,11 @@ extension SQLiteConnection {
         /// The most statements `cachedStatement(_:)` keeps; the cache is emptied when it would grow
         /// past this. Default 128.
         public var statementCacheCapacity: Int
+        /// The page size in bytes (`page_size`, a power of two from 512 to 65536) for a database
+        /// created by this connection, or `nil` for SQLite's default (4096). Set before the
+        /// journal mode, the only time it can take effect in WAL mode; ignored for an existing
+        /// database.
+        public var pageSize: Int?
 
         /// Creates options; every parameter has the default documented on its property.
         /// - Parameters:
@@ -55,6 +60,7 @@ extension SQLiteConnection {
         ///   - cacheSizeKiB: The page cache size in KiB, or `nil` for SQLite's default.
         ///   - mmapSize: Bytes of the file to memory-map, or `nil` for none.
         ///   - statementCacheCapacity: The most statements the statement cache keeps.
+        ///   - pageSize: The page size of a database this connection creates, or `nil` for SQLite's default.
         public init(
             readOnly: Bool = false,
             createIfMissing: Bool = true,
@@ -63,7 +69,8 @@ extension SQLiteConnection {
             busyTimeout: Duration = .seconds(5),
             cacheSizeKiB: Int? = nil,
             mmapSize: Int? = nil,
-            statementCacheCapacity: Int = 128
+            statementCacheCapacity: Int = 128,
+            pageSize: Int? = nil
         ) {
             self.readOnly = readOnly
             self.createIfMissing = createIfMissing
@@ -73,6 +80,7 @@ extension SQLiteConnection {
             self.cacheSizeKiB = cacheSizeKiB
             self.mmapSize = mmapSize
             self.statementCacheCapacity = statementCacheCapacity
+            self.pageSize = pageSize
         }
     }
 }

@@ -77,6 +77,9 @@ public final class SQLiteConnection {
             options.busyTimeout.components.seconds * 1000
             + options.busyTimeout.components.attoseconds / 1_000_000_000_000_000
         sqlite3_busy_timeout(self.handle, Int32(clamping: max(busyMilliseconds, 0)))
+        if let pageSize = options.pageSize, !options.readOnly {
+            try self.execute("PRAGMA page_size = \(pageSize)")
+        }
         if let journalMode = options.journalMode, !options.readOnly {
             let mode = try self.pragma("PRAGMA journal_mode = \(journalMode.rawValue)")
             guard mode?.lowercased() == journalMode.rawValue else {

@@ -85,6 +85,28 @@ import Testing
         }
     }
 
+    /// A page size takes effect for a database the connection creates (in WAL mode too), and an
+    /// existing database keeps its own.
+    @Test func pageSizeAppliesToANewDatabaseOnly() throws {
+        try withTemporaryDirectory { dir in
+            func pageSize(_ db: SQLiteConnection) throws -> Int64 {
+                let pragma = try db.prepare("PRAGMA page_size")
+                _ = try pragma.step()
+                defer { pragma.reset() }
+                return pragma.int64(at: 0)
+            }
+            let large = try SQLiteConnection(path: dir + "/large.sqlite", options: .init(pageSize: 65_536))
+            try large.execute("CREATE TABLE t(x BLOB)")
+            #expect(try pageSize(large) == 65_536)
+            do {
+                let plain = try SQLiteConnection(path: dir + "/plain.sqlite")
+                try plain.execute("CREATE TABLE t(x BLOB)")
+            }
+            let reopened = try SQLiteConnection(path: dir + "/plain.sqlite", options: .init(pageSize: 65_536))
+            #expect(try pageSize(reopened) == 4096)
+        }
+    }
+
     @Test func inMemoryDatabaseNeedsNoWAL() throws {
         #expect(throws: SQLiteError.self) { try SQLiteConnection(path: ":memory:") }
         let db = try SQLiteConnection(path: ":memory:", options: .init(journalMode: nil))

@@ -42,6 +42,8 @@ final class EngineStateStore: Sendable {
     /// re-encoding of what did not change since the last save: under a high write rate most
     /// users are in each save anyway.
     static let compactionFactor = 2
+    /// The page size of a new state file.
+    static let pageSize = 65_536
     /// Below this many records a complete save is never asked for (small states).
     static let compactionMinimum = 16_384
 
@@ -91,7 +93,12 @@ final class EngineStateStore: Sendable {
         self.path = directory + "/engine-state.sqlite"
         self.logger = logger
         do {
-            let sqlite = try SQLiteConnection(path: self.path, options: .init(journalMode: .wal, synchronous: .normal))
+            // Large pages: a save writes megabytes of chunks, and SQLite writes (and checkpoints) a
+            // WAL frame per page.
+            let sqlite = try SQLiteConnection(
+                path: self.path,
+                options: .init(journalMode: .wal, synchronous: .normal, pageSize: Self.pageSize)
+            )
             try Self.migrate(sqlite)
             let records = try sqlite.prepare("SELECT coalesce(sum(records), 0) FROM engine_chunks")
             _ = try records.step()
@@ -162,6 +169,13 @@ final class EngineStateStore: Sendable {
                 try self.write(save, atSeq: seq)
                 self.seq.store(seq, ordering: .releasing)
                 failed = false
+                self.logger.debug(
+                    "engine state saved",
+                    metadata: [
+                        "seq": "\(seq)", "users": "\(save.users.count)", "complete": "\(save.complete)",
+                        "took": "\(clock.now - start)",
+                    ]
+                )
             } catch {
                 self.logger.error(
                     "cannot save the engine state; no state is saved until restart (a restart replays from the last one)",

@@ -335,6 +335,25 @@ for (name, bytes) in usage.categories where bytes > 0 {
     )
 }
 
+// What a complete state save costs the engine (taking every user's state) and the state thread (encoding each).
+let takeCPU0 = cpuSeconds()
+let allStates = engine.takeAllUserStates()
+let takeCPU = cpuSeconds() - takeCPU0
+var record: [UInt8] = []
+var encodedBytes = 0
+let encodeCPU0 = cpuSeconds()
+for (_, state) in allStates {
+    state?.encode(into: &record)
+    encodedBytes += record.count
+    record.removeAll(keepingCapacity: true)
+}
+let encodeCPU = cpuSeconds() - encodeCPU0
+print(
+    "   complete save:     take \(fmt(takeCPU * 1000, 1)) ms; encode \(fmt(encodeCPU * 1e6 / Double(allStates.count), 2)) µs "
+        + "per user (\(fmt(Double(encodedBytes) / Double(allStates.count))) B, "
+        + "\(fmt(Double(encodedBytes) / encodeCPU / 1_048_576)) MiB/s)"
+)
+
 // MARK: - 2. Sweep
 
 let wakeups0 = engine.statistics.dueWakeups
