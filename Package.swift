@@ -10,6 +10,14 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
 ]
 
+/// The engine's settings: in release builds, no run-time exclusivity checks. The engine is a class whose every
+/// change goes through its stored properties, and each access paid a dynamic check (begin/end access, a
+/// thread-local access set): 13 % of the event-application samples of a catch-up (perf), and 12 % more events/s
+/// and 35 % more due transitions/s in engine-bench without them. The engine is used by one thread at a time (its
+/// owner's lock), and debug builds — every test run — keep the checks, so an overlapping access still fails there.
+let engineSwiftSettings: [SwiftSetting] =
+    swiftSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 var package = Package(
     name: "segments",
     platforms: [.macOS(.v15)],
@@ -112,7 +120,7 @@ var package = Package(
         .target(
             name: "SegmentEngine",
             dependencies: ["SegmentLanguage"],
-            swiftSettings: swiftSettings
+            swiftSettings: engineSwiftSettings
         ),
         /// The segment evaluator daemon: follows the store's log with the engine, persistence, webhooks and RPC
         /// service.

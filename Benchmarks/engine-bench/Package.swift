@@ -20,7 +20,10 @@ let package = Package(
         .target(
             name: "SegmentEvaluatorEngine",
             dependencies: [.product(name: "SegmentLanguage", package: mainPackage)],
-            swiftSettings: [.swiftLanguageMode(.v6)]
+            // As the main package builds the engine (`engineSwiftSettings` there: no run-time exclusivity checks).
+            swiftSettings: [
+                .swiftLanguageMode(.v6), .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+            ]
         ),
         .executableTarget(
             name: "engine-bench",
