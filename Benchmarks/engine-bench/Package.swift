@@ -22,7 +22,8 @@ let package = Package(
             dependencies: [.product(name: "SegmentLanguage", package: mainPackage)],
             // As the main package builds the engine (`engineSwiftSettings` there: no run-time exclusivity checks).
             swiftSettings: [
-                .swiftLanguageMode(.v6), .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+                .swiftLanguageMode(.v6),
+                .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
             ]
         ),
         .executableTarget(
