@@ -198,6 +198,9 @@ struct KeyState {
     /// Where the state's entries are in its owner's array, given where they start.
     @inline(__always)
     func span(base: Int) -> Range<Int> { base..<(base + Int(entryCount)) }
+
+    /// Whether the state has raw events or a witness (without copying either out).
+    var hasRawOrWitness: Bool { extra != nil }
 }
 
 /// An aggregate state with its entries in an array of its own: a state being built (a new aggregate's first

@@ -405,27 +405,38 @@ public struct UserStateSnapshot: @unchecked Sendable {
             w.value(entry.value)
         }
         w.int(aggs.count)
-        var entryBase = 0
-        for st in aggs {
-            w.int(Int(st.key))
-            w.zigzag(st.n)
-            w.compactDouble(st.x)
-            w.int(Int(st.entryCount))
-            var previous = base
-            let span = st.span(base: entryBase)
-            entryBase = span.upperBound
-            for e in entries[span] {
-                w.zigzag(e.at &- previous)
-                previous = e.at
-                w.compactDouble(e.v)
+        // Through buffers, field by field: copying each state out of the array retained and released what it holds.
+        aggs.withUnsafeBufferPointer { aggs in
+            entries.withUnsafeBufferPointer { entries in
+                var entryBase = 0
+                for i in aggs.indices {
+                    w.int(Int(aggs[i].key))
+                    w.zigzag(aggs[i].n)
+                    w.compactDouble(aggs[i].x)
+                    w.int(Int(aggs[i].entryCount))
+                    var previous = base
+                    let span = aggs[i].span(base: entryBase)
+                    entryBase = span.upperBound
+                    for e in span {
+                        w.zigzag(entries[e].at &- previous)
+                        previous = entries[e].at
+                        w.compactDouble(entries[e].v)
+                    }
+                    guard aggs[i].hasRawOrWitness else {
+                        w.int(0)  // raw events
+                        w.int(0)  // witness properties
+                        continue
+                    }
+                    let raw = aggs[i].raw
+                    w.int(raw.count)
+                    for event in raw {
+                        w.string(event.name)
+                        w.zigzag(event.atMs &- base)
+                        w.properties(event.properties)
+                    }
+                    w.properties(aggs[i].witness)
+                }
             }
-            w.int(st.raw.count)
-            for event in st.raw {
-                w.string(event.name)
-                w.zigzag(event.atMs &- base)
-                w.properties(event.properties)
-            }
-            w.properties(st.witness)
         }
         w.int(members.count)
         for m in members {
