@@ -213,8 +213,11 @@ final class EngineStateStore: Sendable {
                 try sqlite.execute("DELETE FROM engine_chunks")
             }
             var writer = try EngineStateChunks.Writer(sqlite)
-            for (userID, state) in save.users {
-                try writer.append(userID, state: state)
+            // Borrowed through the buffer: taking each (id, state) pair out copied it, six reference counts.
+            try save.users.withUnsafeBufferPointer { users in
+                for i in users.indices {
+                    try writer.append(users[i].userID, state: users[i].state)
+                }
             }
             try writer.finish()
             try Self.setStateSeq(seq, in: sqlite)
