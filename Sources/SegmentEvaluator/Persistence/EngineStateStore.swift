@@ -9,12 +9,12 @@ import Synchronization
 /// SQLite file of its own (`engine-state.sqlite`), written on a thread of its own.
 ///
 /// Saving the state writes every user changed since the last save: at a high write rate that
-/// is most users, hundreds of megabytes at a million users. The records are appended as chunks
-/// (``EngineStateChunks``); once they hold ``compactionFactor`` times more records than the
-/// engine has users, the next save is a complete one, which replaces them all. Written in the transition log's
+/// is most users, hundreds of megabytes at a million users. Written in the transition log's
 /// transaction, it held up the change feed for the whole write every few seconds. Here the
-/// feed only hands over the encoded records; the write happens while the feed goes on, and
-/// ``stateSeq`` moves when it has committed.
+/// feed only hands over the users' states; they are encoded and written while the feed goes on,
+/// and ``stateSeq`` moves when the write has committed. The records are appended as chunks
+/// (``EngineStateChunks``); once they hold ``compactionFactor`` times more records than the
+/// engine has users, the next save is a complete one, which replaces them all.
 ///
 /// What keeps a restart exact: a save is handed over only after the transitions and checkpoint
 /// of the same store change have committed in the transition log, so the saved state is never
@@ -38,9 +38,9 @@ final class EngineStateStore: Sendable {
 
     /// A complete save is asked for (``wantsCompleteSave``) when the chunks hold more than this
     /// many records per user (and more than ``compactionMinimum``): the file then holds at most
-    /// about this many times the live state. Dropping the old records costs no read and no
-    /// re-encoding of what did not change since the last save: under a high write rate most
-    /// users are in each save anyway.
+    /// about this many times the live state. A complete save encodes the users that did not
+    /// change too, but reads nothing back (a compaction would read every chunk): under a high
+    /// write rate most users are in each save anyway.
     static let compactionFactor = 2
     /// The page size of a new state file.
     static let pageSize = 65_536
