@@ -292,7 +292,7 @@ enum AggregateLogic {
         after t: Int64
     ) -> Int64 {
         switch slot.mode {
-        case .totals: return st.entryCount > 0 ? entries[base].at : .max
+        case .totals: return computeNext(st, entries, base: base, slot: slot, after: t)
         case .window, .raw: return st.n
         }
     }

@@ -181,7 +181,8 @@ struct KeyState {
         }
     }
 
-    /// Whether the box of rare parts exists (for memory accounting).
+    /// Whether the box of rare parts exists: the state has raw events or a witness (known without copying
+    /// either out).
     var hasExtra: Bool { extra != nil }
 
     /// The box, created or copied so that this state is its only owner.
@@ -199,8 +200,6 @@ struct KeyState {
     @inline(__always)
     func span(base: Int) -> Range<Int> { base..<(base + Int(entryCount)) }
 
-    /// Whether the state has raw events or a witness (without copying either out).
-    var hasRawOrWitness: Bool { extra != nil }
 }
 
 /// An aggregate state with its entries in an array of its own: a state being built (a new aggregate's first

@@ -422,7 +422,7 @@ public struct UserStateSnapshot: @unchecked Sendable {
                         previous = entries[e].at
                         w.compactDouble(entries[e].v)
                     }
-                    guard aggs[i].hasRawOrWitness else {
+                    guard aggs[i].hasExtra else {
                         w.int(0)  // raw events
                         w.int(0)  // witness properties
                         continue

@@ -40,8 +40,8 @@ public enum SegmentsValue: Sendable, Hashable {
         case .bool(let bool):
             bytes += [3 << 3, bool ? 1 : 0]
         case .timestamp(let ms):
-            WireBytes.appendVarint(4 << 3, to: &bytes)
-            WireBytes.appendVarint(UInt64(bitPattern: ms), to: &bytes)
+            Varint.append(4 << 3, to: &bytes)
+            Varint.append(UInt64(bitPattern: ms), to: &bytes)
         case .stringList(let list):
             var values: [UInt8] = []
             for string in list {
@@ -115,8 +115,8 @@ public struct SegmentsEvent: Sendable, Hashable {
         WireBytes.appendString(self.name, field: 2, to: &body, omitEmpty: true)
         if let atMs = self.atMs {
             if atMs != 0 {
-                WireBytes.appendVarint(3 << 3, to: &body)
-                WireBytes.appendVarint(UInt64(bitPattern: atMs), to: &body)
+                Varint.append(3 << 3, to: &body)
+                Varint.append(UInt64(bitPattern: atMs), to: &body)
             }
             body += [4 << 3, 1]  // at_given = true
         }
@@ -178,19 +178,10 @@ public struct SegmentsWriteResult: Sendable, Hashable {
 
 /// Writing protobuf wire format by hand (see ``SegmentsEvent/appendWireBytes(to:)``).
 enum WireBytes {
-    static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
-        var value = value
-        while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        bytes.append(UInt8(value))
-    }
-
     /// A length-delimited field (wire type 2) holding `payload`.
     static func appendLengthDelimited(_ payload: inout [UInt8], field: UInt64, to bytes: inout [UInt8]) {
-        Self.appendVarint(field << 3 | 2, to: &bytes)
-        Self.appendVarint(UInt64(payload.count), to: &bytes)
+        Varint.append(field << 3 | 2, to: &bytes)
+        Varint.append(UInt64(payload.count), to: &bytes)
         bytes.append(contentsOf: payload)
     }
 
@@ -198,8 +189,8 @@ enum WireBytes {
     static func appendString(_ string: String, field: UInt64, to bytes: inout [UInt8], omitEmpty: Bool) {
         let utf8 = string.utf8
         if omitEmpty, utf8.isEmpty { return }
-        Self.appendVarint(field << 3 | 2, to: &bytes)
-        Self.appendVarint(UInt64(utf8.count), to: &bytes)
+        Varint.append(field << 3 | 2, to: &bytes)
+        Varint.append(UInt64(utf8.count), to: &bytes)
         bytes.append(contentsOf: utf8)
     }
 }

@@ -79,14 +79,14 @@ extension StoreDatabase {
             }
             select.withBlob(at: 1) { payload in
                 bytes.appendProtobufTag(field: 1, wireType: 2)
-                bytes.appendVarint(UInt64(payload.count))
+                Varint.append(UInt64(payload.count), to: &bytes)
                 bytes.append(contentsOf: payload)
             }
             count += 1
             expected += 1
         }
         bytes.appendProtobufTag(field: 2, wireType: 0)
-        bytes.appendVarint(head)
+        Varint.append(head, to: &bytes)
         return (bytes, count)
     }
 }
@@ -113,16 +113,6 @@ extension StoreDatabase {
 extension [UInt8] {
     /// Appends a protobuf field key.
     mutating func appendProtobufTag(field: UInt64, wireType: UInt64) {
-        self.appendVarint(field << 3 | wireType)
-    }
-
-    /// Appends a protobuf base-128 varint.
-    mutating func appendVarint(_ value: UInt64) {
-        var value = value
-        while value >= 0x80 {
-            self.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        self.append(UInt8(value))
+        Varint.append(field << 3 | wireType, to: &self)
     }
 }

@@ -126,27 +126,3 @@ struct EventBatch: Sendable {
         }
     }
 }
-
-/// Appending protobuf wire format by hand (for log entries spliced from request bytes).
-enum ProtobufWire {
-    /// Appends `value` as a base-128 varint.
-    static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
-        var value = value
-        while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        bytes.append(UInt8(value))
-    }
-
-    /// The number of bytes of `value` as a varint.
-    static func varintSize(_ value: UInt64) -> Int {
-        var size = 1
-        var value = value >> 7
-        while value != 0 {
-            size += 1
-            value >>= 7
-        }
-        return size
-    }
-}

@@ -98,7 +98,7 @@ extension StoreDatabase {
     ) -> [UInt8] {
         let stamp: [UInt8] = {
             var bytes: [UInt8] = [0x18]  // at_ms (3), varint
-            ProtobufWire.appendVarint(UInt64(bitPattern: now), to: &bytes)
+            Varint.append(UInt64(bitPattern: now), to: &bytes)
             bytes += [0x20, 0x01]  // at_given (4) = true
             return bytes
         }()
@@ -108,7 +108,7 @@ extension StoreDatabase {
             let bytes = batch.items[position].bytes
             let extra = batch.items[position].event.atGiven ? 0 : stamp.count
             body.append(0x0A)  // events (1), length-delimited
-            ProtobufWire.appendVarint(UInt64(bytes.count + extra), to: &body)
+            Varint.append(UInt64(bytes.count + extra), to: &body)
             body.append(contentsOf: bytes)
             if extra != 0 {
                 body.append(contentsOf: stamp)
@@ -116,19 +116,19 @@ extension StoreDatabase {
         }
         for user in createdUsers {
             body.append(0x12)  // created_users (2), length-delimited
-            ProtobufWire.appendVarint(UInt64(user.utf8.count), to: &body)
+            Varint.append(UInt64(user.utf8.count), to: &body)
             body.append(contentsOf: user.utf8)
         }
         var entry: [UInt8] = []
         entry.reserveCapacity(body.count + 32)
         entry.append(0x08)  // seq (1)
-        ProtobufWire.appendVarint(seq, to: &entry)
+        Varint.append(seq, to: &entry)
         if committedAtMs != 0 {
             entry.append(0x10)  // committed_at_ms (2)
-            ProtobufWire.appendVarint(UInt64(bitPattern: committedAtMs), to: &entry)
+            Varint.append(UInt64(bitPattern: committedAtMs), to: &entry)
         }
         entry.append(0x2A)  // events_tracked (5), length-delimited
-        ProtobufWire.appendVarint(UInt64(body.count), to: &entry)
+        Varint.append(UInt64(body.count), to: &entry)
         entry.append(contentsOf: body)
         return entry
     }

@@ -1,5 +1,6 @@
 import SegmentEngine
 import SegmentsSQLite
+import SegmentsWire
 
 /// The saved users' states as an append-only series of chunks (table `engine_chunks`): each save
 /// appends the records of the users it holds, and the newest record of a user is its state.
@@ -53,7 +54,7 @@ enum EngineStateChunks {
                     }
                 } else {
                     var varint: [UInt8] = []
-                    Self.appendVarint(UInt64(length), to: &varint)
+                    Varint.append(UInt64(length), to: &varint)
                     self.buffer.replaceSubrange(lengthAt..<lengthAt + 4, with: varint)
                 }
             } else {
@@ -91,17 +92,8 @@ enum EngineStateChunks {
         }
 
         private static func appendBytes(_ bytes: UnsafeBufferPointer<UInt8>, to buffer: inout [UInt8]) {
-            appendVarint(UInt64(bytes.count), to: &buffer)
+            Varint.append(UInt64(bytes.count), to: &buffer)
             buffer.append(contentsOf: bytes)
-        }
-
-        private static func appendVarint(_ value: UInt64, to buffer: inout [UInt8]) {
-            var value = value
-            while value >= 0x80 {
-                buffer.append(UInt8(truncatingIfNeeded: value) | 0x80)
-                value >>= 7
-            }
-            buffer.append(UInt8(value))
         }
     }
 
@@ -141,21 +133,12 @@ enum EngineStateChunks {
         }
     }
 
-    /// A length-prefixed field at `offset`, or `nil` when the bytes end first.
+    /// Bytes of a chunk.
     private typealias Bytes = UnsafeBufferPointer<UInt8>
 
+    /// A length-prefixed field at `offset`, or `nil` when the bytes end first.
     private static func field(_ bytes: Bytes, at offset: inout Int) -> Bytes? {
-        var length: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            guard offset < bytes.count, shift < 64 else { return nil }
-            let byte = bytes[offset]
-            offset += 1
-            length |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 { break }
-            shift += 7
-        }
-        guard length <= UInt64(bytes.count - offset) else { return nil }
+        guard let length = Varint.read(bytes, at: &offset), length <= UInt64(bytes.count - offset) else { return nil }
         let start = offset
         offset += Int(length)
         return UnsafeBufferPointer(rebasing: bytes[start..<offset])

@@ -1,4 +1,5 @@
 import SegmentsSQLite
+import SegmentsWire
 
 /// The transition log's index by segment, kept as blocks: one row per segment per write, holding the log
 /// numbers of that segment's transitions in the write (`segment_blocks(segment, first_seq, last_seq, seqs)`,
@@ -27,13 +28,8 @@ enum SegmentBlocks {
         bytes.reserveCapacity(seqs.count * 2)
         var previous = seqs.first ?? 0
         for seq in seqs {
-            var delta = seq - previous
+            Varint.append(seq - previous, to: &bytes)
             previous = seq
-            while delta >= 0x80 {
-                bytes.append(UInt8(truncatingIfNeeded: delta) | 0x80)
-                delta >>= 7
-            }
-            bytes.append(UInt8(delta))
         }
         return bytes
     }
@@ -44,20 +40,16 @@ enum SegmentBlocks {
     static func decode(_ bytes: [UInt8], first: UInt64) throws(SegmentEvaluatorError) -> [UInt64] {
         var seqs: [UInt64] = []
         var current = first
-        var delta: UInt64 = 0
-        var shift: UInt64 = 0
-        for byte in bytes {
-            guard shift < 64 else { break }
-            delta |= UInt64(byte & 0x7f) << shift
-            if byte & 0x80 != 0 {
-                shift += 7
-                continue
+        let complete = bytes.withUnsafeBufferPointer { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                guard let delta = Varint.read(bytes, at: &offset) else { return false }
+                current += delta
+                seqs.append(current)
             }
-            current += delta
-            seqs.append(current)
-            (delta, shift) = (0, 0)
+            return true
         }
-        guard shift == 0 else {
+        guard complete else {
             throw SegmentEvaluatorError(.storage, "a block of the transition log's segment index is truncated")
         }
         return seqs

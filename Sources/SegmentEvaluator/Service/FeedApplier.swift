@@ -201,8 +201,8 @@ struct FeedApplier: Sendable {
                 )
             }
             if let started = catchUp, let last = batch.entries.last, last.seq >= headSeq {
-                // The catch-up's garbage (decoded batches, grown and moved arrays) goes back now, not
-                // at the next batch after the release interval, which may be long in coming.
+                // The catch-up's garbage (decoded batches, grown and moved arrays) goes back now; while
+                // the feed stays busy nothing is handed back (see `FreeMemory.releaseToSystem()`).
                 catchUp = nil
                 self.core.log.engineState.releaseFreeMemory()
                 self.logCaughtUp(from: started.from, through: last.seq, took: clock.now - started.start)

@@ -79,38 +79,48 @@ import Testing
     /// Every segment's transitions, whole and in pages of 6.
     static func expectSegmentReads(_ log: TransitionLog, _ written: [Row]) throws {
         for segment in Set(written.map(\.segment)) {
-            let expected = written.enumerated().filter { $0.element.segment == segment }.map { UInt64($0.offset + 1) }
-            let whole = try log.read(from: 0, limit: 10_000, segment: segment)
-            #expect(whole.map(\.seq) == expected)
-            #expect(whole.allSatisfy { $0.segment == segment })
-            var paged: [UInt64] = []
-            var from: UInt64 = 0
-            while true {
-                let page = try log.read(from: from, limit: 6, segment: segment)
-                paged += page.map(\.seq)
-                guard let last = page.last, page.count == 6 else { break }
-                from = last.seq + 1
-            }
-            #expect(paged == expected)
+            try expectReads(
+                written,
+                pageSize: 6,
+                where: { rowSegment, _ in rowSegment == segment },
+                read: { from, limit in try log.read(from: from, limit: limit, segment: segment) }
+            )
         }
     }
 
     /// Every user's transitions, whole and in pages of 7 (pages cross the index's end).
     static func expectReads(_ log: TransitionLog, _ written: [Row]) throws {
         for user in (0..<10).map({ "u\($0)" }) {
-            let expected = written.enumerated().filter { $0.element.userID == user }.map { UInt64($0.offset + 1) }
-            let whole = try log.read(from: 0, limit: 10_000, userID: user)
-            #expect(whole.map(\.seq) == expected)
-            #expect(whole.allSatisfy { $0.userID == user })
-            var paged: [UInt64] = []
-            var from: UInt64 = 0
-            while true {
-                let page = try log.read(from: from, limit: 7, userID: user)
-                paged += page.map(\.seq)
-                guard let last = page.last, page.count == 7 else { break }
-                from = last.seq + 1
-            }
-            #expect(paged == expected)
+            try expectReads(
+                written,
+                pageSize: 7,
+                where: { _, rowUser in rowUser == user },
+                read: { from, limit in try log.read(from: from, limit: limit, userID: user) }
+            )
         }
+    }
+
+    /// The rows of `written` that `belongs` selects by segment and user (numbered from 1 in written order), read
+    /// whole and in pages.
+    static func expectReads(
+        _ written: [Row],
+        pageSize: Int,
+        where belongs: (_ segment: String, _ userID: String) -> Bool,
+        read: (_ from: UInt64, _ limit: Int) throws -> [Segments_V1_Transition]
+    ) throws {
+        let expected = written.indices.filter { belongs(written[$0].segment, written[$0].userID) }
+            .map { UInt64($0 + 1) }
+        let whole = try read(0, 10_000)
+        #expect(whole.map(\.seq) == expected)
+        #expect(whole.allSatisfy { belongs($0.segment, $0.userID) })
+        var paged: [UInt64] = []
+        var from: UInt64 = 0
+        while true {
+            let page = try read(from, pageSize)
+            paged += page.map(\.seq)
+            guard let last = page.last, page.count == pageSize else { break }
+            from = last.seq + 1
+        }
+        #expect(paged == expected)
     }
 }
