@@ -210,6 +210,9 @@ public final class MembershipEngine {
         heap.first?.due
     }
 
+    /// The number of users with a scheduled wake-up (a membership that can change by time alone).
+    public var scheduledWakeupCount: Int { heap.count }
+
     /// The saved segments: name, expression and whether it is active (not waiting for a back-fill), sorted by
     /// name.
     public var savedSegments: [(name: String, expression: SegmentExpression, active: Bool)] {

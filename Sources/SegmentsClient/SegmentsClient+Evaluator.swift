@@ -241,7 +241,28 @@ extension SegmentsClient {
     }
 
     /// Progress of each evaluator shard.
+    /// - Throws: ``SegmentsClientError`` when any shard cannot answer.
     public func evaluatorStatus() async throws(SegmentsClientError) -> [SegmentsEvaluatorStatus] {
         try await self.callAllShards(EvaluatorAPI.getStatus, .init()).map(SegmentsEvaluatorStatus.init)
+    }
+
+    /// Progress of each evaluator shard, in the order of ``SegmentsClientConfiguration/evaluatorSocketPaths``, with
+    /// the error of each shard that cannot answer instead of failing as a whole (for health checks).
+    public func evaluatorStatusPerShard() async -> [Result<SegmentsEvaluatorStatus, SegmentsClientError>] {
+        await withTaskGroup(of: (Int, Result<SegmentsEvaluatorStatus, SegmentsClientError>).self) { group in
+            for (index, slot) in self.evaluators.enumerated() {
+                group.addTask {
+                    do throws(SegmentsClientError) {
+                        let wire = try await self.call(slot, EvaluatorAPI.getStatus, .init())
+                        return (index, .success(SegmentsEvaluatorStatus(wire)))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            var results: [(Int, Result<SegmentsEvaluatorStatus, SegmentsClientError>)] = []
+            for await result in group { results.append(result) }
+            return results.sorted { $0.0 < $1.0 }.map(\.1)
+        }
     }
 }

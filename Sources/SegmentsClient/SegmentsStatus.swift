@@ -89,51 +89,64 @@ public struct SegmentsClockReading: Sendable, Hashable {
     }
 }
 
-/// One evaluator shard's progress and sizes.
+/// One evaluator shard's progress, lag, sizes and vitals.
 public struct SegmentsEvaluatorStatus: Sendable, Hashable {
     /// The last store change-log entry the shard has applied (and made visible to reads).
     public var appliedSeq: UInt64
-    /// The store's head as the shard last heard it.
+    /// The store's head as the shard last observed it.
     public var storeHeadSeq: UInt64
+    /// How long the oldest store change the shard has not applied has been in the store's log, as the shard observed
+    /// it (ms; 0 when caught up).
+    public var lagMs: Int64
     public var shardIndex: Int
     public var shardCount: Int
     /// The number of the last transition the shard recorded.
     public var transitionSeq: UInt64
     public var userCount: UInt64
     public var segmentCount: Int
+    /// Users with a scheduled wake-up (a membership that can change by time alone).
+    public var scheduledWakeups: UInt64
+    /// The earliest scheduled wake-up (ms since the Unix epoch), if any.
+    public var nextDueMs: Int64?
+    /// Transitions recorded for webhooks and not yet delivered, over all of the shard's webhooks.
+    public var webhookBacklog: UInt64
+    /// The shard's resident memory, bytes.
+    public var residentBytes: UInt64
+    /// When the shard's process started (ms since the Unix epoch), and for how long it has run (ms).
+    public var startedAtMs: Int64
+    public var uptimeMs: Int64
+    /// Store entries, events and transitions the process has applied or recorded since it started (for rates).
+    public var entriesApplied: UInt64
+    public var eventsApplied: UInt64
+    public var transitionsRecorded: UInt64
     /// The evaluator's version.
     public var version: String
 
-    public init(
-        appliedSeq: UInt64,
-        storeHeadSeq: UInt64,
-        shardIndex: Int,
-        shardCount: Int,
-        transitionSeq: UInt64,
-        userCount: UInt64,
-        segmentCount: Int,
-        version: String
-    ) {
-        self.appliedSeq = appliedSeq
-        self.storeHeadSeq = storeHeadSeq
-        self.shardIndex = shardIndex
-        self.shardCount = shardCount
-        self.transitionSeq = transitionSeq
-        self.userCount = userCount
-        self.segmentCount = segmentCount
-        self.version = version
+    /// The shard's lag in store change-log entries behind `storeHead` (the store's head as read by the caller, or
+    /// the shard's own observation when that is later).
+    public func lagEntries(storeHead: UInt64) -> UInt64 {
+        let head = max(storeHead, self.storeHeadSeq)
+        return head > self.appliedSeq ? head - self.appliedSeq : 0
     }
 
     init(_ wire: Segments_V1_EvaluatorStatus) {
-        self.init(
-            appliedSeq: wire.appliedSeq,
-            storeHeadSeq: wire.storeHeadSeq,
-            shardIndex: Int(wire.shardIndex),
-            shardCount: Int(wire.shardCount),
-            transitionSeq: wire.transitionSeq,
-            userCount: wire.userCount,
-            segmentCount: Int(wire.segmentCount),
-            version: wire.version
-        )
+        self.appliedSeq = wire.appliedSeq
+        self.storeHeadSeq = wire.storeHeadSeq
+        self.lagMs = wire.lagMs
+        self.shardIndex = Int(wire.shardIndex)
+        self.shardCount = Int(wire.shardCount)
+        self.transitionSeq = wire.transitionSeq
+        self.userCount = wire.userCount
+        self.segmentCount = Int(wire.segmentCount)
+        self.scheduledWakeups = wire.scheduledWakeups
+        self.nextDueMs = wire.nextDueMs == 0 ? nil : wire.nextDueMs
+        self.webhookBacklog = wire.webhookBacklog
+        self.residentBytes = wire.residentBytes
+        self.startedAtMs = wire.startedAtMs
+        self.uptimeMs = wire.uptimeMs
+        self.entriesApplied = wire.entriesApplied
+        self.eventsApplied = wire.eventsApplied
+        self.transitionsRecorded = wire.transitionsRecorded
+        self.version = wire.version
     }
 }

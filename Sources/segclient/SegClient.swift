@@ -27,6 +27,7 @@ struct SegClient: AsyncParsableCommand {
             WatchCommand.self,
             ClockCommand.self,
             StatusCommand.self,
+            TopCommand.self,
             WebhookCommand.self,
         ]
     )

@@ -85,13 +85,31 @@ final class EvaluatorCore: Sendable {
     /// How long the last persist that saved the engine's state held the state lock (and so the feed and
     /// reads) taking the changed users' states.
     var lastStateTakeDuration: Duration { .nanoseconds(self.stateTakeNanoseconds.load(ordering: .relaxed)) }
-    private let publishedUsers = Atomic<Int>(0)
-    private let publishedSegments = Atomic<Int>(0)
-    /// Users and segments as of the last persist, for status calls, which must not wait for the
-    /// state lock while a batch is applied.
-    var sizes: (users: Int, segments: Int) {
-        (self.publishedUsers.load(ordering: .relaxed), self.publishedSegments.load(ordering: .relaxed))
+    /// The engine's sizes and schedule as of the last persist, for status calls and metrics, which must not wait
+    /// for the state lock while a batch is applied.
+    struct Figures: Sendable, Equatable {
+        var users = 0
+        var segments = 0
+        /// Users with a scheduled wake-up.
+        var scheduledWakeups = 0
+        /// The earliest wake-up, ms since the Unix epoch.
+        var nextDueMs: Int64?
     }
+
+    private let published = Mutex(Figures())
+    /// See ``Figures``.
+    var figures: Figures { self.published.withLock { $0 } }
+    private let entriesAppliedCount = Atomic<UInt64>(0)
+    private let eventsAppliedCount = Atomic<UInt64>(0)
+    private let transitionsRecordedCount = Atomic<UInt64>(0)
+    /// Store change-log entries applied since the process started.
+    var entriesApplied: UInt64 { self.entriesAppliedCount.load(ordering: .relaxed) }
+    /// Events (of this shard's users) applied since the process started.
+    var eventsApplied: UInt64 { self.eventsAppliedCount.load(ordering: .relaxed) }
+    /// Transitions written to the transition log since the process started.
+    var transitionsRecorded: UInt64 { self.transitionsRecordedCount.load(ordering: .relaxed) }
+    /// When the store's changes were first seen, for the lag in time.
+    let lag = FeedLag()
     let shardIndex: UInt32
     let shardCount: UInt32
     let logger: Logger
@@ -136,6 +154,7 @@ final class EvaluatorCore: Sendable {
                 }
                 if !events.isEmpty {
                     produced += engine.addEvents(events, seq: seq).map { ($0, seq) }
+                    self.eventsAppliedCount.add(UInt64(events.count), ordering: .relaxed)
                 }
             case .segmentPut(let put):
                 do throws(SegmentLanguageError) {
@@ -179,6 +198,7 @@ final class EvaluatorCore: Sendable {
             }
             // Entries with nothing for this shard still move the applied position.
             engine.accept(seq)
+            self.entriesAppliedCount.add(1, ordering: .relaxed)
             Self.finishBackfillIfDue(&state, into: &produced)
             if state.unmetSinceSeq != nil {
                 Self.trackUnmetNeeds(&state, seq: seq)
@@ -233,6 +253,7 @@ final class EvaluatorCore: Sendable {
                     }
                     throw error
                 }
+                self.transitionsRecordedCount.add(UInt64(write.transitions.count), ordering: .relaxed)
                 // Only now: the saved state must never be ahead of the recorded transitions.
                 if let engineState = write.engineState {
                     self.log.engineState.save(engineState, atSeq: write.checkpointSeq)
@@ -309,8 +330,13 @@ final class EvaluatorCore: Sendable {
     }
 
     private func publishSizes(of engine: MembershipEngine) {
-        self.publishedUsers.store(engine.userCount, ordering: .relaxed)
-        self.publishedSegments.store(engine.segmentCount, ordering: .relaxed)
+        let figures = Figures(
+            users: engine.userCount,
+            segments: engine.segmentCount,
+            scheduledWakeups: engine.scheduledWakeupCount,
+            nextDueMs: engine.nextDueMs()
+        )
+        self.published.withLock { $0 = figures }
     }
 
     // MARK: - Back-fill
@@ -429,6 +455,7 @@ final class EvaluatorCore: Sendable {
         try self.persisting.withLock { _ throws(SegmentEvaluatorError) in
             try self.resetUnderPersistLock()
         }
+        self.lag.reset()
         self.transitions.publish(headSeq: 0)
     }
 

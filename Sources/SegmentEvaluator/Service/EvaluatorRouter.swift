@@ -8,11 +8,13 @@ import SegmentsWire
 /// The `segments.v1.Evaluator` API over an ``EvaluatorCore``.
 struct EvaluatorRouter {
     let core: EvaluatorCore
+    let webhooks: WebhookLedger
     let configuration: SegmentEvaluatorConfiguration
     let storeHead: PublishedStoreHead
 
-    init(core: EvaluatorCore, configuration: SegmentEvaluatorConfiguration) {
+    init(core: EvaluatorCore, webhooks: WebhookLedger, configuration: SegmentEvaluatorConfiguration) {
         self.core = core
+        self.webhooks = webhooks
         self.configuration = configuration
         self.storeHead = PublishedStoreHead(storeSocketPath: configuration.storeSocketPath)
     }
@@ -106,18 +108,43 @@ struct EvaluatorRouter {
         }
         // Not under the engine's lock: a status poll must not wait while a batch is applied.
         router.register(EvaluatorAPI.getStatus) { _, _ in
-            var status = Segments_V1_EvaluatorStatus()
-            status.appliedSeq = core.applied.headSeq
-            status.shardIndex = self.configuration.shardIndex
-            status.shardCount = self.configuration.shardCount
-            status.transitionSeq = core.transitions.headSeq
-            let sizes = core.sizes
-            status.userCount = UInt64(sizes.users)
-            status.segmentCount = UInt32(sizes.segments)
-            status.version = Self.version
-            return status
+            try await self.status()
         }
         return router
+    }
+
+    /// Progress, lag, sizes and vitals, from figures published at each persist (never the engine's lock).
+    private func status() async throws -> Segments_V1_EvaluatorStatus {
+        var status = Segments_V1_EvaluatorStatus()
+        if let head = self.storeHead.published() {
+            self.core.lag.observe(headSeq: head)
+        }
+        let applied = self.core.applied.headSeq
+        status.appliedSeq = applied
+        status.storeHeadSeq = max(self.core.lag.latestHead, applied)
+        status.lagMs = self.core.lag.lagMs(appliedSeq: applied)
+        status.shardIndex = self.configuration.shardIndex
+        status.shardCount = self.configuration.shardCount
+        status.transitionSeq = self.core.transitions.headSeq
+        let figures = self.core.figures
+        status.userCount = UInt64(figures.users)
+        status.segmentCount = UInt32(figures.segments)
+        status.scheduledWakeups = UInt64(figures.scheduledWakeups)
+        status.nextDueMs = figures.nextDueMs ?? 0
+        status.version = Self.version
+        status.residentBytes = ProcessVitals.residentBytes()
+        status.startedAtMs = ProcessVitals.startedAtMs
+        let uptime = ProcessVitals.uptime.components
+        status.uptimeMs = uptime.seconds * 1000 + uptime.attoseconds / 1_000_000_000_000_000
+        status.entriesApplied = self.core.entriesApplied
+        status.eventsApplied = self.core.eventsApplied
+        status.transitionsRecorded = self.core.transitionsRecorded
+        do throws(SegmentEvaluatorError) {
+            status.webhookBacklog = try await WebhookRoutes.deliveries(in: self.webhooks).reduce(0) { $0 + $1.pending }
+        } catch {
+            throw error.rpcError
+        }
+        return status
     }
 
     // MARK: - Reads

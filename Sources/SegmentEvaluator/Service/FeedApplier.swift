@@ -177,6 +177,9 @@ struct FeedApplier: Sendable {
         while let batch = next {
             // The next batch is received and decoded on another thread while this one is applied.
             batches.prefetch()
+            if let last = batch.entries.last {
+                self.core.lag.observe(headSeq: last.seq)
+            }
             self.progress.enter(.applying(through: batch.entries.last?.seq ?? 0))
             for entry in batch.entries {
                 // Before the engine: a failure here resubscribes from this entry (see WebhookLedger).

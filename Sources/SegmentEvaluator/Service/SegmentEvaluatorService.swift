@@ -34,6 +34,8 @@ public final class SegmentEvaluatorService: Service {
     /// - Throws: ``SegmentEvaluatorError`` when the data directory cannot be opened,
     ///   `RPCServerError` when the socket cannot be owned.
     public func run() async throws {
+        ProcessVitals.markStart()
+        let storeHead = PublishedStoreHead(storeSocketPath: self.configuration.storeSocketPath)
         let log = try TransitionLog(directory: self.configuration.dataDirectory)
         let core = EvaluatorCore(
             log: log,
@@ -53,7 +55,7 @@ public final class SegmentEvaluatorService: Service {
                 "restored-state-at": "\(restored ? log.stateSeq : 0)",
             ]
         )
-        var router = EvaluatorRouter(core: core, configuration: self.configuration).router
+        var router = EvaluatorRouter(core: core, webhooks: webhooks, configuration: self.configuration).router
         WebhookRoutes.register(in: &router, ledger: webhooks, core: core, configuration: self.configuration)
         let server = RPCServer(
             configuration: self.configuration.server,
@@ -79,8 +81,22 @@ public final class SegmentEvaluatorService: Service {
             group.addTask { try await server.run() }
             group.addTask { await cancelWhenGracefulShutdown { await applier.run() } }
             group.addTask { await cancelWhenGracefulShutdown { await dispatcher.run() } }
+            group.addTask {
+                await cancelWhenGracefulShutdown { await Self.sampleStoreHead(into: core.lag, from: storeHead) }
+            }
             try await group.waitForAll()
         }
         self.logger.info("segment evaluator stopped", metadata: ["applied-seq": "\(core.applied.headSeq)"])
+    }
+
+    /// Notes the head the store publishes every 100 ms, for the lag in time (see ``FeedLag``); a store that
+    /// publishes none (another machine) is observed only through the feed's batches.
+    private static func sampleStoreHead(into lag: FeedLag, from storeHead: PublishedStoreHead) async {
+        while !Task.isCancelled {
+            if let head = storeHead.published() {
+                lag.observe(headSeq: head)
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
     }
 }

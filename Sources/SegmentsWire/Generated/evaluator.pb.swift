@@ -437,35 +437,121 @@ public nonisolated struct Segments_V1_GetStatusRequest: Sendable {
   public init() {}
 }
 
-public nonisolated struct Segments_V1_EvaluatorStatus: Sendable {
+public nonisolated struct Segments_V1_EvaluatorStatus: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Last store change-log number applied.
-  public var appliedSeq: UInt64 = 0
+  public var appliedSeq: UInt64 {
+    get {_storage._appliedSeq}
+    set {_uniqueStorage()._appliedSeq = newValue}
+  }
 
   /// The store's head as last seen.
-  public var storeHeadSeq: UInt64 = 0
+  public var storeHeadSeq: UInt64 {
+    get {_storage._storeHeadSeq}
+    set {_uniqueStorage()._storeHeadSeq = newValue}
+  }
 
   /// This evaluator's shard.
-  public var shardIndex: UInt32 = 0
+  public var shardIndex: UInt32 {
+    get {_storage._shardIndex}
+    set {_uniqueStorage()._shardIndex = newValue}
+  }
 
-  public var shardCount: UInt32 = 0
+  public var shardCount: UInt32 {
+    get {_storage._shardCount}
+    set {_uniqueStorage()._shardCount = newValue}
+  }
 
   /// Transition-log head.
-  public var transitionSeq: UInt64 = 0
+  public var transitionSeq: UInt64 {
+    get {_storage._transitionSeq}
+    set {_uniqueStorage()._transitionSeq = newValue}
+  }
 
   /// Users and segments held.
-  public var userCount: UInt64 = 0
+  public var userCount: UInt64 {
+    get {_storage._userCount}
+    set {_uniqueStorage()._userCount = newValue}
+  }
 
-  public var segmentCount: UInt32 = 0
+  public var segmentCount: UInt32 {
+    get {_storage._segmentCount}
+    set {_uniqueStorage()._segmentCount = newValue}
+  }
 
-  public var version: String = String()
+  public var version: String {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
+
+  /// How long the oldest store change not yet applied has been in the store's log, as this
+  /// evaluator observed it (sampled every 100 ms): 0 when caught up.
+  public var lagMs: Int64 {
+    get {_storage._lagMs}
+    set {_uniqueStorage()._lagMs = newValue}
+  }
+
+  /// Users with a scheduled wake-up (a membership that can change by time alone).
+  public var scheduledWakeups: UInt64 {
+    get {_storage._scheduledWakeups}
+    set {_uniqueStorage()._scheduledWakeups = newValue}
+  }
+
+  /// The earliest scheduled wake-up, ms since the Unix epoch; 0 when none.
+  public var nextDueMs: Int64 {
+    get {_storage._nextDueMs}
+    set {_uniqueStorage()._nextDueMs = newValue}
+  }
+
+  /// Transitions recorded for webhooks and not yet delivered, summed over this shard's webhooks.
+  public var webhookBacklog: UInt64 {
+    get {_storage._webhookBacklog}
+    set {_uniqueStorage()._webhookBacklog = newValue}
+  }
+
+  /// The evaluator process's resident memory, bytes.
+  public var residentBytes: UInt64 {
+    get {_storage._residentBytes}
+    set {_uniqueStorage()._residentBytes = newValue}
+  }
+
+  /// When the evaluator process started (wall clock, ms since the Unix epoch), and for how long it
+  /// has run (monotonic clock).
+  public var startedAtMs: Int64 {
+    get {_storage._startedAtMs}
+    set {_uniqueStorage()._startedAtMs = newValue}
+  }
+
+  public var uptimeMs: Int64 {
+    get {_storage._uptimeMs}
+    set {_uniqueStorage()._uptimeMs = newValue}
+  }
+
+  /// Store change-log entries and events applied since the process started (for rates).
+  public var entriesApplied: UInt64 {
+    get {_storage._entriesApplied}
+    set {_uniqueStorage()._entriesApplied = newValue}
+  }
+
+  public var eventsApplied: UInt64 {
+    get {_storage._eventsApplied}
+    set {_uniqueStorage()._eventsApplied = newValue}
+  }
+
+  /// Transitions recorded since the process started.
+  public var transitionsRecorded: UInt64 {
+    get {_storage._transitionsRecorded}
+    set {_uniqueStorage()._transitionsRecorded = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Segments_V1_ListWebhookDeliveriesRequest: Sendable {
@@ -1358,64 +1444,184 @@ nonisolated extension Segments_V1_GetStatusRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Segments_V1_EvaluatorStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EvaluatorStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}applied_seq\0\u{3}store_head_seq\0\u{3}shard_index\0\u{3}shard_count\0\u{3}transition_seq\0\u{3}user_count\0\u{3}segment_count\0\u{1}version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}applied_seq\0\u{3}store_head_seq\0\u{3}shard_index\0\u{3}shard_count\0\u{3}transition_seq\0\u{3}user_count\0\u{3}segment_count\0\u{1}version\0\u{3}lag_ms\0\u{3}scheduled_wakeups\0\u{3}next_due_ms\0\u{3}webhook_backlog\0\u{3}resident_bytes\0\u{3}started_at_ms\0\u{3}uptime_ms\0\u{3}entries_applied\0\u{3}events_applied\0\u{3}transitions_recorded\0")
+
+  fileprivate class _StorageClass {
+    var _appliedSeq: UInt64 = 0
+    var _storeHeadSeq: UInt64 = 0
+    var _shardIndex: UInt32 = 0
+    var _shardCount: UInt32 = 0
+    var _transitionSeq: UInt64 = 0
+    var _userCount: UInt64 = 0
+    var _segmentCount: UInt32 = 0
+    var _version: String = String()
+    var _lagMs: Int64 = 0
+    var _scheduledWakeups: UInt64 = 0
+    var _nextDueMs: Int64 = 0
+    var _webhookBacklog: UInt64 = 0
+    var _residentBytes: UInt64 = 0
+    var _startedAtMs: Int64 = 0
+    var _uptimeMs: Int64 = 0
+    var _entriesApplied: UInt64 = 0
+    var _eventsApplied: UInt64 = 0
+    var _transitionsRecorded: UInt64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _appliedSeq = source._appliedSeq
+      _storeHeadSeq = source._storeHeadSeq
+      _shardIndex = source._shardIndex
+      _shardCount = source._shardCount
+      _transitionSeq = source._transitionSeq
+      _userCount = source._userCount
+      _segmentCount = source._segmentCount
+      _version = source._version
+      _lagMs = source._lagMs
+      _scheduledWakeups = source._scheduledWakeups
+      _nextDueMs = source._nextDueMs
+      _webhookBacklog = source._webhookBacklog
+      _residentBytes = source._residentBytes
+      _startedAtMs = source._startedAtMs
+      _uptimeMs = source._uptimeMs
+      _entriesApplied = source._entriesApplied
+      _eventsApplied = source._eventsApplied
+      _transitionsRecorded = source._transitionsRecorded
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.appliedSeq) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.storeHeadSeq) }()
-      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.shardIndex) }()
-      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.shardCount) }()
-      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.transitionSeq) }()
-      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.userCount) }()
-      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.segmentCount) }()
-      case 8: try { try decoder.decodeSingularStringField(value: &self.version) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._appliedSeq) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._storeHeadSeq) }()
+        case 3: try { try decoder.decodeSingularUInt32Field(value: &_storage._shardIndex) }()
+        case 4: try { try decoder.decodeSingularUInt32Field(value: &_storage._shardCount) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._transitionSeq) }()
+        case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._userCount) }()
+        case 7: try { try decoder.decodeSingularUInt32Field(value: &_storage._segmentCount) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._version) }()
+        case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._lagMs) }()
+        case 10: try { try decoder.decodeSingularUInt64Field(value: &_storage._scheduledWakeups) }()
+        case 11: try { try decoder.decodeSingularInt64Field(value: &_storage._nextDueMs) }()
+        case 12: try { try decoder.decodeSingularUInt64Field(value: &_storage._webhookBacklog) }()
+        case 13: try { try decoder.decodeSingularUInt64Field(value: &_storage._residentBytes) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._startedAtMs) }()
+        case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._uptimeMs) }()
+        case 16: try { try decoder.decodeSingularUInt64Field(value: &_storage._entriesApplied) }()
+        case 17: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventsApplied) }()
+        case 18: try { try decoder.decodeSingularUInt64Field(value: &_storage._transitionsRecorded) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.appliedSeq != 0 {
-      try visitor.visitSingularUInt64Field(value: self.appliedSeq, fieldNumber: 1)
-    }
-    if self.storeHeadSeq != 0 {
-      try visitor.visitSingularUInt64Field(value: self.storeHeadSeq, fieldNumber: 2)
-    }
-    if self.shardIndex != 0 {
-      try visitor.visitSingularUInt32Field(value: self.shardIndex, fieldNumber: 3)
-    }
-    if self.shardCount != 0 {
-      try visitor.visitSingularUInt32Field(value: self.shardCount, fieldNumber: 4)
-    }
-    if self.transitionSeq != 0 {
-      try visitor.visitSingularUInt64Field(value: self.transitionSeq, fieldNumber: 5)
-    }
-    if self.userCount != 0 {
-      try visitor.visitSingularUInt64Field(value: self.userCount, fieldNumber: 6)
-    }
-    if self.segmentCount != 0 {
-      try visitor.visitSingularUInt32Field(value: self.segmentCount, fieldNumber: 7)
-    }
-    if !self.version.isEmpty {
-      try visitor.visitSingularStringField(value: self.version, fieldNumber: 8)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if _storage._appliedSeq != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._appliedSeq, fieldNumber: 1)
+      }
+      if _storage._storeHeadSeq != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._storeHeadSeq, fieldNumber: 2)
+      }
+      if _storage._shardIndex != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._shardIndex, fieldNumber: 3)
+      }
+      if _storage._shardCount != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._shardCount, fieldNumber: 4)
+      }
+      if _storage._transitionSeq != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._transitionSeq, fieldNumber: 5)
+      }
+      if _storage._userCount != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._userCount, fieldNumber: 6)
+      }
+      if _storage._segmentCount != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._segmentCount, fieldNumber: 7)
+      }
+      if !_storage._version.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._version, fieldNumber: 8)
+      }
+      if _storage._lagMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._lagMs, fieldNumber: 9)
+      }
+      if _storage._scheduledWakeups != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._scheduledWakeups, fieldNumber: 10)
+      }
+      if _storage._nextDueMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._nextDueMs, fieldNumber: 11)
+      }
+      if _storage._webhookBacklog != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._webhookBacklog, fieldNumber: 12)
+      }
+      if _storage._residentBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._residentBytes, fieldNumber: 13)
+      }
+      if _storage._startedAtMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._startedAtMs, fieldNumber: 14)
+      }
+      if _storage._uptimeMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._uptimeMs, fieldNumber: 15)
+      }
+      if _storage._entriesApplied != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._entriesApplied, fieldNumber: 16)
+      }
+      if _storage._eventsApplied != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._eventsApplied, fieldNumber: 17)
+      }
+      if _storage._transitionsRecorded != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._transitionsRecorded, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Segments_V1_EvaluatorStatus, rhs: Segments_V1_EvaluatorStatus) -> Bool {
-    if lhs.appliedSeq != rhs.appliedSeq {return false}
-    if lhs.storeHeadSeq != rhs.storeHeadSeq {return false}
-    if lhs.shardIndex != rhs.shardIndex {return false}
-    if lhs.shardCount != rhs.shardCount {return false}
-    if lhs.transitionSeq != rhs.transitionSeq {return false}
-    if lhs.userCount != rhs.userCount {return false}
-    if lhs.segmentCount != rhs.segmentCount {return false}
-    if lhs.version != rhs.version {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._appliedSeq != rhs_storage._appliedSeq {return false}
+        if _storage._storeHeadSeq != rhs_storage._storeHeadSeq {return false}
+        if _storage._shardIndex != rhs_storage._shardIndex {return false}
+        if _storage._shardCount != rhs_storage._shardCount {return false}
+        if _storage._transitionSeq != rhs_storage._transitionSeq {return false}
+        if _storage._userCount != rhs_storage._userCount {return false}
+        if _storage._segmentCount != rhs_storage._segmentCount {return false}
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._lagMs != rhs_storage._lagMs {return false}
+        if _storage._scheduledWakeups != rhs_storage._scheduledWakeups {return false}
+        if _storage._nextDueMs != rhs_storage._nextDueMs {return false}
+        if _storage._webhookBacklog != rhs_storage._webhookBacklog {return false}
+        if _storage._residentBytes != rhs_storage._residentBytes {return false}
+        if _storage._startedAtMs != rhs_storage._startedAtMs {return false}
+        if _storage._uptimeMs != rhs_storage._uptimeMs {return false}
+        if _storage._entriesApplied != rhs_storage._entriesApplied {return false}
+        if _storage._eventsApplied != rhs_storage._eventsApplied {return false}
+        if _storage._transitionsRecorded != rhs_storage._transitionsRecorded {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,61 +1,44 @@
 import ArgumentParser
 import SegmentsClient
-import SegmentsJSON
-import SegmentsNDJSON
 
-/// `segclient status`: what the store reports about itself.
+/// `segclient status`: the store and every evaluator shard; a health check with `--max-lag`.
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Print the store's change-log head, clock, sizes and feed subscribers."
+        abstract: "Print the store's head, clock and sizes, and each evaluator shard's progress, lag and vitals.",
+        discussion: """
+            Exits with status 1 when the store or an evaluator shard cannot be reached, or when a shard lags more \
+            than --max-lag: usable as a health check.
+            """
     )
 
     @OptionGroup var connection: ConnectionOptions
     @Flag(help: "Print JSON.") var json = false
+    @Option(
+        name: .customLong("max-lag"),
+        help: "Unhealthy when a shard lags more than this: store change-log entries (1000) or a time (5s, 500ms).",
+        transform: { text in
+            guard let limit = StatusReport.LagLimit(text) else {
+                throw ValidationError("--max-lag '\(text)' must be a number of entries or a duration such as 5s")
+            }
+            return limit
+        }
+    )
+    var maxLag: StatusReport.LagLimit?
 
     func run() async throws {
-        try await self.connection.withClient { client in
-            let info = try await client.storeInfo()
-            if self.json {
-                Output.json(
-                    .object([
-                        ("head_seq", .number(Double(info.headSeq))),
-                        ("now", .string(Output.time(info.nowMs))),
-                        ("manual_clock", .bool(info.manualClock)),
-                        ("users", .number(Double(info.userCount))),
-                        ("events", .number(Double(info.eventCount))),
-                        ("version", .string(info.version)),
-                        ("held_entries", .number(Double(info.heldEntryCount))),
-                        (
-                            "feed_subscribers",
-                            .array(
-                                info.feedSubscribers.map { subscriber in
-                                    .object([
-                                        ("id", .string(subscriber.id)),
-                                        ("name", .string(subscriber.name)),
-                                        ("durable_seq", .number(Double(subscriber.durableSeq))),
-                                        ("seen_at", .string(Output.time(subscriber.seenAtMs))),
-                                    ])
-                                }
-                            )
-                        ),
-                    ])
-                )
-            } else {
-                Output.line("store \(client.configuration.storeSocketPath) (version \(info.version))")
-                Output.line("  change log head: \(info.headSeq)")
-                Output.line("  clock: \(Output.time(info.nowMs))\(info.manualClock ? " (manual)" : "")")
-                Output.line("  users: \(info.userCount), events: \(info.eventCount)")
-                for subscriber in info.feedSubscribers {
-                    Output.line(
-                        "  feed subscriber \(subscriber.name) (\(subscriber.id)): durable at \(subscriber.durableSeq), "
-                            + "seen \(Output.time(subscriber.seenAtMs))"
-                    )
-                }
-                if info.heldEntryCount > 0 {
-                    Output.line("  entries held for deleted users' replay: \(info.heldEntryCount)")
-                }
-            }
+        let client = SegmentsClient(configuration: self.connection.configuration())
+        let report = await StatusReport.read(from: client)
+        await client.close()
+        let problems = report.problems(maxLag: self.maxLag)
+        if self.json {
+            Output.json(report.json(maxLag: self.maxLag))
+        } else {
+            report.lines().forEach(Output.line)
+        }
+        guard problems.isEmpty else {
+            problems.forEach(Output.error)
+            throw ExitCode(1)
         }
     }
 }

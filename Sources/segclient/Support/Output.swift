@@ -49,4 +49,26 @@ enum Output {
     static func time(_ ms: Int64) -> String {
         RFC3339.format(ms)
     }
+
+    /// A length of time as people read it: `850ms`, `12.3s`, `4m5s`, `2h3m`, `3d4h`.
+    static func duration(_ ms: Int64) -> String {
+        if ms < 1000 { return "\(ms)ms" }
+        if ms < 60_000 { return "\(ms / 1000).\(ms % 1000 / 100)s" }
+        let seconds = ms / 1000
+        if seconds < 3600 { return "\(seconds / 60)m\(seconds % 60)s" }
+        if seconds < 86_400 { return "\(seconds / 3600)h\(seconds % 3600 / 60)m" }
+        return "\(seconds / 86_400)d\(seconds % 86_400 / 3600)h"
+    }
+
+    /// A size in bytes as people read it, in binary units: `512 B`, `3.4 MiB`.
+    static func bytes(_ count: UInt64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(count) B" : "\((value * 10).rounded() / 10) \(units[unit])"
+    }
 }

@@ -1,0 +1,127 @@
+import Foundation
+import SegmentsTesting
+import Testing
+
+/// `segclient status` and `segclient top` over real daemons: the store and every evaluator shard, lag in entries
+/// and in time, and the exit status as a health check.
+@Suite struct StatusCLITests {
+    /// Parses `segclient status --json`.
+    private func statusJSON(_ stdout: String) throws -> [String: Any] {
+        let object = try JSONSerialization.jsonObject(with: Data(stdout.utf8))
+        return try #require(object as? [String: Any])
+    }
+
+    private func shards(_ status: [String: Any]) throws -> [[String: Any]] {
+        try #require(status["evaluators"] as? [[String: Any]])
+    }
+
+    @Test func statusShowsTheStoreAndTheShardCaughtUp() async throws {
+        try await DaemonPair.with { pair in
+            try await pair.segclientOK(["profile", "set", "u1", #"{"plan":"pro"}"#])
+            try await pair.segclientOK(["track", "u1", "page_view"])
+            try await pair.segclientOK(["segment", "create", "recent", "count(page_view within 1h) >= 1"])
+            // A read through the evaluator waits until it has applied every acknowledged write.
+            #expect(try await pair.segclientOK(["check", "u1", "recent"]) == "true\n")
+
+            let text = try await pair.segclientOK(["status"])
+            #expect(text.contains("evaluator shard 0/1 \(pair.evaluatorSocket)"))
+            #expect(text.contains("applied: 3, lag: 0 entries, 0ms"))
+            #expect(text.contains("users: 1, segments: 1"))
+            #expect(text.contains("scheduled wake-ups: 1, next due: 2026-11-01T01:00:00"))
+
+            let status = try self.statusJSON(try await pair.segclientOK(["status", "--json", "--max-lag", "0"]))
+            #expect(status["healthy"] as? Bool == true)
+            let store = try #require(status["store"] as? [String: Any])
+            #expect(store["head_seq"] as? Int == 3)
+            let shard = try #require(try self.shards(status).first)
+            #expect(shard["reachable"] as? Bool == true)
+            #expect(shard["applied_seq"] as? Int == 3)
+            #expect(shard["lag_entries"] as? Int == 0)
+            #expect(shard["lag_ms"] as? Int == 0)
+            #expect(shard["users"] as? Int == 1)
+            #expect(shard["scheduled_wakeups"] as? Int == 1)
+            #expect((shard["next_due"] as? String)?.hasPrefix("2026-11-01T01:00:00") == true)
+            #expect(shard["transitions_recorded"] as? Int == 1)
+            #expect(shard["events_applied"] as? Int == 1)
+            #expect((shard["resident_bytes"] as? Int ?? 0) > 1_000_000)
+            #expect((shard["uptime_ms"] as? Int ?? 0) > 0)
+            #expect(shard["webhook_backlog"] as? Int == 0)
+        }
+    }
+
+    /// A second evaluator that sees the store's published head but cannot reach the store: it lags by every entry,
+    /// and for longer and longer; `--max-lag` in entries and in time turns that into exit status 1. Stopped, it is
+    /// reported unreachable.
+    @Test func aLaggingOrUnreachableShardFailsTheHealthCheck() async throws {
+        try await DaemonPair.with { pair in
+            for index in 0..<5 {
+                try await pair.segclientOK(["track", "u\(index)", "page_view"])
+            }
+            let cut = pair.directory + "/cut"
+            try FileManager.default.createDirectory(atPath: cut, withIntermediateDirectories: true)
+            // The head file beside a store socket that does not exist.
+            try FileManager.default.createSymbolicLink(
+                atPath: cut + "/store.sock.head",
+                withDestinationPath: pair.storeSocket + ".head"
+            )
+            let lagging = try await DaemonProcess.start(
+                BuiltProducts.path(of: "segment-evaluator"),
+                arguments: [
+                    "--store", cut + "/store.sock", "--socket", cut + "/eval.sock", "--data-dir", cut + "/evaluator",
+                ],
+                socketPath: cut + "/eval.sock",
+                logPath: cut + "/evaluator.log"
+            )
+            defer { lagging.kill() }
+            try await Task.sleep(for: .milliseconds(600))
+            let both = ["--evaluator", pair.evaluatorSocket, "--evaluator", cut + "/eval.sock"]
+
+            var result = try await pair.segclient(["status", "--json"] + both)
+            #expect(result.status == 0, "\(result.stderr)")
+            let shards = try self.shards(try self.statusJSON(result.stdout))
+            #expect(shards.count == 2)
+            #expect(shards.first?["lag_entries"] as? Int == 0)
+            #expect(shards.last?["applied_seq"] as? Int == 0)
+            #expect(shards.last?["lag_entries"] as? Int == 5)
+            #expect((shards.last?["lag_ms"] as? Int ?? 0) >= 400)
+
+            result = try await pair.segclient(["status", "--max-lag", "4"] + both)
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("evaluator shard 0 lags 5 entries (limit 4)"))
+            result = try await pair.segclient(["status", "--max-lag", "5"] + both)
+            #expect(result.status == 0, "\(result.stderr)")
+            result = try await pair.segclient(["status", "--max-lag", "200ms"] + both)
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("(limit 200ms)"))
+            result = try await pair.segclient(["status", "--max-lag", "soon"] + both)
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("--max-lag 'soon' must be a number of entries or a duration"))
+
+            lagging.terminate()
+            result = try await pair.segclient(["status", "--json"] + both)
+            #expect(result.status == 1)
+            let after = try self.statusJSON(result.stdout)
+            #expect(after["healthy"] as? Bool == false)
+            #expect(try self.shards(after).last?["reachable"] as? Bool == false)
+            #expect(result.stderr.contains("evaluator shard 1 at \(cut)/eval.sock is unreachable"))
+        }
+    }
+
+    @Test func topPrintsOneLinePerShardWithRates() async throws {
+        try await DaemonPair.with { pair in
+            try await pair.segclientOK(["track", "u1", "page_view"])
+            let output = try await pair.segclientOK(["top", "--count", "2", "--interval", "200ms"])
+            let lines = output.split(separator: "\n")
+            #expect(lines.count == 4, "\(output)")
+            #expect(lines.filter { $0.contains("store head 1") }.count == 2)
+            let shardLines = lines.filter { $0.hasPrefix("shard 0/1  applied 1  lag 0 (0ms)") }
+            #expect(shardLines.count == 2, "\(output)")
+            // No rate before the second refresh; a rate of 0 after it (nothing was written in between).
+            #expect(shardLines.first?.contains("entries/s -") == true)
+            #expect(shardLines.last?.contains("entries/s 0") == true)
+            let refused = try await pair.segclient(["top", "--interval", "10ms"])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("at least 100ms"))
+        }
+    }
+}
