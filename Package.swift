@@ -39,6 +39,8 @@ var package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // MARK: - System libraries
@@ -83,6 +85,7 @@ var package = Package(
             name: "SegmentsRPC",
             dependencies: [
                 "SegmentsWire",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -103,11 +106,27 @@ var package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        /// The daemons' metrics: swift-metrics instruments recorded into a Prometheus registry, served over HTTP.
+        .target(
+            name: "SegmentsMetrics",
+            dependencies: [
+                "DaemonSupport",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         /// The system of record: SQLite storage, the ordered change log and the store's RPC service.
         .target(
             name: "ProfileStore",
             dependencies: [
-                "SegmentsWire", "SegmentsRPC", "SegmentsSQLite", "SegmentLanguage", "DaemonSupport",
+                "SegmentsWire", "SegmentsRPC", "SegmentsSQLite", "SegmentLanguage", "DaemonSupport", "SegmentsMetrics",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
@@ -128,7 +147,8 @@ var package = Package(
             name: "SegmentEvaluator",
             dependencies: [
                 "SegmentEngine", "SegmentsWire", "SegmentsRPC", "SegmentsSQLite", "SegmentLanguage", "DaemonSupport",
-                "SegmentsJSON",
+                "SegmentsJSON", "SegmentsMetrics",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -189,7 +209,7 @@ var package = Package(
         .executableTarget(
             name: "profile-store",
             dependencies: [
-                "ProfileStore", "DaemonSupport", "SegmentsRPC", "SegmentsWire", "SegmentLanguage",
+                "ProfileStore", "DaemonSupport", "SegmentsRPC", "SegmentsWire", "SegmentLanguage", "SegmentsMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -198,7 +218,7 @@ var package = Package(
         .executableTarget(
             name: "segment-evaluator",
             dependencies: [
-                "SegmentEvaluator", "DaemonSupport", "SegmentsRPC", "SegmentsWire",
+                "SegmentEvaluator", "DaemonSupport", "SegmentsRPC", "SegmentsWire", "SegmentsMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -224,6 +244,11 @@ var package = Package(
 
         // MARK: - Tests
 
+        .testTarget(
+            name: "SegmentsMetricsTests",
+            dependencies: ["SegmentsMetrics"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SegmentsWireTests",
             dependencies: [

@@ -1,3 +1,4 @@
+import SegmentsMetrics
 import SegmentsRPC
 
 /// How a profile store runs.
@@ -42,6 +43,9 @@ public struct ProfileStoreConfiguration: Sendable {
     /// acknowledging before the store forgets it and stops keeping deleted users' data replayable
     /// for it. Default 24 hours.
     public var feedSubscriberExpiry: Duration = .seconds(86_400)
+    /// Where to serve Prometheus metrics over HTTP (`GET /metrics`); `nil` (the default): not served, and nothing
+    /// is measured. The process must have called ``SegmentsMetrics/bootstrap()``.
+    public var metricsEndpoint: MetricsEndpoint?
 
     /// Creates a configuration.
     /// - Parameters:

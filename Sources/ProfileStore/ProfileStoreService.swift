@@ -1,5 +1,6 @@
 import DaemonSupport
 import Logging
+import SegmentsMetrics
 import SegmentsRPC
 import SegmentsWire
 import ServiceLifecycle
@@ -34,6 +35,7 @@ public final class ProfileStoreService: Service {
     /// - Throws: ``ProfileStoreError`` when the database cannot be opened, `RPCServerError` when
     ///   the socket cannot be owned.
     public func run() async throws {
+        ProcessVitals.markStart()
         let database = try StoreDatabase(configuration: self.configuration, logger: self.logger)
         self.logger.info(
             "profile store opened",
@@ -47,7 +49,8 @@ public final class ProfileStoreService: Service {
         let headFile = DefaultSocketPaths.headFile(ofStoreSocket: self.configuration.server.socketPath)
         let server = RPCServer(
             configuration: self.configuration.server,
-            router: Self.router(database),
+            router: self.configuration.metricsEndpoint == nil
+                ? Self.router(database) : Self.router(database).instrumented(),
             logger: self.logger,
             onListening: {
                 // Only once the socket is ours: a second instance must not publish a head.
@@ -66,6 +69,11 @@ public final class ProfileStoreService: Service {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await server.run() }
                 group.addTask { await cancelWhenGracefulShutdown { await self.releaseExpiredHolds(database) } }
+                if let endpoint = self.configuration.metricsEndpoint {
+                    let metrics = StoreMetrics(database: database)
+                    let server = MetricsServer(endpoint: endpoint, logger: self.logger) { await metrics.collect() }
+                    group.addTask { try await server.run() }
+                }
                 try await group.waitForAll()
             }
         } catch {

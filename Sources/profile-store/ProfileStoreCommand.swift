@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import ProfileStore
 import SegmentLanguage
+import SegmentsMetrics
 import SegmentsRPC
 import SegmentsWire
 
@@ -17,7 +18,7 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             Every flag may also be given as an environment variable: PROFILE_STORE_SOCKET, \
             PROFILE_STORE_DATA_DIR, PROFILE_STORE_MANUAL_CLOCK, PROFILE_STORE_DURABILITY, \
             PROFILE_STORE_LOG_LEVEL, PROFILE_STORE_MAX_FRAME_BYTES, PROFILE_STORE_IDLE_TIMEOUT, \
-            PROFILE_STORE_SUBSCRIBER_EXPIRY. \
+            PROFILE_STORE_SUBSCRIBER_EXPIRY, PROFILE_STORE_METRICS. \
             A flag wins over its variable.
             """,
         version: ProfileStoreService.version
@@ -55,6 +56,14 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             """
     )
     var subscriberExpiry: Int?
+
+    @Option(
+        help: """
+            Serve Prometheus metrics over HTTP at http://HOST:PORT/metrics, e.g. 127.0.0.1:9464 (no authentication: \
+            keep it on loopback). Default: off, and nothing is measured.
+            """
+    )
+    var metrics: String?
 
     mutating func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -108,6 +117,14 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             durability: durability
         )
         if let expiry { configuration.feedSubscriberExpiry = .seconds(expiry) }
+        if let text = setting(self.metrics, "PROFILE_STORE_METRICS") {
+            do {
+                configuration.metricsEndpoint = try MetricsEndpoint(parsing: text)
+            } catch {
+                throw ValidationError("--metrics: \(error.message)")
+            }
+            SegmentsMetrics.bootstrap()
+        }
 
         let notifier = SystemdNotifier(environment: environment)
         let service = ProfileStoreService(configuration: configuration, logger: logger) {

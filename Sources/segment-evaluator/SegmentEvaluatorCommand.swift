@@ -3,6 +3,7 @@ import DaemonSupport
 import Foundation
 import Logging
 import SegmentEvaluator
+import SegmentsMetrics
 import SegmentsRPC
 import SegmentsWire
 
@@ -17,7 +18,7 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
             SEGMENT_EVALUATOR_SOCKET, SEGMENT_EVALUATOR_DATA_DIR, SEGMENT_EVALUATOR_SHARD, \
             SEGMENT_EVALUATOR_LOG_LEVEL, SEGMENT_EVALUATOR_STALL_TIMEOUT_MS, SEGMENT_EVALUATOR_WEBHOOK_RETRY_BASE_MS, \
             SEGMENT_EVALUATOR_WEBHOOK_RETRY_CAP_MS, SEGMENT_EVALUATOR_WEBHOOK_TIMEOUT_MS, \
-            SEGMENT_EVALUATOR_WEBHOOK_BATCH. A flag wins over its variable.
+            SEGMENT_EVALUATOR_WEBHOOK_BATCH, SEGMENT_EVALUATOR_METRICS. A flag wins over its variable.
             """,
         version: "0.1.0"
     )
@@ -71,6 +72,14 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("webhook-batch"), help: "Most transitions per webhook request. Default 100.")
     var webhookBatch: Int?
 
+    @Option(
+        help: """
+            Serve Prometheus metrics over HTTP at http://HOST:PORT/metrics, e.g. 127.0.0.1:9464 (no authentication: \
+            keep it on loopback). Default: off, and nothing is measured.
+            """
+    )
+    var metrics: String?
+
     mutating func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         func setting(_ flag: String?, _ variable: String) -> String? {
@@ -121,6 +130,14 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
                 throw ValidationError("--state-interval-ms '\(text)' must be a whole number ≥ 100")
             }
             configuration.stateSaveInterval = .milliseconds(ms)
+        }
+        if let text = setting(self.metrics, "SEGMENT_EVALUATOR_METRICS") {
+            do {
+                configuration.metricsEndpoint = try MetricsEndpoint(parsing: text)
+            } catch {
+                throw ValidationError("--metrics: \(error.message)")
+            }
+            SegmentsMetrics.bootstrap()
         }
         let notifier = SystemdNotifier(environment: environment)
         let service = SegmentEvaluatorService(configuration: configuration, logger: logger) {

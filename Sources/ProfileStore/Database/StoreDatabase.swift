@@ -88,7 +88,8 @@ final class StoreDatabase: Sendable {
                 headSeq: headSeq
             ),
             notifier: self.notifier,
-            logger: logger
+            logger: logger,
+            metrics: configuration.metricsEndpoint == nil ? nil : StoreWriter.Metrics()
         )
     }
 

@@ -1,3 +1,4 @@
+import CoreMetrics
 import DaemonSupport
 import Logging
 import NIOPosix
@@ -31,11 +32,25 @@ final class StoreWriter: @unchecked Sendable {
     private let queue = Mutex(Queue())
     private let notifier: ProgressNotifier
     private let logger: Logger
+    private let metrics: Metrics?
 
-    init(transaction: WriteTransaction, notifier: ProgressNotifier, logger: Logger) {
+    /// The writer's instruments, when the store serves metrics.
+    struct Metrics: Sendable {
+        /// Time of each group commit's `COMMIT` statement (the write to disk, with its fsync in `full` durability).
+        let commit = CoreMetrics.Timer(label: "segments_store_sqlite_commit_seconds")
+        /// Writes (jobs) committed, and refused or failed.
+        let writes = CoreMetrics.Counter(label: "segments_store_writes_total", dimensions: [("outcome", "committed")])
+        let refused = CoreMetrics.Counter(label: "segments_store_writes_total", dimensions: [("outcome", "refused")])
+        let failed = CoreMetrics.Counter(label: "segments_store_writes_total", dimensions: [("outcome", "failed")])
+        /// Change-log entries written.
+        let entries = CoreMetrics.Counter(label: "segments_store_log_entries_total")
+    }
+
+    init(transaction: WriteTransaction, notifier: ProgressNotifier, logger: Logger, metrics: Metrics? = nil) {
         self.transaction = transaction
         self.notifier = notifier
         self.logger = logger
+        self.metrics = metrics
         self.thread = NIOThreadPool(numberOfThreads: 1)
         self.thread.start()
     }
@@ -135,7 +150,15 @@ final class StoreWriter: @unchecked Sendable {
                 }
             }
             try transaction.userIndex.flushIfNeeded(headSeq: transaction.headSeq, in: connection)
+            let commitStart = ContinuousClock.now
             try connection.cachedStatement("COMMIT").execute()
+            if let metrics = self.metrics {
+                let took = (ContinuousClock.now - commitStart).components
+                metrics.commit.recordNanoseconds(took.seconds * 1_000_000_000 + took.attoseconds / 1_000_000_000)
+                metrics.writes.increment(by: Int64(succeeded.count))
+                metrics.refused.increment(by: Int64(jobs.count - succeeded.count))
+                metrics.entries.increment(by: Int64(transaction.headSeq - startSeq))
+            }
         } catch {
             if connection.isInTransaction {
                 try? connection.cachedStatement("ROLLBACK").execute()
@@ -152,6 +175,7 @@ final class StoreWriter: @unchecked Sendable {
                 )
             }
             self.logger.error("commit failed", metadata: ["error": "\(error)"])
+            self.metrics?.failed.increment(by: Int64(succeeded.count))
             let failure = ProfileStoreError(.storage, "commit failed: \(error)")
             for job in succeeded {
                 job.fail(failure)

@@ -94,6 +94,8 @@ final class EvaluatorCore: Sendable {
         var scheduledWakeups = 0
         /// The earliest wake-up, ms since the Unix epoch.
         var nextDueMs: Int64?
+        /// Users re-evaluated at their due instant since the engine was created or restored.
+        var dueWakeups = 0
     }
 
     private let published = Mutex(Figures())
@@ -113,9 +115,18 @@ final class EvaluatorCore: Sendable {
     let shardIndex: UInt32
     let shardCount: UInt32
     let logger: Logger
+    /// Counts written transitions when the evaluator serves metrics.
+    let transitionMetrics: TransitionMetrics?
 
-    init(log: TransitionLog, shardIndex: UInt32, shardCount: UInt32, logger: Logger) {
+    init(
+        log: TransitionLog,
+        shardIndex: UInt32,
+        shardCount: UInt32,
+        logger: Logger,
+        transitionMetrics: TransitionMetrics? = nil
+    ) {
         self.log = log
+        self.transitionMetrics = transitionMetrics
         self.shardIndex = shardIndex
         self.shardCount = shardCount
         self.logger = logger
@@ -234,11 +245,10 @@ final class EvaluatorCore: Sendable {
             let takeStart = clock.now
             let batch = self.state.withLock { state in self.takePersistBatch(&state, includingState: includingState) }
             if batch.write?.engineState != nil {
-                let took = (clock.now - takeStart).components
-                let nanoseconds = took.seconds * 1_000_000_000 + took.attoseconds / 1_000_000_000
-                self.stateTakeNanoseconds.store(nanoseconds, ordering: .relaxed)
+                self.stateTakeNanoseconds.store(Self.nanoseconds(clock.now - takeStart), ordering: .relaxed)
             }
             if let write = batch.write {
+                let commitStart = clock.now
                 do throws(SegmentEvaluatorError) {
                     try self.log.append(write.transitions, checkpointSeq: write.checkpointSeq)
                 } catch {
@@ -254,6 +264,10 @@ final class EvaluatorCore: Sendable {
                     throw error
                 }
                 self.transitionsRecordedCount.add(UInt64(write.transitions.count), ordering: .relaxed)
+                if let metrics = self.transitionMetrics {
+                    metrics.recordCommit(nanoseconds: Self.nanoseconds(clock.now - commitStart))
+                    metrics.record(write.transitions)
+                }
                 // Only now: the saved state must never be ahead of the recorded transitions.
                 if let engineState = write.engineState {
                     self.log.engineState.save(engineState, atSeq: write.checkpointSeq)
@@ -262,6 +276,11 @@ final class EvaluatorCore: Sendable {
             self.transitions.publish(headSeq: self.log.headSeq)
             self.applied.publish(headSeq: batch.visibleSeq)
         }
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let parts = duration.components
+        return parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
     }
 
     /// Persists with the engine's state and waits until that state is written (shutdown).
@@ -334,7 +353,8 @@ final class EvaluatorCore: Sendable {
             users: engine.userCount,
             segments: engine.segmentCount,
             scheduledWakeups: engine.scheduledWakeupCount,
-            nextDueMs: engine.nextDueMs()
+            nextDueMs: engine.nextDueMs(),
+            dueWakeups: engine.statistics.dueWakeups
         )
         self.published.withLock { $0 = figures }
     }

@@ -1,3 +1,4 @@
+import SegmentsMetrics
 import SegmentsRPC
 
 /// How a segment evaluator runs.
@@ -26,6 +27,9 @@ public struct SegmentEvaluatorConfiguration: Sendable {
     public var stateSaveInterval: Duration = .seconds(2)
     /// Webhook delivery: back-off, timeouts, batch size. Default: see ``WebhookDeliveryConfiguration``.
     public var webhooks = WebhookDeliveryConfiguration()
+    /// Where to serve Prometheus metrics over HTTP (`GET /metrics`); `nil` (the default): not served, and nothing
+    /// is measured. The process must have called ``SegmentsMetrics/bootstrap()``.
+    public var metricsEndpoint: MetricsEndpoint?
 
     /// Creates a configuration.
     public init(

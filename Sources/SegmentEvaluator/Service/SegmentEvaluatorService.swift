@@ -1,5 +1,6 @@
 import DaemonSupport
 import Logging
+import SegmentsMetrics
 import SegmentsRPC
 import ServiceLifecycle
 
@@ -41,7 +42,8 @@ public final class SegmentEvaluatorService: Service {
             log: log,
             shardIndex: self.configuration.shardIndex,
             shardCount: self.configuration.shardCount,
-            logger: self.logger
+            logger: self.logger,
+            transitionMetrics: self.configuration.metricsEndpoint == nil ? nil : TransitionMetrics()
         )
         let restored = core.restore()
         let webhooks = try WebhookLedger(directory: self.configuration.dataDirectory)
@@ -59,7 +61,7 @@ public final class SegmentEvaluatorService: Service {
         WebhookRoutes.register(in: &router, ledger: webhooks, core: core, configuration: self.configuration)
         let server = RPCServer(
             configuration: self.configuration.server,
-            router: router,
+            router: self.configuration.metricsEndpoint == nil ? router : router.instrumented(),
             logger: self.logger,
             onListening: self.onReady
         )
@@ -83,6 +85,11 @@ public final class SegmentEvaluatorService: Service {
             group.addTask { await cancelWhenGracefulShutdown { await dispatcher.run() } }
             group.addTask {
                 await cancelWhenGracefulShutdown { await Self.sampleStoreHead(into: core.lag, from: storeHead) }
+            }
+            if let endpoint = self.configuration.metricsEndpoint {
+                let metrics = EvaluatorMetrics(core: core, webhooks: webhooks, storeHead: storeHead)
+                let server = MetricsServer(endpoint: endpoint, logger: self.logger) { await metrics.collect() }
+                group.addTask { try await server.run() }
             }
             try await group.waitForAll()
         }

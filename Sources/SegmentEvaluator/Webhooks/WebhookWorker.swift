@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CoreMetrics
 import DaemonSupport
 import Logging
 import NIOCore
@@ -56,6 +57,10 @@ struct WebhookWorker: Sendable {
     func run() async {
         var logger = self.logger
         logger[metadataKey: "webhook"] = "\(self.endpoint.id)"
+        let failures = CoreMetrics.Counter(
+            label: "segments_evaluator_webhook_failures_total",
+            dimensions: [("webhook", self.endpoint.id)]
+        )
         var state: WebhookDeliveryState
         while true {
             do throws(SegmentEvaluatorError) {
@@ -129,6 +134,7 @@ struct WebhookWorker: Sendable {
                 payload = nil
                 await self.save(state, logger: logger)
             case .failed(let reason):
+                failures.increment()
                 state.failedAttempts &+= 1
                 let delay = self.configuration.retryDelay(afterFailures: state.failedAttempts)
                 state.lastError = reason

@@ -33,7 +33,7 @@ public struct RPCRouter: Sendable {
         case serverStream(@Sendable (Data, RPCStreamSink, RPCCallContext) async throws -> Void)
     }
 
-    private(set) var handlers: [String: Handler] = [:]
+    var handlers: [String: Handler] = [:]
 
     /// Creates an empty router.
     public init() {}

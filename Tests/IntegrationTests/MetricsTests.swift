@@ -1,0 +1,150 @@
+import Foundation
+import SegmentsTesting
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Prometheus metrics served by the real daemons with `--metrics`: names, labels and values that move as writes,
+/// reads and transitions happen, and clear refusals of bad addresses and paths.
+@Suite struct MetricsTests {
+    /// A TCP port on loopback that nothing listens on (bound and released at once).
+    private static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw DaemonProcessError(message: "socket() failed") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(descriptor, generic, length) == 0 && getsockname(descriptor, generic, &length) == 0
+            }
+        }
+        guard bound else { throw DaemonProcessError(message: "cannot bind a loopback port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    private static func get(_ url: String, method: String = "GET") async throws -> (status: Int, body: String) {
+        var request = URLRequest(url: try #require(URL(string: url)))
+        request.httpMethod = method
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    /// The value of the sample `series` (name with its labels as exposed, e.g. `a_total{kind="x"}`), if present.
+    private static func value(_ series: String, in exposition: String) -> Double? {
+        for line in exposition.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1))
+        }
+        return nil
+    }
+
+    @Test func bothDaemonsServeMetricsThatMoveWithTheWork() async throws {
+        let (storePort, evaluatorPort) = (try Self.freePort(), try Self.freePort())
+        let options = DaemonPair.Options(
+            evaluatorArguments: ["--metrics", "127.0.0.1:\(evaluatorPort)"],
+            storeArguments: ["--metrics", "127.0.0.1:\(storePort)"]
+        )
+        try await DaemonPair.with(options: options) { pair in
+            let storeURL = "http://127.0.0.1:\(storePort)/metrics"
+            let evaluatorURL = "http://127.0.0.1:\(evaluatorPort)/metrics"
+            var scrape = try await Self.get(storeURL)
+            #expect(scrape.status == 200)
+            #expect(scrape.body.contains("# TYPE segments_store_log_head_seq gauge"))
+            #expect(Self.value("segments_store_log_head_seq", in: scrape.body) == 0)
+            #expect((Self.value("process_resident_memory_bytes", in: scrape.body) ?? 0) > 1_000_000)
+
+            try await pair.segclientOK(["profile", "set", "u1", #"{"plan":"pro"}"#])
+            try await pair.segclientOK(["track", "u1", "page_view"])
+            try await pair.segclientOK(["track", "u2", "page_view"])
+            try await pair.segclientOK(["segment", "create", "recent", "count(page_view within 1h) >= 1"])
+            #expect(try await pair.segclientOK(["check", "u1", "recent"]) == "true\n")
+            let unknown = try await pair.segclient(["check", "u1", "nope"])
+            #expect(unknown.status == 3)
+
+            scrape = try await Self.get(storeURL)
+            #expect(Self.value("segments_store_log_head_seq", in: scrape.body) == 4)
+            // Four writes of the test, and the evaluator's acknowledgements of its durable position.
+            #expect((Self.value(#"segments_store_writes_total{outcome="committed"}"#, in: scrape.body) ?? 0) >= 4)
+            #expect(Self.value("segments_store_log_entries_total", in: scrape.body) == 4)
+            #expect((Self.value("segments_store_sqlite_commit_seconds_count", in: scrape.body) ?? 0) >= 1)
+            #expect(Self.value("segments_store_users", in: scrape.body) == 2)
+            #expect(Self.value("segments_store_events", in: scrape.body) == 2)
+            #expect(
+                Self.value(
+                    #"segments_rpc_duration_seconds_count{method="segments.v1.ProfileStore/TrackEvents"}"#,
+                    in: scrape.body
+                ) == 2
+            )
+            #expect(
+                Self.value(#"segments_rpc_streams_total{method="segments.v1.ProfileStore/Subscribe"}"#, in: scrape.body)
+                    ?? 0 >= 1
+            )
+            #expect(scrape.body.contains(#"segments_store_feed_subscriber_durable_seq{subscriber="segment-evaluator"#))
+
+            scrape = try await Self.get(evaluatorURL)
+            #expect(scrape.status == 200)
+            #expect(Self.value("segments_evaluator_applied_seq", in: scrape.body) == 4)
+            #expect(Self.value("segments_evaluator_store_head_seq", in: scrape.body) == 4)
+            #expect(Self.value("segments_evaluator_lag_entries", in: scrape.body) == 0)
+            #expect(Self.value("segments_evaluator_lag_seconds", in: scrape.body) == 0)
+            #expect(Self.value("segments_evaluator_users", in: scrape.body) == 2)
+            #expect(Self.value("segments_evaluator_segments", in: scrape.body) == 1)
+            #expect(Self.value("segments_evaluator_scheduled_wakeups", in: scrape.body) == 2)
+            #expect(Self.value("segments_evaluator_events_applied_total", in: scrape.body) == 2)
+            #expect(
+                Self.value(#"segments_evaluator_transitions_total{segment="recent",kind="enter"}"#, in: scrape.body)
+                    == 2
+            )
+            #expect(
+                Self.value(
+                    #"segments_rpc_duration_seconds_count{method="segments.v1.Evaluator/Check"}"#,
+                    in: scrape.body
+                ) == 1
+            )
+            #expect(
+                Self.value(
+                    #"segments_rpc_failures_total{method="segments.v1.Evaluator/Check",code="NOT_FOUND"}"#,
+                    in: scrape.body
+                ) == 1
+            )
+
+            // Time alone: the hour passes, both users leave, and the wake-ups are counted.
+            try await pair.segclientOK(["clock", "advance", "2h"])
+            #expect(try await pair.segclientOK(["check", "u1", "recent"]) == "false\n")
+            scrape = try await Self.get(evaluatorURL)
+            #expect(
+                Self.value(#"segments_evaluator_transitions_total{segment="recent",kind="exit"}"#, in: scrape.body)
+                    == 2
+            )
+            #expect((Self.value("segments_evaluator_due_wakeups_total", in: scrape.body) ?? 0) >= 2)
+            #expect(Self.value("segments_evaluator_scheduled_wakeups", in: scrape.body) == 0)
+
+            let missing = try await Self.get("http://127.0.0.1:\(evaluatorPort)/other")
+            #expect(missing.status == 404)
+            let posted = try await Self.get(storeURL, method: "POST")
+            #expect(posted.status == 405)
+        }
+    }
+
+    @Test func aBadMetricsAddressIsRefusedAtStart() async throws {
+        try await TemporaryDirectory.with { directory in
+            for (text, reason) in [
+                ("9464", "expected HOST:PORT"), ("127.0.0.1:0x", "the port must be a number from 1 to 65535"),
+                ("::1:9464", "an IPv6 address must be written [ADDRESS]:PORT"),
+            ] {
+                let result = try await CommandResult.run(
+                    BuiltProducts.path(of: "profile-store"),
+                    ["--socket", directory + "/store.sock", "--data-dir", directory + "/data", "--metrics", text],
+                    environment: [:]
+                )
+                #expect(result.status != 0)
+                #expect(result.stderr.contains("metrics address '\(text)': \(reason)"), "\(result.stderr)")
+            }
+        }
+    }
+}
