@@ -104,9 +104,10 @@ import Testing
             result = try await segclient(["clock", "advance", "3 days"], nil)
             #expect(result.status != 0)
 
+            // `status` is a health check: 1 for anything unreachable, with the reason.
             result = try await segclient(["status", "--store", "/nonexistent/store.sock"], nil)
-            #expect(result.status == 4)
-            #expect(result.stderr.contains("cannot connect to /nonexistent/store.sock"))
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("the store at /nonexistent/store.sock is unreachable: cannot connect"))
         }
     }
 

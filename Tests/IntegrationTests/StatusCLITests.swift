@@ -31,8 +31,8 @@ import Testing
 
             let status = try self.statusJSON(try await pair.segclientOK(["status", "--json", "--max-lag", "0"]))
             #expect(status["healthy"] as? Bool == true)
-            let store = try #require(status["store"] as? [String: Any])
-            #expect(store["head_seq"] as? Int == 3)
+            #expect(status["store_reachable"] as? Bool == true)
+            #expect(status["head_seq"] as? Int == 3)
             let shard = try #require(try self.shards(status).first)
             #expect(shard["reachable"] as? Bool == true)
             #expect(shard["applied_seq"] as? Int == 3)

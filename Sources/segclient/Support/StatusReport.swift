@@ -138,14 +138,14 @@ struct StatusReport {
         return lines
     }
 
-    /// The report for scripts.
+    /// The report for scripts: the store's fields at the top level (as `status --json` printed before it showed the
+    /// evaluators), then `evaluators`, `healthy` and `problems`.
     func json(maxLag: LagLimit?) -> JSONValue {
-        let store: JSONValue
+        var fields: [(key: String, value: JSONValue)] = [("store_socket", .string(self.storeSocketPath))]
         switch self.store {
         case .success(let info):
-            store = .object([
-                ("socket", .string(self.storeSocketPath)),
-                ("reachable", .bool(true)),
+            fields += [
+                ("store_reachable", .bool(true)),
                 ("head_seq", .number(Double(info.headSeq))),
                 ("now", .string(Output.time(info.nowMs))),
                 ("manual_clock", .bool(info.manualClock)),
@@ -166,12 +166,9 @@ struct StatusReport {
                         }
                     )
                 ),
-            ])
+            ]
         case .failure(let error):
-            store = .object([
-                ("socket", .string(self.storeSocketPath)), ("reachable", .bool(false)),
-                ("error", .string(error.message)),
-            ])
+            fields += [("store_reachable", .bool(false)), ("store_error", .string(error.message))]
         }
         let shards = self.shards.enumerated().map { index, shard -> JSONValue in
             switch shard.status {
@@ -207,11 +204,12 @@ struct StatusReport {
             }
         }
         let problems = self.problems(maxLag: maxLag)
-        return .object([
-            ("store", store),
-            ("evaluators", .array(shards)),
-            ("healthy", .bool(problems.isEmpty)),
-            ("problems", .array(problems.map(JSONValue.string))),
-        ])
+        return .object(
+            fields + [
+                ("evaluators", .array(shards)),
+                ("healthy", .bool(problems.isEmpty)),
+                ("problems", .array(problems.map(JSONValue.string))),
+            ]
+        )
     }
 }
