@@ -29,6 +29,7 @@ var package = Package(
         .executable(name: "segment-evaluator", targets: ["segment-evaluator"]),
         .executable(name: "segclient", targets: ["segclient"]),
         .executable(name: "segbench", targets: ["segbench"]),
+        .executable(name: "segments-console", targets: ["segments-console"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -41,6 +42,7 @@ var package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // MARK: - System libraries
@@ -116,6 +118,18 @@ var package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        /// The web console: pages over the client library, served by Hummingbird.
+        .target(
+            name: "SegmentsConsole",
+            dependencies: [
+                "SegmentsClient", "SegmentLanguage", "SegmentsJSON",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -210,6 +224,15 @@ var package = Package(
             name: "profile-store",
             dependencies: [
                 "ProfileStore", "DaemonSupport", "SegmentsRPC", "SegmentsWire", "SegmentLanguage", "SegmentsMetrics",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "segments-console",
+            dependencies: [
+                "SegmentsConsole", "SegmentsClient", "DaemonSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

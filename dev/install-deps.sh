@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Segments needs to build, run and test, if any is missing.
 set -euo pipefail
+# With --test: also what only the tests use (Chromium drives the web console's pages).
 packages=(libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler systemd)
+if [ "${1:-}" = "--test" ]; then
+    packages+=(chromium)
+fi
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -4,7 +4,7 @@
 # compiler warning in this repository's code) and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dev/install-deps.sh
+dev/install-deps.sh --test
 dev/check-generated-code.sh
 
 echo "== format (swift format lint --strict, the repository's .swift-format)" >&2

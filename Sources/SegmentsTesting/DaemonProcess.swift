@@ -26,6 +26,29 @@ public final class DaemonProcess: @unchecked Sendable {
         environment: [String: String] = [:],
         timeout: Duration = .seconds(60)
     ) async throws -> DaemonProcess {
+        try await Self.start(
+            executable,
+            arguments: arguments,
+            logPath: logPath,
+            environment: environment,
+            timeout: timeout,
+            listening: "on \(socketPath)"
+        ) {
+            UnixSocketProbe.canConnect(to: socketPath)
+        }
+    }
+
+    /// Starts `executable` and waits until `isReady` says it serves (e.g. a TCP port accepts connections).
+    /// - Parameter listening: what it listens on, for the error when it does not in time.
+    public static func start(
+        _ executable: String,
+        arguments: [String],
+        logPath: String,
+        environment: [String: String] = [:],
+        timeout: Duration = .seconds(60),
+        listening: String,
+        isReady: () -> Bool
+    ) async throws -> DaemonProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -43,13 +66,13 @@ public final class DaemonProcess: @unchecked Sendable {
             if !process.isRunning {
                 throw DaemonProcessError(message: "\(executable) exited early: \(daemon.log)")
             }
-            if UnixSocketProbe.canConnect(to: socketPath) {
+            if isReady() {
                 return daemon
             }
             try await Task.sleep(for: .milliseconds(20))
         }
         daemon.kill()
-        throw DaemonProcessError(message: "\(executable) did not listen on \(socketPath) in time: \(daemon.log)")
+        throw DaemonProcessError(message: "\(executable) did not listen \(listening) in time: \(daemon.log)")
     }
 
     /// What the daemon wrote to standard error so far.

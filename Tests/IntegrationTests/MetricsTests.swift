@@ -2,37 +2,12 @@ import Foundation
 import SegmentsTesting
 import Testing
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
-
 /// Prometheus metrics served by the real daemons with `--metrics`: names, labels and values that move as writes,
 /// reads and transitions happen, and clear refusals of bad addresses and paths.
 @Suite struct MetricsTests {
-    /// A TCP port on loopback that nothing listens on (bound and released at once).
-    private static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw DaemonProcessError(message: "socket() failed") }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-                bind(descriptor, generic, length) == 0 && getsockname(descriptor, generic, &length) == 0
-            }
-        }
-        guard bound else { throw DaemonProcessError(message: "cannot bind a loopback port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     private static func get(_ url: String, method: String = "GET") async throws -> (status: Int, body: String) {
-        var request = URLRequest(url: try #require(URL(string: url)))
-        request.httpMethod = method
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+        let answer = try await HTTPFetch.send(url, method: method)
+        return (answer.status, answer.body)
     }
 
     /// The value of the sample `series` (name with its labels as exposed, e.g. `a_total{kind="x"}`), if present.
@@ -44,7 +19,7 @@ import FoundationNetworking
     }
 
     @Test func bothDaemonsServeMetricsThatMoveWithTheWork() async throws {
-        let (storePort, evaluatorPort) = (try Self.freePort(), try Self.freePort())
+        let (storePort, evaluatorPort) = (try LoopbackPort.free(), try LoopbackPort.free())
         let options = DaemonPair.Options(
             evaluatorArguments: ["--metrics", "127.0.0.1:\(evaluatorPort)"],
             storeArguments: ["--metrics", "127.0.0.1:\(storePort)"]

@@ -107,6 +107,24 @@ import Testing
         }
     }
 
+    /// A shard that accepts the connection but never answers (paused) is reported unreachable after `--timeout`,
+    /// not waited for.
+    @Test func aShardThatDoesNotAnswerIsUnreachableAfterTheTimeout() async throws {
+        try await DaemonPair.with { pair in
+            pair.pauseEvaluator(true)
+            defer { pair.pauseEvaluator(false) }
+            let started = ContinuousClock.now
+            let result = try await pair.segclient(["status", "--timeout", "300ms"])
+            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(result.status == 1)
+            #expect(result.stdout.contains("change log head: 0"))
+            #expect(result.stderr.contains("evaluator shard 0 at \(pair.evaluatorSocket) is unreachable"))
+            let refused = try await pair.segclient(["status", "--timeout", "never"])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("--timeout 'never' must be a duration"))
+        }
+    }
+
     @Test func topPrintsOneLinePerShardWithRates() async throws {
         try await DaemonPair.with { pair in
             try await pair.segclientOK(["track", "u1", "page_view"])

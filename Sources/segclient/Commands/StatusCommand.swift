@@ -25,9 +25,17 @@ struct StatusCommand: AsyncParsableCommand {
         }
     )
     var maxLag: StatusReport.LagLimit?
+    @Option(help: "How long to wait for each daemon's answer (5s, 500ms); one that does not answer is unreachable.")
+    var timeout = "5s"
+
+    func validate() throws {
+        _ = try StatusReport.timeout(self.timeout)
+    }
 
     func run() async throws {
-        let client = SegmentsClient(configuration: self.connection.configuration())
+        var configuration = self.connection.configuration()
+        configuration.options.requestTimeout = try StatusReport.timeout(self.timeout)
+        let client = SegmentsClient(configuration: configuration)
         let report = await StatusReport.read(from: client)
         await client.close()
         let problems = report.problems(maxLag: self.maxLag)

@@ -16,18 +16,23 @@ struct TopCommand: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "Time between refreshes (1s, 500ms).") var interval = "1s"
     @Option(help: "Stop after this many refreshes (0: until interrupted).") var count = 0
+    @Option(help: "How long to wait for each daemon's answer (5s, 500ms); one that does not answer is unreachable.")
+    var timeout = "5s"
 
     func validate() throws {
         guard let ms = DurationText.milliseconds(self.interval), ms >= 100 else {
             throw ValidationError("--interval '\(self.interval)' must be a duration of at least 100ms, e.g. 1s")
         }
         guard self.count >= 0 else { throw ValidationError("--count must not be negative") }
+        _ = try StatusReport.timeout(self.timeout)
     }
 
     func run() async throws {
         let intervalMs = DurationText.milliseconds(self.interval) ?? 1000
         let terminal = isatty(STDOUT_FILENO) == 1
-        let client = SegmentsClient(configuration: self.connection.configuration())
+        var configuration = self.connection.configuration()
+        configuration.options.requestTimeout = try StatusReport.timeout(self.timeout)
+        let client = SegmentsClient(configuration: configuration)
         do {
             try await self.refresh(client, everyMs: intervalMs, redrawing: terminal)
             await client.close()

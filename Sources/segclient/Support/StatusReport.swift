@@ -1,3 +1,4 @@
+import ArgumentParser
 import SegmentsClient
 import SegmentsJSON
 
@@ -37,6 +38,14 @@ struct StatusReport {
     var storeSocketPath: String
     var store: Result<SegmentsStoreInfo, SegmentsClientError>
     var shards: [Shard]
+
+    /// Parses `--timeout`: a duration of at least 10 ms.
+    static func timeout(_ text: String) throws -> Duration {
+        guard let ms = DurationText.milliseconds(text), ms >= 10 else {
+            throw ValidationError("--timeout '\(text)' must be a duration of at least 10ms, e.g. 5s")
+        }
+        return .milliseconds(ms)
+    }
 
     /// Reads the store and every shard concurrently.
     static func read(from client: SegmentsClient) async -> StatusReport {
