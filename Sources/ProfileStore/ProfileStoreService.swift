@@ -108,6 +108,9 @@ public final class ProfileStoreService: Service {
         router.register(ProfileStoreAPI.getProfile) { request, _ in
             try await Self.mapped { try await database.getProfile(request.userID) }
         }
+        router.register(ProfileStoreAPI.listUserEvents) { request, _ in
+            try await Self.mapped { try await database.recentEvents(request) }
+        }
         router.register(ProfileStoreAPI.deleteProfile) { request, _ in
             try await Self.mapped { try await database.deleteProfile(request.userID) }
         }

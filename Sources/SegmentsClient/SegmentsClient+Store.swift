@@ -49,6 +49,25 @@ extension SegmentsClient {
         )
     }
 
+    /// A user's most recently stored events, newest first (in the order the store accepted them), each with the
+    /// instant it happened.
+    /// - Parameter limit: most events returned, 1 to 1000.
+    /// - Throws: ``SegmentsClientError`` `notFound` when the user does not exist.
+    public func recentEvents(of userID: String, limit: Int = 50) async throws(SegmentsClientError) -> [SegmentsEvent] {
+        var request = Segments_V1_ListUserEventsRequest()
+        request.userID = userID
+        request.limit = UInt32(min(max(limit, 1), 1000))
+        return try await self.callStore(ProfileStoreAPI.listUserEvents, request).events.map { event in
+            SegmentsEvent(
+                userID: event.userID,
+                name: event.name,
+                atMs: event.atMs,
+                properties: event.properties.compactMapValues(SegmentsValue.init(wire:)),
+                id: event.eventID.isEmpty ? nil : event.eventID
+            )
+        }
+    }
+
     /// Forgets a user: attributes, events and memberships.
     @discardableResult
     public func deleteProfile(_ userID: String) async throws(SegmentsClientError) -> SegmentsWriteResult {

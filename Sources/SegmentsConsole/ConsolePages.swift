@@ -189,7 +189,7 @@ struct ConsolePages: Sendable {
             let profile = try await self.client.profile(userID)
             let memberships = try await self.client.segments(of: userID)
             let history = try await self.client.history(ofUser: userID, limit: 50)
-            let events: [SegmentsEvent] = []
+            let events = try await self.client.recentEvents(of: userID, limit: 20)
             let attributes = profile.attributes.keys.sorted().map { key in
                 "<tr><td>\(HTML.escape(key))</td><td><code>\(HTML.escape(Self.text(profile.attributes[key]!)))</code></td></tr>"
             }.joined()
@@ -247,8 +247,10 @@ struct ConsolePages: Sendable {
 
     private static func tree(_ node: SegmentsExplanation.Node) -> String {
         let children = node.children.isEmpty ? "" : "<ul>\(node.children.map(Self.tree).joined())</ul>"
+        // Colour only truth values; an attribute's or an aggregate's value is not a verdict.
+        let verdict = node.value == "true" || node.value == "false" ? node.value : "value"
         return """
-            <li><code>\(HTML.escape(node.text))</code> = <span class="\(node.result)">\(HTML.escape(node.value))</span>\
+            <li><code>\(HTML.escape(node.text))</code> = <span class="\(verdict)">\(HTML.escape(node.value))</span>\
             \(children)</li>
             """
     }

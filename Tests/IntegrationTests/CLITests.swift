@@ -33,6 +33,36 @@ import Testing
         }
     }
 
+    @Test func profileEventsListsAUsersNewestEventsFirst() async throws {
+        try await self.withStoreProcess { _, segclient in
+            _ = try await segclient(["track", "u1", "page_view", "--at", "2026-10-30T10:00:00Z"], nil)
+            _ = try await segclient(["track", "u2", "page_view"], nil)
+            _ = try await segclient(["track", "u1", "purchase", "--props", #"{"amount":42.5}"#, "--id", "e-1"], nil)
+            _ = try await segclient(["track", "u1", "purchase", "--id", "e-1"], nil)  // a duplicate: not stored
+            var result = try await segclient(["profile", "events", "u1"], nil)
+            #expect(result.status == 0)
+            #expect(
+                result.stdout
+                    == "2026-11-01T00:00:00Z  purchase  amount=42.5\n2026-10-30T10:00:00Z  page_view\n"
+            )
+            result = try await segclient(["profile", "events", "u1", "--limit", "1", "--json"], nil)
+            #expect(
+                result.stdout
+                    == #"{"user":"u1","event":"purchase","at":"2026-11-01T00:00:00Z","properties":{"amount":42.5},"id":"e-1"}"#
+                    + "\n"
+            )
+            result = try await segclient(["profile", "events", "nobody"], nil)
+            #expect(result.status == 3)
+            #expect(result.stderr == "segclient: no user 'nobody'\n")
+            result = try await segclient(["profile", "events", "u1", "--limit", "0"], nil)
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("--limit must be from 1 to 1000"))
+            _ = try await segclient(["profile", "delete", "u1"], nil)
+            result = try await segclient(["profile", "events", "u1"], nil)
+            #expect(result.status == 3)
+        }
+    }
+
     @Test func profileTrackSegmentAndClockCommands() async throws {
         try await self.withStoreProcess { _, segclient in
             var result = try await segclient(["profile", "set", "u1", #"{"plan":"pro","age":34,"tags":["a"]}"#], nil)

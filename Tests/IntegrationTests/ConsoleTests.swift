@@ -187,6 +187,7 @@ import Testing
                 )
                 #expect(try browser.text(of: "#explain")?.contains("is a member of pro") == true)
                 #expect(try browser.text(of: "#attributes")?.contains("country") == true)
+                #expect(try browser.text(of: "#events")?.contains("page_view") == true)
                 try save("user")
 
                 // The editor: live preview, then a positioned error.

@@ -131,6 +131,39 @@ extension StoreDatabase {
         return response
     }
 
+    /// A user's most recently stored events, newest first: the change-log entries that mention the user, read
+    /// from the newest back until `limit` events are found.
+    ///
+    /// Runs as a job of the writer, which alone holds the newest part of the per-user index (see
+    /// ``DeferredUserIndex``); it writes nothing.
+    func recentEvents(
+        _ request: Segments_V1_ListUserEventsRequest
+    ) async throws(ProfileStoreError) -> Segments_V1_ListUserEventsResponse {
+        try InputValidation.checkUserID(request.userID)
+        let userID = request.userID
+        let limit = request.limit == 0 ? 50 : Int(min(request.limit, 1000))
+        return try await self.writer.write { transaction in
+            let connection = transaction.connection
+            guard let key = try transaction.userKeys.key(for: userID, in: connection) else {
+                throw ProfileStoreError(.notFound, "no user '\(userID)'")
+            }
+            let load = try connection.cachedStatement("SELECT payload FROM change_log WHERE seq = ?")
+            var response = Segments_V1_ListUserEventsResponse()
+            for seq in try transaction.userIndex.entries(ofUser: key, in: connection).reversed() {
+                try load.bind(Int64(seq), at: 1)
+                defer { load.reset() }
+                guard try load.step() else { continue }
+                let entry = try Segments_V1_ChangeEntry(serializedBytes: load.blob(at: 0))
+                guard case .eventsTracked(let tracked) = entry.change else { continue }
+                for event in tracked.events.reversed() where event.userID == userID {
+                    response.events.append(event)
+                    if response.events.count == limit { return response }
+                }
+            }
+            return response
+        }
+    }
+
     /// Forgets a user: attributes, events, event ids and its mentions in earlier change-log
     /// entries, then logs the deletion.
     func deleteProfile(_ userID: String) async throws(ProfileStoreError) -> Segments_V1_WriteResponse {

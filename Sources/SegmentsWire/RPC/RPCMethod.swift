@@ -33,6 +33,11 @@ public enum ProfileStoreAPI {
     public static let getProfile = UnaryMethod<Segments_V1_GetProfileRequest, Segments_V1_GetProfileResponse>(
         service + "GetProfile"
     )
+    public static let listUserEvents = UnaryMethod<
+        Segments_V1_ListUserEventsRequest, Segments_V1_ListUserEventsResponse
+    >(
+        service + "ListUserEvents"
+    )
     public static let deleteProfile = UnaryMethod<Segments_V1_DeleteProfileRequest, Segments_V1_WriteResponse>(
         service + "DeleteProfile"
     )

@@ -3,12 +3,12 @@ import SegmentsClient
 import SegmentsJSON
 import SegmentsNDJSON
 
-/// `segclient profile set|get|delete`.
+/// `segclient profile set|get|events|delete`.
 struct ProfileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profile",
         abstract: "Set, read or delete a user's profile.",
-        subcommands: [Set.self, Get.self, Delete.self]
+        subcommands: [Set.self, Get.self, Events.self, Delete.self]
     )
 }
 
@@ -72,6 +72,48 @@ extension ProfileCommand {
                         Output.line("  (no attributes)")
                     }
                     Output.line("created at seq \(profile.createdSeq), last changed at seq \(profile.updatedSeq)")
+                }
+            }
+        }
+    }
+
+    struct Events: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Print a user's most recently stored events, newest first (one NDJSON import line each with --json)."
+        )
+
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The user id.") var user: String
+        @Option(help: "Most events printed, 1 to 1000.") var limit = 20
+        @Flag(help: "Print one JSON object a line, in the import format.") var json = false
+
+        func validate() throws {
+            guard (1...1000).contains(self.limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+        }
+
+        func run() async throws {
+            try await self.connection.withClient { client in
+                for event in try await client.recentEvents(of: self.user, limit: self.limit) {
+                    let names = event.properties.keys.sorted()
+                    if self.json {
+                        var fields: [(key: String, value: JSONValue)] = [
+                            ("user", .string(event.userID)), ("event", .string(event.name)),
+                            ("at", .string(Output.time(event.atMs ?? 0))),
+                        ]
+                        if !names.isEmpty {
+                            fields.append(
+                                ("properties", .object(names.map { ($0, NDJSONRecords.json(event.properties[$0]!)) }))
+                            )
+                        }
+                        if let id = event.id { fields.append(("id", .string(id))) }
+                        Output.json(.object(fields))
+                    } else {
+                        let properties = names.map { "\($0)=\(Output.text(event.properties[$0]!))" }
+                        Output.line(
+                            ([Output.time(event.atMs ?? 0), event.name] + properties).joined(separator: "  ")
+                        )
+                    }
                 }
             }
         }
