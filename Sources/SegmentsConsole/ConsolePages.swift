@@ -350,14 +350,18 @@ struct ConsolePages: Sendable {
         }
     }
 
+    /// The offending line of an expression with a caret under the error's column.
+    static func pointer(_ error: SegmentLanguageError) -> String {
+        error.sourceLine + "\n" + String(repeating: " ", count: max(0, error.column - 1)) + "^"
+    }
+
     static func positionedError(_ error: SegmentLanguageError) -> JSONValue {
-        let caret = String(repeating: " ", count: max(0, error.column - 1)) + "^"
-        return .object([
+        .object([
             (
                 "error",
                 .object([
                     ("line", .number(Double(error.line))), ("column", .number(Double(error.column))),
-                    ("message", .string(error.message)), ("pointer", .string(error.sourceLine + "\n" + caret)),
+                    ("message", .string(error.message)), ("pointer", .string(Self.pointer(error))),
                 ])
             )
         ])
@@ -376,11 +380,10 @@ struct ConsolePages: Sendable {
         do throws(SegmentLanguageError) {
             _ = try SegmentExpression.parse(expression)
         } catch {
-            let caret = String(repeating: " ", count: max(0, error.column - 1)) + "^"
             return self.editor(
                 name: name,
                 expression: expression,
-                message: "\(error.sourceLine)\n\(caret)\n\(error.message)",
+                message: Self.pointer(error) + "\n" + error.message,
                 status: .badRequest
             )
         }

@@ -11,6 +11,14 @@ public enum SegmentsMetrics {
     /// Makes swift-metrics record into ``registry``, with duration buckets from 25 µs to 10 s (a read over the
     /// socket takes tens of microseconds; a large import's commit, seconds). Call once, at start, and only when
     /// metrics are served: without it every instrument does nothing.
+    /// Parses a daemon's `--metrics HOST:PORT` and installs the backend (``bootstrap()``).
+    /// - Throws: ``MetricsEndpointError`` naming what is wrong with the address.
+    public static func enable(at text: String) throws(MetricsEndpointError) -> MetricsEndpoint {
+        let endpoint = try MetricsEndpoint(parsing: text)
+        Self.bootstrap()
+        return endpoint
+    }
+
     public static func bootstrap() {
         var factory = PrometheusMetricsFactory(registry: Self.registry)
         factory.defaultDurationHistogramBuckets = [

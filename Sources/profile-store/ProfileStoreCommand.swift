@@ -118,12 +118,7 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         )
         if let expiry { configuration.feedSubscriberExpiry = .seconds(expiry) }
         if let text = setting(self.metrics, "PROFILE_STORE_METRICS") {
-            do {
-                configuration.metricsEndpoint = try MetricsEndpoint(parsing: text)
-            } catch {
-                throw ValidationError("--metrics: \(error.message)")
-            }
-            SegmentsMetrics.bootstrap()
+            configuration.metricsEndpoint = try SegmentsMetrics.enable(at: text)
         }
 
         let notifier = SystemdNotifier(environment: environment)

@@ -132,12 +132,7 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
             configuration.stateSaveInterval = .milliseconds(ms)
         }
         if let text = setting(self.metrics, "SEGMENT_EVALUATOR_METRICS") {
-            do {
-                configuration.metricsEndpoint = try MetricsEndpoint(parsing: text)
-            } catch {
-                throw ValidationError("--metrics: \(error.message)")
-            }
-            SegmentsMetrics.bootstrap()
+            configuration.metricsEndpoint = try SegmentsMetrics.enable(at: text)
         }
         let notifier = SystemdNotifier(environment: environment)
         let service = SegmentEvaluatorService(configuration: configuration, logger: logger) {
