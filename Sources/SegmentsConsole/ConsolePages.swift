@@ -134,24 +134,37 @@ struct ConsolePages: Sendable {
             """
     }
 
-    /// The segment against up to 19 others: sizes, members in both, Jaccard index.
+    /// The segment and up to 9 others as a matrix: members on the diagonal, members in both elsewhere (the Jaccard
+    /// index in each cell's title), the segment itself first.
     private func overlapTable(with name: String) async throws(SegmentsClientError) -> String {
-        let others = try await self.client.segments().map(\.name).filter { $0 != name }.prefix(19)
+        let others = try await self.client.segments().map(\.name).filter { $0 != name }.prefix(9)
         guard !others.isEmpty else { return "<p class=\"muted\">No other segment.</p>" }
         let overlap = try await self.client.overlap([name] + others)
+        let names = overlap.names
+        var both = [[Int]](repeating: [Int](repeating: 0, count: names.count), count: names.count)
+        var jaccard = [[Double]](repeating: [Double](repeating: 1, count: names.count), count: names.count)
+        for (index, size) in overlap.sizes.enumerated() { both[index][index] = size }
+        for pair in overlap.pairs {
+            both[pair.first][pair.second] = pair.intersection
+            both[pair.second][pair.first] = pair.intersection
+            jaccard[pair.first][pair.second] = pair.jaccard
+            jaccard[pair.second][pair.first] = pair.jaccard
+        }
+        func link(_ segment: String) -> String {
+            "<a href=\"/segments/\(HTML.urlComponent(segment))\">\(HTML.escape(segment))</a>"
+        }
+        let header = names.map { "<th class=\"num\">\(link($0))</th>" }.joined()
         var rows = ""
-        for pair in overlap.pairs where pair.first == 0 {
-            let other = overlap.names[pair.second]
-            rows += """
-                <tr><td><a href="/segments/\(HTML.urlComponent(other))">\(HTML.escape(other))</a></td>\
-                <td class="num">\(overlap.sizes[pair.second])</td><td class="num">\(pair.intersection)</td>\
-                <td class="num">\(String(format2: pair.jaccard))</td></tr>
-                """
+        for (row, segment) in names.enumerated() {
+            let cells = names.indices.map { column in
+                let title = row == column ? "members" : "Jaccard \(String(format2: jaccard[row][column]))"
+                return "<td class=\"num\" title=\"\(title)\">\(both[row][column])</td>"
+            }.joined()
+            rows += "<tr><th>\(link(segment))</th>\(cells)</tr>"
         }
         return """
-            <table id="overlap"><thead><tr><th>Segment</th><th class="num">Members</th>\
-            <th class="num">Also in \(HTML.escape(name))</th><th class="num">Jaccard</th></tr></thead>\
-            <tbody>\(rows)</tbody></table>
+            <table id="overlap"><thead><tr><th>Members in both</th>\(header)</tr></thead><tbody>\(rows)</tbody></table>
+            <p class="muted">The diagonal is each segment's size; hover a cell for the Jaccard index.</p>
             """
     }
 

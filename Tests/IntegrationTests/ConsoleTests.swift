@@ -133,6 +133,43 @@ import Testing
         }
     }
 
+    /// A browser that opens a segment's live feed and stops reading while thousands of transitions happen: the
+    /// console keeps at most its buffer for it (the browser is told what it missed), and answers others meanwhile.
+    @Test func aLiveFeedNobodyReadsStaysBounded() async throws {
+        try await DaemonPair.with { pair in
+            try await pair.segclientOK(["segment", "create", "seen", "count(page_view within 1h) >= 1"])
+            try await Self.withConsole(pair) { base in
+                let port = Int(base.split(separator: ":").last ?? "") ?? 0
+                let reader = try StalledHTTPReader(
+                    port: port,
+                    request: "GET /segments/seen/feed HTTP/1.1\r\nHost: console\r\n"
+                        + "Authorization: Bearer \(Self.token)\r\n\r\n"
+                )
+                defer { reader.close() }
+                let bearer = ["Authorization": "Bearer \(Self.token)"]
+                let deadline = ContinuousClock.now + .seconds(20)
+                while try await HTTPFetch.send(base + "/api/status", headers: bearer).body != #"{"live_feeds":1}"# {
+                    guard ContinuousClock.now < deadline else { throw DaemonProcessError(message: "no live feed") }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                let users = 30_000
+                let lines = (0..<users).map { #"{"user":"u\#($0)","event":"page_view"}"# }.joined(separator: "\n")
+                try await pair.segclientOK(["import", "events", "-"], input: lines + "\n")
+                #expect(try await pair.segclientOK(["members", "seen", "--count"]) == "\(users)\n")
+                try await Task.sleep(for: .seconds(1))
+                // Others are answered while the feed is stuck.
+                let list = try await HTTPFetch.send(base + "/", headers: bearer)
+                #expect(list.status == 200)
+                #expect(list.body.contains(#"data-count="seen">\#(users)<"#))
+                // What the stalled browser finally reads: less than every transition, and a note of the rest.
+                let text = reader.readAvailable(seconds: 3)
+                let delivered = text.components(separatedBy: "event: transition").count - 1
+                #expect(delivered < users / 2, "\(delivered) transitions were held for a browser that did not read")
+                #expect(text.contains("event: skipped"))
+            }
+        }
+    }
+
     @Test func everyPageInARealBrowser() async throws {
         let output = URL(fileURLWithPath: BuiltProducts.directory).deletingLastPathComponent()
             .appendingPathComponent("test-output/console").path
@@ -208,5 +245,54 @@ import Testing
                 try save("editor-error")
             }
         }
+    }
+}
+
+/// A raw HTTP connection that sends a request and then does not read (a small receive buffer, so the server sees
+/// a slow client at once), until asked to drain what arrived.
+private final class StalledHTTPReader: @unchecked Sendable {
+    // @unchecked: used by one test task.
+    private let descriptor: Int32
+
+    init(port: Int, request: String) throws {
+        self.descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var size: Int32 = 4096
+        setsockopt(self.descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(self.descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+        guard connected else { throw DaemonProcessError(message: "cannot connect to port \(port)") }
+        let bytes = Array(request.utf8)
+        guard bytes.withUnsafeBytes({ send(self.descriptor, $0.baseAddress, $0.count, 0) }) == bytes.count else {
+            throw DaemonProcessError(message: "cannot send the request")
+        }
+    }
+
+    /// Reads whatever arrives for `seconds`.
+    func readAvailable(seconds: Double) -> String {
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(self.descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let count = buffer.withUnsafeMutableBytes { recv(self.descriptor, $0.baseAddress, $0.count, 0) }
+            if count > 0 {
+                received += buffer[..<count]
+            } else if count == 0 {
+                break
+            }
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    func close() {
+        _ = Glibc.close(self.descriptor)
     }
 }
