@@ -106,6 +106,51 @@ import Testing
         }
     }
 
+    /// Webhook figures: failed attempts counted, the backlog while the endpoint fails, deliveries once it answers.
+    @Test func webhookDeliveriesFailuresAndBacklogAreServed() async throws {
+        let reply: @Sendable (Int, WebhookReceiver.Request) -> WebhookReceiver.Reply = { index, _ in
+            index < 2 ? .status(500) : .status(200)
+        }
+        try await WebhookReceiver.with(reply: reply) { receiver in
+            let port = try LoopbackPort.free()
+            let options = DaemonPair.Options(
+                evaluatorArguments: [
+                    "--metrics", "127.0.0.1:\(port)", "--webhook-retry-base-ms", "300", "--webhook-retry-cap-ms", "300",
+                ]
+            )
+            try await DaemonPair.with(options: options) { pair in
+                try await pair.segclientOK(["segment", "create", "pro", #"plan = "pro""#])
+                let id = try await pair.segclientOK(["webhook", "add", receiver.url(), "--secret", "k"])
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                for user in ["u1", "u2", "u3"] {
+                    try await pair.segclientOK(["profile", "set", user, #"{"plan":"pro"}"#])
+                }
+                let url = "http://127.0.0.1:\(port)/metrics"
+                let failures = #"segments_evaluator_webhook_failures_total{webhook="\#(id)"}"#
+                let backlog = #"segments_evaluator_webhook_backlog{webhook="\#(id)"}"#
+                let delivered = #"segments_evaluator_webhook_delivered_total{webhook="\#(id)"}"#
+                // While the endpoint fails: attempts counted, transitions waiting.
+                var failing = false
+                for _ in 0..<100 where !failing {
+                    let body = try await Self.get(url).body
+                    failing = Self.value(failures, in: body) ?? 0 >= 1 && Self.value(backlog, in: body) ?? 0 >= 1
+                    if !failing { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(failing)
+                // Then it answers: everything delivered, nothing waiting, exactly two failures.
+                var body = ""
+                for _ in 0..<200 {
+                    body = try await Self.get(url).body
+                    if Self.value(delivered, in: body) == 3 { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(Self.value(delivered, in: body) == 3)
+                #expect(Self.value(backlog, in: body) == 0)
+                #expect(Self.value(failures, in: body) == 2)
+            }
+        }
+    }
+
     @Test func aBadMetricsAddressIsRefusedAtStart() async throws {
         try await TemporaryDirectory.with { directory in
             for (text, reason) in [
