@@ -51,7 +51,9 @@ extension SegmentsClient {
 
     /// A user's most recently stored events, newest first (in the order the store accepted them), each with the
     /// instant it happened.
-    /// - Parameter limit: most events returned, 1 to 1000.
+    /// - Parameters:
+    ///   - userID: the user.
+    ///   - limit: most events returned, 1 to 1000.
     /// - Throws: ``SegmentsClientError`` `notFound` when the user does not exist.
     public func recentEvents(of userID: String, limit: Int = 50) async throws(SegmentsClientError) -> [SegmentsEvent] {
         var request = Segments_V1_ListUserEventsRequest()
