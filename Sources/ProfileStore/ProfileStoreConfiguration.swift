@@ -46,6 +46,18 @@ public struct ProfileStoreConfiguration: Sendable {
     /// Where to serve Prometheus metrics over HTTP (`GET /metrics`); `nil` (the default): not served, and nothing
     /// is measured. The process must have called ``SegmentsMetrics/bootstrap()``.
     public var metricsEndpoint: MetricsEndpoint?
+    /// How the database is checked at start; a database that fails the check is not opened.
+    public var integrityCheck: IntegrityCheck = .quick
+
+    /// SQLite's integrity checks, from cheapest to most thorough.
+    public enum IntegrityCheck: String, Sendable, CaseIterable {
+        /// No check.
+        case off
+        /// `PRAGMA quick_check`: page structure and record formats, not index contents (seconds at 1M users).
+        case quick
+        /// `PRAGMA integrity_check`: also that every index matches its table (much slower on a large store).
+        case full
+    }
 
     /// Creates a configuration.
     /// - Parameters:

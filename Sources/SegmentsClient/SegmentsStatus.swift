@@ -35,6 +35,8 @@ public struct SegmentsStoreInfo: Sendable, Hashable {
     public var feedSubscribers: [FeedSubscriber]
     /// Change-log entries kept only because a deleted user's replay may still need them.
     public var heldEntryCount: UInt64
+    /// The store's identity, made when its database was created.
+    public var storeID: String
 
     public init(
         headSeq: UInt64,
@@ -44,7 +46,8 @@ public struct SegmentsStoreInfo: Sendable, Hashable {
         userCount: UInt64,
         eventCount: UInt64,
         feedSubscribers: [FeedSubscriber],
-        heldEntryCount: UInt64
+        heldEntryCount: UInt64,
+        storeID: String = ""
     ) {
         self.headSeq = headSeq
         self.nowMs = nowMs
@@ -54,6 +57,7 @@ public struct SegmentsStoreInfo: Sendable, Hashable {
         self.eventCount = eventCount
         self.feedSubscribers = feedSubscribers
         self.heldEntryCount = heldEntryCount
+        self.storeID = storeID
     }
 
     init(_ wire: Segments_V1_StoreInfo) {
@@ -67,7 +71,8 @@ public struct SegmentsStoreInfo: Sendable, Hashable {
             feedSubscribers: wire.feedSubscribers.map {
                 FeedSubscriber(id: $0.subscriberID, name: $0.name, durableSeq: $0.durableSeq, seenAtMs: $0.seenAtMs)
             },
-            heldEntryCount: wire.heldEntryCount
+            heldEntryCount: wire.heldEntryCount,
+            storeID: wire.storeID
         )
     }
 }

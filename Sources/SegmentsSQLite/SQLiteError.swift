@@ -42,6 +42,8 @@ public struct SQLiteError: Error, Sendable, Hashable, CustomStringConvertible, C
         public static let ioError = Code(rawValue: SQLITE_IOERR)
         /// `SQLITE_CORRUPT`: the database file is malformed.
         public static let corrupt = Code(rawValue: SQLITE_CORRUPT)
+        /// `SQLITE_NOTADB`: the file is not an SQLite database.
+        public static let notADatabase = Code(rawValue: SQLITE_NOTADB)
         /// `SQLITE_FULL`: the disk is full.
         public static let full = Code(rawValue: SQLITE_FULL)
         /// `SQLITE_CANTOPEN`: the database file could not be opened.

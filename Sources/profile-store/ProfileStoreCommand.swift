@@ -18,7 +18,7 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             Every flag may also be given as an environment variable: PROFILE_STORE_SOCKET, \
             PROFILE_STORE_DATA_DIR, PROFILE_STORE_MANUAL_CLOCK, PROFILE_STORE_DURABILITY, \
             PROFILE_STORE_LOG_LEVEL, PROFILE_STORE_MAX_FRAME_BYTES, PROFILE_STORE_IDLE_TIMEOUT, \
-            PROFILE_STORE_SUBSCRIBER_EXPIRY, PROFILE_STORE_METRICS. \
+            PROFILE_STORE_SUBSCRIBER_EXPIRY, PROFILE_STORE_METRICS, PROFILE_STORE_INTEGRITY_CHECK. \
             A flag wins over its variable.
             """,
         version: ProfileStoreService.version
@@ -64,6 +64,15 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             """
     )
     var metrics: String?
+
+    @Option(
+        name: .customLong("integrity-check"),
+        help: """
+            Check the database at start and refuse to open one that fails: quick (default), full (also every \
+            index; slow on a large store) or off.
+            """
+    )
+    var integrityCheck: String?
 
     mutating func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -117,6 +126,12 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             durability: durability
         )
         if let expiry { configuration.feedSubscriberExpiry = .seconds(expiry) }
+        if let text = setting(self.integrityCheck, "PROFILE_STORE_INTEGRITY_CHECK") {
+            guard let mode = ProfileStoreConfiguration.IntegrityCheck(rawValue: text) else {
+                throw ValidationError("--integrity-check must be quick, full or off, not '\(text)'")
+            }
+            configuration.integrityCheck = mode
+        }
         if let text = setting(self.metrics, "PROFILE_STORE_METRICS") {
             configuration.metricsEndpoint = try SegmentsMetrics.enable(at: text)
         }

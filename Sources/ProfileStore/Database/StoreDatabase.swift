@@ -18,6 +18,8 @@ final class StoreDatabase: Sendable {
     let writer: StoreWriter
     let readers: StoreReaders
     let notifier: ProgressNotifier
+    /// This store's identity (see `StoreInfo.store_id`).
+    let storeID: String
     let clock: StoreClock
     let logger: Logger
     /// How long a feed subscriber may go unseen before the store forgets it (and releases what
@@ -36,6 +38,7 @@ final class StoreDatabase: Sendable {
         let path = directory + "/store.sqlite"
         let connection: SQLiteConnection
         let headSeq: UInt64
+        let storeID: String
         let userIndex = DeferredUserIndex(flushThreshold: configuration.userIndexFlushEntries)
         var manualStart: Int64?
         do {
@@ -48,7 +51,9 @@ final class StoreDatabase: Sendable {
                     statementCacheCapacity: 64
                 )
             )
+            try Self.checkIntegrity(of: connection, path: path, mode: configuration.integrityCheck, logger: logger)
             try StoreSchema.migrate(connection)
+            storeID = try Self.storeID(in: connection)
             // Checkpoint the WAL every 64 MiB rather than SQLite's 4 MiB default: bulk writes
             // then copy pages back to the database far less often.
             try connection.execute("PRAGMA wal_autocheckpoint = 16384")
@@ -74,6 +79,7 @@ final class StoreDatabase: Sendable {
             throw ProfileStoreError(.startup, "cannot open database \(path): \(error)", underlying: error)
         }
         self.logger = logger
+        self.storeID = storeID
         let (seconds, attoseconds) = configuration.feedSubscriberExpiry.components
         self.feedSubscriberExpiryMs = seconds * 1000 + attoseconds / 1_000_000_000_000_000
         self.clock = StoreClock(manualStartMs: manualStart)
@@ -91,6 +97,57 @@ final class StoreDatabase: Sendable {
             logger: logger,
             metrics: configuration.metricsEndpoint == nil ? nil : StoreWriter.Metrics()
         )
+    }
+
+    /// Refuses a database that fails SQLite's integrity check (a damaged file would otherwise serve and log wrong
+    /// data), naming what SQLite found.
+    private static func checkIntegrity(
+        of connection: SQLiteConnection,
+        path: String,
+        mode: ProfileStoreConfiguration.IntegrityCheck,
+        logger: Logger
+    ) throws {
+        guard mode != .off else { return }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let pragma = mode == .full ? "integrity_check" : "quick_check"
+        var findings: [String] = []
+        do {
+            let check = try connection.prepare("PRAGMA \(pragma)(10)")
+            while try check.step() {
+                findings.append(check.string(at: 0))
+            }
+        } catch {
+            // Damaged beyond what the check can walk.
+            guard error.code == .corrupt || error.code == .notADatabase else { throw error }
+            findings = [error.message]
+        }
+        guard findings == ["ok"] else {
+            throw ProfileStoreError(
+                .startup,
+                "the database \(path) fails SQLite's integrity check (\(pragma)): "
+                    + findings.joined(separator: "; ")
+                    + ". Restore it from a backup; --integrity-check off starts anyway, at your own risk"
+            )
+        }
+        logger.info("database integrity checked", metadata: ["check": "\(pragma)", "took": "\(clock.now - start)"])
+    }
+
+    /// The store's identity, made at the first start.
+    private static func storeID(in connection: SQLiteConnection) throws -> String {
+        let select = try connection.prepare("SELECT value FROM meta WHERE key = 'store_id'")
+        if try select.step() {
+            return select.string(at: 0)
+        }
+        var random = SystemRandomNumberGenerator()
+        let made = (0..<2).map { _ in
+            let text = String(random.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - text.count) + text
+        }.joined()
+        let insert = try connection.prepare("INSERT INTO meta(key, value) VALUES ('store_id', ?)")
+        try insert.bind(made, at: 1)
+        try insert.execute()
+        return made
     }
 
     /// Finishes queued writes and stops the writer and reader threads.

@@ -79,6 +79,7 @@ extension StoreDatabase {
         info.eventCount = UInt64(counts.events)
         info.feedSubscribers = counts.retention.subscribers
         info.heldEntryCount = counts.retention.heldEntries
+        info.storeID = self.storeID
         return info
     }
 }

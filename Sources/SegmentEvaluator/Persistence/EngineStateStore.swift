@@ -112,6 +112,8 @@ final class EngineStateStore: Sendable {
             }
             let select = try sqlite.prepare("SELECT value FROM meta WHERE key = 'state_seq'")
             self.seq = Atomic(try select.step() ? UInt64(select.int64(at: 0)) : 0)
+        } catch let error as SQLiteError where error.code == .corrupt || error.code == .notADatabase {
+            throw SegmentEvaluatorError(.unusableData, "\(self.path) is damaged: \(error)")
         } catch {
             throw SegmentEvaluatorError(.startup, "cannot open \(self.path): \(error)")
         }

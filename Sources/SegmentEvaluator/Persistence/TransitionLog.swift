@@ -144,6 +144,13 @@ final class TransitionLog: @unchecked Sendable {
                     try writer.setUserVersion(6)
                 }
             }
+            if try writer.userVersion() > Self.schemaVersion {
+                throw SegmentEvaluatorError(
+                    .unusableData,
+                    "\(path) was written by a newer version (schema \(try writer.userVersion()), this one knows up to "
+                        + "\(Self.schemaVersion))"
+                )
+            }
             self.reader = Mutex(
                 try SQLiteConnection(
                     path: path,
@@ -166,8 +173,36 @@ final class TransitionLog: @unchecked Sendable {
                 try save.execute()
                 self.evaluatorID = made
             }
+        } catch let error as SegmentEvaluatorError {
+            throw error
+        } catch let error as SQLiteError where error.code == .corrupt || error.code == .notADatabase {
+            throw SegmentEvaluatorError(.unusableData, "\(path) is damaged: \(error)")
         } catch {
             throw SegmentEvaluatorError(.startup, "cannot open \(path): \(error)")
+        }
+    }
+
+    /// The newest schema this version writes (`PRAGMA user_version`).
+    static let schemaVersion = 6
+
+    /// The identity of the store this log was built from (`StoreInfo.store_id`), once known.
+    var storeID: String? {
+        try? self.reader.withLock { reader in
+            let select = try reader.prepare("SELECT value FROM meta WHERE key = 'store_id'")
+            return try select.step() ? select.string(at: 0) : nil
+        }
+    }
+
+    /// Records the identity of the store the log is built from.
+    func recordStoreID(_ id: String) throws(SegmentEvaluatorError) {
+        do {
+            let upsert = try self.writer.prepare(
+                "INSERT INTO meta(key, value) VALUES ('store_id', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1"
+            )
+            try upsert.bind(id, at: 1)
+            try upsert.execute()
+        } catch {
+            throw SegmentEvaluatorError(.storage, "cannot record the store's identity: \(error)")
         }
     }
 
@@ -265,7 +300,7 @@ final class TransitionLog: @unchecked Sendable {
                 try self.writer.execute(
                     """
                     DELETE FROM transitions; DELETE FROM user_transitions; DELETE FROM segment_blocks;
-                    DELETE FROM meta WHERE key <> 'evaluator_id';
+                    DELETE FROM meta WHERE key NOT IN ('evaluator_id', 'store_id');
                     """
                 )
             }

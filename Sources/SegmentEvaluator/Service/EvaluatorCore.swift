@@ -470,6 +470,11 @@ final class EvaluatorCore: Sendable {
         return Recovery(checkpointSeq: checkpoint, recordedAtCheckpoint: recorded)
     }
 
+    /// Records the identity of the store the evaluator follows (in the persist order, like every write to the log).
+    func recordStoreID(_ id: String) throws(SegmentEvaluatorError) {
+        try self.persisting.withLock { _ throws(SegmentEvaluatorError) in try self.log.recordStoreID(id) }
+    }
+
     /// Starts over with an empty engine (the store's log no longer matches this evaluator's).
     func reset() throws(SegmentEvaluatorError) {
         try self.persisting.withLock { _ throws(SegmentEvaluatorError) in

@@ -5,13 +5,16 @@ public struct SegmentEvaluatorError: Error, Sendable, CustomStringConvertible {
     /// The kind of failure.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: Sendable, Hashable {
-            case startup, storage, notFound, invalidArgument, deadlineExceeded, outOfRange, unavailable
+            case startup, unusableData, storage, notFound, invalidArgument, deadlineExceeded, outOfRange, unavailable
         }
 
         private let value: Value
 
         /// The data directory or database could not be opened.
         public static let startup = Code(value: .startup)
+        /// The data directory holds something this evaluator must not use: a damaged database, or one written by
+        /// a newer version. The evaluator moves it aside and rebuilds from the store.
+        public static let unusableData = Code(value: .unusableData)
         /// The evaluator's SQLite failed.
         public static let storage = Code(value: .storage)
         /// Unknown segment or user.
@@ -28,7 +31,7 @@ public struct SegmentEvaluatorError: Error, Sendable, CustomStringConvertible {
         /// The status code clients see.
         public var rpcCode: RPCError.Code {
             switch self.value {
-            case .startup, .storage, .unavailable: .unavailable
+            case .startup, .unusableData, .storage, .unavailable: .unavailable
             case .notFound: .notFound
             case .invalidArgument: .invalidArgument
             case .deadlineExceeded: .deadlineExceeded

@@ -1,8 +1,15 @@
 import DaemonSupport
 import Logging
+import SegmentLanguage
 import SegmentsMetrics
 import SegmentsRPC
 import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The segment evaluator as a long-running service: follows the store's change log, keeps
 /// membership exact in real time, records transitions, and serves the `segments.v1.Evaluator`
@@ -37,7 +44,7 @@ public final class SegmentEvaluatorService: Service {
     public func run() async throws {
         ProcessVitals.markStart()
         let storeHead = PublishedStoreHead(storeSocketPath: self.configuration.storeSocketPath)
-        let log = try TransitionLog(directory: self.configuration.dataDirectory)
+        let log = try self.openTransitionLog()
         let core = EvaluatorCore(
             log: log,
             shardIndex: self.configuration.shardIndex,
@@ -94,6 +101,30 @@ public final class SegmentEvaluatorService: Service {
             try await group.waitForAll()
         }
         self.logger.info("segment evaluator stopped", metadata: ["applied-seq": "\(core.applied.headSeq)"])
+    }
+
+    /// Opens the data directory's transition log. A directory holding something this evaluator must not use — a
+    /// damaged database, or one from a newer version — is moved aside (kept, renamed `…-unusable-TIME`) and a new
+    /// one is started: the evaluator then rebuilds everything from the store's log instead of serving wrong answers
+    /// or none.
+    private func openTransitionLog() throws(SegmentEvaluatorError) -> TransitionLog {
+        let directory = self.configuration.dataDirectory
+        do {
+            return try TransitionLog(directory: directory)
+        } catch  where error.code == .unusableData {
+            let aside = directory + "-unusable-" + RFC3339.format(WallClock.nowMs())
+            self.logger.error(
+                "the evaluator's data directory is unusable; moving it aside and rebuilding from the store",
+                metadata: ["reason": "\(error.message)", "moved-to": "\(aside)"]
+            )
+            guard rename(directory, aside) == 0 else {
+                throw SegmentEvaluatorError(
+                    .startup,
+                    "\(error.message); and it cannot be moved aside to \(aside): \(String(cString: strerror(errno)))"
+                )
+            }
+            return try TransitionLog(directory: directory)
+        }
     }
 
     /// Notes the head the store publishes every 100 ms, for the lag in time (see ``FeedLag``); a store that

@@ -553,6 +553,10 @@ public nonisolated struct Segments_V1_StoreInfo: Sendable {
   /// subscribers that have not durably passed the deletion.
   public var heldEntryCount: UInt64 = 0
 
+  /// This store's identity: made when its database was created, never changed. An evaluator whose
+  /// data was built from a store with another identity rebuilds it from this one.
+  public var storeID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1683,7 +1687,7 @@ nonisolated extension Segments_V1_GetInfoRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Segments_V1_StoreInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StoreInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}head_seq\0\u{3}now_ms\0\u{3}manual_clock\0\u{1}version\0\u{3}user_count\0\u{3}event_count\0\u{3}feed_subscribers\0\u{3}held_entry_count\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}head_seq\0\u{3}now_ms\0\u{3}manual_clock\0\u{1}version\0\u{3}user_count\0\u{3}event_count\0\u{3}feed_subscribers\0\u{3}held_entry_count\0\u{3}store_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1699,6 +1703,7 @@ nonisolated extension Segments_V1_StoreInfo: SwiftProtobuf.Message, SwiftProtobu
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.eventCount) }()
       case 7: try { try decoder.decodeRepeatedMessageField(value: &self.feedSubscribers) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.heldEntryCount) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.storeID) }()
       default: break
       }
     }
@@ -1729,6 +1734,9 @@ nonisolated extension Segments_V1_StoreInfo: SwiftProtobuf.Message, SwiftProtobu
     if self.heldEntryCount != 0 {
       try visitor.visitSingularUInt64Field(value: self.heldEntryCount, fieldNumber: 8)
     }
+    if !self.storeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.storeID, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1741,6 +1749,7 @@ nonisolated extension Segments_V1_StoreInfo: SwiftProtobuf.Message, SwiftProtobu
     if lhs.eventCount != rhs.eventCount {return false}
     if lhs.feedSubscribers != rhs.feedSubscribers {return false}
     if lhs.heldEntryCount != rhs.heldEntryCount {return false}
+    if lhs.storeID != rhs.storeID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -101,7 +101,7 @@ struct StatusReport {
         var lines: [String] = []
         switch self.store {
         case .success(let info):
-            lines.append("store \(self.storeSocketPath) (version \(info.version))")
+            lines.append("store \(self.storeSocketPath) (version \(info.version), id \(info.storeID))")
             lines.append("  change log head: \(info.headSeq)")
             lines.append("  clock: \(Output.time(info.nowMs))\(info.manualClock ? " (manual)" : "")")
             lines.append("  users: \(info.userCount), events: \(info.eventCount)")
@@ -161,6 +161,7 @@ struct StatusReport {
                 ("users", .number(Double(info.userCount))),
                 ("events", .number(Double(info.eventCount))),
                 ("version", .string(info.version)),
+                ("store_id", .string(info.storeID)),
                 ("held_entries", .number(Double(info.heldEntryCount))),
                 (
                     "feed_subscribers",
