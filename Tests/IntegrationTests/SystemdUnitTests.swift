@@ -53,6 +53,33 @@ import Testing
         }
     }
 
+    // MARK: - systemd-analyze security
+
+    /// The exposure scores in `docs/operations.md` hold: a change that loosens a unit fails here.
+    @Test(arguments: [("profile-store.service", 0.5), ("segment-evaluator@0.service", 1.4)])
+    func exposureStaysAtMost(_ unit: String, _ limit: Double) async throws {
+        try await TemporaryDirectory.with { directory in
+            for file in ["profile-store.service", "segment-evaluator@.service"] {
+                try FileManager.default.copyItem(
+                    atPath: Self.servicesDirectory + "/" + file,
+                    toPath: directory + "/" + file
+                )
+            }
+            let result = try await offThePool {
+                Result {
+                    try CommandResult.run(
+                        "/usr/bin/env",
+                        ["systemd-analyze", "security", "--offline=true", "--no-pager", directory + "/" + unit]
+                    )
+                }
+            }.get()
+            let overall = result.stdout.split(separator: "\n").first { $0.contains("Overall exposure level") }
+            let score = overall?.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }
+            let exposure = try #require(score, "no score in:\n\(result.stdout)\(result.stderr)")
+            #expect(exposure <= limit, "\(unit): exposure \(exposure) > \(limit)")
+        }
+    }
+
     // MARK: - What the units say
 
     @Test func profileStoreUnitRunsAsANotifyServiceWithItsOwnUserAndDirectories() throws {
@@ -185,11 +212,12 @@ import Testing
             "ProtectSystem": "strict", "ProtectHome": "true", "PrivateTmp": "true", "PrivateDevices": "true",
             "NoNewPrivileges": "true", "ProtectKernelTunables": "true", "ProtectKernelModules": "true",
             "ProtectKernelLogs": "true", "ProtectControlGroups": "true", "RestrictAddressFamilies": addressFamilies,
-            "SystemCallFilter": "@system-service", "MemoryDenyWriteExecute": "true",
+            "MemoryDenyWriteExecute": "true", "PrivateMounts": "true",
         ]
         for (key, value) in expected {
             #expect(unit[key] == [value], "\(key)=\(value)")
         }
+        #expect(unit["SystemCallFilter"] == ["@system-service", "~@privileged"])
     }
 }
 
