@@ -18,7 +18,8 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             Every flag may also be given as an environment variable: PROFILE_STORE_SOCKET, \
             PROFILE_STORE_DATA_DIR, PROFILE_STORE_MANUAL_CLOCK, PROFILE_STORE_DURABILITY, \
             PROFILE_STORE_LOG_LEVEL, PROFILE_STORE_MAX_FRAME_BYTES, PROFILE_STORE_IDLE_TIMEOUT, \
-            PROFILE_STORE_SUBSCRIBER_EXPIRY, PROFILE_STORE_METRICS, PROFILE_STORE_INTEGRITY_CHECK. \
+            PROFILE_STORE_SUBSCRIBER_EXPIRY, PROFILE_STORE_METRICS, PROFILE_STORE_INTEGRITY_CHECK, \
+            PROFILE_STORE_MAX_CONNECTIONS. \
             A flag wins over its variable.
             """,
         version: ProfileStoreService.version
@@ -47,6 +48,12 @@ struct ProfileStoreCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("idle-timeout"), help: "Seconds before an idle connection is closed. Default 300.")
     var idleTimeout: Int?
+
+    @Option(
+        name: .customLong("max-connections"),
+        help: "Most client connections at once; more are refused with RESOURCE_EXHAUSTED. Default 1024."
+    )
+    var maxConnections: Int?
 
     @Option(
         name: .customLong("subscriber-expiry"),
@@ -119,6 +126,13 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         var server = RPCServerConfiguration(socketPath: socketPath)
         if let maxFrame { server.maximumFrameLength = maxFrame }
         if let idle { server.idleTimeout = .seconds(idle) }
+        if let connections = try Self.integer(
+            self.maxConnections,
+            environment["PROFILE_STORE_MAX_CONNECTIONS"],
+            "--max-connections"
+        ) {
+            server.maximumConnections = connections
+        }
         var configuration = ProfileStoreConfiguration(
             server: server,
             dataDirectory: dataDirectory,

@@ -18,7 +18,8 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
             SEGMENT_EVALUATOR_SOCKET, SEGMENT_EVALUATOR_DATA_DIR, SEGMENT_EVALUATOR_SHARD, \
             SEGMENT_EVALUATOR_LOG_LEVEL, SEGMENT_EVALUATOR_STALL_TIMEOUT_MS, SEGMENT_EVALUATOR_WEBHOOK_RETRY_BASE_MS, \
             SEGMENT_EVALUATOR_WEBHOOK_RETRY_CAP_MS, SEGMENT_EVALUATOR_WEBHOOK_TIMEOUT_MS, \
-            SEGMENT_EVALUATOR_WEBHOOK_BATCH, SEGMENT_EVALUATOR_METRICS. A flag wins over its variable.
+            SEGMENT_EVALUATOR_WEBHOOK_BATCH, SEGMENT_EVALUATOR_METRICS, SEGMENT_EVALUATOR_MAX_CONNECTIONS. A flag wins over its \
+            variable.
             """,
         version: "0.1.0"
     )
@@ -80,6 +81,12 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
     )
     var metrics: String?
 
+    @Option(
+        name: .customLong("max-connections"),
+        help: "Most client connections at once; more are refused with RESOURCE_EXHAUSTED. Default 1024."
+    )
+    var maxConnections: Int?
+
     mutating func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         func setting(_ flag: String?, _ variable: String) -> String? {
@@ -130,6 +137,12 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
                 throw ValidationError("--state-interval-ms '\(text)' must be a whole number ≥ 100")
             }
             configuration.stateSaveInterval = .milliseconds(ms)
+        }
+        if let text = setting(self.maxConnections.map(String.init), "SEGMENT_EVALUATOR_MAX_CONNECTIONS") {
+            guard let count = Int(text), count >= 1 else {
+                throw ValidationError("--max-connections '\(text)' must be a whole number ≥ 1")
+            }
+            configuration.server.maximumConnections = count
         }
         if let text = setting(self.metrics, "SEGMENT_EVALUATOR_METRICS") {
             configuration.metricsEndpoint = try SegmentsMetrics.enable(at: text)

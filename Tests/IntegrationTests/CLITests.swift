@@ -33,6 +33,33 @@ import Testing
         }
     }
 
+    /// `--max-connections`: a client beyond the limit is told why, through the real store and segclient.
+    @Test func connectionsBeyondTheStoresLimitAreRefusedWithTheReason() async throws {
+        try await TemporaryDirectory.with { directory in
+            let socket = directory + "/store.sock"
+            let daemon = try await DaemonProcess.start(
+                BuiltProducts.path(of: "profile-store"),
+                arguments: ["--socket", socket, "--data-dir", directory + "/data", "--max-connections", "1"],
+                socketPath: socket,
+                logPath: directory + "/store.log"
+            )
+            defer { daemon.terminate() }
+            let holder = SegmentsClient(
+                configuration: SegmentsClientConfiguration(storeSocketPath: socket, evaluatorSocketPaths: [])
+            )
+            _ = try await holder.storeInfo()
+            let refused = try await CommandResult.run(
+                BuiltProducts.path(of: "segclient"),
+                ["track", "u1", "page_view"],
+                environment: ["SEGMENTS_STORE_SOCKET": socket]
+            )
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("1 connections open, its limit (--max-connections)"), "\(refused.stderr)")
+            #expect(daemon.log.contains("connection refused: too many connections"))
+            await holder.close()
+        }
+    }
+
     @Test func profileEventsListsAUsersNewestEventsFirst() async throws {
         try await self.withStoreProcess { _, segclient in
             _ = try await segclient(["track", "u1", "page_view", "--at", "2026-10-30T10:00:00Z"], nil)

@@ -208,6 +208,35 @@ import Testing
         }
     }
 
+    @Test func connectionsBeyondTheLimitAreRefusedWithTheReason() async throws {
+        let probe = Probe()
+        try await TestServer.with(router: TestAPI.router(probe: probe), maximumConnections: 2) { server in
+            let first = try await server.connect()
+            let second = try await server.connect()
+            #expect(try await first.call(TestAPI.asyncEcho, .with { $0.seq = 1 }).seq == 1)
+            #expect(try await second.call(TestAPI.asyncEcho, .with { $0.seq = 2 }).seq == 2)
+            let third = try await server.connect()
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await third.call(TestAPI.asyncEcho, .init())
+            }
+            #expect(error?.code == .resourceExhausted)
+            #expect(error?.message.contains("2 connections open, its limit (--max-connections)") == true)
+            await third.close()
+            // Room again once a connection goes: the server notices the close, then admits a new one.
+            await first.close()
+            var admitted = false
+            for _ in 0..<100 where !admitted {
+                let next = try await server.connect()
+                admitted = (try? await next.call(TestAPI.asyncEcho, .with { $0.seq = 3 }))?.seq == 3
+                await next.close()
+                if !admitted { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(admitted)
+            #expect(try await second.call(TestAPI.asyncEcho, .with { $0.seq = 4 }).seq == 4)
+            await second.close()
+        }
+    }
+
     @Test func connectingWhereNothingListensIsUnavailable() async throws {
         let error = await #expect(throws: RPCError.self) {
             _ = try await RPCConnection.connect(to: "/tmp/segments-no-such-dir/none.sock")

@@ -68,6 +68,12 @@ final class RPCClientHandler: ChannelDuplexHandler {
         }
         let failure: RPCError? =
             frame.end && frame.hasStatus && frame.status.code != .ok ? RPCError(status: frame.status) : nil
+        if frame.callID == 0, let failure {
+            // The server refuses the whole connection (e.g. too many connections): every call gets its reason.
+            self.close(failure)
+            context.close(promise: nil)
+            return
+        }
         switch self.state.receive(callID: frame.callID, end: frame.end, failure: failure, payload: frame.payload) {
         case .ignore:
             break

@@ -114,21 +114,41 @@ public final class RPCServer: Service {
                     return RPCServerConnection(
                         channel: channel,
                         calls: calls,
-                        drain: { eventLoop.execute { loopBound.value.drain() } }
+                        drain: { eventLoop.execute { loopBound.value.drain() } },
+                        refuse: { error in eventLoop.execute { loopBound.value.refuseConnection(error) } }
                     )
                 }
             }
     }
 
     private func serve(_ connection: RPCServerConnection) async {
-        let id: Int? = self.connections.withLock { registry in
-            guard !registry.isShuttingDown else { return nil }
+        enum Admission {
+            case admitted(Int)
+            case shuttingDown, full
+        }
+        let limit = self.configuration.maximumConnections
+        let admission = self.connections.withLock { registry -> Admission in
+            guard !registry.isShuttingDown else { return .shuttingDown }
+            guard registry.drains.count < limit else { return .full }
             defer { registry.nextID += 1 }
             registry.drains[registry.nextID] = connection.drain
-            return registry.nextID
+            return .admitted(registry.nextID)
         }
-        guard let id else {
+        let id: Int
+        switch admission {
+        case .admitted(let admitted):
+            id = admitted
+        case .shuttingDown:
             connection.drain()
+            return
+        case .full:
+            self.logger.warning("connection refused: too many connections", metadata: ["limit": "\(limit)"])
+            connection.refuse(
+                RPCError(
+                    .resourceExhausted,
+                    "the server has \(limit) connections open, its limit (--max-connections); try again later"
+                )
+            )
             return
         }
         defer { _ = self.connections.withLock { $0.drains.removeValue(forKey: id) } }
@@ -148,4 +168,6 @@ struct RPCServerConnection: Sendable {
     let channel: any Channel
     let calls: AsyncStream<RPCServerHandler.AsyncCall>
     let drain: @Sendable () -> Void
+    /// Tells the client why it is not served, and closes.
+    let refuse: @Sendable (RPCError) -> Void
 }

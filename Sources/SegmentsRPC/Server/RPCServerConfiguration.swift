@@ -14,6 +14,9 @@ public struct RPCServerConfiguration: Sendable {
     /// Most async calls in flight on one connection; more are refused with RESOURCE_EXHAUSTED.
     /// Default 4096.
     public var maximumCallsInFlight: Int
+    /// Most connections served at once; a connection beyond it is told RESOURCE_EXHAUSTED (a response frame with
+    /// call id 0) and closed. Default 1024.
+    public var maximumConnections = 1024
 
     /// Creates a configuration.
     /// - Parameters:

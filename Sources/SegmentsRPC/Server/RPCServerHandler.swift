@@ -195,6 +195,15 @@ final class RPCServerHandler: ChannelInboundHandler {
         }
     }
 
+    /// Refuses the whole connection: one response frame with call id 0 and `error`, then closes.
+    func refuseConnection(_ error: RPCError) {
+        guard let context = self.context else { return }
+        var out = context.channel.allocator.buffer(capacity: 64 + error.message.utf8.count)
+        out.writeResponseFrame(callID: 0, payload: [], end: true, error: error)
+        let channel = context.channel
+        context.writeAndFlush(Self.wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
     /// Stops taking new calls, cancels streams and closes once the unary calls in flight end.
     func drain() {
         let (streams, closeNow) = self.state.drain()

@@ -25,6 +25,8 @@
 /// Unary call:          RequestFrame → one ResponseFrame{payload, end=true, status=OK}
 /// Server stream:       RequestFrame → ResponseFrame{payload}* → ResponseFrame{end=true, status}
 /// Failure (any call):  ResponseFrame{end=true, status={code != OK, message}}
+/// Refused connection:  ResponseFrame{id=0, end=true, status={code != OK, message}}, then the server
+///                      closes (e.g. RESOURCE_EXHAUSTED beyond its connection limit); call ids start at 1.
 ///
 /// Flow control. A client that reads slowly would, with only the socket's own flow control,
 /// hold up every call on its connection behind the stream it is not reading. So a stream can be

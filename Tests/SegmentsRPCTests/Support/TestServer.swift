@@ -23,15 +23,17 @@ struct TestServer: Sendable {
         idleTimeout: Duration = .seconds(300),
         maximumFrameLength: Int = 1 << 20,
         maximumCallsInFlight: Int = 4096,
+        maximumConnections: Int = 1024,
         _ body: @Sendable (TestServer) async throws -> Result
     ) async throws -> Result {
         try await TemporaryDirectory.with { directory in
-            let configuration = RPCServerConfiguration(
+            var configuration = RPCServerConfiguration(
                 socketPath: directory + "/rpc.sock",
                 maximumFrameLength: maximumFrameLength,
                 idleTimeout: idleTimeout,
                 maximumCallsInFlight: maximumCallsInFlight
             )
+            configuration.maximumConnections = maximumConnections
             var logger = Logger(label: "rpc-test-server")
             logger.logLevel = .warning
             let (listening, listeningContinuation) = AsyncStream.makeStream(of: Void.self)
