@@ -32,6 +32,21 @@ import Testing
         }
     }
 
+    /// A client that sends half a frame (a length prefix promising more) and stops is closed after the timeout.
+    @Test func halfAFrameThenSilenceIsClosedAfterTheTimeout() async throws {
+        let probe = Probe()
+        try await TestServer.with(router: TestAPI.router(probe: probe), idleTimeout: .seconds(1)) { server in
+            let socket = try RawSocket(path: server.socketPath, receiveTimeout: .seconds(6))
+            #expect(socket.write([0, 0, 0, 40, 0x0A, 0x03]))
+            let started = ContinuousClock.now
+            let (ending, _) = await offThePool { socket.drainUntilEnd() }
+            let elapsed = ContinuousClock.now - started
+            #expect(ending == .closed)
+            #expect(elapsed >= .milliseconds(900), "closed after \(elapsed), before the timeout")
+            #expect(elapsed < .seconds(5), "closed after \(elapsed)")
+        }
+    }
+
     @Test func connectionWithACallInFlightIsNotIdle() async throws {
         let probe = Probe()
         try await TestServer.with(router: TestAPI.router(probe: probe), idleTimeout: .seconds(1)) { server in
