@@ -46,6 +46,10 @@ public struct ProfileStoreConfiguration: Sendable {
     /// Where to serve Prometheus metrics over HTTP (`GET /metrics`); `nil` (the default): not served, and nothing
     /// is measured. The process must have called ``SegmentsMetrics/bootstrap()``.
     public var metricsEndpoint: MetricsEndpoint?
+    /// Most segments the store holds; creating one more is refused with RESOURCE_EXHAUSTED. Default 10,000.
+    public var maximumSegments = 10_000
+    /// Most static lists the store holds. Default 10,000.
+    public var maximumLists = 10_000
     /// How the database is checked at start; a database that fails the check is not opened.
     public var integrityCheck: IntegrityCheck = .quick
 

@@ -7,7 +7,8 @@ public struct ProfileStoreError: Error, Sendable, CustomStringConvertible, Custo
     /// The kind of failure.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: Sendable, Hashable {
-            case invalidArgument, notFound, alreadyExists, failedPrecondition, outOfRange, storage, startup
+            case invalidArgument, notFound, alreadyExists, failedPrecondition, outOfRange, resourceExhausted, storage,
+                startup
         }
 
         private let value: Value
@@ -22,6 +23,8 @@ public struct ProfileStoreError: Error, Sendable, CustomStringConvertible, Custo
         public static let failedPrecondition = Code(value: .failedPrecondition)
         /// A position beyond the change log.
         public static let outOfRange = Code(value: .outOfRange)
+        /// A limit of the store is reached (e.g. `--max-segments`); nothing was stored.
+        public static let resourceExhausted = Code(value: .resourceExhausted)
         /// SQLite failed; nothing of the request was stored.
         public static let storage = Code(value: .storage)
         /// The store could not start (data directory, database, socket).
@@ -35,6 +38,7 @@ public struct ProfileStoreError: Error, Sendable, CustomStringConvertible, Custo
             case .alreadyExists: .alreadyExists
             case .failedPrecondition: .failedPrecondition
             case .outOfRange: .outOfRange
+            case .resourceExhausted: .resourceExhausted
             case .storage: .unavailable
             case .startup: .unavailable
             }

@@ -19,7 +19,7 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             PROFILE_STORE_DATA_DIR, PROFILE_STORE_MANUAL_CLOCK, PROFILE_STORE_DURABILITY, \
             PROFILE_STORE_LOG_LEVEL, PROFILE_STORE_MAX_FRAME_BYTES, PROFILE_STORE_IDLE_TIMEOUT, \
             PROFILE_STORE_SUBSCRIBER_EXPIRY, PROFILE_STORE_METRICS, PROFILE_STORE_INTEGRITY_CHECK, \
-            PROFILE_STORE_MAX_CONNECTIONS. \
+            PROFILE_STORE_MAX_CONNECTIONS, PROFILE_STORE_MAX_SEGMENTS, PROFILE_STORE_MAX_LISTS. \
             A flag wins over its variable.
             """,
         version: ProfileStoreService.version
@@ -54,6 +54,12 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         help: "Most client connections at once; more are refused with RESOURCE_EXHAUSTED. Default 1024."
     )
     var maxConnections: Int?
+
+    @Option(name: .customLong("max-segments"), help: "Most segments the store holds. Default 10000.")
+    var maxSegments: Int?
+
+    @Option(name: .customLong("max-lists"), help: "Most static lists the store holds. Default 10000.")
+    var maxLists: Int?
 
     @Option(
         name: .customLong("subscriber-expiry"),
@@ -133,6 +139,12 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         ) {
             server.maximumConnections = connections
         }
+        let maxSegments = try Self.integer(
+            self.maxSegments,
+            environment["PROFILE_STORE_MAX_SEGMENTS"],
+            "--max-segments"
+        )
+        let maxLists = try Self.integer(self.maxLists, environment["PROFILE_STORE_MAX_LISTS"], "--max-lists")
         var configuration = ProfileStoreConfiguration(
             server: server,
             dataDirectory: dataDirectory,
@@ -140,6 +152,8 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             durability: durability
         )
         if let expiry { configuration.feedSubscriberExpiry = .seconds(expiry) }
+        if let maxSegments { configuration.maximumSegments = maxSegments }
+        if let maxLists { configuration.maximumLists = maxLists }
         if let text = setting(self.integrityCheck, "PROFILE_STORE_INTEGRITY_CHECK") {
             guard let mode = ProfileStoreConfiguration.IntegrityCheck(rawValue: text) else {
                 throw ValidationError("--integrity-check must be quick, full or off, not '\(text)'")

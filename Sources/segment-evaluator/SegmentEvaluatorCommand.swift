@@ -18,7 +18,7 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
             SEGMENT_EVALUATOR_SOCKET, SEGMENT_EVALUATOR_DATA_DIR, SEGMENT_EVALUATOR_SHARD, \
             SEGMENT_EVALUATOR_LOG_LEVEL, SEGMENT_EVALUATOR_STALL_TIMEOUT_MS, SEGMENT_EVALUATOR_WEBHOOK_RETRY_BASE_MS, \
             SEGMENT_EVALUATOR_WEBHOOK_RETRY_CAP_MS, SEGMENT_EVALUATOR_WEBHOOK_TIMEOUT_MS, \
-            SEGMENT_EVALUATOR_WEBHOOK_BATCH, SEGMENT_EVALUATOR_METRICS, SEGMENT_EVALUATOR_MAX_CONNECTIONS. A flag wins over its \
+            SEGMENT_EVALUATOR_WEBHOOK_BATCH, SEGMENT_EVALUATOR_METRICS, SEGMENT_EVALUATOR_MAX_CONNECTIONS, SEGMENT_EVALUATOR_MAX_WATCHERS. A flag wins over its \
             variable.
             """,
         version: "0.1.0"
@@ -87,6 +87,9 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
     )
     var maxConnections: Int?
 
+    @Option(name: .customLong("max-watchers"), help: "Most watch streams served at once. Default 256.")
+    var maxWatchers: Int?
+
     mutating func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         func setting(_ flag: String?, _ variable: String) -> String? {
@@ -143,6 +146,12 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
                 throw ValidationError("--max-connections '\(text)' must be a whole number ≥ 1")
             }
             configuration.server.maximumConnections = count
+        }
+        if let text = setting(self.maxWatchers.map(String.init), "SEGMENT_EVALUATOR_MAX_WATCHERS") {
+            guard let count = Int(text), count >= 1 else {
+                throw ValidationError("--max-watchers '\(text)' must be a whole number ≥ 1")
+            }
+            configuration.maximumWatchers = count
         }
         if let text = setting(self.metrics, "SEGMENT_EVALUATOR_METRICS") {
             configuration.metricsEndpoint = try SegmentsMetrics.enable(at: text)

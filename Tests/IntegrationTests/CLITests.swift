@@ -60,6 +60,43 @@ import Testing
         }
     }
 
+    /// `--max-segments` and `--max-lists`: one more is refused with the reason; changing what exists still works.
+    @Test func segmentsAndListsBeyondTheStoresLimitsAreRefused() async throws {
+        try await TemporaryDirectory.with { directory in
+            let socket = directory + "/store.sock"
+            let daemon = try await DaemonProcess.start(
+                BuiltProducts.path(of: "profile-store"),
+                arguments: [
+                    "--socket", socket, "--data-dir", directory + "/data", "--max-segments", "2", "--max-lists", "1",
+                ],
+                socketPath: socket,
+                logPath: directory + "/store.log"
+            )
+            defer { daemon.terminate() }
+            func segclient(_ arguments: [String]) async throws -> CommandResult {
+                try await CommandResult.run(
+                    BuiltProducts.path(of: "segclient"),
+                    arguments,
+                    environment: ["SEGMENTS_STORE_SOCKET": socket]
+                )
+            }
+            #expect(try await segclient(["segment", "create", "a", #"plan = "pro""#]).status == 0)
+            #expect(try await segclient(["segment", "create", "b", #"plan = "pro""#]).status == 0)
+            var refused = try await segclient(["segment", "create", "c", #"plan = "pro""#])
+            #expect(refused.status != 0)
+            #expect(
+                refused.stderr.contains("the store holds 2 segments, its limit (--max-segments)"),
+                "\(refused.stderr)"
+            )
+            #expect(try await segclient(["segment", "update", "b", #"plan = "free""#]).status == 0)
+            #expect(try await segclient(["list", "create", "vip"]).status == 0)
+            refused = try await segclient(["list", "create", "beta"])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("the store holds 1 lists, its limit (--max-lists)"), "\(refused.stderr)")
+            #expect(try await segclient(["segment", "list"]).stdout == "a\tplan = \"pro\"\nb\tplan = \"free\"\n")
+        }
+    }
+
     @Test func profileEventsListsAUsersNewestEventsFirst() async throws {
         try await self.withStoreProcess { _, segclient in
             _ = try await segclient(["track", "u1", "page_view", "--at", "2026-10-30T10:00:00Z"], nil)

@@ -1,4 +1,5 @@
 import Foundation
+import SegmentsClient
 import SegmentsTesting
 import Testing
 
@@ -122,6 +123,21 @@ import Testing
             let refused = try await pair.segclient(["status", "--timeout", "never"])
             #expect(refused.status != 0)
             #expect(refused.stderr.contains("--timeout 'never' must be a duration"))
+        }
+    }
+
+    /// `--max-watchers`: a watch beyond the limit is refused with the reason while the others go on.
+    @Test func watchesBeyondTheEvaluatorsLimitAreRefused() async throws {
+        try await DaemonPair.with(options: .init(evaluatorArguments: ["--max-watchers", "1"])) { pair in
+            try await pair.segclientOK(["segment", "create", "seen", "count(page_view within 1h) >= 1"])
+            var first = try await pair.client.watch(segments: ["seen"]).makeAsyncIterator()
+            try await pair.segclientOK(["track", "u1", "page_view"])
+            #expect(try await first.next()?.first?.userID == "u1")
+            let refused = try await pair.segclient(["watch", "seen"])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("serves 1 watches, its limit (--max-watchers)"), "\(refused.stderr)")
+            try await pair.segclientOK(["track", "u2", "page_view"])
+            #expect(try await first.next()?.first?.userID == "u2")
         }
     }
 

@@ -25,6 +25,9 @@ final class StoreDatabase: Sendable {
     /// How long a feed subscriber may go unseen before the store forgets it (and releases what
     /// it held), in ms.
     let feedSubscriberExpiryMs: Int64
+    /// Most segments and lists the store holds.
+    let maximumSegments: Int
+    let maximumLists: Int
 
     /// Opens (creating and migrating if needed) the database under `configuration.dataDirectory`.
     init(configuration: ProfileStoreConfiguration, logger: Logger) throws(ProfileStoreError) {
@@ -82,6 +85,8 @@ final class StoreDatabase: Sendable {
         self.storeID = storeID
         let (seconds, attoseconds) = configuration.feedSubscriberExpiry.components
         self.feedSubscriberExpiryMs = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        self.maximumSegments = configuration.maximumSegments
+        self.maximumLists = configuration.maximumLists
         self.clock = StoreClock(manualStartMs: manualStart)
         self.notifier = ProgressNotifier(headSeq: headSeq)
         self.readers = try StoreReaders(path: path, count: configuration.readerCount)

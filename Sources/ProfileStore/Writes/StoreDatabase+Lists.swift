@@ -11,10 +11,18 @@ extension StoreDatabase {
     /// Creates an empty list; refused when a list or a segment already has the name.
     func createList(_ name: String) async throws(ProfileStoreError) -> Segments_V1_WriteResponse {
         try InputValidation.checkSegmentName(name)
+        let limit = self.maximumLists
         return try await self.writer.write { transaction in
             let connection = transaction.connection
             if try Self.listKey(named: name, in: connection) != nil {
                 throw ProfileStoreError(.alreadyExists, "list '\(name)' already exists")
+            }
+            let count = try Self.allLists(in: connection).count
+            if count >= limit {
+                throw ProfileStoreError(
+                    .resourceExhausted,
+                    "the store holds \(count) lists, its limit (--max-lists); delete one first"
+                )
             }
             if try Self.segmentExists(name, in: connection) {
                 throw ProfileStoreError(.alreadyExists, "'\(name)' is already the name of a segment")

@@ -17,6 +17,7 @@ extension StoreDatabase {
         } catch {
             throw ProfileStoreError(.invalidArgument, "invalid expression: \(error.description)")
         }
+        let limit = self.maximumSegments
         return try await self.writer.write { transaction in
             let connection = transaction.connection
             if try Self.listKey(named: request.name, in: connection) != nil {
@@ -24,6 +25,12 @@ extension StoreDatabase {
             }
             var catalog = try Self.catalog(connection)
             let exists = catalog[request.name] != nil
+            if !exists, catalog.count >= limit {
+                throw ProfileStoreError(
+                    .resourceExhausted,
+                    "the store holds \(catalog.count) segments, its limit (--max-segments); delete one first"
+                )
+            }
             // Lists can be named by `in_segment` too; they refer to nothing.
             for list in try Self.allLists(in: connection) {
                 catalog[list.name] = []

@@ -4,6 +4,7 @@ import SegmentEngine
 import SegmentLanguage
 import SegmentsRPC
 import SegmentsWire
+import Synchronization
 
 /// The `segments.v1.Evaluator` API over an ``EvaluatorCore``.
 struct EvaluatorRouter {
@@ -11,6 +12,8 @@ struct EvaluatorRouter {
     let webhooks: WebhookLedger
     let configuration: SegmentEvaluatorConfiguration
     let storeHead: PublishedStoreHead
+    /// Watch streams being served.
+    private let watchers = WatcherCount()
 
     init(core: EvaluatorCore, webhooks: WebhookLedger, configuration: SegmentEvaluatorConfiguration) {
         self.core = core
@@ -233,6 +236,14 @@ struct EvaluatorRouter {
     )
         async throws
     {
+        let limit = self.configuration.maximumWatchers
+        guard self.watchers.enter(limit: limit) else {
+            throw RPCError(
+                .resourceExhausted,
+                "the evaluator serves \(limit) watches, its limit (--max-watchers); try again later"
+            )
+        }
+        defer { self.watchers.leave() }
         let head = self.core.transitions.headSeq
         guard request.fromSeq <= head + 1 else {
             throw RPCError(.outOfRange, "from_seq \(request.fromSeq) is beyond the transition log (head \(head))")
@@ -333,5 +344,29 @@ struct EvaluatorRouter {
         guard engine.knowsUser(userID) else {
             throw SegmentEvaluatorError(.notFound, "no user '\(userID)'")
         }
+    }
+}
+
+/// The number of watch streams being served, bounded.
+private final class WatcherCount: Sendable {
+    private let count = Atomic<Int>(0)
+
+    /// Counts one more watcher unless `limit` are served already.
+    func enter(limit: Int) -> Bool {
+        var current = self.count.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = self.count.compareExchange(
+                expected: current,
+                desired: current + 1,
+                ordering: .relaxed
+            )
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    func leave() {
+        self.count.subtract(1, ordering: .relaxed)
     }
 }

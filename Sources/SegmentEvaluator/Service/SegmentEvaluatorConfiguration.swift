@@ -30,6 +30,10 @@ public struct SegmentEvaluatorConfiguration: Sendable {
     /// Where to serve Prometheus metrics over HTTP (`GET /metrics`); `nil` (the default): not served, and nothing
     /// is measured. The process must have called ``SegmentsMetrics/bootstrap()``.
     public var metricsEndpoint: MetricsEndpoint?
+    /// Most `Watch` streams served at once; one more is refused with RESOURCE_EXHAUSTED. Default 256. (A watcher
+    /// that reads slowly costs nothing while it lags: each stream is flow-controlled and reads the transition log,
+    /// so nothing is buffered for it.)
+    public var maximumWatchers = 256
 
     /// Creates a configuration.
     public init(
