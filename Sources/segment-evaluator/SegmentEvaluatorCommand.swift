@@ -129,28 +129,19 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
             shardCount: count
         )
         configuration.webhooks = try self.webhookConfiguration(setting)
-        if let text = setting(self.stallTimeoutMs.map(String.init), "SEGMENT_EVALUATOR_STALL_TIMEOUT_MS") {
-            guard let ms = Int(text), ms >= 100 else {
-                throw ValidationError("--stall-timeout-ms '\(text)' must be a whole number ≥ 100")
-            }
+        func number(_ flag: Int?, _ variable: String, _ name: String, minimum: Int) throws -> Int? {
+            try Self.number(flag, "SEGMENT_EVALUATOR_" + variable, name, minimum: minimum, setting)
+        }
+        if let ms = try number(self.stallTimeoutMs, "STALL_TIMEOUT_MS", "stall-timeout-ms", minimum: 100) {
             configuration.stallTimeout = .milliseconds(ms)
         }
-        if let text = setting(self.stateIntervalMs.map(String.init), "SEGMENT_EVALUATOR_STATE_INTERVAL_MS") {
-            guard let ms = Int(text), ms >= 100 else {
-                throw ValidationError("--state-interval-ms '\(text)' must be a whole number ≥ 100")
-            }
+        if let ms = try number(self.stateIntervalMs, "STATE_INTERVAL_MS", "state-interval-ms", minimum: 100) {
             configuration.stateSaveInterval = .milliseconds(ms)
         }
-        if let text = setting(self.maxConnections.map(String.init), "SEGMENT_EVALUATOR_MAX_CONNECTIONS") {
-            guard let count = Int(text), count >= 1 else {
-                throw ValidationError("--max-connections '\(text)' must be a whole number ≥ 1")
-            }
+        if let count = try number(self.maxConnections, "MAX_CONNECTIONS", "max-connections", minimum: 1) {
             configuration.server.maximumConnections = count
         }
-        if let text = setting(self.maxWatchers.map(String.init), "SEGMENT_EVALUATOR_MAX_WATCHERS") {
-            guard let count = Int(text), count >= 1 else {
-                throw ValidationError("--max-watchers '\(text)' must be a whole number ≥ 1")
-            }
+        if let count = try number(self.maxWatchers, "MAX_WATCHERS", "max-watchers", minimum: 1) {
             configuration.maximumWatchers = count
         }
         if let text = setting(self.metrics, "SEGMENT_EVALUATOR_METRICS") {
@@ -166,16 +157,27 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
         }
     }
 
+    /// A whole-number setting from its flag or environment variable, at least `minimum`; `nil` when neither is set.
+    private static func number(
+        _ flag: Int?,
+        _ variable: String,
+        _ name: String,
+        minimum: Int,
+        _ setting: (String?, String) -> String?
+    ) throws -> Int? {
+        guard let text = setting(flag.map(String.init), variable) else { return nil }
+        guard let value = Int(text), value >= minimum else {
+            throw ValidationError("--\(name) '\(text)' must be a whole number ≥ \(minimum)")
+        }
+        return value
+    }
+
     /// Webhook delivery settings from flags and environment.
     private func webhookConfiguration(
         _ setting: (String?, String) -> String?
     ) throws -> WebhookDeliveryConfiguration {
         func number(_ flag: Int?, _ variable: String, _ name: String, minimum: Int) throws -> Int? {
-            guard let text = setting(flag.map(String.init), variable) else { return nil }
-            guard let value = Int(text), value >= minimum else {
-                throw ValidationError("--\(name) '\(text)' must be a whole number ≥ \(minimum)")
-            }
-            return value
+            try Self.number(flag, variable, name, minimum: minimum, setting)
         }
         var webhooks = WebhookDeliveryConfiguration()
         let prefix = "SEGMENT_EVALUATOR_WEBHOOK_"
