@@ -1,3 +1,4 @@
+import SegmentsSQLite
 import SegmentsWire
 
 /// Why the profile store could not start or could not do what was asked.
@@ -57,6 +58,20 @@ public struct ProfileStoreError: Error, Sendable, CustomStringConvertible, Custo
     public var underlying: (any Error & Sendable)?
 
     /// Creates an error.
+    /// A write that SQLite could not do: RESOURCE_EXHAUSTED naming the full disk when that is the cause (the write
+    /// is not stored; writes resume by themselves once space is freed), else ``Code/storage``.
+    static func writeFailed(_ error: any Error & Sendable, what: String) -> ProfileStoreError {
+        if let sqlite = error as? SQLiteError, sqlite.code == .full {
+            return ProfileStoreError(
+                .resourceExhausted,
+                "the disk holding the store's data is full: \(what) was not stored; writes resume by themselves "
+                    + "once space is freed (reads go on meanwhile)",
+                underlying: error
+            )
+        }
+        return ProfileStoreError(.storage, "\(what) failed: \(error)", underlying: error)
+    }
+
     public init(_ code: Code, _ message: String, underlying: (any Error & Sendable)? = nil) {
         self.code = code
         self.message = message

@@ -73,9 +73,7 @@ final class StoreWriter: @unchecked Sendable {
                             continuation.resume(throwing: error)
                             return nil
                         } catch {
-                            continuation.resume(
-                                throwing: ProfileStoreError(.storage, "write failed: \(error)", underlying: error)
-                            )
+                            continuation.resume(throwing: ProfileStoreError.writeFailed(error, what: "the write"))
                             return nil
                         }
                     },
@@ -176,7 +174,7 @@ final class StoreWriter: @unchecked Sendable {
             }
             self.logger.error("commit failed", metadata: ["error": "\(error)"])
             self.metrics?.failed.increment(by: Int64(succeeded.count))
-            let failure = ProfileStoreError(.storage, "commit failed: \(error)")
+            let failure = ProfileStoreError.writeFailed(error, what: "the commit")
             for job in succeeded {
                 job.fail(failure)
             }

@@ -132,7 +132,9 @@ struct ImportRun {
             } catch let error as SegmentsClientError {
                 progress.clear()
                 Output.diagnostic(
-                    "segclient: import stopped: \(error.message); lines 1–\(lastAcknowledgedLine) were processed"
+                    "segclient: import stopped: \(error.message); "
+                        + (lastAcknowledgedLine == 0
+                            ? "no line was stored" : "lines 1–\(lastAcknowledgedLine) were processed")
                 )
                 throw error
             } catch let error as LineReaderError {
