@@ -95,6 +95,13 @@ extension SegmentsClient {
         try await self.membersWithPositions(segment, minSeq: minSeq).members
     }
 
+    /// The first `limit` members of a segment or static list in the same order as ``members(_:minSeq:)``: a sample
+    /// that costs `limit` ids per shard to send, however large the segment.
+    public func members(_ segment: String, limit: Int, minSeq: UInt64 = 0) async throws(SegmentsClientError) -> [String]
+    {
+        Array(try await self.membersWithPositions(segment, minSeq: minSeq, limit: max(1, limit)).members.prefix(limit))
+    }
+
     /// The members of a segment or static list, sorted by the UTF-8 bytes of the user ids, with the
     /// change-log position each shard listed its part at (in shard order): each part is exactly that
     /// shard's membership after applying the log up to its position.
@@ -102,9 +109,19 @@ extension SegmentsClient {
         _ segment: String,
         minSeq: UInt64 = 0
     ) async throws(SegmentsClientError) -> (members: [String], positions: [UInt64]) {
+        try await self.membersWithPositions(segment, minSeq: minSeq, limit: 0)
+    }
+
+    /// With `limit` > 0, each shard sends only its first `limit` members.
+    private func membersWithPositions(
+        _ segment: String,
+        minSeq: UInt64,
+        limit: Int
+    ) async throws(SegmentsClientError) -> (members: [String], positions: [UInt64]) {
         var request = Segments_V1_MembersRequest()
         request.segment = segment
         request.minSeq = minSeq
+        request.limit = UInt32(clamping: limit)
         guard !self.evaluators.isEmpty else {
             throw SegmentsClientError(.unavailable, "no evaluator socket configured")
         }

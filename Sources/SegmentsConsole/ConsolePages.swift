@@ -96,8 +96,8 @@ struct ConsolePages: Sendable {
             let nowMs = try await self.client.storeInfo().nowMs
             let history = try await self.client.history(ofSegment: name, limit: self.configuration.chartTransitions)
             let series = SizeSeries(transitions: history, currentCount: Int(count), nowMs: nowMs)
-            let members = try await self.client.members(name)
-            let sample = members.prefix(50).map { user in
+            let members = try await self.client.members(name, limit: 50)
+            let sample = members.map { user in
                 "<li><a href=\"/users/\(HTML.urlComponent(user))\">\(HTML.escape(user))</a></li>"
             }.joined()
             let overlap = try await self.overlapTable(with: name)
@@ -114,7 +114,7 @@ struct ConsolePages: Sendable {
                 <ul class="feed" id="feed">\(recent)</ul>
                 <h2>Sample members</h2>
                 <ul id="members">\(sample.isEmpty ? "<li class=\"muted\">none</li>" : sample)</ul>
-                \(members.count > 50 ? "<p class=\"muted\">\(members.count - 50) more</p>" : "")
+                \(count > 50 ? "<p class=\"muted\">\(count - 50) more</p>" : "")
                 <h2>Overlap with other segments</h2>
                 \(overlap)
                 """

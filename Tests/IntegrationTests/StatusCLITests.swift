@@ -141,6 +141,22 @@ import Testing
         }
     }
 
+    /// `members --limit N`: the first N members in the sorted order; each shard sends only that many.
+    @Test func membersWithALimitAreTheFirstOnes() async throws {
+        try await DaemonPair.with { pair in
+            for user in ["u5", "u3", "u1", "u4", "u2"] {
+                try await pair.segclientOK(["profile", "set", user, #"{"plan":"pro"}"#])
+            }
+            try await pair.segclientOK(["segment", "create", "pro", #"plan = "pro""#])
+            #expect(try await pair.segclientOK(["members", "pro", "--limit", "2"]) == "u1\nu2\n")
+            #expect(try await pair.segclientOK(["members", "pro", "--limit", "9"]) == "u1\nu2\nu3\nu4\nu5\n")
+            #expect(try await pair.client.members("pro", limit: 3) == ["u1", "u2", "u3"])
+            let refused = try await pair.segclient(["members", "pro", "--limit", "0"])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("--limit must be at least 1"))
+        }
+    }
+
     @Test func topPrintsOneLinePerShardWithRates() async throws {
         try await DaemonPair.with { pair in
             try await pair.segclientOK(["track", "u1", "page_view"])

@@ -60,12 +60,13 @@ struct EvaluatorRouter {
         }
         router.register(EvaluatorAPI.members) { request, writer, _ in
             try await self.waitApplied(request.minSeq)
-            let (members, seq) = try self.mapped {
+            let (all, seq) = try self.mapped {
                 try core.read { engine throws(SegmentEvaluatorError) in
                     try Self.requireSegment(request.segment, in: engine)
                     return (engine.members(of: request.segment), engine.appliedSeq)
                 }
             }
+            let members = request.limit > 0 ? Array(all.prefix(Int(request.limit))) : all
             // At least one chunk, so the caller learns the position even of an empty listing.
             var start = 0
             repeat {

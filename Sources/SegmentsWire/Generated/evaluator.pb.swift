@@ -141,6 +141,9 @@ public nonisolated struct Segments_V1_MembersRequest: Sendable {
 
   public var minSeq: UInt64 = 0
 
+  /// Only the first this many members (in the sorted order); 0 = all.
+  public var limit: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -784,7 +787,7 @@ nonisolated extension Segments_V1_SegmentsOfResponse: SwiftProtobuf.Message, Swi
 
 nonisolated extension Segments_V1_MembersRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MembersRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}min_seq\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}min_seq\0\u{1}limit\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -794,6 +797,7 @@ nonisolated extension Segments_V1_MembersRequest: SwiftProtobuf.Message, SwiftPr
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.segment) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.minSeq) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
       default: break
       }
     }
@@ -806,12 +810,16 @@ nonisolated extension Segments_V1_MembersRequest: SwiftProtobuf.Message, SwiftPr
     if self.minSeq != 0 {
       try visitor.visitSingularUInt64Field(value: self.minSeq, fieldNumber: 2)
     }
+    if self.limit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Segments_V1_MembersRequest, rhs: Segments_V1_MembersRequest) -> Bool {
     if lhs.segment != rhs.segment {return false}
     if lhs.minSeq != rhs.minSeq {return false}
+    if lhs.limit != rhs.limit {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

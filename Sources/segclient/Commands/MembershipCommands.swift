@@ -51,7 +51,12 @@ struct MembersCommand: AsyncParsableCommand {
     @OptionGroup var read: ReadOptions
     @Argument(help: "The segment or list.") var segment: String
     @Flag(help: "Print only the number of members.") var count = false
+    @Option(help: "Print only the first N members (in the same order).") var limit: Int?
     @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if let limit = self.limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
 
     func run() async throws {
         try await self.connection.withClient { client in
@@ -60,7 +65,12 @@ struct MembersCommand: AsyncParsableCommand {
                 Output.line(self.json ? JSONValue.object([("count", .number(Double(count)))]).serialized : "\(count)")
                 return
             }
-            let members = try await client.members(self.segment, minSeq: self.read.minSeq)
+            let members =
+                if let limit = self.limit {
+                    try await client.members(self.segment, limit: limit, minSeq: self.read.minSeq)
+                } else {
+                    try await client.members(self.segment, minSeq: self.read.minSeq)
+                }
             if self.json {
                 Output.json(.array(members.map(JSONValue.string)))
             } else {
