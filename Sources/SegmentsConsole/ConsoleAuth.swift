@@ -13,10 +13,8 @@ struct ConsoleAuth: Sendable {
     init(token: String) {
         self.token = token
         let digest = SHA256.hash(data: Array("segments-console:\(token)".utf8))
-        self.cookieValue = digest.map {
-            String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16)
-        }
-        .joined()
+        self.cookieValue = digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
+            .joined()
     }
 
     /// Whether `candidate` is the token (compared in constant time).

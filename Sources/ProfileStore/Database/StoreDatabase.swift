@@ -83,8 +83,7 @@ final class StoreDatabase: Sendable {
         }
         self.logger = logger
         self.storeID = storeID
-        let (seconds, attoseconds) = configuration.feedSubscriberExpiry.components
-        self.feedSubscriberExpiryMs = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        self.feedSubscriberExpiryMs = configuration.feedSubscriberExpiry.inMilliseconds
         self.maximumSegments = configuration.maximumSegments
         self.maximumLists = configuration.maximumLists
         self.clock = StoreClock(manualStartMs: manualStart)
@@ -138,17 +137,20 @@ final class StoreDatabase: Sendable {
         logger.info("database integrity checked", metadata: ["check": "\(pragma)", "took": "\(clock.now - start)"])
     }
 
+    /// 16 random hexadecimal digits (64 bits), for identities.
+    static func randomHexDigits() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let hex = String(generator.next() as UInt64, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
     /// The store's identity, made at the first start.
     private static func storeID(in connection: SQLiteConnection) throws -> String {
         let select = try connection.prepare("SELECT value FROM meta WHERE key = 'store_id'")
         if try select.step() {
             return select.string(at: 0)
         }
-        var random = SystemRandomNumberGenerator()
-        let made = (0..<2).map { _ in
-            let text = String(random.next() as UInt64, radix: 16)
-            return String(repeating: "0", count: 16 - text.count) + text
-        }.joined()
+        let made = Self.randomHexDigits() + Self.randomHexDigits()
         let insert = try connection.prepare("INSERT INTO meta(key, value) VALUES ('store_id', ?)")
         try insert.bind(made, at: 1)
         try insert.execute()

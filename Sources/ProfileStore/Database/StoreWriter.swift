@@ -151,8 +151,7 @@ final class StoreWriter: @unchecked Sendable {
             let commitStart = ContinuousClock.now
             try connection.cachedStatement("COMMIT").execute()
             if let metrics = self.metrics {
-                let took = (ContinuousClock.now - commitStart).components
-                metrics.commit.recordNanoseconds(took.seconds * 1_000_000_000 + took.attoseconds / 1_000_000_000)
+                metrics.commit.recordNanoseconds((ContinuousClock.now - commitStart).inNanoseconds)
                 metrics.writes.increment(by: Int64(succeeded.count))
                 metrics.refused.increment(by: Int64(jobs.count - succeeded.count))
                 metrics.entries.increment(by: Int64(transaction.headSeq - startSeq))

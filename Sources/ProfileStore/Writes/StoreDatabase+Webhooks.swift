@@ -142,10 +142,7 @@ extension StoreDatabase {
 
     /// `wh_` and 16 random hexadecimal digits.
     private static func newWebhookID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let value = generator.next() as UInt64
-        let hex = String(value, radix: 16)
-        return "wh_" + String(repeating: "0", count: 16 - hex.count) + hex
+        "wh_" + Self.randomHexDigits()
     }
 
     // MARK: - Reading

@@ -112,6 +112,13 @@ final class EvaluatorCore: Sendable {
     var transitionsRecorded: UInt64 { self.transitionsRecordedCount.load(ordering: .relaxed) }
     /// When the store's changes were first seen, for the lag in time.
     let lag = FeedLag()
+
+    /// The applied position, the store's head as observed (never behind the applied position) and the lag in time,
+    /// for status calls and metrics.
+    var progress: (appliedSeq: UInt64, storeHeadSeq: UInt64, lagMs: Int64) {
+        let applied = self.applied.headSeq
+        return (applied, max(self.lag.latestHead, applied), self.lag.lagMs(appliedSeq: applied))
+    }
     let shardIndex: UInt32
     let shardCount: UInt32
     let logger: Logger
@@ -245,7 +252,7 @@ final class EvaluatorCore: Sendable {
             let takeStart = clock.now
             let batch = self.state.withLock { state in self.takePersistBatch(&state, includingState: includingState) }
             if batch.write?.engineState != nil {
-                self.stateTakeNanoseconds.store(Self.nanoseconds(clock.now - takeStart), ordering: .relaxed)
+                self.stateTakeNanoseconds.store((clock.now - takeStart).inNanoseconds, ordering: .relaxed)
             }
             if let write = batch.write {
                 let commitStart = clock.now
@@ -265,7 +272,7 @@ final class EvaluatorCore: Sendable {
                 }
                 self.transitionsRecordedCount.add(UInt64(write.transitions.count), ordering: .relaxed)
                 if let metrics = self.transitionMetrics {
-                    metrics.recordCommit(nanoseconds: Self.nanoseconds(clock.now - commitStart))
+                    metrics.recordCommit(nanoseconds: (clock.now - commitStart).inNanoseconds)
                     metrics.record(write.transitions)
                 }
                 // Only now: the saved state must never be ahead of the recorded transitions.
@@ -276,11 +283,6 @@ final class EvaluatorCore: Sendable {
             self.transitions.publish(headSeq: self.log.headSeq)
             self.applied.publish(headSeq: batch.visibleSeq)
         }
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let parts = duration.components
-        return parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
     }
 
     /// Persists with the engine's state and waits until that state is written (shutdown).

@@ -10,7 +10,6 @@ import Synchronization
 final class EvaluatorMetrics: Sendable {
     private let core: EvaluatorCore
     private let webhooks: WebhookLedger
-    private let storeHead: PublishedStoreHead
 
     private let appliedSeq = Gauge(label: "segments_evaluator_applied_seq")
     private let storeHeadSeq = Gauge(label: "segments_evaluator_store_head_seq")
@@ -29,31 +28,25 @@ final class EvaluatorMetrics: Sendable {
     /// Per webhook: its backlog and the transitions it has delivered.
     private let webhookFigures = Mutex<[String: (backlog: Gauge, delivered: MirroredCounter)]>([:])
 
-    init(core: EvaluatorCore, webhooks: WebhookLedger, storeHead: PublishedStoreHead) {
+    init(core: EvaluatorCore, webhooks: WebhookLedger) {
         self.core = core
         self.webhooks = webhooks
-        self.storeHead = storeHead
     }
 
     /// Reads every figure and records it.
     func collect() async {
-        if let head = self.storeHead.published() {
-            self.core.lag.observe(headSeq: head)
-        }
-        let applied = self.core.applied.headSeq
-        let head = max(self.core.lag.latestHead, applied)
+        let (applied, head, lagMs) = self.core.progress
         self.appliedSeq.record(Double(applied))
         self.storeHeadSeq.record(Double(head))
         self.lagEntries.record(Double(head - applied))
-        self.lagSeconds.record(Double(self.core.lag.lagMs(appliedSeq: applied)) / 1000)
+        self.lagSeconds.record(Double(lagMs) / 1000)
         self.transitionSeq.record(Double(self.core.transitions.headSeq))
         let figures = self.core.figures
         self.users.record(Double(figures.users))
         self.segments.record(Double(figures.segments))
         self.scheduledWakeups.record(Double(figures.scheduledWakeups))
         self.nextDue.record(figures.nextDueMs.map { Double($0) / 1000 } ?? 0)
-        let save = self.core.log.engineState.lastWriteDuration.components
-        self.stateSaveSeconds.record(Double(save.seconds) + Double(save.attoseconds) / 1e18)
+        self.stateSaveSeconds.record(self.core.log.engineState.lastWriteDuration / .seconds(1))
         self.entriesApplied.update(to: self.core.entriesApplied)
         self.eventsApplied.update(to: self.core.eventsApplied)
         self.dueWakeups.update(to: UInt64(figures.dueWakeups))

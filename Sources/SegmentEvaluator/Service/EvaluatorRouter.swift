@@ -120,13 +120,7 @@ struct EvaluatorRouter {
     /// Progress, lag, sizes and vitals, from figures published at each persist (never the engine's lock).
     private func status() async throws -> Segments_V1_EvaluatorStatus {
         var status = Segments_V1_EvaluatorStatus()
-        if let head = self.storeHead.published() {
-            self.core.lag.observe(headSeq: head)
-        }
-        let applied = self.core.applied.headSeq
-        status.appliedSeq = applied
-        status.storeHeadSeq = max(self.core.lag.latestHead, applied)
-        status.lagMs = self.core.lag.lagMs(appliedSeq: applied)
+        (status.appliedSeq, status.storeHeadSeq, status.lagMs) = self.core.progress
         status.shardIndex = self.configuration.shardIndex
         status.shardCount = self.configuration.shardCount
         status.transitionSeq = self.core.transitions.headSeq
@@ -138,8 +132,7 @@ struct EvaluatorRouter {
         status.version = Self.version
         status.residentBytes = ProcessVitals.residentBytes()
         status.startedAtMs = ProcessVitals.startedAtMs
-        let uptime = ProcessVitals.uptime.components
-        status.uptimeMs = uptime.seconds * 1000 + uptime.attoseconds / 1_000_000_000_000_000
+        status.uptimeMs = ProcessVitals.uptime.inMilliseconds
         status.entriesApplied = self.core.entriesApplied
         status.eventsApplied = self.core.eventsApplied
         status.transitionsRecorded = self.core.transitionsRecorded
@@ -350,24 +343,18 @@ struct EvaluatorRouter {
 
 /// The number of watch streams being served, bounded.
 private final class WatcherCount: Sendable {
-    private let count = Atomic<Int>(0)
+    private let count = Mutex(0)
 
     /// Counts one more watcher unless `limit` are served already.
     func enter(limit: Int) -> Bool {
-        var current = self.count.load(ordering: .relaxed)
-        while current < limit {
-            let (exchanged, original) = self.count.compareExchange(
-                expected: current,
-                desired: current + 1,
-                ordering: .relaxed
-            )
-            if exchanged { return true }
-            current = original
+        self.count.withLock { count in
+            guard count < limit else { return false }
+            count += 1
+            return true
         }
-        return false
     }
 
     func leave() {
-        self.count.subtract(1, ordering: .relaxed)
+        self.count.withLock { $0 -= 1 }
     }
 }

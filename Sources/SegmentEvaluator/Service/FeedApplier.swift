@@ -83,17 +83,17 @@ struct FeedApplier: Sendable {
     private func follow(over connection: RPCConnection) async throws {
         let info = try await connection.call(ProfileStoreAPI.getInfo, .init())
         let builtFrom = self.core.log.storeID
-        if let builtFrom, !info.storeID.isEmpty, builtFrom != info.storeID {
-            // Same socket, another database (restored elsewhere, or replaced): this evaluator's positions mean
-            // nothing there, even when that log is longer.
-            self.logger.warning(
-                "this evaluator's data was built from another store; rebuilding from the store",
-                metadata: ["built-from": "\(builtFrom)", "store": "\(info.storeID)"]
-            )
-            try self.core.reset()
-            try self.webhooks.reset()
-        }
-        if !info.storeID.isEmpty, self.core.log.storeID != info.storeID {
+        if !info.storeID.isEmpty, builtFrom != info.storeID {
+            if let builtFrom {
+                // Same socket, another database (restored elsewhere, or replaced): this evaluator's positions
+                // mean nothing there, even when that log is longer.
+                self.logger.warning(
+                    "this evaluator's data was built from another store; rebuilding from the store",
+                    metadata: ["built-from": "\(builtFrom)", "store": "\(info.storeID)"]
+                )
+                try self.core.reset()
+                try self.webhooks.reset()
+            }
             try self.core.recordStoreID(info.storeID)
         }
         let applied = self.core.read { $0.appliedSeq }

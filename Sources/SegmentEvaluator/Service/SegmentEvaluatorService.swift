@@ -94,7 +94,7 @@ public final class SegmentEvaluatorService: Service {
                 await cancelWhenGracefulShutdown { await Self.sampleStoreHead(into: core.lag, from: storeHead) }
             }
             if let endpoint = self.configuration.metricsEndpoint {
-                let metrics = EvaluatorMetrics(core: core, webhooks: webhooks, storeHead: storeHead)
+                let metrics = EvaluatorMetrics(core: core, webhooks: webhooks)
                 let server = MetricsServer(endpoint: endpoint, logger: self.logger) { await metrics.collect() }
                 group.addTask { try await server.run() }
             }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import DaemonSupport
 import Logging
+import NIOCore
 import NIOPosix
 
 /// Runs one ``WebhookWorker`` per registered webhook: starts a worker when a webhook is added,
@@ -22,8 +23,8 @@ struct WebhookDispatcher: Sendable {
         var clientConfiguration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(
-                connect: WebhookWorker.timeAmount(self.configuration.connectTimeout),
-                read: WebhookWorker.timeAmount(self.configuration.requestTimeout)
+                connect: .nanoseconds(self.configuration.connectTimeout.inNanoseconds),
+                read: .nanoseconds(self.configuration.requestTimeout.inNanoseconds)
             )
         )
         clientConfiguration.httpVersion = .http1Only

@@ -139,7 +139,7 @@ struct WebhookWorker: Sendable {
                 let delay = self.configuration.retryDelay(afterFailures: state.failedAttempts)
                 state.lastError = reason
                 state.lastErrorAtMs = now
-                state.nextAttemptAtMs = now + Self.milliseconds(delay)
+                state.nextAttemptAtMs = now + delay.inMilliseconds
                 logger.debug(
                     "webhook delivery failed; retrying later",
                     metadata: [
@@ -181,7 +181,7 @@ struct WebhookWorker: Sendable {
         do {
             let response = try await self.client.execute(
                 request,
-                timeout: Self.timeAmount(self.configuration.requestTimeout)
+                timeout: .nanoseconds(self.configuration.requestTimeout.inNanoseconds)
             )
             // Read (and drop) the answer so the connection can be reused.
             var read = 0
@@ -229,15 +229,5 @@ struct WebhookWorker: Sendable {
         }
         let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
         return line.count > Self.maximumErrorLength ? String(line.prefix(Self.maximumErrorLength)) + "…" : line
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-
-    static func timeAmount(_ duration: Duration) -> TimeAmount {
-        let (seconds, attoseconds) = duration.components
-        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

@@ -33,9 +33,7 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var configuration = self.connection.configuration()
-        configuration.options.requestTimeout = try StatusReport.timeout(self.timeout)
-        let client = SegmentsClient(configuration: configuration)
+        let client = try StatusReport.client(self.connection, timeout: self.timeout)
         let report = await StatusReport.read(from: client)
         await client.close()
         let problems = report.problems(maxLag: self.maxLag)

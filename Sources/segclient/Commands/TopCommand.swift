@@ -30,9 +30,7 @@ struct TopCommand: AsyncParsableCommand {
     func run() async throws {
         let intervalMs = DurationText.milliseconds(self.interval) ?? 1000
         let terminal = isatty(STDOUT_FILENO) == 1
-        var configuration = self.connection.configuration()
-        configuration.options.requestTimeout = try StatusReport.timeout(self.timeout)
-        let client = SegmentsClient(configuration: configuration)
+        let client = try StatusReport.client(self.connection, timeout: self.timeout)
         do {
             try await self.refresh(client, everyMs: intervalMs, redrawing: terminal)
             await client.close()
@@ -67,7 +65,7 @@ struct TopCommand: AsyncParsableCommand {
         _ report: StatusReport,
         since previous: (report: StatusReport, at: ContinuousClock.Instant)?
     ) -> [String] {
-        let seconds = previous.map { Self.seconds(ContinuousClock.now - $0.at) }
+        let seconds = previous.map { (ContinuousClock.now - $0.at) / .seconds(1) }
         func rate(_ now: UInt64, _ before: UInt64?) -> String {
             guard let before, let seconds, seconds > 0, now >= before else { return "-" }
             return String(Int((Double(now - before) / seconds).rounded()))
@@ -111,10 +109,5 @@ struct TopCommand: AsyncParsableCommand {
             )
         }
         return lines
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        let parts = duration.components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
     }
 }

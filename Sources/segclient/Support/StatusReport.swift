@@ -47,6 +47,14 @@ struct StatusReport {
         return .milliseconds(ms)
     }
 
+    /// A client of `connection`'s daemons whose calls give up after `--timeout` (a daemon that does not answer in
+    /// time is reported unreachable).
+    static func client(_ connection: ConnectionOptions, timeout: String) throws -> SegmentsClient {
+        var configuration = connection.configuration()
+        configuration.options.requestTimeout = try Self.timeout(timeout)
+        return SegmentsClient(configuration: configuration)
+    }
+
     /// Reads the store and every shard concurrently.
     static func read(from client: SegmentsClient) async -> StatusReport {
         async let shardResults = client.evaluatorStatusPerShard()
