@@ -155,8 +155,22 @@ public final class ProfileStoreService: Service {
         router.register(ProfileStoreAPI.getInfo) { _, _ in
             try await Self.mapped { try await database.info(version: Self.version) }
         }
-        router.register(ProfileStoreAPI.subscribe) { request, writer, _ in
-            try await Self.mapped { try await database.subscribe(request, writer: writer) }
+        router.register(ProfileStoreAPI.subscribe) { request, writer, context in
+            // Following the log is a read; registering a durable subscriber makes the store keep deleted users' data
+            // replayable for it, which only a writer may ask for.
+            if !request.subscriberID.isEmpty, context.role < .writer {
+                context.logger.warning(
+                    "call refused: role too low to register a feed subscriber",
+                    metadata: ["uid": "\(context.peer.map { "\($0.uid)" } ?? "?")", "role": "\(context.role)"]
+                )
+                throw RPCError(
+                    .permissionDenied,
+                    "Subscribe with a subscriber_id ('\(request.subscriberID)') needs the writer role: the store keeps "
+                        + "deleted users' data replayable for a registered subscriber; this caller has the "
+                        + "\(context.role) role (subscribe without a subscriber_id to follow the log)"
+                )
+            }
+            return try await Self.mapped { try await database.subscribe(request, writer: writer) }
         }
         router.register(ProfileStoreAPI.acknowledgeFeed) { request, _ in
             try await Self.mapped { try await database.acknowledgeFeed(request) }

@@ -29,6 +29,8 @@ public struct SegmentsClientError: Error, Sendable, Hashable, CustomStringConver
         public static let unimplemented = Code(rpcCode: .unimplemented)
         /// Too much at once (frames, calls in flight).
         public static let resourceExhausted = Code(rpcCode: .resourceExhausted)
+        /// The caller's role does not allow the call; the message names the role needed.
+        public static let permissionDenied = Code(rpcCode: .permissionDenied)
         /// A bug or corrupt data on the daemon's side.
         public static let internalError = Code(rpcCode: .internalError)
 

@@ -19,7 +19,8 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             PROFILE_STORE_DATA_DIR, PROFILE_STORE_MANUAL_CLOCK, PROFILE_STORE_DURABILITY, \
             PROFILE_STORE_LOG_LEVEL, PROFILE_STORE_MAX_FRAME_BYTES, PROFILE_STORE_IDLE_TIMEOUT, \
             PROFILE_STORE_SUBSCRIBER_EXPIRY, PROFILE_STORE_METRICS, PROFILE_STORE_INTEGRITY_CHECK, \
-            PROFILE_STORE_MAX_CONNECTIONS, PROFILE_STORE_MAX_SEGMENTS, PROFILE_STORE_MAX_LISTS. \
+            PROFILE_STORE_MAX_CONNECTIONS, PROFILE_STORE_MAX_SEGMENTS, PROFILE_STORE_MAX_LISTS, \
+            PROFILE_STORE_ACCESS. \
             A flag wins over its variable.
             """,
         version: ProfileStoreService.version
@@ -54,6 +55,14 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         help: "Most client connections at once; more are refused with RESOURCE_EXHAUSTED. Default 1024."
     )
     var maxConnections: Int?
+
+    @Option(
+        help: """
+            Access file mapping users and groups to roles (admin, writer, reader, none); see docs/operations.md. \
+            Default: the store's own user is admin, everyone else who can open the socket is reader.
+            """
+    )
+    var access: String?
 
     @Option(name: .customLong("max-segments"), help: "Most segments the store holds. Default 10000.")
     var maxSegments: Int?
@@ -139,6 +148,13 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         ) {
             server.maximumConnections = connections
         }
+        if let path = setting(self.access, "PROFILE_STORE_ACCESS") {
+            do {
+                server.access = try RPCAccessPolicy(contentsOf: path)
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
         let maxSegments = try Self.integer(
             self.maxSegments,
             environment["PROFILE_STORE_MAX_SEGMENTS"],
@@ -165,8 +181,9 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         }
 
         let notifier = SystemdNotifier(environment: environment)
+        let access = server.access
         let service = ProfileStoreService(configuration: configuration, logger: logger) {
-            logger.info("profile store ready", metadata: ["socket": "\(socketPath)"])
+            logger.info("profile store ready", metadata: ["socket": "\(socketPath)", "access": "\(access)"])
             notifier.ready(status: "serving on \(socketPath)")
         }
         guard await DaemonRunner.run(service, notifier: notifier, logger: logger) else {

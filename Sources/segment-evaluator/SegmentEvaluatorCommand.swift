@@ -18,7 +18,7 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
             SEGMENT_EVALUATOR_SOCKET, SEGMENT_EVALUATOR_DATA_DIR, SEGMENT_EVALUATOR_SHARD, \
             SEGMENT_EVALUATOR_LOG_LEVEL, SEGMENT_EVALUATOR_STALL_TIMEOUT_MS, SEGMENT_EVALUATOR_WEBHOOK_RETRY_BASE_MS, \
             SEGMENT_EVALUATOR_WEBHOOK_RETRY_CAP_MS, SEGMENT_EVALUATOR_WEBHOOK_TIMEOUT_MS, \
-            SEGMENT_EVALUATOR_WEBHOOK_BATCH, SEGMENT_EVALUATOR_METRICS, SEGMENT_EVALUATOR_MAX_CONNECTIONS, SEGMENT_EVALUATOR_MAX_WATCHERS. A flag wins over its \
+            SEGMENT_EVALUATOR_WEBHOOK_BATCH, SEGMENT_EVALUATOR_METRICS, SEGMENT_EVALUATOR_MAX_CONNECTIONS, SEGMENT_EVALUATOR_MAX_WATCHERS, SEGMENT_EVALUATOR_ACCESS. A flag wins over its \
             variable.
             """,
         version: "0.1.0"
@@ -87,6 +87,14 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
     )
     var maxConnections: Int?
 
+    @Option(
+        help: """
+            Access file mapping users and groups to roles (admin, writer, reader, none); see docs/operations.md. \
+            Default: the evaluator's own user is admin, everyone else who can open the socket is reader.
+            """
+    )
+    var access: String?
+
     @Option(name: .customLong("max-watchers"), help: "Most watch streams served at once. Default 256.")
     var maxWatchers: Int?
 
@@ -144,12 +152,25 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
         if let count = try number(self.maxWatchers, "MAX_WATCHERS", "max-watchers", minimum: 1) {
             configuration.maximumWatchers = count
         }
+        if let path = setting(self.access, "SEGMENT_EVALUATOR_ACCESS") {
+            do {
+                configuration.server.access = try RPCAccessPolicy(contentsOf: path)
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
         if let text = setting(self.metrics, "SEGMENT_EVALUATOR_METRICS") {
             configuration.metricsEndpoint = try SegmentsMetrics.enable(at: text)
         }
         let notifier = SystemdNotifier(environment: environment)
+        let access = configuration.server.access
         let service = SegmentEvaluatorService(configuration: configuration, logger: logger) {
-            logger.info("segment evaluator ready", metadata: ["socket": "\(socketPath)", "store": "\(storeSocket)"])
+            logger.info(
+                "segment evaluator ready",
+                metadata: [
+                    "socket": "\(socketPath)", "store": "\(storeSocket)", "access": "\(access)",
+                ]
+            )
             notifier.ready(status: "serving shard \(index)/\(count) on \(socketPath)")
         }
         guard await DaemonRunner.run(service, notifier: notifier, logger: logger) else {

@@ -237,6 +237,42 @@ import Testing
         }
     }
 
+    @Test func callsBeyondTheCallersRoleAreRefusedNamingTheRoleNeeded() async throws {
+        // The daemon's user is someone else, so this process gets the `others` role.
+        let access = try RPCAccessPolicy(parsing: "others = writer", source: "test", ownerUID: 4_242_424)
+        try await TestServer.with(router: TestAPI.router(probe: Probe()), access: access) { server in
+            let connection = try await server.connect()
+            #expect(try await connection.call(TestAPI.inlineEcho, .with { $0.message = "ok" }).message == "ok")
+            var counted = 0
+            for try await _ in connection.stream(TestAPI.count, .with { $0.seq = 3 }) { counted += 1 }
+            #expect(counted == 3)
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await connection.call(TestAPI.asyncEcho, .with { $0.seq = 1 })
+            }
+            #expect(error?.code == .permissionDenied)
+            #expect(error?.message.hasPrefix("AsyncEcho needs the admin role; this caller (uid ") == true)
+            #expect(error?.message.hasSuffix("has the writer role") == true)
+            // The connection goes on.
+            #expect(try await connection.call(TestAPI.inlineEcho, .with { $0.message = "still" }).message == "still")
+            await connection.close()
+        }
+    }
+
+    @Test func aCallerWithNoAccessIsToldSoOnEveryCall() async throws {
+        let access = try RPCAccessPolicy(parsing: "others = none", source: "test", ownerUID: 4_242_424)
+        try await TestServer.with(router: TestAPI.router(probe: Probe()), access: access) { server in
+            let connection = try await server.connect()
+            for _ in 0..<3 {
+                let error = await #expect(throws: RPCError.self) {
+                    _ = try await connection.call(TestAPI.inlineEcho, .init())
+                }
+                #expect(error?.code == .permissionDenied)
+                #expect(error?.message.contains("has no access to this socket") == true, "\(String(describing: error))")
+            }
+            await connection.close()
+        }
+    }
+
     @Test func connectingWhereNothingListensIsUnavailable() async throws {
         let error = await #expect(throws: RPCError.self) {
             _ = try await RPCConnection.connect(to: "/tmp/segments-no-such-dir/none.sock")

@@ -32,6 +32,8 @@ final class RPCClientHandler: ChannelDuplexHandler {
 
     private var state = RPCClientStateMachine<EventLoopPromise<ByteBuffer>, StreamSource, Data>()
     private var context: ChannelHandlerContext?
+    /// Why the connection closed, for calls started after it did (their writes never reach the handler).
+    let closeReason = ConnectionCloseReason()
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -127,6 +129,7 @@ final class RPCClientHandler: ChannelDuplexHandler {
 
     private func close(_ error: RPCError) {
         let (calls, error) = self.state.close(error)
+        self.closeReason.record(error)
         for call in calls { Self.fail(call, error) }
     }
 

@@ -16,11 +16,14 @@ import Synchronization
 public final class RPCConnection: Sendable {
     private let channel: any Channel
     private let handler: NIOLoopBound<RPCClientHandler>
+    /// Why the connection closed, once it has (shared with the handler).
+    private let closeReason: ConnectionCloseReason
     private let nextCallID = Atomic<UInt64>(1)
 
-    private init(channel: any Channel, handler: NIOLoopBound<RPCClientHandler>) {
+    private init(channel: any Channel, handler: NIOLoopBound<RPCClientHandler>, closeReason: ConnectionCloseReason) {
         self.channel = channel
         self.handler = handler
+        self.closeReason = closeReason
     }
 
     /// Connects to the socket at `path`.
@@ -49,13 +52,11 @@ public final class RPCConnection: Sendable {
                 }
                 .connect(unixDomainSocketPath: path)
                 .get()
-            let handler = try await channel.eventLoop.submit {
-                NIOLoopBound(
-                    try channel.pipeline.syncOperations.handler(type: RPCClientHandler.self),
-                    eventLoop: channel.eventLoop
-                )
+            let (handler, closeReason) = try await channel.eventLoop.submit {
+                let handler = try channel.pipeline.syncOperations.handler(type: RPCClientHandler.self)
+                return (NIOLoopBound(handler, eventLoop: channel.eventLoop), handler.closeReason)
             }.get()
-            return RPCConnection(channel: channel, handler: handler)
+            return RPCConnection(channel: channel, handler: handler, closeReason: closeReason)
         } catch {
             throw RPCError(.unavailable, "cannot connect to \(path): \(error)")
         }
@@ -121,10 +122,8 @@ public final class RPCConnection: Sendable {
             } onCancel: {
                 handler.eventLoop.execute { handler.value.cancel(callID) }
             }
-        } catch let error as RPCError {
-            throw error
         } catch {
-            throw RPCError(.unavailable, "connection failed: \(error)")
+            throw self.closeReason.failure(for: error)
         }
         do {
             return try Response(buffer: payload)
@@ -174,8 +173,8 @@ public final class RPCConnection: Sendable {
             self.channel.writeAndFlush(
                 RPCClientHandler.Command.stream(callID: callID, frame: frame, source: produced.source)
             )
-            .whenFailure { error in
-                produced.source.finish(RPCError(.unavailable, "connection failed: \(error)"))
+            .whenFailure { [closeReason] error in
+                produced.source.finish(closeReason.failure(for: error))
             }
         } catch {
             produced.source.finish(error)

@@ -12,7 +12,7 @@ extension RPCRouter {
     ///
     /// Only for a daemon that serves metrics: each call then pays two clock reads and a histogram update.
     public func instrumented() -> RPCRouter {
-        var router = RPCRouter()
+        var router = self
         for (method, handler) in self.handlers {
             router.handlers[method] = RPCMethodMetrics(method: method).measuring(handler)
         }

@@ -7,6 +7,10 @@ import SwiftProtobuf
 public struct RPCCallContext: Sendable {
     /// The fully qualified method name.
     public let method: String
+    /// The process that made the call, when the kernel described it.
+    public let peer: RPCPeer?
+    /// The caller's role (at least the method's).
+    public let role: RPCRole
     /// A logger carrying the connection and call ids as metadata.
     public let logger: Logger
 }
@@ -34,6 +38,8 @@ public struct RPCRouter: Sendable {
     }
 
     var handlers: [String: Handler] = [:]
+    /// The least role each method needs (from its declaration); a call by a connection with less is refused.
+    var requiredRoles: [String: RPCRole] = [:]
 
     /// Creates an empty router.
     public init() {}
@@ -46,6 +52,7 @@ public struct RPCRouter: Sendable {
         _ method: UnaryMethod<Request, Response>,
         _ handler: @escaping @Sendable (Request) throws -> Response
     ) {
+        self.requiredRoles[method.name] = method.role
         self.handlers[method.name] = .inline { buffer in
             let request = try Self.decode(Request.self, from: buffer)
             return try handler(request).serializedBytes()
@@ -60,6 +67,7 @@ public struct RPCRouter: Sendable {
         _ method: UnaryMethod<Request, Response>,
         _ handler: @escaping @Sendable (Request, RPCCallContext) async throws -> Response
     ) {
+        self.requiredRoles[method.name] = method.role
         self.handlers[method.name] = .unary { buffer, context in
             let request = try Self.decode(Request.self, from: buffer)
             return try await handler(request, context).serializedBytes()
@@ -77,6 +85,7 @@ public struct RPCRouter: Sendable {
         inline: @escaping @Sendable (Request) throws -> Response?,
         _ handler: @escaping @Sendable (Request, RPCCallContext) async throws -> Response
     ) {
+        self.requiredRoles[method.name] = method.role
         self.handlers[method.name] = .inlineFirst(
             inline: { buffer in
                 let request = try Self.decode(Request.self, from: buffer)
@@ -99,6 +108,7 @@ public struct RPCRouter: Sendable {
         _ method: UnaryMethod<Request, Response>,
         _ handler: @escaping @Sendable (Data, RPCCallContext) async throws -> Response
     ) {
+        self.requiredRoles[method.name] = method.role
         self.handlers[method.name] = .unary { buffer, context in
             try await handler(buffer, context).serializedBytes()
         }
@@ -114,6 +124,7 @@ public struct RPCRouter: Sendable {
         _ method: ServerStreamMethod<Request, Response>,
         _ handler: @escaping @Sendable (Request, RPCResponseWriter<Response>, RPCCallContext) async throws -> Void
     ) {
+        self.requiredRoles[method.name] = method.role
         self.handlers[method.name] = .serverStream { buffer, sink, context in
             let request = try Self.decode(Request.self, from: buffer)
             try await handler(request, RPCResponseWriter(sink: sink), context)

@@ -96,10 +96,13 @@ public final class RPCServer: Service {
         return try await ServerBootstrap(group: self.eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
             .bind(unixDomainSocketPath: configuration.socketPath, cleanupExistingSocketFile: false) { channel in
-                channel.eventLoop.makeCompletedFuture {
+                Self.peer(of: channel).flatMapThrowing { peer in
+                    let grant = configuration.access.grant(for: peer)
                     let (calls, continuation) = AsyncStream.makeStream(of: RPCServerHandler.AsyncCall.self)
                     let handler = RPCServerHandler(
                         router: router,
+                        peer: peer,
+                        role: grant ?? .reader,
                         calls: continuation,
                         maximumCallsInFlight: configuration.maximumCallsInFlight,
                         logger: logger
@@ -113,6 +116,8 @@ public final class RPCServer: Service {
                     let eventLoop = channel.eventLoop
                     return RPCServerConnection(
                         channel: channel,
+                        peer: peer,
+                        grant: grant,
                         calls: calls,
                         drain: { eventLoop.execute { loopBound.value.drain() } },
                         refuse: { error in eventLoop.execute { loopBound.value.refuseConnection(error) } }
@@ -121,14 +126,28 @@ public final class RPCServer: Service {
             }
     }
 
+    /// The credentials of the process at the other end of `channel` (`SO_PEERCRED`), `nil` when not available.
+    private static func peer(of channel: any Channel) -> EventLoopFuture<RPCPeer?> {
+        guard let provider = channel as? any SocketOptionProvider else {
+            return channel.eventLoop.makeSucceededFuture(nil)
+        }
+        let credentials: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET),
+            name: SocketOptionName(SO_PEERCRED)
+        )
+        return credentials.map { Optional(RPCPeer(pid: $0.pid, uid: $0.uid, gid: $0.gid)) }
+            .recover { _ in nil }
+    }
+
     private func serve(_ connection: RPCServerConnection) async {
         enum Admission {
             case admitted(Int)
-            case shuttingDown, full
+            case shuttingDown, denied, full
         }
         let limit = self.configuration.maximumConnections
         let admission = self.connections.withLock { registry -> Admission in
             guard !registry.isShuttingDown else { return .shuttingDown }
+            guard connection.grant != nil else { return .denied }
             guard registry.drains.count < limit else { return .full }
             defer { registry.nextID += 1 }
             registry.drains[registry.nextID] = connection.drain
@@ -140,6 +159,16 @@ public final class RPCServer: Service {
             id = admitted
         case .shuttingDown:
             connection.drain()
+            return
+        case .denied:
+            let caller = connection.peer.map { "\($0)" } ?? "a peer without credentials"
+            self.logger.warning(
+                "connection refused: no access",
+                metadata: ["uid": "\(connection.peer.map { "\($0.uid)" } ?? "?")", "peer": "\(caller)"]
+            )
+            connection.refuse(
+                RPCError(.permissionDenied, "\(caller) has no access to this socket; the access file grants it none")
+            )
             return
         case .full:
             self.logger.warning("connection refused: too many connections", metadata: ["limit": "\(limit)"])
@@ -163,9 +192,20 @@ public final class RPCServer: Service {
     }
 }
 
+/// Linux's `struct ucred` (which Glibc's module map hides behind `_GNU_SOURCE`): three 32-bit fields in this order.
+private struct PeerCredentials: Sendable {
+    var pid: Int32
+    var uid: UInt32
+    var gid: UInt32
+}
+
 /// One accepted connection: its channel, the async calls it asks for, and how to drain it.
 struct RPCServerConnection: Sendable {
     let channel: any Channel
+    /// Who connected, when the kernel said.
+    let peer: RPCPeer?
+    /// What they may do; `nil`: nothing.
+    let grant: RPCAccessPolicy.Grant
     let calls: AsyncStream<RPCServerHandler.AsyncCall>
     let drain: @Sendable () -> Void
     /// Tells the client why it is not served, and closes.

@@ -17,6 +17,8 @@ public struct RPCServerConfiguration: Sendable {
     /// Most connections served at once; a connection beyond it is told RESOURCE_EXHAUSTED (a response frame with
     /// call id 0) and closed. Default 1024.
     public var maximumConnections = 1024
+    /// Who may do what. Default: the daemon's own user is admin, everyone else who can open the socket is reader.
+    public var access = RPCAccessPolicy()
 
     /// Creates a configuration.
     /// - Parameters:

@@ -30,6 +30,9 @@ final class RPCServerHandler: ChannelInboundHandler {
     }
 
     private let router: RPCRouter
+    /// Who is connected, and what they may do.
+    private let peer: RPCPeer?
+    private let role: RPCRole
     private let calls: AsyncStream<AsyncCall>.Continuation
     private let logger: Logger
     /// How a streaming call in flight is stopped and paced.
@@ -43,9 +46,20 @@ final class RPCServerHandler: ChannelInboundHandler {
     /// Async calls in flight (streaming ones with their control), and draining.
     private var state: RPCServerStateMachine<StreamControl>
     private var context: ChannelHandlerContext?
+    /// The connection was refused as a whole: what the client sends is ignored until it closes.
+    private var refused = false
 
-    init(router: RPCRouter, calls: AsyncStream<AsyncCall>.Continuation, maximumCallsInFlight: Int, logger: Logger) {
+    init(
+        router: RPCRouter,
+        peer: RPCPeer?,
+        role: RPCRole,
+        calls: AsyncStream<AsyncCall>.Continuation,
+        maximumCallsInFlight: Int,
+        logger: Logger
+    ) {
         self.router = router
+        self.peer = peer
+        self.role = role
         self.calls = calls
         self.state = RPCServerStateMachine(maximumCallsInFlight: maximumCallsInFlight)
         self.logger = logger
@@ -60,6 +74,7 @@ final class RPCServerHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.refused else { return }
         let buffer = Self.unwrapInboundIn(data)
         let frame: Segments_V1_RequestFrame
         do {
@@ -98,6 +113,11 @@ final class RPCServerHandler: ChannelInboundHandler {
             self.respond(context, frame.callID, error: RPCError(.unimplemented, "unknown method \(method)"))
             return
         }
+        let needed = self.router.requiredRoles[frame.method] ?? .admin
+        guard self.role >= needed else {
+            self.refuse(context, frame, needing: needed)
+            return
+        }
         switch handler {
         case .inline(let body):
             do {
@@ -124,6 +144,27 @@ final class RPCServerHandler: ChannelInboundHandler {
             let control = StreamControl(window: frame.window > 0 ? StreamWindow(initial: frame.window) : nil)
             self.start(context, frame, kind: .serverStream(body, control), control: control)
         }
+    }
+
+    /// Answers a call beyond the connection's role with PERMISSION_DENIED naming the role needed, and logs it.
+    private func refuse(_ context: ChannelHandlerContext, _ frame: Segments_V1_RequestFrame, needing needed: RPCRole) {
+        let caller = self.peer.map { "\($0)" } ?? "a peer without credentials"
+        self.logger.warning(
+            "call refused: role too low",
+            metadata: [
+                "rpc.method": "\(frame.method)", "uid": "\(self.peer.map { "\($0.uid)" } ?? "?")",
+                "pid": "\(self.peer.map { "\($0.pid)" } ?? "?")", "role": "\(self.role)", "needed": "\(needed)",
+            ]
+        )
+        let method = frame.method.split(separator: "/").last.map(String.init) ?? frame.method
+        self.respond(
+            context,
+            frame.callID,
+            error: RPCError(
+                .permissionDenied,
+                "\(method) needs the \(needed) role; this caller (\(caller)) has the \(self.role) role"
+            )
+        )
     }
 
     /// Writes the response of a call answered on the event loop (flushed at read completion).
@@ -182,7 +223,7 @@ final class RPCServerHandler: ChannelInboundHandler {
                 callID: callID,
                 kind: kind,
                 payload: frame.payload,
-                context: RPCCallContext(method: frame.method, logger: logger),
+                context: RPCCallContext(method: frame.method, peer: self.peer, role: self.role, logger: logger),
                 channel: context.channel,
                 ended: { eventLoop.execute { loopBound.value.callEnded(callID) } }
             )
@@ -196,12 +237,20 @@ final class RPCServerHandler: ChannelInboundHandler {
     }
 
     /// Refuses the whole connection: one response frame with call id 0 and `error`, then closes.
+    ///
+    /// The close is a lingering one: the server shuts its side for writing and ignores what the client sends until
+    /// the client closes (or a second passes). Closing at once could reset the connection under a client that is
+    /// still writing its first request, which would then see "connection reset" instead of the reason.
     func refuseConnection(_ error: RPCError) {
         guard let context = self.context else { return }
+        self.refused = true
         var out = context.channel.allocator.buffer(capacity: 64 + error.message.utf8.count)
         out.writeResponseFrame(callID: 0, payload: [], end: true, error: error)
         let channel = context.channel
-        context.writeAndFlush(Self.wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(Self.wrapOutboundOut(out)).whenComplete { _ in
+            channel.close(mode: .output, promise: nil)
+            channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+        }
     }
 
     /// Stops taking new calls, cancels streams and closes once the unary calls in flight end.

@@ -3,15 +3,18 @@
 extension ProfileStoreAPI {
     /// Registers a webhook endpoint (a change-log write).
     public static let addWebhook = UnaryMethod<Segments_V1_AddWebhookRequest, Segments_V1_AddWebhookResponse>(
-        service + "AddWebhook"
+        service + "AddWebhook",
+        role: .admin
     )
     /// Every registered webhook, without secrets.
     public static let listWebhooks = UnaryMethod<Segments_V1_ListWebhooksRequest, Segments_V1_ListWebhooksResponse>(
-        service + "ListWebhooks"
+        service + "ListWebhooks",
+        role: .reader
     )
     /// Removes a webhook (a change-log write); its delivery stops.
     public static let removeWebhook = UnaryMethod<Segments_V1_RemoveWebhookRequest, Segments_V1_WriteResponse>(
-        service + "RemoveWebhook"
+        service + "RemoveWebhook",
+        role: .admin
     )
 }
 
@@ -19,5 +22,5 @@ extension EvaluatorAPI {
     /// Delivery state of every webhook one evaluator shard knows.
     public static let listWebhookDeliveries = UnaryMethod<
         Segments_V1_ListWebhookDeliveriesRequest, Segments_V1_ListWebhookDeliveriesResponse
-    >(service + "ListWebhookDeliveries")
+    >(service + "ListWebhookDeliveries", role: .reader)
 }

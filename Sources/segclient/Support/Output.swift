@@ -27,12 +27,14 @@ enum Output {
     }
 
     /// Exit status for a failed call: 2 for a request the daemon refused as invalid, 3 for
-    /// something that does not exist, 4 when a daemon cannot be reached, else 1.
+    /// something that does not exist, 4 when a daemon cannot be reached, 5 when the caller's role
+    /// does not allow it, else 1.
     static func exitCode(for error: SegmentsClientError) -> Int32 {
         switch error.code {
         case .invalidArgument, .alreadyExists, .failedPrecondition, .outOfRange: 2
         case .notFound: 3
         case .unavailable: 4
+        case .permissionDenied: 5
         default: 1
         }
     }

@@ -11,7 +11,10 @@ enum TestAPI {
     typealias Numbers = Segments_V1_ClockResponse
 
     /// Inline: answers with the request.
-    static let inlineEcho = UnaryMethod<Segments_V1_Status, Segments_V1_Status>("test.v1.Test/InlineEcho")
+    static let inlineEcho = UnaryMethod<Segments_V1_Status, Segments_V1_Status>(
+        "test.v1.Test/InlineEcho",
+        role: .reader
+    )
     /// Async: sleeps `now_ms` milliseconds, then answers with the request.
     static let asyncEcho = UnaryMethod<Numbers, Numbers>("test.v1.Test/AsyncEcho")
     /// Inline: throws `RPCError(request.code, request.message)`.
@@ -24,7 +27,7 @@ enum TestAPI {
     static let gated = UnaryMethod<Numbers, Numbers>("test.v1.Test/Gated")
     /// Stream: sends `seq` messages numbered 0…seq-1, then ends with OK, or with status code
     /// `now_ms` when it is not 0.
-    static let count = ServerStreamMethod<Numbers, Numbers>("test.v1.Test/Count")
+    static let count = ServerStreamMethod<Numbers, Numbers>("test.v1.Test/Count", role: .writer)
     /// Stream: sends a message every 10 ms until cancelled.
     static let infinite = ServerStreamMethod<Numbers, Numbers>("test.v1.Test/Infinite")
     /// Stream: sends 10,000 messages of 64 KiB each, counting them in the probe.

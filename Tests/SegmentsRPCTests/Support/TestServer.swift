@@ -24,6 +24,7 @@ struct TestServer: Sendable {
         maximumFrameLength: Int = 1 << 20,
         maximumCallsInFlight: Int = 4096,
         maximumConnections: Int = 1024,
+        access: RPCAccessPolicy = RPCAccessPolicy(),
         _ body: @Sendable (TestServer) async throws -> Result
     ) async throws -> Result {
         try await TemporaryDirectory.with { directory in
@@ -34,6 +35,7 @@ struct TestServer: Sendable {
                 maximumCallsInFlight: maximumCallsInFlight
             )
             configuration.maximumConnections = maximumConnections
+            configuration.access = access
             var logger = Logger(label: "rpc-test-server")
             logger.logLevel = .warning
             let (listening, listeningContinuation) = AsyncStream.makeStream(of: Void.self)
