@@ -21,6 +21,7 @@ public struct InProcessProfileStore: Sendable {
     ///   - durability: commit durability; tests default to `.normal` to spare fsyncs.
     ///   - maximumFrameLength: the frame size limit.
     ///   - feedSubscriberExpiry: how long an unseen feed subscriber stays registered.
+    ///   - access: who may do what; default: this process is admin.
     ///   - body: the test.
     public static func with<Result: Sendable>(
         directory: String,
@@ -30,6 +31,7 @@ public struct InProcessProfileStore: Sendable {
         idleTimeout: Duration = .seconds(300),
         userIndexFlushEntries: Int = 400_000,
         feedSubscriberExpiry: Duration = .seconds(86_400),
+        access: RPCAccessPolicy = RPCAccessPolicy(),
         _ body: @Sendable (InProcessProfileStore) async throws -> Result
     ) async throws -> Result {
         let socketPath = directory + "/store.sock"
@@ -48,6 +50,7 @@ public struct InProcessProfileStore: Sendable {
             userIndexFlushEntries: userIndexFlushEntries
         )
         configuration.feedSubscriberExpiry = feedSubscriberExpiry
+        configuration.server.access = access
         let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
         let service = ProfileStoreService(configuration: configuration, logger: logger) {
             readyContinuation.yield()
