@@ -50,6 +50,9 @@ public struct ProfileStoreConfiguration: Sendable {
     public var maximumSegments = 10_000
     /// Most static lists the store holds. Default 10,000.
     public var maximumLists = 10_000
+    /// Most items in one write request (profile patches, events, list members added and removed); a larger request
+    /// is refused whole with RESOURCE_EXHAUSTED, so that no single request holds the writer for long. Default 100,000.
+    public var maximumBatchItems = 100_000
     /// How the database is checked at start; a database that fails the check is not opened.
     public var integrityCheck: IntegrityCheck = .quick
 

@@ -20,7 +20,7 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             PROFILE_STORE_LOG_LEVEL, PROFILE_STORE_MAX_FRAME_BYTES, PROFILE_STORE_IDLE_TIMEOUT, \
             PROFILE_STORE_SUBSCRIBER_EXPIRY, PROFILE_STORE_METRICS, PROFILE_STORE_INTEGRITY_CHECK, \
             PROFILE_STORE_MAX_CONNECTIONS, PROFILE_STORE_MAX_SEGMENTS, PROFILE_STORE_MAX_LISTS, \
-            PROFILE_STORE_ACCESS. \
+            PROFILE_STORE_ACCESS, PROFILE_STORE_MAX_BATCH, PROFILE_STORE_MAX_CALLS_PER_CONNECTION. \
             A flag wins over its variable.
             """,
         version: ProfileStoreService.version
@@ -64,11 +64,23 @@ struct ProfileStoreCommand: AsyncParsableCommand {
     )
     var access: String?
 
+    @Option(
+        name: .customLong("max-calls-per-connection"),
+        help: "Most calls in flight on one connection; more are refused with RESOURCE_EXHAUSTED. Default 4096."
+    )
+    var maxCallsPerConnection: Int?
+
     @Option(name: .customLong("max-segments"), help: "Most segments the store holds. Default 10000.")
     var maxSegments: Int?
 
     @Option(name: .customLong("max-lists"), help: "Most static lists the store holds. Default 10000.")
     var maxLists: Int?
+
+    @Option(
+        name: .customLong("max-batch"),
+        help: "Most items (profile patches, events, list member changes) in one write request. Default 100000."
+    )
+    var maxBatch: Int?
 
     @Option(
         name: .customLong("subscriber-expiry"),
@@ -155,12 +167,20 @@ struct ProfileStoreCommand: AsyncParsableCommand {
                 throw ValidationError(error.message)
             }
         }
+        if let calls = try Self.integer(
+            self.maxCallsPerConnection,
+            environment["PROFILE_STORE_MAX_CALLS_PER_CONNECTION"],
+            "--max-calls-per-connection"
+        ) {
+            server.maximumCallsInFlight = calls
+        }
         let maxSegments = try Self.integer(
             self.maxSegments,
             environment["PROFILE_STORE_MAX_SEGMENTS"],
             "--max-segments"
         )
         let maxLists = try Self.integer(self.maxLists, environment["PROFILE_STORE_MAX_LISTS"], "--max-lists")
+        let maxBatch = try Self.integer(self.maxBatch, environment["PROFILE_STORE_MAX_BATCH"], "--max-batch")
         var configuration = ProfileStoreConfiguration(
             server: server,
             dataDirectory: dataDirectory,
@@ -170,6 +190,7 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         if let expiry { configuration.feedSubscriberExpiry = .seconds(expiry) }
         if let maxSegments { configuration.maximumSegments = maxSegments }
         if let maxLists { configuration.maximumLists = maxLists }
+        if let maxBatch { configuration.maximumBatchItems = maxBatch }
         if let text = setting(self.integrityCheck, "PROFILE_STORE_INTEGRITY_CHECK") {
             guard let mode = ProfileStoreConfiguration.IntegrityCheck(rawValue: text) else {
                 throw ValidationError("--integrity-check must be quick, full or off, not '\(text)'")

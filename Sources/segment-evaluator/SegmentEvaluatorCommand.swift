@@ -18,7 +18,8 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
             SEGMENT_EVALUATOR_SOCKET, SEGMENT_EVALUATOR_DATA_DIR, SEGMENT_EVALUATOR_SHARD, \
             SEGMENT_EVALUATOR_LOG_LEVEL, SEGMENT_EVALUATOR_STALL_TIMEOUT_MS, SEGMENT_EVALUATOR_WEBHOOK_RETRY_BASE_MS, \
             SEGMENT_EVALUATOR_WEBHOOK_RETRY_CAP_MS, SEGMENT_EVALUATOR_WEBHOOK_TIMEOUT_MS, \
-            SEGMENT_EVALUATOR_WEBHOOK_BATCH, SEGMENT_EVALUATOR_METRICS, SEGMENT_EVALUATOR_MAX_CONNECTIONS, SEGMENT_EVALUATOR_MAX_WATCHERS, SEGMENT_EVALUATOR_ACCESS. A flag wins over its \
+            SEGMENT_EVALUATOR_WEBHOOK_BATCH, SEGMENT_EVALUATOR_METRICS, SEGMENT_EVALUATOR_MAX_CONNECTIONS, SEGMENT_EVALUATOR_MAX_WATCHERS, SEGMENT_EVALUATOR_ACCESS, \
+            SEGMENT_EVALUATOR_MAX_CALLS_PER_CONNECTION, SEGMENT_EVALUATOR_IDLE_TIMEOUT. A flag wins over its \
             variable.
             """,
         version: "0.1.0"
@@ -95,6 +96,15 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
     )
     var access: String?
 
+    @Option(
+        name: .customLong("max-calls-per-connection"),
+        help: "Most calls in flight on one connection; more are refused with RESOURCE_EXHAUSTED. Default 4096."
+    )
+    var maxCallsPerConnection: Int?
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds before an idle connection is closed. Default 300.")
+    var idleTimeout: Int?
+
     @Option(name: .customLong("max-watchers"), help: "Most watch streams served at once. Default 256.")
     var maxWatchers: Int?
 
@@ -148,6 +158,17 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
         }
         if let count = try number(self.maxConnections, "MAX_CONNECTIONS", "max-connections", minimum: 1) {
             configuration.server.maximumConnections = count
+        }
+        if let count = try number(
+            self.maxCallsPerConnection,
+            "MAX_CALLS_PER_CONNECTION",
+            "max-calls-per-connection",
+            minimum: 1
+        ) {
+            configuration.server.maximumCallsInFlight = count
+        }
+        if let seconds = try number(self.idleTimeout, "IDLE_TIMEOUT", "idle-timeout", minimum: 1) {
+            configuration.server.idleTimeout = .seconds(seconds)
         }
         if let count = try number(self.maxWatchers, "MAX_WATCHERS", "max-watchers", minimum: 1) {
             configuration.maximumWatchers = count

@@ -97,6 +97,51 @@ import Testing
         }
     }
 
+    /// `--max-batch`: a write request of more items is refused whole, with the reason; smaller ones go through.
+    @Test func writeRequestsBeyondTheBatchLimitAreRefusedWhole() async throws {
+        try await TemporaryDirectory.with { directory in
+            let socket = directory + "/store.sock"
+            let daemon = try await DaemonProcess.start(
+                BuiltProducts.path(of: "profile-store"),
+                arguments: ["--socket", socket, "--data-dir", directory + "/data", "--max-batch", "3"],
+                socketPath: socket,
+                logPath: directory + "/store.log"
+            )
+            defer { daemon.terminate() }
+            func segclient(_ arguments: [String], input: String? = nil) async throws -> CommandResult {
+                try await CommandResult.run(
+                    BuiltProducts.path(of: "segclient"),
+                    arguments,
+                    environment: ["SEGMENTS_STORE_SOCKET": socket],
+                    input: input
+                )
+            }
+            let profiles = (1...5).map { #"{"id":"u\#($0)","attributes":{"plan":"pro"}}"# }.joined(separator: "\n")
+            var result = try await segclient(["import", "profiles", "-", "--batch", "5"], input: profiles + "\n")
+            #expect(result.status != 0)
+            #expect(
+                result.stderr.contains(
+                    "the request holds 5 profile patches; the limit is 3 per request (--max-batch)"
+                ),
+                "\(result.stderr)"
+            )
+            #expect(try await segclient(["profile", "get", "u1"]).status == 3)
+            let events = (1...4).map { _ in #"{"user":"u1","event":"view","at":"2026-11-01T00:00:00Z"}"# }
+            result = try await segclient(
+                ["import", "events", "-", "--batch", "4"],
+                input: events.joined(separator: "\n")
+            )
+            #expect(result.stderr.contains("the request holds 4 events; the limit is 3"), "\(result.stderr)")
+            #expect(try await segclient(["list", "create", "vip"]).status == 0)
+            result = try await segclient(["list", "add", "vip", "a", "b", "c", "d"])
+            #expect(result.stderr.contains("the request holds 4 list member changes"), "\(result.stderr)")
+            // Within the limit, the same data goes through.
+            result = try await segclient(["import", "profiles", "-", "--batch", "3"], input: profiles + "\n")
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try await segclient(["profile", "get", "u5"]).status == 0)
+        }
+    }
+
     @Test func profileEventsListsAUsersNewestEventsFirst() async throws {
         try await self.withStoreProcess { _, segclient in
             _ = try await segclient(["track", "u1", "page_view", "--at", "2026-10-30T10:00:00Z"], nil)

@@ -28,6 +28,8 @@ final class StoreDatabase: Sendable {
     /// Most segments and lists the store holds.
     let maximumSegments: Int
     let maximumLists: Int
+    /// Most items in one write request.
+    let maximumBatchItems: Int
 
     /// Opens (creating and migrating if needed) the database under `configuration.dataDirectory`.
     init(configuration: ProfileStoreConfiguration, logger: Logger) throws(ProfileStoreError) {
@@ -86,6 +88,7 @@ final class StoreDatabase: Sendable {
         self.feedSubscriberExpiryMs = configuration.feedSubscriberExpiry.inMilliseconds
         self.maximumSegments = configuration.maximumSegments
         self.maximumLists = configuration.maximumLists
+        self.maximumBatchItems = configuration.maximumBatchItems
         self.clock = StoreClock(manualStartMs: manualStart)
         self.notifier = ProgressNotifier(headSeq: headSeq)
         self.readers = try StoreReaders(path: path, count: configuration.readerCount)
@@ -185,5 +188,17 @@ extension StoreDatabase {
             return error
         }
         return ProfileStoreError(.storage, "\(what) failed: \(error)", underlying: error)
+    }
+}
+
+extension StoreDatabase {
+    /// Refuses a write request of more than ``maximumBatchItems`` items, before anything of it is stored.
+    func checkBatchSize(_ count: Int, of noun: String) throws(ProfileStoreError) {
+        guard count > self.maximumBatchItems else { return }
+        throw ProfileStoreError(
+            .resourceExhausted,
+            "the request holds \(count) \(noun); the limit is \(self.maximumBatchItems) per request (--max-batch): "
+                + "send them in smaller batches (nothing of this request was stored)"
+        )
     }
 }

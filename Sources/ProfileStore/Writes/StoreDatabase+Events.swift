@@ -28,6 +28,7 @@ extension StoreDatabase {
     /// up users, de-duplicates and copies bytes.
     func trackEvents(serializedRequest payload: Data) async throws(ProfileStoreError) -> Segments_V1_WriteResponse {
         let batch = try EventBatch(serializedRequest: payload, validate: Self.validate)
+        try self.checkBatchSize(batch.items.count + batch.rejected.count, of: "events")
         return try await self.writer.write { transaction in
             let connection = transaction.connection
             let seq = transaction.nextSeq

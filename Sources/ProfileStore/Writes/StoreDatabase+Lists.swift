@@ -52,7 +52,8 @@ extension StoreDatabase {
     ) async throws(ProfileStoreError)
         -> Segments_V1_WriteResponse
     {
-        try await self.writer.write { transaction in
+        try self.checkBatchSize(request.add.count + request.remove.count, of: "list member changes")
+        return try await self.writer.write { transaction in
             let connection = transaction.connection
             guard let listKey = try Self.listKey(named: request.name, in: connection) else {
                 throw ProfileStoreError(.notFound, "no list '\(request.name)'")

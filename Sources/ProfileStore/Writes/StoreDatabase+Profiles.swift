@@ -11,7 +11,8 @@ extension StoreDatabase {
     ) async throws(ProfileStoreError)
         -> Segments_V1_WriteResponse
     {
-        try await self.writer.write { transaction in
+        try self.checkBatchSize(request.patches.count, of: "profile patches")
+        return try await self.writer.write { transaction in
             var response = Segments_V1_WriteResponse()
             var changes: [Segments_V1_ProfileChange] = []
             var touchedKeys: [Int64] = []
