@@ -29,6 +29,7 @@ var package = Package(
         .executable(name: "segment-evaluator", targets: ["segment-evaluator"]),
         .executable(name: "segclient", targets: ["segclient"]),
         .executable(name: "segbench", targets: ["segbench"]),
+        .executable(name: "segload", targets: ["segload"]),
         .executable(name: "segments-console", targets: ["segments-console"]),
     ],
     dependencies: [
@@ -260,6 +261,15 @@ var package = Package(
             name: "segbench",
             dependencies: [
                 "SegmentsBenchKit", "SegmentsClient", "SegmentsRPC", "SegmentsSQLite", "SegmentsWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "segload",
+            dependencies: [
+                "SegmentsBenchKit", "SegmentsClient", "SegmentsRPC", "SegmentsWire", "DaemonSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

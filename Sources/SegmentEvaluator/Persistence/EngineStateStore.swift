@@ -21,8 +21,11 @@ import Synchronization
 /// ahead of the log (a restart replays from ``stateSeq`` and does not record again what the
 /// checkpoint covers). Saves are incremental — each holds the users changed since the previous
 /// one — so they are written in order, at most one in flight (``canSave``: the core takes a
-/// save only when none is), and after a failed or lost one (``abandon()``) no later save is
-/// written until a reset or restart: ``stateSeq`` stays at the last complete state.
+/// save only when none is), and after a failed or lost one (``abandon()``) the next save is a
+/// complete one (``wantsCompleteSave``): the incremental records after the failure would miss the
+/// users the failed save held. Until that complete save commits, ``stateSeq`` stays at the last
+/// complete state, so a disk that fills and frees again costs one complete save, not the saves
+/// until a restart.
 final class EngineStateStore: Sendable {
     /// What one save writes.
     struct Save: Sendable {
@@ -74,14 +77,14 @@ final class EngineStateStore: Sendable {
     /// The store change at which the last complete state was saved (0: never).
     var stateSeq: UInt64 { self.seq.load(ordering: .acquiring) }
 
-    /// Whether a save may be handed over now: none is being written, and none failed or was lost.
-    var canSave: Bool { self.state.withLock { !$0.writing && !$0.failed } }
+    /// Whether a save may be handed over now: none is being written.
+    var canSave: Bool { self.state.withLock { !$0.writing } }
 
-    /// Whether the next save should hold every user (``Save/complete``): the chunks hold many
-    /// more records than there are users.
+    /// Whether the next save should hold every user (``Save/complete``): the last save failed or
+    /// was lost, or the chunks hold many more records than there are users.
     var wantsCompleteSave: Bool {
         self.state.withLock {
-            $0.records > Self.compactionMinimum && $0.records > Self.compactionFactor * $0.userCount
+            $0.failed || ($0.records > Self.compactionMinimum && $0.records > Self.compactionFactor * $0.userCount)
         }
     }
 
@@ -180,7 +183,7 @@ final class EngineStateStore: Sendable {
                 )
             } catch {
                 self.logger.error(
-                    "cannot save the engine state; no state is saved until restart (a restart replays from the last one)",
+                    "cannot save the engine state; the next save will hold every user (a restart meanwhile replays from the last saved state)",
                     metadata: ["error": "\(error)", "path": "\(self.path)"]
                 )
                 failed = true
@@ -188,7 +191,8 @@ final class EngineStateStore: Sendable {
             let took = clock.now - start
             self.state.withLock { state in
                 state.writing = false
-                state.failed = state.failed || failed
+                // A complete save written makes up for any failed before it.
+                state.failed = failed || (state.failed && !save.complete)
                 state.lastWrite = took
             }
         }
@@ -240,7 +244,7 @@ final class EngineStateStore: Sendable {
     }
 
     /// Notes that a save was taken but will never be written (the changed users it held are gone):
-    /// later saves would be incomplete, so none is taken until a reset or restart.
+    /// an incremental save after it would be incomplete, so the next one holds every user.
     func abandon() {
         self.state.withLock { $0.failed = true }
     }

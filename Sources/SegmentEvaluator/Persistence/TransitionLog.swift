@@ -42,6 +42,8 @@ final class TransitionLog: @unchecked Sendable {
     /// This evaluator's own id, made when its data directory is created and kept for its life
     /// (also across a reset): the store registers it as a feed subscriber.
     let evaluatorID: String
+    /// The data directory, for messages.
+    let directory: String
 
     /// - Parameters:
     ///   - directory: The data directory.
@@ -59,6 +61,7 @@ final class TransitionLog: @unchecked Sendable {
             throw SegmentEvaluatorError(.startup, "cannot create data directory \(directory)")
         }
         let path = directory + "/evaluator.sqlite"
+        self.directory = directory
         self.engineState = try EngineStateStore(directory: directory, logger: logger)
         do {
             let writer = try SQLiteConnection(path: path, options: .init(journalMode: .wal, synchronous: .normal))
@@ -230,6 +233,12 @@ final class TransitionLog: @unchecked Sendable {
                 if indexUsers { try Self.indexUsers(after: indexed, partBits: self.userIndexPartBits, in: self.writer) }
             }
             if indexUsers { self.userIndexedSeq.store(head, ordering: .releasing) }
+        } catch let error as SQLiteError where error.code.primary == .full {
+            throw SegmentEvaluatorError(
+                .diskFull,
+                "the disk holding the evaluator's data (\(self.directory)) is full: \(transitions.count) transitions "
+                    + "could not be recorded"
+            )
         } catch {
             throw SegmentEvaluatorError(.storage, "cannot record transitions: \(error)")
         }

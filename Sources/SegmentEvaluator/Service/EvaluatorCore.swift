@@ -112,6 +112,9 @@ final class EvaluatorCore: Sendable {
     var transitionsRecorded: UInt64 { self.transitionsRecordedCount.load(ordering: .relaxed) }
     /// When the store's changes were first seen, for the lag in time.
     let lag = FeedLag()
+    /// Why the evaluator cannot move on (its disk is full), while that lasts; `nil` normally. Reads that need more
+    /// than is recorded are refused at once with this reason instead of waiting, and status reports it.
+    let blockedBy = Mutex<String?>(nil)
 
     /// The applied position, the store's head as observed (never behind the applied position) and the lag in time,
     /// for status calls and metrics.

@@ -309,6 +309,12 @@ struct EvaluatorRouter {
     private func waitApplied(_ requested: UInt64) async throws {
         let minSeq = requested > 0 ? requested : try await self.storeHead.current()
         guard minSeq > 0 else { return }
+        if self.core.applied.headSeq < minSeq, let reason = self.core.blockedBy.withLock({ $0 }) {
+            throw RPCError(
+                .resourceExhausted,
+                "the evaluator has applied store changes up to \(self.core.applied.headSeq), not \(minSeq): \(reason)"
+            )
+        }
         let timeout = self.configuration.readYourWritesTimeout
         guard await self.core.applied.wait(untilReaching: minSeq, timeout: timeout) else {
             throw RPCError(

@@ -63,9 +63,47 @@ struct FeedApplier: Sendable {
                 return
             } catch {
                 if Task.isCancelled { return }
+                if let diskFull = error as? SegmentEvaluatorError, diskFull.code == .diskFull {
+                    await self.waitForSpace(diskFull)
+                    continue
+                }
                 self.logger.warning("store feed interrupted; reconnecting", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: self.configuration.reconnectDelay)
+        }
+    }
+
+    /// The disk holding the evaluator's data is full. Following the store on would only pile up transitions in memory
+    /// that cannot be recorded, so the feed stops: reads of what is recorded go on, reads that need more are told why
+    /// (``EvaluatorCore/blockedBy``), and every second the waiting transitions are tried again. Once they fit, the
+    /// feed goes on from where it stopped, by itself.
+    private func waitForSpace(_ error: SegmentEvaluatorError) async {
+        let reason =
+            "\(error.message); the evaluator has stopped following the store and goes on by itself once space is freed"
+        self.core.blockedBy.withLock { $0 = reason }
+        self.logger.error(
+            "the disk holding the evaluator's data is full; waiting for space",
+            metadata: ["error": "\(error.message)", "applied": "\(self.core.applied.headSeq)"]
+        )
+        let started = ContinuousClock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            do {
+                try self.core.persist()
+                break
+            } catch {
+                guard error.code == .diskFull else {
+                    self.logger.warning("cannot record the waiting transitions", metadata: ["error": "\(error)"])
+                    break
+                }
+            }
+        }
+        self.core.blockedBy.withLock { $0 = nil }
+        if !Task.isCancelled {
+            self.logger.notice(
+                "space is free again: the waiting transitions are recorded; following the store again",
+                metadata: ["waited": "\(ContinuousClock.now - started)", "applied": "\(self.core.applied.headSeq)"]
+            )
         }
     }
 

@@ -5,7 +5,8 @@ public struct SegmentEvaluatorError: Error, Sendable, CustomStringConvertible {
     /// The kind of failure.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: Sendable, Hashable {
-            case startup, unusableData, storage, notFound, invalidArgument, deadlineExceeded, outOfRange, unavailable
+            case startup, unusableData, storage, diskFull, notFound, invalidArgument, deadlineExceeded, outOfRange
+            case unavailable
         }
 
         private let value: Value
@@ -17,6 +18,9 @@ public struct SegmentEvaluatorError: Error, Sendable, CustomStringConvertible {
         public static let unusableData = Code(value: .unusableData)
         /// The evaluator's SQLite failed.
         public static let storage = Code(value: .storage)
+        /// The disk holding the evaluator's data is full: transitions wait in memory, unrecorded, until space
+        /// returns.
+        public static let diskFull = Code(value: .diskFull)
         /// Unknown segment or user.
         public static let notFound = Code(value: .notFound)
         /// A malformed request (e.g. an invalid preview expression).
@@ -32,6 +36,7 @@ public struct SegmentEvaluatorError: Error, Sendable, CustomStringConvertible {
         public var rpcCode: RPCError.Code {
             switch self.value {
             case .startup, .unusableData, .storage, .unavailable: .unavailable
+            case .diskFull: .resourceExhausted
             case .notFound: .notFound
             case .invalidArgument: .invalidArgument
             case .deadlineExceeded: .deadlineExceeded
