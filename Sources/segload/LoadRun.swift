@@ -88,7 +88,8 @@ struct LoadRun: Sendable {
             last = try await self.client.upsertProfiles(patches).seq
         }
         try await self.client.putSegment(Self.segment, expression: #"plan = "pro""#)
-        _ = try await self.client.check("u0", in: Self.segment, minSeq: last)
+        let head = try await self.client.storeInfo().headSeq
+        _ = try await self.client.check("u0", in: Self.segment, minSeq: max(head, last))
         print("seeded \(self.command.users) users and segment \(Self.segment) in \(Self.seconds(since: started)) s")
     }
 
@@ -187,17 +188,21 @@ struct LoadRun: Sendable {
         for (socket, probe) in [
             (self.command.store, Self.storeCall), (self.command.evaluator, Self.evaluatorCall),
         ] {
+            // All held at once: each one closed before the next would make room for it.
+            var extra: [RPCConnection] = []
             for _ in 0..<self.command.beyond {
+                extra.append(try await RPCConnection.connect(to: socket))
+            }
+            for connection in extra {
                 refusals.attempted += 1
-                let connection = try await RPCConnection.connect(to: socket)
                 do {
                     try await probe(connection)
                 } catch {
                     refusals.refused += 1
                     refusals.messages.insert("\(error)")
                 }
-                await connection.close()
             }
+            for connection in extra { await connection.close() }
         }
         print("beyond the limit: \(refusals.refused) of \(refusals.attempted) refused: \(refusals.messages.sorted())")
         return refusals
