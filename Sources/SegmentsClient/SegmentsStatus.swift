@@ -126,6 +126,8 @@ public struct SegmentsEvaluatorStatus: Sendable, Hashable {
     public var transitionsRecorded: UInt64
     /// The evaluator's version.
     public var version: String
+    /// Why the shard cannot move on, while that lasts (e.g. its disk is full); `nil` normally.
+    public var blockedBy: String?
 
     /// The shard's lag in store change-log entries behind `storeHead` (the store's head as read by the caller, or
     /// the shard's own observation when that is later).
@@ -153,5 +155,6 @@ public struct SegmentsEvaluatorStatus: Sendable, Hashable {
         self.eventsApplied = wire.eventsApplied
         self.transitionsRecorded = wire.transitionsRecorded
         self.version = wire.version
+        self.blockedBy = wire.blockedBy.isEmpty ? nil : wire.blockedBy
     }
 }

@@ -136,6 +136,7 @@ struct EvaluatorRouter {
         status.entriesApplied = self.core.entriesApplied
         status.eventsApplied = self.core.eventsApplied
         status.transitionsRecorded = self.core.transitionsRecorded
+        status.blockedBy = self.core.blockedBy.withLock { $0 } ?? ""
         do throws(SegmentEvaluatorError) {
             status.webhookBacklog = try await WebhookRoutes.deliveries(in: self.webhooks).reduce(0) { $0 + $1.pending }
         } catch {

@@ -550,6 +550,12 @@ public nonisolated struct Segments_V1_EvaluatorStatus: @unchecked Sendable {
     set {_uniqueStorage()._transitionsRecorded = newValue}
   }
 
+  /// Why the shard cannot move on, while that lasts (its disk is full); empty normally.
+  public var blockedBy: String {
+    get {_storage._blockedBy}
+    set {_uniqueStorage()._blockedBy = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1452,7 +1458,7 @@ nonisolated extension Segments_V1_GetStatusRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Segments_V1_EvaluatorStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EvaluatorStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}applied_seq\0\u{3}store_head_seq\0\u{3}shard_index\0\u{3}shard_count\0\u{3}transition_seq\0\u{3}user_count\0\u{3}segment_count\0\u{1}version\0\u{3}lag_ms\0\u{3}scheduled_wakeups\0\u{3}next_due_ms\0\u{3}webhook_backlog\0\u{3}resident_bytes\0\u{3}started_at_ms\0\u{3}uptime_ms\0\u{3}entries_applied\0\u{3}events_applied\0\u{3}transitions_recorded\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}applied_seq\0\u{3}store_head_seq\0\u{3}shard_index\0\u{3}shard_count\0\u{3}transition_seq\0\u{3}user_count\0\u{3}segment_count\0\u{1}version\0\u{3}lag_ms\0\u{3}scheduled_wakeups\0\u{3}next_due_ms\0\u{3}webhook_backlog\0\u{3}resident_bytes\0\u{3}started_at_ms\0\u{3}uptime_ms\0\u{3}entries_applied\0\u{3}events_applied\0\u{3}transitions_recorded\0\u{3}blocked_by\0")
 
   fileprivate class _StorageClass {
     var _appliedSeq: UInt64 = 0
@@ -1473,6 +1479,7 @@ nonisolated extension Segments_V1_EvaluatorStatus: SwiftProtobuf.Message, SwiftP
     var _entriesApplied: UInt64 = 0
     var _eventsApplied: UInt64 = 0
     var _transitionsRecorded: UInt64 = 0
+    var _blockedBy: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1501,6 +1508,7 @@ nonisolated extension Segments_V1_EvaluatorStatus: SwiftProtobuf.Message, SwiftP
       _entriesApplied = source._entriesApplied
       _eventsApplied = source._eventsApplied
       _transitionsRecorded = source._transitionsRecorded
+      _blockedBy = source._blockedBy
     }
   }
 
@@ -1537,6 +1545,7 @@ nonisolated extension Segments_V1_EvaluatorStatus: SwiftProtobuf.Message, SwiftP
         case 16: try { try decoder.decodeSingularUInt64Field(value: &_storage._entriesApplied) }()
         case 17: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventsApplied) }()
         case 18: try { try decoder.decodeSingularUInt64Field(value: &_storage._transitionsRecorded) }()
+        case 19: try { try decoder.decodeSingularStringField(value: &_storage._blockedBy) }()
         default: break
         }
       }
@@ -1599,6 +1608,9 @@ nonisolated extension Segments_V1_EvaluatorStatus: SwiftProtobuf.Message, SwiftP
       if _storage._transitionsRecorded != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._transitionsRecorded, fieldNumber: 18)
       }
+      if !_storage._blockedBy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._blockedBy, fieldNumber: 19)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1626,6 +1638,7 @@ nonisolated extension Segments_V1_EvaluatorStatus: SwiftProtobuf.Message, SwiftP
         if _storage._entriesApplied != rhs_storage._entriesApplied {return false}
         if _storage._eventsApplied != rhs_storage._eventsApplied {return false}
         if _storage._transitionsRecorded != rhs_storage._transitionsRecorded {return false}
+        if _storage._blockedBy != rhs_storage._blockedBy {return false}
         return true
       }
       if !storagesAreEqual {return false}

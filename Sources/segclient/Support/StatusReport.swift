@@ -87,6 +87,9 @@ struct StatusReport {
             case .failure(let error):
                 problems.append("evaluator shard \(index) at \(shard.socketPath) is unreachable: \(error.message)")
             case .success(let status):
+                if let reason = status.blockedBy {
+                    problems.append("evaluator shard \(status.shardIndex) cannot move on: \(reason)")
+                }
                 let entries = status.lagEntries(storeHead: self.storeHead)
                 switch maxLag {
                 case .entries(let limit) where entries > limit:
@@ -136,6 +139,9 @@ struct StatusReport {
                     "  applied: \(status.appliedSeq), lag: \(status.lagEntries(storeHead: self.storeHead)) entries, "
                         + Output.duration(status.lagMs)
                 )
+                if let reason = status.blockedBy {
+                    lines.append("  BLOCKED: \(reason)")
+                }
                 lines.append("  users: \(status.userCount), segments: \(status.segmentCount)")
                 lines.append(
                     "  scheduled wake-ups: \(status.scheduledWakeups), next due: "
@@ -213,6 +219,7 @@ struct StatusReport {
                     ("events_applied", .number(Double(status.eventsApplied))),
                     ("transitions_recorded", .number(Double(status.transitionsRecorded))),
                     ("version", .string(status.version)),
+                    ("blocked_by", status.blockedBy.map { .string($0) } ?? .null),
                 ])
             case .failure(let error):
                 return .object([
