@@ -122,6 +122,13 @@ extension SegmentsClient {
         request.segment = segment
         request.minSeq = minSeq
         request.limit = UInt32(clamping: limit)
+        return try await self.membersWithPositions(request)
+    }
+
+    /// Every shard's part of a `Members` call, merged in UTF-8 byte order, with each shard's position.
+    func membersWithPositions(
+        _ request: Segments_V1_MembersRequest
+    ) async throws(SegmentsClientError) -> (members: [String], positions: [UInt64]) {
         guard !self.evaluators.isEmpty else {
             throw SegmentsClientError(.unavailable, "no evaluator socket configured")
         }

@@ -128,6 +128,9 @@ public struct SegmentsEvaluatorStatus: Sendable, Hashable {
     public var version: String
     /// Why the shard cannot move on, while that lasts (e.g. its disk is full); `nil` normally.
     public var blockedBy: String?
+    /// The instant from which the shard's transition log records every membership (ms since the Unix epoch): the
+    /// earliest instant a read of the past may ask for. `nil` before the shard has applied anything.
+    public var coversFromMs: Int64?
 
     /// The shard's lag in store change-log entries behind `storeHead` (the store's head as read by the caller, or
     /// the shard's own observation when that is later).
@@ -156,5 +159,6 @@ public struct SegmentsEvaluatorStatus: Sendable, Hashable {
         self.transitionsRecorded = wire.transitionsRecorded
         self.version = wire.version
         self.blockedBy = wire.blockedBy.isEmpty ? nil : wire.blockedBy
+        self.coversFromMs = wire.coversFromMs == 0 ? nil : wire.coversFromMs
     }
 }

@@ -24,6 +24,7 @@ struct SegClient: AsyncParsableCommand {
             SegmentsOfCommand.self,
             ExplainCommand.self,
             HistoryCommand.self,
+            SizeCommand.self,
             WatchCommand.self,
             ClockCommand.self,
             StatusCommand.self,

@@ -90,7 +90,7 @@ struct LoadRun: Sendable {
         try await self.client.putSegment(Self.segment, expression: #"plan = "pro""#)
         let head = try await self.client.storeInfo().headSeq
         _ = try await self.client.check("u0", in: Self.segment, minSeq: max(head, last))
-        print("seeded \(self.command.users) users and segment \(Self.segment) in \(Self.seconds(since: started)) s")
+        say("seeded \(self.command.users) users and segment \(Self.segment) in \(Self.seconds(since: started)) s")
     }
 
     /// Runs the steady client, the writer and the memory sampler for `seconds`.
@@ -120,7 +120,7 @@ struct LoadRun: Sendable {
             evaluatorRSS: evaluator,
             watcherBatches: (load?.batches.load(ordering: .relaxed) ?? 0) - batchesBefore
         )
-        print(
+        say(
             "\(name): check p50 \(Int(figures.check.p50Us)) µs p99 \(Int(figures.check.p99Us)) µs, "
                 + "profile read p50 \(Int(figures.profileRead.p50Us)) µs p99 \(Int(figures.profileRead.p99Us)) µs, "
                 + "\(failures) failures, \(written) writes, store RSS \(Self.mib(store)), "
@@ -174,7 +174,7 @@ struct LoadRun: Sendable {
             openSeconds: Self.seconds(since: started)
         )
         holder.load = load
-        print(
+        say(
             "opened \(stores.count) store and \(evaluators.count) evaluator connections and \(watchConnections.count) "
                 + "slow watchers in \(load.openSeconds) s"
         )
@@ -204,20 +204,20 @@ struct LoadRun: Sendable {
             }
             for connection in extra { await connection.close() }
         }
-        print("beyond the limit: \(refusals.refused) of \(refusals.attempted) refused: \(refusals.messages.sorted())")
+        say("beyond the limit: \(refusals.refused) of \(refusals.attempted) refused: \(refusals.messages.sorted())")
         return refusals
     }
 
     // MARK: - Report
 
     func report(phases: [PhaseFigures], opened: OpenedLoad, refused: Refusals) {
-        print("")
-        print(
+        say("")
+        say(
             "| phase | check p50 / p99 µs | profile read p50 / p99 µs | failures | writes | store RSS MiB | evaluator RSS MiB | watcher batches |"
         )
-        print("|---|---|---|---|---|---|---|---|")
+        say("|---|---|---|---|---|---|---|---|")
         for phase in phases {
-            print(
+            say(
                 "| \(phase.name) | \(Int(phase.check.p50Us)) / \(Int(phase.check.p99Us)) | "
                     + "\(Int(phase.profileRead.p50Us)) / \(Int(phase.profileRead.p99Us)) | \(phase.failures) | "
                     + "\(phase.writes) | \(Self.mib(phase.storeRSS)) | \(Self.mib(phase.evaluatorRSS)) | "
@@ -225,13 +225,13 @@ struct LoadRun: Sendable {
             )
         }
         let ends = opened.watchEnds.withLock { $0 }
-        print("")
-        print(
+        say("")
+        say(
             "held: \(opened.storeConnections) store + \(opened.evaluatorConnections) evaluator connections, "
                 + "\(opened.watchStreams) slow watchers (ended early: \(ends.isEmpty ? "none" : "\(ends)"))"
         )
         if refused.attempted > 0 {
-            print("beyond the limit: \(refused.refused) of \(refused.attempted) refused")
+            say("beyond the limit: \(refused.refused) of \(refused.attempted) refused")
         }
     }
 

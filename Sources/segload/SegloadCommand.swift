@@ -64,3 +64,9 @@ struct SegloadCommand: AsyncParsableCommand {
         await client.close()
     }
 }
+
+/// Prints a line and flushes it, so a run's progress shows as it happens even when output goes to a file.
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
+}

@@ -30,6 +30,9 @@ final class TransitionLog: @unchecked Sendable {
     /// Transitions up to this number are in `user_transitions`; later ones are found by a scan of
     /// the log's tail.
     private let userIndexedSeq: Atomic<UInt64>
+    /// The store's clock at the first store change the log applied (``noCoverage`` until then).
+    private let coverage: Atomic<Int64>
+    private static let noCoverage = Int64.min
 
     /// Last transition number written.
     var headSeq: UInt64 { self.head.load(ordering: .acquiring) }
@@ -165,6 +168,8 @@ final class TransitionLog: @unchecked Sendable {
             self.head = Atomic(UInt64(head.int64(at: 0)))
             self.checkpoint = Atomic(try meta("checkpoint_seq"))
             self.userIndexedSeq = Atomic(try meta("user_index_seq"))
+            let covers = try writer.prepare("SELECT value FROM meta WHERE key = 'covers_from_ms'")
+            self.coverage = Atomic(try covers.step() ? covers.int64(at: 0) : Self.noCoverage)
             let id = try writer.prepare("SELECT value FROM meta WHERE key = 'evaluator_id'")
             if try id.step() {
                 self.evaluatorID = id.string(at: 0)
@@ -210,9 +215,12 @@ final class TransitionLog: @unchecked Sendable {
     }
 
     /// Appends transitions and moves the checkpoint, atomically.
+    /// - Parameter coversFromMs: the store's clock at the store's first change, when the batch applied it: from then
+    ///   on the log records every membership (``coversFromMs``).
     func append(
         _ transitions: [(segment: String, userID: String, enter: Bool, atMs: Int64, storeSeq: UInt64)],
-        checkpointSeq: UInt64
+        checkpointSeq: UInt64,
+        coversFromMs: Int64? = nil
     ) throws(SegmentEvaluatorError) {
         do {
             let head = self.headSeq + UInt64(transitions.count)
@@ -230,6 +238,13 @@ final class TransitionLog: @unchecked Sendable {
                 )
                 try save.bind(Int64(checkpointSeq), at: 1)
                 try save.execute()
+                if let coversFromMs {
+                    let covers = try self.writer.cachedStatement(
+                        "INSERT INTO meta(key, value) VALUES ('covers_from_ms', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1"
+                    )
+                    try covers.bind(coversFromMs, at: 1)
+                    try covers.execute()
+                }
                 if indexUsers { try Self.indexUsers(after: indexed, partBits: self.userIndexPartBits, in: self.writer) }
             }
             if indexUsers { self.userIndexedSeq.store(head, ordering: .releasing) }
@@ -244,6 +259,14 @@ final class TransitionLog: @unchecked Sendable {
         }
         self.head.add(UInt64(transitions.count), ordering: .releasing)
         self.checkpoint.store(checkpointSeq, ordering: .releasing)
+        if let coversFromMs { self.coverage.store(coversFromMs, ordering: .releasing) }
+    }
+
+    /// The instant from which the log records every membership: the store's clock at the first store change it
+    /// applied (a log is always built from the store's first change); `nil` before it has applied one.
+    var coversFromMs: Int64? {
+        let value = self.coverage.load(ordering: .acquiring)
+        return value == Self.noCoverage ? nil : value
     }
 
     /// Transitions indexed by user in one group (see ``indexUsers(after:partBits:in:)``).
@@ -319,6 +342,7 @@ final class TransitionLog: @unchecked Sendable {
         self.head.store(0, ordering: .releasing)
         self.checkpoint.store(0, ordering: .releasing)
         self.userIndexedSeq.store(0, ordering: .releasing)
+        self.coverage.store(Self.noCoverage, ordering: .releasing)
     }
 
     /// The transitions recorded for store change `storeSeq` (the log's tail: store numbers never

@@ -36,6 +36,9 @@ final class EvaluatorCore: Sendable {
         var saveStateSoon = false
         /// Transitions produced but not yet persisted.
         var pending: [Pending] = []
+        /// The commit time of the store's first change, once applied and until persisted (the transition log's
+        /// coverage start).
+        var coverageStartMs: Int64?
     }
 
     /// What a restarted evaluator already recorded: every transition for store positions before
@@ -158,6 +161,7 @@ final class EvaluatorCore: Sendable {
             let engine = state.engine
             var produced = engine.advance(to: entry.committedAtMs).map { ($0, engine.appliedSeq) }
             let seq = entry.seq
+            if seq == 1 { state.coverageStartMs = entry.committedAtMs }
             switch entry.change {
             case .profilesUpserted(let upserted):
                 for change in upserted.changes where self.owns(change.userID) {
@@ -260,9 +264,14 @@ final class EvaluatorCore: Sendable {
             if let write = batch.write {
                 let commitStart = clock.now
                 do throws(SegmentEvaluatorError) {
-                    try self.log.append(write.transitions, checkpointSeq: write.checkpointSeq)
+                    try self.log.append(
+                        write.transitions,
+                        checkpointSeq: write.checkpointSeq,
+                        coversFromMs: write.coversFromMs
+                    )
                 } catch {
                     self.state.withLock { state in
+                        state.coverageStartMs = state.coverageStartMs ?? write.coversFromMs
                         // Written again with the next batch. The changed users taken for the
                         // state are gone, so no state is saved before a restart: it would be
                         // incomplete (the restart replays from the last complete one).
@@ -302,6 +311,7 @@ final class EvaluatorCore: Sendable {
             var transitions: [Pending]
             var checkpointSeq: UInt64
             var engineState: EngineStateStore.Save?
+            var coversFromMs: Int64?
         }
 
         /// `nil` when nothing changed since the last write.
@@ -347,8 +357,15 @@ final class EvaluatorCore: Sendable {
         }
         let transitions = state.pending
         state.pending.removeAll(keepingCapacity: true)
+        let coversFromMs = state.coverageStartMs
+        state.coverageStartMs = nil
         return PersistBatch(
-            write: .init(transitions: transitions, checkpointSeq: checkpointSeq, engineState: engineState),
+            write: .init(
+                transitions: transitions,
+                checkpointSeq: checkpointSeq,
+                engineState: engineState,
+                coversFromMs: coversFromMs
+            ),
             visibleSeq: visibleSeq
         )
     }

@@ -28,7 +28,18 @@ struct EvaluatorRouter {
     var router: RPCRouter {
         var router = RPCRouter()
         let core = self.core
-        self.registerRead(&router, EvaluatorAPI.check, minSeq: \.minSeq) {
+        let pastCheck = PastRead<Segments_V1_CheckRequest, Segments_V1_CheckResponse>(
+            instant: { $0.hasAtMs ? $0.atMs : nil },
+            answer: { request, atMs throws(SegmentEvaluatorError) in
+                try self.requirePastSegment(request.segment)
+                try self.requirePastUser(request.userID)
+                var response = Segments_V1_CheckResponse()
+                response.member = try core.log.isMember(request.userID, of: request.segment, atMs: atMs)
+                response.appliedSeq = core.applied.headSeq
+                return response
+            }
+        )
+        self.registerRead(&router, EvaluatorAPI.check, minSeq: \.minSeq, past: pastCheck) {
             request,
             engine throws(SegmentEvaluatorError) in
             try Self.requireSegment(request.segment, in: engine)
@@ -40,7 +51,17 @@ struct EvaluatorRouter {
             response.appliedSeq = engine.appliedSeq
             return response
         }
-        self.registerRead(&router, EvaluatorAPI.segmentsOf, minSeq: \.minSeq) {
+        let pastSegmentsOf = PastRead<Segments_V1_SegmentsOfRequest, Segments_V1_SegmentsOfResponse>(
+            instant: { $0.hasAtMs ? $0.atMs : nil },
+            answer: { request, atMs throws(SegmentEvaluatorError) in
+                try self.requirePastUser(request.userID)
+                var response = Segments_V1_SegmentsOfResponse()
+                response.segments = try core.log.segments(of: request.userID, atMs: atMs)
+                response.appliedSeq = core.applied.headSeq
+                return response
+            }
+        )
+        self.registerRead(&router, EvaluatorAPI.segmentsOf, minSeq: \.minSeq, past: pastSegmentsOf) {
             request,
             engine throws(SegmentEvaluatorError) in
             try Self.requireUser(request.userID, in: engine)
@@ -49,7 +70,17 @@ struct EvaluatorRouter {
             response.appliedSeq = engine.appliedSeq
             return response
         }
-        self.registerRead(&router, EvaluatorAPI.countMembers, minSeq: \.minSeq) {
+        let pastCount = PastRead<Segments_V1_CountMembersRequest, Segments_V1_CountMembersResponse>(
+            instant: { $0.hasAtMs ? $0.atMs : nil },
+            answer: { request, atMs throws(SegmentEvaluatorError) in
+                try self.requirePastSegment(request.segment)
+                var response = Segments_V1_CountMembersResponse()
+                response.count = UInt64(try core.log.members(of: request.segment, atMs: atMs).count)
+                response.appliedSeq = core.applied.headSeq
+                return response
+            }
+        )
+        self.registerRead(&router, EvaluatorAPI.countMembers, minSeq: \.minSeq, past: pastCount) {
             request,
             engine throws(SegmentEvaluatorError) in
             try Self.requireSegment(request.segment, in: engine)
@@ -60,12 +91,7 @@ struct EvaluatorRouter {
         }
         router.register(EvaluatorAPI.members) { request, writer, _ in
             try await self.waitApplied(request.minSeq)
-            let (all, seq) = try self.mapped {
-                try core.read { engine throws(SegmentEvaluatorError) in
-                    try Self.requireSegment(request.segment, in: engine)
-                    return (engine.members(of: request.segment), engine.appliedSeq)
-                }
-            }
+            let (all, seq) = try self.mapped { try self.listing(request) }
             let members = request.limit > 0 ? Array(all.prefix(Int(request.limit))) : all
             // At least one chunk, so the caller learns the position even of an empty listing.
             var start = 0
@@ -110,6 +136,10 @@ struct EvaluatorRouter {
         router.register(EvaluatorAPI.history) { request, writer, _ in
             try await self.history(request, writer: writer)
         }
+        router.register(EvaluatorAPI.sizeSeries) { request, _ in
+            try await self.waitApplied(request.minSeq)
+            return try self.mapped { try self.sizeSeries(request) }
+        }
         // Not under the engine's lock: a status poll must not wait while a batch is applied.
         router.register(EvaluatorAPI.getStatus) { _, _ in
             try await self.status()
@@ -137,6 +167,7 @@ struct EvaluatorRouter {
         status.eventsApplied = self.core.eventsApplied
         status.transitionsRecorded = self.core.transitionsRecorded
         status.blockedBy = self.core.blockedBy.withLock { $0 } ?? ""
+        status.coversFromMs = self.core.log.coversFromMs ?? 0
         do throws(SegmentEvaluatorError) {
             status.webhookBacklog = try await WebhookRoutes.deliveries(in: self.webhooks).reduce(0) { $0 + $1.pending }
         } catch {
@@ -154,12 +185,15 @@ struct EvaluatorRouter {
         _ router: inout RPCRouter,
         _ method: UnaryMethod<Request, Response>,
         minSeq: @escaping @Sendable (Request) -> UInt64,
+        past: PastRead<Request, Response>? = nil,
         _ body: @escaping @Sendable (Request, MembershipEngine) throws(SegmentEvaluatorError) -> Response
     ) {
         let core = self.core
         router.register(
             method,
             inline: { request in
+                // A read of the past scans the transition log: in a task, never on the event loop.
+                if let past, past.instant(request) != nil { return nil }
                 guard self.isApplied(minSeq(request)) else { return nil }
                 return try self.mapped {
                     try core.read { engine throws(SegmentEvaluatorError) in try body(request, engine) }
@@ -167,6 +201,9 @@ struct EvaluatorRouter {
             },
             { request, _ in
                 try await self.waitApplied(minSeq(request))
+                if let past, let atMs = past.instant(request) {
+                    return try self.mapped { try past.answer(request, atMs) }
+                }
                 return try self.mapped {
                     try core.read { engine throws(SegmentEvaluatorError) in try body(request, engine) }
                 }
@@ -174,11 +211,75 @@ struct EvaluatorRouter {
         )
     }
 
+    /// The members a `Members` call lists, now or at its past instant, and the position they reflect.
+    private func listing(_ request: Segments_V1_MembersRequest) throws(SegmentEvaluatorError) -> ([String], UInt64) {
+        if request.hasAtMs {
+            try self.requirePastSegment(request.segment)
+            return (try self.core.log.members(of: request.segment, atMs: request.atMs), self.core.applied.headSeq)
+        }
+        return try self.core.read { engine throws(SegmentEvaluatorError) in
+            try Self.requireSegment(request.segment, in: engine)
+            return (engine.members(of: request.segment), engine.appliedSeq)
+        }
+    }
+
+    /// How a read answers for a past instant, from the transition log instead of the engine.
+    struct PastRead<Request, Response>: Sendable {
+        /// The instant asked for, if any.
+        let instant: @Sendable (Request) -> Int64?
+        /// The answer at that instant.
+        let answer: @Sendable (Request, Int64) throws(SegmentEvaluatorError) -> Response
+    }
+
+    /// Refuses a segment neither the engine nor the transition log knows.
+    private func requirePastSegment(_ name: String) throws(SegmentEvaluatorError) {
+        guard self.core.read({ $0.knowsSegmentOrList(name) }) else {
+            guard try self.core.log.hasTransitions(of: name) else {
+                throw SegmentEvaluatorError(.notFound, "no segment or list '\(name)'")
+            }
+            return
+        }
+    }
+
+    /// Refuses a user neither the engine nor the transition log knows.
+    private func requirePastUser(_ userID: String) throws(SegmentEvaluatorError) {
+        guard self.core.read({ $0.knowsUser(userID) }) else {
+            guard try self.core.log.hasTransitions(ofUser: userID) else {
+                throw SegmentEvaluatorError(.notFound, "no user '\(userID)'")
+            }
+            return
+        }
+    }
+
     /// Whether store change `requested` (0: the published store head) is applied, without waiting;
     /// `false` when the head is not known without a round trip.
     private func isApplied(_ requested: UInt64) -> Bool {
         guard let target = requested > 0 ? requested : self.storeHead.published() else { return false }
         return self.core.applied.headSeq >= target
+    }
+
+    // MARK: - Size over time
+
+    /// A segment's member count at `from`, `from + step`, … while ≤ `to`, from the transition log.
+    private func sizeSeries(
+        _ request: Segments_V1_SizeSeriesRequest
+    ) throws(SegmentEvaluatorError) -> Segments_V1_SizeSeriesResponse {
+        guard request.stepMs > 0, request.toMs >= request.fromMs else {
+            throw SegmentEvaluatorError(.invalidArgument, "a size series needs a positive step and from ≤ to")
+        }
+        let count = (request.toMs - request.fromMs) / request.stepMs + 1
+        guard count <= Int64(TransitionLog.maximumSeriesLength) else {
+            throw SegmentEvaluatorError(
+                .invalidArgument,
+                "the series would have \(count) instants; at most \(TransitionLog.maximumSeriesLength): use a longer step"
+            )
+        }
+        try self.requirePastSegment(request.segment)
+        let instants = (0..<count).map { request.fromMs + $0 * request.stepMs }
+        var response = Segments_V1_SizeSeriesResponse()
+        response.counts = try self.core.log.sizes(of: request.segment, at: instants)
+        response.coversFromMs = self.core.log.coversFromMs ?? 0
+        return response
     }
 
     // MARK: - Overlap

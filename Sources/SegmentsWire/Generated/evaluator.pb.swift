@@ -81,9 +81,23 @@ public nonisolated struct Segments_V1_CheckRequest: Sendable {
 
   public var minSeq: UInt64 = 0
 
+  /// Membership at this instant (ms since the Unix epoch) as the transition log records it,
+  /// instead of now: the user's latest transition for the segment at or before it is an enter.
+  /// OUT_OF_RANGE before the instant the log covers from. `since_ms` is then 0.
+  public var atMs: Int64 {
+    get {_atMs ?? 0}
+    set {_atMs = newValue}
+  }
+  /// Returns true if `atMs` has been explicitly set.
+  public var hasAtMs: Bool {self._atMs != nil}
+  /// Clears the value of `atMs`. Subsequent reads from it will return its default value.
+  public mutating func clearAtMs() {self._atMs = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _atMs: Int64? = nil
 }
 
 public nonisolated struct Segments_V1_CheckResponse: Sendable {
@@ -113,9 +127,22 @@ public nonisolated struct Segments_V1_SegmentsOfRequest: Sendable {
 
   public var minSeq: UInt64 = 0
 
+  /// The segments and lists the user was in at this instant, from the transition log (see
+  /// CheckRequest.at_ms).
+  public var atMs: Int64 {
+    get {_atMs ?? 0}
+    set {_atMs = newValue}
+  }
+  /// Returns true if `atMs` has been explicitly set.
+  public var hasAtMs: Bool {self._atMs != nil}
+  /// Clears the value of `atMs`. Subsequent reads from it will return its default value.
+  public mutating func clearAtMs() {self._atMs = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _atMs: Int64? = nil
 }
 
 public nonisolated struct Segments_V1_SegmentsOfResponse: Sendable {
@@ -144,9 +171,21 @@ public nonisolated struct Segments_V1_MembersRequest: Sendable {
   /// Only the first this many members (in the sorted order); 0 = all.
   public var limit: UInt32 = 0
 
+  /// The members at this instant, from the transition log (see CheckRequest.at_ms).
+  public var atMs: Int64 {
+    get {_atMs ?? 0}
+    set {_atMs = newValue}
+  }
+  /// Returns true if `atMs` has been explicitly set.
+  public var hasAtMs: Bool {self._atMs != nil}
+  /// Clears the value of `atMs`. Subsequent reads from it will return its default value.
+  public mutating func clearAtMs() {self._atMs = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _atMs: Int64? = nil
 }
 
 public nonisolated struct Segments_V1_MembersChunk: Sendable {
@@ -174,9 +213,21 @@ public nonisolated struct Segments_V1_CountMembersRequest: Sendable {
 
   public var minSeq: UInt64 = 0
 
+  /// The member count at this instant, from the transition log (see CheckRequest.at_ms).
+  public var atMs: Int64 {
+    get {_atMs ?? 0}
+    set {_atMs = newValue}
+  }
+  /// Returns true if `atMs` has been explicitly set.
+  public var hasAtMs: Bool {self._atMs != nil}
+  /// Clears the value of `atMs`. Subsequent reads from it will return its default value.
+  public mutating func clearAtMs() {self._atMs = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _atMs: Int64? = nil
 }
 
 public nonisolated struct Segments_V1_CountMembersResponse: Sendable {
@@ -338,6 +389,44 @@ public nonisolated struct Segments_V1_TransitionBatch: Sendable {
   // methods supported on all messages.
 
   public var transitions: [Segments_V1_Transition] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Segments_V1_SizeSeriesRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var segment: String = String()
+
+  /// The counts at from_ms, from_ms + step_ms, … while ≤ to_ms (ms since the Unix epoch); at
+  /// most 10,000 instants. OUT_OF_RANGE when from_ms is before the instant the log covers from.
+  public var fromMs: Int64 = 0
+
+  public var toMs: Int64 = 0
+
+  public var stepMs: Int64 = 0
+
+  public var minSeq: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Segments_V1_SizeSeriesResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// One count per instant, in order.
+  public var counts: [UInt64] = []
+
+  /// The instant this shard's transition log covers from.
+  public var coversFromMs: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -556,6 +645,14 @@ public nonisolated struct Segments_V1_EvaluatorStatus: @unchecked Sendable {
     set {_uniqueStorage()._blockedBy = newValue}
   }
 
+  /// The instant from which the shard's transition log records every membership (the store's
+  /// first change; ms since the Unix epoch): reads with `at_ms` before it are refused. 0 before
+  /// the shard has applied anything.
+  public var coversFromMs: Int64 {
+    get {_storage._coversFromMs}
+    set {_uniqueStorage()._coversFromMs = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -643,7 +740,7 @@ nonisolated extension Segments_V1_TransitionKind: SwiftProtobuf._ProtoNameProvid
 
 nonisolated extension Segments_V1_CheckRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}segment\0\u{3}min_seq\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}segment\0\u{3}min_seq\0\u{3}at_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -654,12 +751,17 @@ nonisolated extension Segments_V1_CheckRequest: SwiftProtobuf.Message, SwiftProt
       case 1: try { try decoder.decodeSingularStringField(value: &self.userID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.segment) }()
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.minSeq) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self._atMs) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.userID.isEmpty {
       try visitor.visitSingularStringField(value: self.userID, fieldNumber: 1)
     }
@@ -669,6 +771,9 @@ nonisolated extension Segments_V1_CheckRequest: SwiftProtobuf.Message, SwiftProt
     if self.minSeq != 0 {
       try visitor.visitSingularUInt64Field(value: self.minSeq, fieldNumber: 3)
     }
+    try { if let v = self._atMs {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -676,6 +781,7 @@ nonisolated extension Segments_V1_CheckRequest: SwiftProtobuf.Message, SwiftProt
     if lhs.userID != rhs.userID {return false}
     if lhs.segment != rhs.segment {return false}
     if lhs.minSeq != rhs.minSeq {return false}
+    if lhs._atMs != rhs._atMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -723,7 +829,7 @@ nonisolated extension Segments_V1_CheckResponse: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Segments_V1_SegmentsOfRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SegmentsOfRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{3}min_seq\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{3}min_seq\0\u{3}at_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -733,24 +839,33 @@ nonisolated extension Segments_V1_SegmentsOfRequest: SwiftProtobuf.Message, Swif
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.userID) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.minSeq) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self._atMs) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.userID.isEmpty {
       try visitor.visitSingularStringField(value: self.userID, fieldNumber: 1)
     }
     if self.minSeq != 0 {
       try visitor.visitSingularUInt64Field(value: self.minSeq, fieldNumber: 2)
     }
+    try { if let v = self._atMs {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Segments_V1_SegmentsOfRequest, rhs: Segments_V1_SegmentsOfRequest) -> Bool {
     if lhs.userID != rhs.userID {return false}
     if lhs.minSeq != rhs.minSeq {return false}
+    if lhs._atMs != rhs._atMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -793,7 +908,7 @@ nonisolated extension Segments_V1_SegmentsOfResponse: SwiftProtobuf.Message, Swi
 
 nonisolated extension Segments_V1_MembersRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MembersRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}min_seq\0\u{1}limit\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}min_seq\0\u{1}limit\0\u{3}at_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -804,12 +919,17 @@ nonisolated extension Segments_V1_MembersRequest: SwiftProtobuf.Message, SwiftPr
       case 1: try { try decoder.decodeSingularStringField(value: &self.segment) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.minSeq) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self._atMs) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.segment.isEmpty {
       try visitor.visitSingularStringField(value: self.segment, fieldNumber: 1)
     }
@@ -819,6 +939,9 @@ nonisolated extension Segments_V1_MembersRequest: SwiftProtobuf.Message, SwiftPr
     if self.limit != 0 {
       try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 3)
     }
+    try { if let v = self._atMs {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -826,6 +949,7 @@ nonisolated extension Segments_V1_MembersRequest: SwiftProtobuf.Message, SwiftPr
     if lhs.segment != rhs.segment {return false}
     if lhs.minSeq != rhs.minSeq {return false}
     if lhs.limit != rhs.limit {return false}
+    if lhs._atMs != rhs._atMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -868,7 +992,7 @@ nonisolated extension Segments_V1_MembersChunk: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Segments_V1_CountMembersRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CountMembersRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}min_seq\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}min_seq\0\u{3}at_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -878,24 +1002,33 @@ nonisolated extension Segments_V1_CountMembersRequest: SwiftProtobuf.Message, Sw
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.segment) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.minSeq) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self._atMs) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.segment.isEmpty {
       try visitor.visitSingularStringField(value: self.segment, fieldNumber: 1)
     }
     if self.minSeq != 0 {
       try visitor.visitSingularUInt64Field(value: self.minSeq, fieldNumber: 2)
     }
+    try { if let v = self._atMs {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Segments_V1_CountMembersRequest, rhs: Segments_V1_CountMembersRequest) -> Bool {
     if lhs.segment != rhs.segment {return false}
     if lhs.minSeq != rhs.minSeq {return false}
+    if lhs._atMs != rhs._atMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1260,6 +1393,91 @@ nonisolated extension Segments_V1_TransitionBatch: SwiftProtobuf.Message, SwiftP
   }
 }
 
+nonisolated extension Segments_V1_SizeSeriesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SizeSeriesRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}from_ms\0\u{3}to_ms\0\u{3}step_ms\0\u{3}min_seq\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.segment) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.fromMs) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.toMs) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.stepMs) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.minSeq) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.segment.isEmpty {
+      try visitor.visitSingularStringField(value: self.segment, fieldNumber: 1)
+    }
+    if self.fromMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.fromMs, fieldNumber: 2)
+    }
+    if self.toMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.toMs, fieldNumber: 3)
+    }
+    if self.stepMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.stepMs, fieldNumber: 4)
+    }
+    if self.minSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.minSeq, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Segments_V1_SizeSeriesRequest, rhs: Segments_V1_SizeSeriesRequest) -> Bool {
+    if lhs.segment != rhs.segment {return false}
+    if lhs.fromMs != rhs.fromMs {return false}
+    if lhs.toMs != rhs.toMs {return false}
+    if lhs.stepMs != rhs.stepMs {return false}
+    if lhs.minSeq != rhs.minSeq {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Segments_V1_SizeSeriesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SizeSeriesResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}counts\0\u{3}covers_from_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedUInt64Field(value: &self.counts) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.coversFromMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.counts.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.counts, fieldNumber: 1)
+    }
+    if self.coversFromMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.coversFromMs, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Segments_V1_SizeSeriesResponse, rhs: Segments_V1_SizeSeriesResponse) -> Bool {
+    if lhs.counts != rhs.counts {return false}
+    if lhs.coversFromMs != rhs.coversFromMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Segments_V1_HistoryRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HistoryRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}segment\0\u{1}limit\0")
@@ -1458,7 +1676,7 @@ nonisolated extension Segments_V1_GetStatusRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Segments_V1_EvaluatorStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EvaluatorStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}applied_seq\0\u{3}store_head_seq\0\u{3}shard_index\0\u{3}shard_count\0\u{3}transition_seq\0\u{3}user_count\0\u{3}segment_count\0\u{1}version\0\u{3}lag_ms\0\u{3}scheduled_wakeups\0\u{3}next_due_ms\0\u{3}webhook_backlog\0\u{3}resident_bytes\0\u{3}started_at_ms\0\u{3}uptime_ms\0\u{3}entries_applied\0\u{3}events_applied\0\u{3}transitions_recorded\0\u{3}blocked_by\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}applied_seq\0\u{3}store_head_seq\0\u{3}shard_index\0\u{3}shard_count\0\u{3}transition_seq\0\u{3}user_count\0\u{3}segment_count\0\u{1}version\0\u{3}lag_ms\0\u{3}scheduled_wakeups\0\u{3}next_due_ms\0\u{3}webhook_backlog\0\u{3}resident_bytes\0\u{3}started_at_ms\0\u{3}uptime_ms\0\u{3}entries_applied\0\u{3}events_applied\0\u{3}transitions_recorded\0\u{3}blocked_by\0\u{3}covers_from_ms\0")
 
   fileprivate class _StorageClass {
     var _appliedSeq: UInt64 = 0
@@ -1480,6 +1698,7 @@ nonisolated extension Segments_V1_EvaluatorStatus: SwiftProtobuf.Message, SwiftP
     var _eventsApplied: UInt64 = 0
     var _transitionsRecorded: UInt64 = 0
     var _blockedBy: String = String()
+    var _coversFromMs: Int64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1509,6 +1728,7 @@ nonisolated extension Segments_V1_EvaluatorStatus: SwiftProtobuf.Message, SwiftP
       _eventsApplied = source._eventsApplied
       _transitionsRecorded = source._transitionsRecorded
       _blockedBy = source._blockedBy
+      _coversFromMs = source._coversFromMs
     }
   }
 
@@ -1546,6 +1766,7 @@ nonisolated extension Segments_V1_EvaluatorStatus: SwiftProtobuf.Message, SwiftP
         case 17: try { try decoder.decodeSingularUInt64Field(value: &_storage._eventsApplied) }()
         case 18: try { try decoder.decodeSingularUInt64Field(value: &_storage._transitionsRecorded) }()
         case 19: try { try decoder.decodeSingularStringField(value: &_storage._blockedBy) }()
+        case 20: try { try decoder.decodeSingularInt64Field(value: &_storage._coversFromMs) }()
         default: break
         }
       }
@@ -1611,6 +1832,9 @@ nonisolated extension Segments_V1_EvaluatorStatus: SwiftProtobuf.Message, SwiftP
       if !_storage._blockedBy.isEmpty {
         try visitor.visitSingularStringField(value: _storage._blockedBy, fieldNumber: 19)
       }
+      if _storage._coversFromMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._coversFromMs, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1639,6 +1863,7 @@ nonisolated extension Segments_V1_EvaluatorStatus: SwiftProtobuf.Message, SwiftP
         if _storage._eventsApplied != rhs_storage._eventsApplied {return false}
         if _storage._transitionsRecorded != rhs_storage._transitionsRecorded {return false}
         if _storage._blockedBy != rhs_storage._blockedBy {return false}
+        if _storage._coversFromMs != rhs_storage._coversFromMs {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -157,6 +157,10 @@ public enum EvaluatorAPI {
         service + "Overlap",
         role: .reader
     )
+    public static let sizeSeries = UnaryMethod<Segments_V1_SizeSeriesRequest, Segments_V1_SizeSeriesResponse>(
+        service + "SizeSeries",
+        role: .reader
+    )
     public static let getStatus = UnaryMethod<Segments_V1_GetStatusRequest, Segments_V1_EvaluatorStatus>(
         service + "GetStatus",
         role: .reader

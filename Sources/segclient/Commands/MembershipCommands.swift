@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SegmentLanguage
 import SegmentsClient
 import SegmentsJSON
 import SegmentsNDJSON
@@ -13,6 +14,25 @@ struct ReadOptions: ParsableArguments {
     var minSeq: UInt64 = 0
 }
 
+/// `--at TS`: answer for a past instant, from the transition log.
+struct PastOption: ParsableArguments {
+    @Option(
+        help: """
+            Answer for this past instant (RFC 3339), from the transition log: the membership it records then.
+            """
+    )
+    var at: String?
+
+    /// The instant asked for, in ms since the Unix epoch; `nil` for now.
+    func instant() throws -> Int64? {
+        guard let text = self.at else { return nil }
+        guard let ms = RFC3339.parse(text) else {
+            throw ValidationError("--at '\(text)' is not an RFC 3339 date-time (e.g. 2026-11-01T12:00:00Z)")
+        }
+        return ms
+    }
+}
+
 /// `segclient check USER SEGMENT`.
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,10 +44,17 @@ struct CheckCommand: AsyncParsableCommand {
     @OptionGroup var read: ReadOptions
     @Argument(help: "The user id.") var user: String
     @Argument(help: "The segment or list.") var segment: String
+    @OptionGroup var past: PastOption
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
+        let atMs = try self.past.instant()
         try await self.connection.withClient { client in
+            if let atMs {
+                let member = try await client.check(self.user, in: self.segment, at: atMs, minSeq: self.read.minSeq)
+                Output.line(self.json ? JSONValue.object([("member", .bool(member))]).serialized : "\(member)")
+                return
+            }
             let result = try await client.check(self.user, in: self.segment, minSeq: self.read.minSeq)
             if self.json {
                 var members: [(key: String, value: JSONValue)] = [("member", .bool(result.member))]
@@ -52,6 +79,7 @@ struct MembersCommand: AsyncParsableCommand {
     @Argument(help: "The segment or list.") var segment: String
     @Flag(help: "Print only the number of members.") var count = false
     @Option(help: "Print only the first N members (in the same order).") var limit: Int?
+    @OptionGroup var past: PastOption
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -59,14 +87,25 @@ struct MembersCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let atMs = try self.past.instant()
         try await self.connection.withClient { client in
             if self.count {
-                let count = try await client.memberCount(self.segment, minSeq: self.read.minSeq)
+                let count =
+                    if let atMs {
+                        try await client.memberCount(self.segment, at: atMs, minSeq: self.read.minSeq)
+                    } else {
+                        try await client.memberCount(self.segment, minSeq: self.read.minSeq)
+                    }
                 Output.line(self.json ? JSONValue.object([("count", .number(Double(count)))]).serialized : "\(count)")
                 return
             }
             let members =
-                if let limit = self.limit {
+                if let atMs {
+                    Array(
+                        try await client.members(self.segment, at: atMs, minSeq: self.read.minSeq)
+                            .prefix(self.limit ?? Int.max)
+                    )
+                } else if let limit = self.limit {
                     try await client.members(self.segment, limit: limit, minSeq: self.read.minSeq)
                 } else {
                     try await client.members(self.segment, minSeq: self.read.minSeq)
@@ -90,11 +129,18 @@ struct SegmentsOfCommand: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var read: ReadOptions
     @Argument(help: "The user id.") var user: String
+    @OptionGroup var past: PastOption
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
+        let atMs = try self.past.instant()
         try await self.connection.withClient { client in
-            let names = try await client.segments(of: self.user, minSeq: self.read.minSeq)
+            let names =
+                if let atMs {
+                    try await client.segments(of: self.user, at: atMs, minSeq: self.read.minSeq)
+                } else {
+                    try await client.segments(of: self.user, minSeq: self.read.minSeq)
+                }
             if self.json {
                 Output.json(.array(names.map(JSONValue.string)))
             } else {

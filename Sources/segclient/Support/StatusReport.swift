@@ -149,6 +149,7 @@ struct StatusReport {
                 )
                 lines.append(
                     "  transitions recorded: \(status.transitionSeq), webhook backlog: \(status.webhookBacklog)"
+                        + (status.coversFromMs.map { ", history from \(Output.time($0))" } ?? "")
                 )
                 lines.append(
                     "  memory: \(Output.bytes(status.residentBytes)), up \(Output.duration(status.uptimeMs)) "
@@ -220,6 +221,7 @@ struct StatusReport {
                     ("transitions_recorded", .number(Double(status.transitionsRecorded))),
                     ("version", .string(status.version)),
                     ("blocked_by", status.blockedBy.map { .string($0) } ?? .null),
+                    ("history_from", status.coversFromMs.map { .string(Output.time($0)) } ?? .null),
                 ])
             case .failure(let error):
                 return .object([
