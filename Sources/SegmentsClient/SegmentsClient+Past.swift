@@ -6,6 +6,11 @@ import SegmentsWire
 /// ``SegmentsClientError/Code/outOfRange``.
 extension SegmentsClient {
     /// Whether `userID` was a member of `segment` at `atMs`.
+    /// - Parameters:
+    ///   - userID: the user.
+    ///   - segment: a segment or static list.
+    ///   - atMs: the instant, ms since the Unix epoch.
+    ///   - minSeq: first let the evaluator apply this store write (its `seq`); 0 = the store's head.
     public func check(
         _ userID: String,
         in segment: String,
@@ -21,6 +26,10 @@ extension SegmentsClient {
     }
 
     /// The segments and lists `userID` was in at `atMs`, sorted.
+    /// - Parameters:
+    ///   - userID: the user.
+    ///   - atMs: the instant, ms since the Unix epoch.
+    ///   - minSeq: first let the evaluator apply this store write; 0 = the store's head.
     public func segments(
         of userID: String,
         at atMs: Int64,
@@ -36,6 +45,10 @@ extension SegmentsClient {
     }
 
     /// The members of `segment` at `atMs`, sorted by the UTF-8 bytes of the user ids.
+    /// - Parameters:
+    ///   - segment: a segment or static list.
+    ///   - atMs: the instant, ms since the Unix epoch.
+    ///   - minSeq: first let the evaluators apply this store write; 0 = the store's head.
     public func members(
         _ segment: String,
         at atMs: Int64,
@@ -51,6 +64,10 @@ extension SegmentsClient {
     }
 
     /// The number of members of `segment` at `atMs`, summed over shards.
+    /// - Parameters:
+    ///   - segment: a segment or static list.
+    ///   - atMs: the instant, ms since the Unix epoch.
+    ///   - minSeq: first let the evaluators apply this store write; 0 = the store's head.
     public func memberCount(
         _ segment: String,
         at atMs: Int64,
@@ -67,6 +84,12 @@ extension SegmentsClient {
 
     /// The member count of `segment` at `fromMs`, `fromMs + everyMs`, … while ≤ `toMs` (at most 10,000 instants),
     /// summed over shards.
+    /// - Parameters:
+    ///   - segment: a segment or static list.
+    ///   - fromMs: the first instant, ms since the Unix epoch.
+    ///   - toMs: the last instant asked for (the series stops at the last step not after it).
+    ///   - everyMs: the step, ms (positive).
+    ///   - minSeq: first let the evaluators apply this store write; 0 = the store's head.
     /// - Returns: each instant with its count, in order.
     public func sizeSeries(
         _ segment: String,
