@@ -168,13 +168,15 @@ public final class MembershipEngine {
         return (false, nil)
     }
 
-    /// The segments a user is in, sorted by UTF-8 bytes.
+    /// The segments and static lists a user is in, sorted by UTF-8 bytes (as `SegmentsOf` promises).
     ///
     /// - Parameter userID: The user id.
-    /// - Returns: Segment names (static lists not included).
+    /// - Returns: Segment and list names.
     public func segments(of userID: String) -> [String] {
         guard let u = userIndex[ByteKey(userID)] else { return [] }
-        return users[Int(u)].members.compactMap { segs[Int($0.segment)]?.name }.sorted(by: utf8Less)
+        let segments = users[Int(u)].members.compactMap { segs[Int($0.segment)]?.name }
+        let lists = users[Int(u)].lists.compactMap { listSlots[Int($0)]?.name }
+        return (segments + lists).sorted(by: utf8Less)
     }
 
     /// The members of a segment or static list, sorted by UTF-8 bytes of the user id.

@@ -59,15 +59,7 @@ extension SegmentsClient {
         var request = Segments_V1_ListUserEventsRequest()
         request.userID = userID
         request.limit = UInt32(min(max(limit, 1), 1000))
-        return try await self.callStore(ProfileStoreAPI.listUserEvents, request).events.map { event in
-            SegmentsEvent(
-                userID: event.userID,
-                name: event.name,
-                atMs: event.atMs,
-                properties: event.properties.compactMapValues(SegmentsValue.init(wire:)),
-                id: event.eventID.isEmpty ? nil : event.eventID
-            )
-        }
+        return try await self.callStore(ProfileStoreAPI.listUserEvents, request).events.map(SegmentsEvent.init(wire:))
     }
 
     /// Forgets a user: attributes, events and memberships.
@@ -210,5 +202,18 @@ extension SegmentsClient {
         request.shardCount = shardCount
         request.includeEvents = includeEvents
         return try await self.streamStore(ProfileStoreAPI.readSnapshot, request)
+    }
+}
+
+extension SegmentsEvent {
+    /// An event as the store returns it.
+    init(wire event: Segments_V1_Event) {
+        self.init(
+            userID: event.userID,
+            name: event.name,
+            atMs: event.atMs,
+            properties: event.properties.compactMapValues(SegmentsValue.init(wire:)),
+            id: event.eventID.isEmpty ? nil : event.eventID
+        )
     }
 }

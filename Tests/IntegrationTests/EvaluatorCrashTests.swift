@@ -120,8 +120,9 @@ import Testing
         steps.append(WorkloadStep.clock(toMs: ms("2026-11-02T00:00:00Z")))
         steps.append(WorkloadStep.profile(user: "u2", patch: ["plan": none]))
         steps.append(WorkloadStep.profile(user: "u3", patch: ["plan": pro]))
+        // u1's transitions keep their places under the name of its deletion (store change 3), not u1's.
         let expected: [String] = [
-            "u1 enter 2026-11-01T00:00:00Z", "u1 exit 2026-11-01T00:00:00Z", "u2 enter 2026-11-01T00:00:00Z",
+            "erased-3 enter 2026-11-01T00:00:00Z", "erased-3 exit 2026-11-01T00:00:00Z", "u2 enter 2026-11-01T00:00:00Z",
             "u2 exit 2026-11-02T00:00:00Z", "u3 enter 2026-11-02T00:00:00Z",
         ]
         let clean = try await Self.run(steps, crashes: [:])
@@ -183,7 +184,8 @@ import Testing
             .profile(user: "u4", patch: ["plan": pro]),
         ]
         let clean = try await Self.run(steps, crashes: [:])
-        #expect(clean.logs["s1"] == ["u2 enter 2026-11-01T00:00:00Z", "u2 exit 2026-11-01T00:00:00Z"])
+        // u2's two transitions, under the name of its deletion (store change 6).
+        #expect(clean.logs["s1"] == ["erased-6 enter 2026-11-01T00:00:00Z", "erased-6 exit 2026-11-01T00:00:00Z"])
         let crashed = try await Self.run(steps, crashes: [pausedAfter: .pauseEvaluator, 5: .evaluator])
         #expect(crashed.members == clean.members)
         #expect(crashed.global == clean.global)

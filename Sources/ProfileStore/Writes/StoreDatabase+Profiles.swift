@@ -150,15 +150,24 @@ extension StoreDatabase {
             }
             let load = try connection.cachedStatement("SELECT payload FROM change_log WHERE seq = ?")
             var response = Segments_V1_ListUserEventsResponse()
-            for seq in try transaction.userIndex.entries(ofUser: key, in: connection).reversed() {
+            let before = request.beforeSeq == 0 ? UInt64.max : request.beforeSeq
+            // Whole entries, newest first: a page ends between entries, so the next one starts cleanly.
+            for seq in try transaction.userIndex.entries(ofUser: key, in: connection).reversed() where seq < before {
                 try load.bind(Int64(seq), at: 1)
                 defer { load.reset() }
                 guard try load.step() else { continue }
                 let entry = try Segments_V1_ChangeEntry(serializedBytes: load.blob(at: 0))
                 guard case .eventsTracked(let tracked) = entry.change else { continue }
-                for event in tracked.events.reversed() where event.userID == userID {
-                    response.events.append(event)
-                    if response.events.count == limit { return response }
+                let events = tracked.events.reversed().filter { $0.userID == userID }
+                guard !events.isEmpty else { continue }
+                if !response.events.isEmpty, response.events.count + events.count > limit {
+                    response.nextBeforeSeq = seq + 1
+                    return response
+                }
+                response.events += events
+                if response.events.count >= limit {
+                    response.nextBeforeSeq = seq
+                    return response
                 }
             }
             return response

@@ -215,12 +215,17 @@ final class TransitionLog: @unchecked Sendable {
     }
 
     /// Appends transitions and moves the checkpoint, atomically.
-    /// - Parameter coversFromMs: the store's clock at the store's first change, when the batch applied it: from then
-    ///   on the log records every membership (``coversFromMs``).
+    /// - Parameters:
+    ///   - coversFromMs: the store's clock at the store's first change, when the batch applied it: from then on the
+    ///     log records every membership (``coversFromMs``).
+    ///   - erasing: users deleted by the batch, with the deleting store change: their transitions up to it, the
+    ///     exits of the deletion included, keep their place in the log but no longer name them (see
+    ///     ``erase(_:through:indexedThrough:)``); a user created again later keeps the name.
     func append(
         _ transitions: [(segment: String, userID: String, enter: Bool, atMs: Int64, storeSeq: UInt64)],
         checkpointSeq: UInt64,
-        coversFromMs: Int64? = nil
+        coversFromMs: Int64? = nil,
+        erasing: [(userID: String, storeSeq: UInt64)] = []
     ) throws(SegmentEvaluatorError) {
         do {
             let head = self.headSeq + UInt64(transitions.count)
@@ -246,6 +251,9 @@ final class TransitionLog: @unchecked Sendable {
                     try covers.execute()
                 }
                 if indexUsers { try Self.indexUsers(after: indexed, partBits: self.userIndexPartBits, in: self.writer) }
+                for erased in erasing {
+                    try self.erase(erased.userID, through: erased.storeSeq, indexedThrough: indexUsers ? head : indexed)
+                }
             }
             if indexUsers { self.userIndexedSeq.store(head, ordering: .releasing) }
         } catch let error as SQLiteError where error.code.primary == .full {
@@ -260,6 +268,48 @@ final class TransitionLog: @unchecked Sendable {
         self.head.add(UInt64(transitions.count), ordering: .releasing)
         self.checkpoint.store(checkpointSeq, ordering: .releasing)
         if let coversFromMs { self.coverage.store(coversFromMs, ordering: .releasing) }
+    }
+
+    /// Replaces a deleted user's id in every transition of theirs with a token of its own: the log keeps its
+    /// numbering (watchers and `history` positions stay valid) and its counts over time, but no longer says who it
+    /// was. Only transitions of store changes up to `storeSeq` (the deletion) are erased: the same id created again
+    /// afterwards is another user. Runs in the append's transaction, after the batch's own transitions are inserted
+    /// and indexed.
+    private func erase(_ userID: String, through storeSeq: UInt64, indexedThrough indexed: UInt64) throws {
+        // Named by the deletion's store change: unique per deletion, the same in every replay (a restarted evaluator
+        // writes exactly the log a clean one does), and it says nothing about the person.
+        let token = "erased-\(storeSeq)"
+        let rows = try self.writer.cachedStatement(
+            """
+            UPDATE transitions SET user_id = ?1
+            WHERE seq IN (SELECT seq FROM user_transitions WHERE part = ?2 AND user_id = ?3) AND store_seq <= ?4
+            """
+        )
+        let index = try self.writer.cachedStatement(
+            """
+            UPDATE user_transitions SET user_id = ?1 WHERE part = ?2 AND user_id = ?3
+            AND EXISTS (SELECT 1 FROM transitions t WHERE t.seq = user_transitions.seq AND t.user_id = ?1)
+            """
+        )
+        for part in 0...(indexed >> self.userIndexPartBits) {
+            for statement in [rows, index] {
+                defer { statement.reset() }
+                try statement.bind(token, at: 1)
+                try statement.bind(Int64(part), at: 2)
+                try statement.bind(userID, at: 3)
+                if statement === rows { try statement.bind(Int64(storeSeq), at: 4) }
+                try statement.execute()
+            }
+        }
+        let tail = try self.writer.cachedStatement(
+            "UPDATE transitions SET user_id = ?1 WHERE seq > ?2 AND user_id = ?3 AND store_seq <= ?4"
+        )
+        defer { tail.reset() }
+        try tail.bind(token, at: 1)
+        try tail.bind(Int64(indexed), at: 2)
+        try tail.bind(userID, at: 3)
+        try tail.bind(Int64(storeSeq), at: 4)
+        try tail.execute()
     }
 
     /// The instant from which the log records every membership: the store's clock at the first store change it

@@ -39,6 +39,9 @@ final class EvaluatorCore: Sendable {
         /// The commit time of the store's first change, once applied and until persisted (the transition log's
         /// coverage start).
         var coverageStartMs: Int64?
+        /// Users deleted since the last persist, with the store change that deleted them: their transitions up to
+        /// that change are erased from the log with it.
+        var erasedUsers: [(userID: String, storeSeq: UInt64)] = []
     }
 
     /// What a restarted evaluator already recorded: every transition for store positions before
@@ -171,7 +174,14 @@ final class EvaluatorCore: Sendable {
                 }
             case .userDeleted(let deleted):
                 if self.owns(deleted.userID) {
-                    produced += engine.deleteUser(userID: deleted.userID, seq: seq).map { ($0, seq) }
+                    let exits = engine.deleteUser(userID: deleted.userID, seq: seq).map { ($0, seq) }
+                    // A replay up to the checkpoint finds the deletion recorded and erased already: its exits,
+                    // recorded under the erased name, must not be recorded again under the real one.
+                    let replayed = state.recovery.map { seq <= $0.checkpointSeq } ?? false
+                    if !replayed {
+                        produced += exits
+                        state.erasedUsers.append((deleted.userID, seq))
+                    }
                 }
             case .eventsTracked(let tracked):
                 let events = tracked.events.filter { self.owns($0.userID) }.map {
@@ -267,11 +277,13 @@ final class EvaluatorCore: Sendable {
                     try self.log.append(
                         write.transitions,
                         checkpointSeq: write.checkpointSeq,
-                        coversFromMs: write.coversFromMs
+                        coversFromMs: write.coversFromMs,
+                        erasing: write.erasedUsers
                     )
                 } catch {
                     self.state.withLock { state in
                         state.coverageStartMs = state.coverageStartMs ?? write.coversFromMs
+                        state.erasedUsers.insert(contentsOf: write.erasedUsers, at: 0)
                         // Written again with the next batch. The changed users taken for the
                         // state are gone, so no state is saved before a restart: it would be
                         // incomplete (the restart replays from the last complete one).
@@ -312,6 +324,7 @@ final class EvaluatorCore: Sendable {
             var checkpointSeq: UInt64
             var engineState: EngineStateStore.Save?
             var coversFromMs: Int64?
+            var erasedUsers: [(userID: String, storeSeq: UInt64)]
         }
 
         /// `nil` when nothing changed since the last write.
@@ -340,7 +353,8 @@ final class EvaluatorCore: Sendable {
         // Read your writes: a segment put at `unmetSinceSeq` has no members until its back-fill
         // is installed, so reads waiting for that entry keep waiting until then.
         let visibleSeq = state.unmetSinceSeq.map { min(appliedSeq, $0 - 1) } ?? appliedSeq
-        guard !state.pending.isEmpty || checkpointSeq != self.log.checkpointSeq || saveState else {
+        guard !state.pending.isEmpty || checkpointSeq != self.log.checkpointSeq || saveState || !state.erasedUsers.isEmpty
+        else {
             return PersistBatch(write: nil, visibleSeq: visibleSeq)
         }
         var engineState: EngineStateStore.Save?
@@ -359,12 +373,15 @@ final class EvaluatorCore: Sendable {
         state.pending.removeAll(keepingCapacity: true)
         let coversFromMs = state.coverageStartMs
         state.coverageStartMs = nil
+        let erasedUsers = state.erasedUsers
+        state.erasedUsers.removeAll()
         return PersistBatch(
             write: .init(
                 transitions: transitions,
                 checkpointSeq: checkpointSeq,
                 engineState: engineState,
-                coversFromMs: coversFromMs
+                coversFromMs: coversFromMs,
+                erasedUsers: erasedUsers
             ),
             visibleSeq: visibleSeq
         )

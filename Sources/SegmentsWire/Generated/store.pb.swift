@@ -165,8 +165,13 @@ public nonisolated struct Segments_V1_ListUserEventsRequest: Sendable {
 
   public var userID: String = String()
 
-  /// Most events returned; 0 = 50. At most 1000.
+  /// Most events returned; 0 = 50. At most 1000 (more only when one change-log entry alone holds
+  /// more of the user's events: entries are never split across pages).
   public var limit: UInt32 = 0
+
+  /// Only events stored before this change-log number (the previous page's next_before_seq); 0 =
+  /// from the newest.
+  public var beforeSeq: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -180,6 +185,10 @@ public nonisolated struct Segments_V1_ListUserEventsResponse: Sendable {
 
   /// Newest first, each with its resolved at_ms.
   public var events: [Segments_V1_Event] = []
+
+  /// Where the next page starts (pass it as before_seq); 0 when no older event is left (a page
+  /// that ends exactly at the oldest event may still give one; the next page is then empty).
+  public var nextBeforeSeq: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -896,7 +905,7 @@ nonisolated extension Segments_V1_GetProfileResponse: SwiftProtobuf.Message, Swi
 
 nonisolated extension Segments_V1_ListUserEventsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListUserEventsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}limit\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}limit\0\u{3}before_seq\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -906,6 +915,7 @@ nonisolated extension Segments_V1_ListUserEventsRequest: SwiftProtobuf.Message, 
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.userID) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.beforeSeq) }()
       default: break
       }
     }
@@ -918,12 +928,16 @@ nonisolated extension Segments_V1_ListUserEventsRequest: SwiftProtobuf.Message, 
     if self.limit != 0 {
       try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 2)
     }
+    if self.beforeSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.beforeSeq, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Segments_V1_ListUserEventsRequest, rhs: Segments_V1_ListUserEventsRequest) -> Bool {
     if lhs.userID != rhs.userID {return false}
     if lhs.limit != rhs.limit {return false}
+    if lhs.beforeSeq != rhs.beforeSeq {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -931,7 +945,7 @@ nonisolated extension Segments_V1_ListUserEventsRequest: SwiftProtobuf.Message, 
 
 nonisolated extension Segments_V1_ListUserEventsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListUserEventsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}events\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}events\0\u{3}next_before_seq\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -940,6 +954,7 @@ nonisolated extension Segments_V1_ListUserEventsResponse: SwiftProtobuf.Message,
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.events) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.nextBeforeSeq) }()
       default: break
       }
     }
@@ -949,11 +964,15 @@ nonisolated extension Segments_V1_ListUserEventsResponse: SwiftProtobuf.Message,
     if !self.events.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.events, fieldNumber: 1)
     }
+    if self.nextBeforeSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.nextBeforeSeq, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Segments_V1_ListUserEventsResponse, rhs: Segments_V1_ListUserEventsResponse) -> Bool {
     if lhs.events != rhs.events {return false}
+    if lhs.nextBeforeSeq != rhs.nextBeforeSeq {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

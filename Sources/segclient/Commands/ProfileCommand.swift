@@ -8,7 +8,7 @@ struct ProfileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profile",
         abstract: "Set, read or delete a user's profile.",
-        subcommands: [Set.self, Get.self, Events.self, Delete.self]
+        subcommands: [Set.self, Get.self, Events.self, Export.self, Delete.self]
     )
 }
 
@@ -78,6 +78,20 @@ extension ProfileCommand {
     }
 
     struct Events: AsyncParsableCommand {
+        /// An event as one import line.
+        static func json(_ event: SegmentsEvent) -> JSONValue {
+            let names = event.properties.keys.sorted()
+            var fields: [(key: String, value: JSONValue)] = [
+                ("user", .string(event.userID)), ("event", .string(event.name)),
+                ("at", .string(Output.time(event.atMs ?? 0))),
+            ]
+            if !names.isEmpty {
+                fields.append(("properties", .object(names.map { ($0, NDJSONRecords.json(event.properties[$0]!)) })))
+            }
+            if let id = event.id { fields.append(("id", .string(id))) }
+            return .object(fields)
+        }
+
         static let configuration = CommandConfiguration(
             abstract:
                 "Print a user's most recently stored events, newest first (one NDJSON import line each with --json)."
@@ -97,17 +111,7 @@ extension ProfileCommand {
                 for event in try await client.recentEvents(of: self.user, limit: self.limit) {
                     let names = event.properties.keys.sorted()
                     if self.json {
-                        var fields: [(key: String, value: JSONValue)] = [
-                            ("user", .string(event.userID)), ("event", .string(event.name)),
-                            ("at", .string(Output.time(event.atMs ?? 0))),
-                        ]
-                        if !names.isEmpty {
-                            fields.append(
-                                ("properties", .object(names.map { ($0, NDJSONRecords.json(event.properties[$0]!)) }))
-                            )
-                        }
-                        if let id = event.id { fields.append(("id", .string(id))) }
-                        Output.json(.object(fields))
+                        Output.json(Self.json(event))
                     } else {
                         let properties = names.map { "\($0)=\(Output.text(event.properties[$0]!))" }
                         Output.line(
@@ -119,9 +123,52 @@ extension ProfileCommand {
         }
     }
 
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print everything held about a user as one JSON document (the \"right to know\").",
+            discussion: """
+                The document holds the attributes, every stored event (in the order stored, in the import format), the \
+                segments and lists the user is in, the whole enter/exit history, and the webhooks that were sent \
+                the user's transitions. After `profile delete` it fails with status 3: nothing is left.
+                """
+        )
+
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The user id.") var user: String
+
+        func run() async throws {
+            try await self.connection.withClient { client in
+                let export = try await client.exportProfile(self.user)
+                let names = export.profile.attributes.keys.sorted()
+                let attributes: [(key: String, value: JSONValue)] = names.map { name in
+                    (name, NDJSONRecords.json(export.profile.attributes[name]!))
+                }
+                let deliveries: [JSONValue] = export.webhookDeliveries.map { delivery in
+                    let transitions: [JSONValue] = delivery.transitions.map(WatchCommand.json)
+                    return .object([
+                        ("webhook", .string(delivery.webhook.id)), ("url", .string(delivery.webhook.url)),
+                        ("transitions", .array(transitions)),
+                    ])
+                }
+                let events: [JSONValue] = export.events.map(Events.json)
+                let history: [JSONValue] = export.history.map(WatchCommand.json)
+                var document: [(key: String, value: JSONValue)] = [("user", .string(export.profile.userID))]
+                document.append(("attributes", .object(attributes)))
+                document.append(("created_seq", .number(Double(export.profile.createdSeq))))
+                document.append(("updated_seq", .number(Double(export.profile.updatedSeq))))
+                document.append(("events", .array(events)))
+                document.append(("segments", .array(export.segments.map(JSONValue.string))))
+                document.append(("lists", .array(export.lists.map(JSONValue.string))))
+                document.append(("history", .array(history)))
+                document.append(("webhook_deliveries", .array(deliveries)))
+                Output.json(.object(document))
+            }
+        }
+    }
+
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Forget a user: attributes, events and memberships."
+            abstract: "Forget a user: attributes, events, memberships, and their name in the enter/exit history."
         )
 
         @OptionGroup var connection: ConnectionOptions
