@@ -122,7 +122,8 @@ import Testing
         steps.append(WorkloadStep.profile(user: "u3", patch: ["plan": pro]))
         // u1's transitions keep their places under the name of its deletion (store change 3), not u1's.
         let expected: [String] = [
-            "erased-3 enter 2026-11-01T00:00:00Z", "erased-3 exit 2026-11-01T00:00:00Z", "u2 enter 2026-11-01T00:00:00Z",
+            "erased-3 enter 2026-11-01T00:00:00Z", "erased-3 exit 2026-11-01T00:00:00Z",
+            "u2 enter 2026-11-01T00:00:00Z",
             "u2 exit 2026-11-02T00:00:00Z", "u3 enter 2026-11-02T00:00:00Z",
         ]
         let clean = try await Self.run(steps, crashes: [:])

@@ -353,7 +353,8 @@ final class EvaluatorCore: Sendable {
         // Read your writes: a segment put at `unmetSinceSeq` has no members until its back-fill
         // is installed, so reads waiting for that entry keep waiting until then.
         let visibleSeq = state.unmetSinceSeq.map { min(appliedSeq, $0 - 1) } ?? appliedSeq
-        guard !state.pending.isEmpty || checkpointSeq != self.log.checkpointSeq || saveState || !state.erasedUsers.isEmpty
+        guard
+            !state.pending.isEmpty || checkpointSeq != self.log.checkpointSeq || saveState || !state.erasedUsers.isEmpty
         else {
             return PersistBatch(write: nil, visibleSeq: visibleSeq)
         }
