@@ -36,7 +36,9 @@ package enum WebhookValidation {
         return distinct
     }
 
-    /// An absolute `http` or `https` URL with a host, as the evaluator's HTTP client will parse it.
+    /// An absolute `http` or `https` URL with a host and, if it names one, a port from 1 to 65535, as the
+    /// evaluator's HTTP client will parse it. (AsyncHTTPClient stops the process on a port beyond 65535 with an IP
+    /// address for a host, and reaches no server on port 0.)
     static func checkURL(_ text: String) throws(ProfileStoreError) {
         let bytes = text.utf8.count
         guard bytes > 0 else {
@@ -59,6 +61,12 @@ package enum WebhookValidation {
         }
         guard let host = url.host, !host.isEmpty else {
             throw ProfileStoreError(.invalidArgument, "invalid webhook URL '\(text)': no host")
+        }
+        if let port = url.port, !(1...65_535).contains(port) {
+            throw ProfileStoreError(
+                .invalidArgument,
+                "invalid webhook URL '\(text)': the port must be from 1 to 65535, not \(port)"
+            )
         }
     }
 
