@@ -69,6 +69,8 @@ public enum WebhookChecks {
             ["ftp://example.com/", "s"],
             ["http:///path", "s"],
             ["http://example.com:99999/", "s"],
+            ["http://127.0.0.1:99999/", "s"],
+            ["http://example.com:0/", "s"],
             ["http://[]/", "s"],
             ["/relative/path", "s"],
             ["", "s"],
