@@ -48,7 +48,8 @@ public enum EvaluatorChecks {
                     switch result.invocation {
                     case .response(let response):
                         try await Self.crossCheck(method, request, response, on: router)
-                    case .failed(let error) where method.name == EvaluatorAPI.watch.name && error.code == .resourceExhausted:
+                    case .failed(let error)
+                    where method.name == EvaluatorAPI.watch.name && error.code == .resourceExhausted:
                         // One watch at a time here, far below the limit: a watch that ended was not counted out.
                         throw FuzzFinding("Watch refused as over the watcher limit with no other watch open: \(error)")
                     default:
@@ -196,7 +197,8 @@ enum EvaluatorSeed {
         changes.append {
             $0.segmentPut.segment = .with {
                 $0.name = "engaged"
-                $0.expression = #"count(page_view where url starts_with "/pricing" within 7d) >= 1 or in_segment("vip")"#
+                $0.expression =
+                    #"count(page_view where url starts_with "/pricing" within 7d) >= 1 or in_segment("vip")"#
             }
         }
         changes.append { $0.listCreated.name = "beta" }
@@ -271,7 +273,9 @@ enum EvaluatorSeed {
         let directory = NSTemporaryDirectory() + "segments-fuzz-evaluator-\(getpid())"
         try? FileManager.default.removeItem(atPath: directory)
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        atexit { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "segments-fuzz-evaluator-\(getpid())") }
+        atexit {
+            try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "segments-fuzz-evaluator-\(getpid())")
+        }
         let socket = directory + "/store.sock"
         var configuration = SegmentEvaluatorConfiguration(
             storeSocketPath: socket,

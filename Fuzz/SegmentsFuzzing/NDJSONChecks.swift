@@ -55,10 +55,15 @@ public enum NDJSONChecks {
             try Self.checkReason(error, line)
             return
         }
-        var members: [(key: String, value: JSONValue)] = [("user", .string(event.userID)), ("event", .string(event.name))]
+        var members: [(key: String, value: JSONValue)] = [
+            ("user", .string(event.userID)), ("event", .string(event.name)),
+        ]
         if let atMs = event.atMs { members.append(("at", .string(RFC3339.format(atMs)))) }
         members.append(
-            ("properties", .object(event.properties.sorted { $0.key < $1.key }.map { ($0.key, NDJSONRecords.json($0.value)) }))
+            (
+                "properties",
+                .object(event.properties.sorted { $0.key < $1.key }.map { ($0.key, NDJSONRecords.json($0.value)) })
+            )
         )
         if let id = event.id { members.append(("id", .string(id))) }
         let written = JSONValue.object(members).serialized
@@ -69,7 +74,9 @@ public enum NDJSONChecks {
             throw FuzzFinding("event line \(Self.text(line)) written back as \(written) is refused: \(error)")
         }
         guard again == event else {
-            throw FuzzFinding("event line \(Self.text(line)) written back as \(written) reads as \(again), not \(event)")
+            throw FuzzFinding(
+                "event line \(Self.text(line)) written back as \(written) reads as \(again), not \(event)"
+            )
         }
     }
 

@@ -89,8 +89,11 @@ public enum StoreChecks {
 
     /// `Subscribe` from `seq` answers a batch whose first entry is `seq`, and every batch reads
     /// alike with SwiftProtobuf and the fast decoder.
-    private static func checkLogEntry(_ seq: UInt64, written: FuzzMethod, on router: RPCRouter) async throws(FuzzFinding)
-    {
+    private static func checkLogEntry(
+        _ seq: UInt64,
+        written: FuzzMethod,
+        on router: RPCRouter
+    ) async throws(FuzzFinding) {
         var request = Segments_V1_SubscribeRequest()
         request.fromSeq = seq
         let bytes = (try? request.serializedBytes() as [UInt8]) ?? []
@@ -145,7 +148,9 @@ public enum StoreChecks {
         single.append((ProfileStoreAPI.listLists.name, Segments_V1_ListListsRequest()))
         single.append((ProfileStoreAPI.deleteList.name, Segments_V1_DeleteListRequest.with { $0.name = "beta" }))
         single.append((ProfileStoreAPI.setClock.name, Segments_V1_SetClockRequest.with { $0.advanceMs = 86_400_000 }))
-        single.append((ProfileStoreAPI.setClock.name, Segments_V1_SetClockRequest.with { $0.setMs = StoreSeed.startMs }))
+        single.append(
+            (ProfileStoreAPI.setClock.name, Segments_V1_SetClockRequest.with { $0.setMs = StoreSeed.startMs })
+        )
         single.append((ProfileStoreAPI.getInfo.name, Segments_V1_GetInfoRequest()))
         single.append(
             (
@@ -184,7 +189,10 @@ public enum StoreChecks {
             RPCCalls.input(
                 [
                     (ProfileStoreAPI.deleteProfile.name, Segments_V1_DeleteProfileRequest.with { $0.userID = "u1" }),
-                    (ProfileStoreAPI.readSnapshot.name, Segments_V1_ReadSnapshotRequest.with { $0.includeEvents = true }),
+                    (
+                        ProfileStoreAPI.readSnapshot.name,
+                        Segments_V1_ReadSnapshotRequest.with { $0.includeEvents = true }
+                    ),
                     (ProfileStoreAPI.subscribe.name, Segments_V1_SubscribeRequest.with { $0.fromSeq = 1 }),
                 ],
                 methods: Self.methods
@@ -354,7 +362,9 @@ final class StoreHarness: Sendable {
         return try Self.open(self.working)
     }
 
-    private static func open(_ directory: String) throws(FuzzFinding) -> (
+    private static func open(
+        _ directory: String
+    ) throws(FuzzFinding) -> (
         router: RPCRouter, close: @Sendable () async -> Void
     ) {
         var configuration = ProfileStoreConfiguration(

@@ -55,8 +55,7 @@ public enum WireChecks {
 
     /// Splits `stream` with `FrameDecoder` in chunks and compares with a reference split.
     /// - Returns: the frames' payloads.
-    private static func checkFraming(_ stream: [UInt8], limit: Int, chunking: UInt8) throws(FuzzFinding) -> [[UInt8]]
-    {
+    private static func checkFraming(_ stream: [UInt8], limit: Int, chunking: UInt8) throws(FuzzFinding) -> [[UInt8]] {
         // Reference: walk the headers.
         var expected: [[UInt8]] = []
         var expectedOutcome = Outcome.ended

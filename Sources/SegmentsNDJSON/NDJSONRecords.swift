@@ -45,7 +45,9 @@ public enum NDJSONRecords {
             case "attributes":
                 attributes = try Self.attributes(value)
             default:
-                throw NDJSONRecordError("unknown field \(Self.quoted(key)) (a profile line has \"id\" and \"attributes\")")
+                throw NDJSONRecordError(
+                    "unknown field \(Self.quoted(key)) (a profile line has \"id\" and \"attributes\")"
+                )
             }
         }
         guard let userID else { throw NDJSONRecordError("missing \"id\"") }
