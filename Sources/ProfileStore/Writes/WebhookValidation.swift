@@ -3,11 +3,11 @@ import Foundation
 /// The rules for a webhook registration (`AddWebhook`): its URL, segment filter and secret.
 package enum WebhookValidation {
     /// Longest webhook URL accepted, in UTF-8 bytes.
-    package static let maximumURLBytes = 2048
+    static let maximumURLBytes = 2048
     /// Longest webhook secret accepted, in UTF-8 bytes.
-    package static let maximumSecretBytes = 1024
+    static let maximumSecretBytes = 1024
     /// Most segments one webhook may filter on.
-    package static let maximumSegments = 1000
+    static let maximumSegments = 1000
 
     /// Checks a registration.
     /// - Parameters:
