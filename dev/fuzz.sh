@@ -9,10 +9,11 @@
 # store-rpc, evaluator-rpc, ndjson, webhook, segment-language.
 #
 # Runs from the package root, release build in .build-fuzz. libFuzzer reads the committed corpus
-# Fuzz/corpus/TARGET and writes what it finds to the working corpus .build-fuzz/corpus/TARGET (not committed;
+# Fuzz/corpus/TARGET and writes what it finds to the working corpus .build-fuzz/fuzz/corpus/TARGET (not committed;
 # --merge folds it, minimised, into the committed one). The dictionary is Fuzz/dictionaries/TARGET.dict when there
-# is one. Crashing inputs are written to .build-fuzz/artifacts/TARGET/; a fixed one goes to Fuzz/regressions/TARGET/,
-# which `swift test --filter FuzzRegressionTests` replays.
+# is one. Crashing inputs are written to .build-fuzz/fuzz/artifacts/TARGET/ (not .build-fuzz/artifacts, which
+# SwiftPM owns and clears when it builds); a fixed one goes to Fuzz/regressions/TARGET/, which
+# `swift test --filter FuzzRegressionTests` replays.
 # Set SEGMENTS_FUZZ_PACKAGE to build from another package that declares the same targets.
 set -euo pipefail
 
@@ -55,19 +56,20 @@ for target in "${targets[@]}"; do
     build "$target"
     binary="$scratch/release/$target"
     corpus="$root/Fuzz/corpus/$target"
-    work="$scratch/corpus/$target"
-    mkdir -p "$corpus" "$work" "$scratch/artifacts/$target"
+    work="$scratch/fuzz/corpus/$target"
+    artifacts="$scratch/fuzz/artifacts/$target"
+    mkdir -p "$corpus" "$work" "$artifacts"
     case "$mode" in
         seed)
             # The seeds are Swift values of the target's checks (so they follow the protocol); new ones only.
             seeds="$(mktemp -d)"
             SEGMENTS_FUZZ_WRITE_SEEDS="$seeds" "$binary" -runs=0 >/dev/null 2>&1 || true
-            SWIFT_BACKTRACE=enable=no "$binary" -merge=1 -artifact_prefix="$scratch/artifacts/$target/" "$corpus" "$seeds" 2>&1 | grep -E '^MERGE-OUTER: [0-9]+ new files' || true
+            SWIFT_BACKTRACE=enable=no "$binary" -merge=1 -artifact_prefix="$artifacts/" "$corpus" "$seeds" 2>&1 | grep -E '^MERGE-OUTER: [0-9]+ new files' || true
             rm -rf "$seeds"
             ;;
         merge)
             merged="$(mktemp -d)"
-            SWIFT_BACKTRACE=enable=no "$binary" -merge=1 -artifact_prefix="$scratch/artifacts/$target/" "$merged" "$corpus" "$work" 2>&1 | grep -E '^MERGE-OUTER' || true
+            SWIFT_BACKTRACE=enable=no "$binary" -merge=1 -artifact_prefix="$artifacts/" "$merged" "$corpus" "$work" 2>&1 | grep -E '^MERGE-OUTER' || true
             rm -rf "$corpus"
             mv "$merged" "$corpus"
             echo "$target: $(ls "$corpus" | wc -l) files in Fuzz/corpus/$target"
@@ -83,7 +85,7 @@ for target in "${targets[@]}"; do
                 -max_len=4096 \
                 -timeout=30 \
                 "${dictionary[@]}" \
-                -artifact_prefix="$scratch/artifacts/$target/" \
+                -artifact_prefix="$artifacts/" \
                 -print_final_stats=1 \
                 "$@" \
                 "$work" "$corpus"
