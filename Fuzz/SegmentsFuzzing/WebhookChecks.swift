@@ -72,6 +72,7 @@ public enum WebhookChecks {
             ["http://127.0.0.1:99999/", "s"],
             ["http://example.com:0/", "s"],
             ["http://[]/", "s"],
+            ["http://%5B%5D/", "s"],
             ["/relative/path", "s"],
             ["", "s"],
             ["http://example.com/", ""],

@@ -38,7 +38,7 @@ package enum WebhookValidation {
 
     /// An absolute `http` or `https` URL with a host and, if it names one, a port from 1 to 65535, as the
     /// evaluator's HTTP client will parse it. (AsyncHTTPClient stops the process on a port beyond 65535 with an IP
-    /// address for a host, and reaches no server on port 0.)
+    /// address for a host and on a host that is only brackets, e.g. `%5B%5D`; it reaches no server on port 0.)
     static func checkURL(_ text: String) throws(ProfileStoreError) {
         let bytes = text.utf8.count
         guard bytes > 0 else {
@@ -59,7 +59,8 @@ package enum WebhookValidation {
                 "invalid webhook URL '\(text)': the scheme must be http or https, not \(scheme)"
             )
         }
-        guard let host = url.host, !host.isEmpty else {
+        // The host as AsyncHTTPClient takes it: without IPv6 brackets (it stops the process when nothing is left).
+        guard let host = url.host, !host.isEmpty, !Self.withoutBrackets(host).isEmpty else {
             throw ProfileStoreError(.invalidArgument, "invalid webhook URL '\(text)': no host")
         }
         if let port = url.port, !(1...65_535).contains(port) {
@@ -87,5 +88,13 @@ package enum WebhookValidation {
             }
         }
         return result
+    }
+
+    /// `host` without a leading `[` and a trailing `]`, as AsyncHTTPClient trims an IPv6 address.
+    static func withoutBrackets(_ host: String) -> Substring {
+        var trimmed = host[...]
+        if trimmed.first == "[" { trimmed = trimmed.dropFirst() }
+        if trimmed.last == "]" { trimmed = trimmed.dropLast() }
+        return trimmed
     }
 }
