@@ -353,6 +353,7 @@ var package = Package(
             name: "ProfileStoreTests",
             dependencies: [
                 "ProfileStore", "DaemonSupport", "SegmentsClient", "SegmentsRPC", "SegmentsTesting", "SegmentsWire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: swiftSettings
         ),
