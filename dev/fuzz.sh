@@ -3,7 +3,7 @@
 #
 #   dev/fuzz.sh TARGET|all SECONDS [extra libFuzzer flags...]   build and run (all: each target in turn)
 #   dev/fuzz.sh --seed TARGET|all                               write the target's seed inputs into its corpus
-#   dev/fuzz.sh --merge TARGET|all                              minimise the committed corpus with what runs found
+#   dev/fuzz.sh --merge TARGET|all                              fold what runs found, minimised, into the corpus
 #
 # TARGET is a product of the SEGMENTS_FUZZ block of Package.swift, with or without its -fuzz suffix: wire,
 # store-rpc, evaluator-rpc, ndjson, webhook, segment-language.
@@ -68,8 +68,11 @@ for target in "${targets[@]}"; do
             rm -rf "$seeds"
             ;;
         merge)
+            # A minimal set of inputs covering every edge (-set_cover_merge, counters off) keeps the committed
+            # corpus to a few hundred files; the working corpus keeps everything for the next run.
             merged="$(mktemp -d)"
-            SWIFT_BACKTRACE=enable=no "$binary" -merge=1 -artifact_prefix="$artifacts/" "$merged" "$corpus" "$work" 2>&1 | grep -E '^MERGE-OUTER' || true
+            SWIFT_BACKTRACE=enable=no "$binary" -set_cover_merge=1 -use_counters=0 -artifact_prefix="$artifacts/" \
+                "$merged" "$corpus" "$work" 2>&1 | grep -E '^MERGE-OUTER: [0-9]+ new files' || true
             rm -rf "$corpus"
             mv "$merged" "$corpus"
             echo "$target: $(ls "$corpus" | wc -l) files in Fuzz/corpus/$target"
