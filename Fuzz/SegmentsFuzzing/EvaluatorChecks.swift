@@ -285,6 +285,7 @@ enum EvaluatorSeed {
         )
         configuration.maximumWatchers = 4
         let entries = Self.entries
+        let opened: Opened
         do {
             let head = try SharedSequence.publisher(path: DefaultSocketPaths.headFile(ofStoreSocket: socket))
             head.publish(UInt64(entries.count))
@@ -293,9 +294,11 @@ enum EvaluatorSeed {
                 entries: entries,
                 logger: RPCCalls.quietLogger
             )
-            return Opened(router: router, storeHead: head)
+            opened = Opened(router: router, storeHead: head)
         } catch {
             throw FuzzFinding("setup: cannot open the evaluator: \(error)")
         }
+        try RPCCalls.checkTable(EvaluatorChecks.methods, of: opened.router)
+        return opened
     }
 }

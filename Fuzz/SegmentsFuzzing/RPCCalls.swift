@@ -67,6 +67,18 @@ enum RPCCalls {
     /// A logger that drops everything.
     static let quietLogger = Logger(label: "segments-fuzz") { _ in SwiftLogNoOpLogHandler() }
 
+    /// Checks that `methods` are exactly the methods `router` serves, each of the right kind, so a method added to a
+    /// daemon without being added to its fuzz table is noticed.
+    static func checkTable(_ methods: [FuzzMethod], of router: RPCRouter) throws(FuzzFinding) {
+        let names = methods.map(\.name).sorted()
+        guard names == router.methodNames else {
+            throw FuzzFinding("setup: the fuzz table has \(names), the router serves \(router.methodNames)")
+        }
+        for method in methods where method.isStreaming != router.isStreaming(method.name) {
+            throw FuzzFinding("setup: \(method.name) is \(method.isStreaming ? "" : "not ")a stream in the fuzz table")
+        }
+    }
+
     /// The calls encoded in `input`: (method, request bytes).
     static func calls(in input: [UInt8], methods: [FuzzMethod]) -> [(FuzzMethod, [UInt8])] {
         var reader = FuzzBytes(input)

@@ -376,11 +376,14 @@ final class StoreHarness: Sendable {
             writerCacheKiB: 2048
         )
         configuration.integrityCheck = .off
+        let opened: (router: RPCRouter, close: @Sendable () async -> Void)
         do {
-            return try ProfileStoreService.harnessRouter(configuration: configuration, logger: RPCCalls.quietLogger)
+            opened = try ProfileStoreService.harnessRouter(configuration: configuration, logger: RPCCalls.quietLogger)
         } catch {
             throw FuzzFinding("setup: cannot open the store: \(error)")
         }
+        try RPCCalls.checkTable(StoreChecks.methods, of: opened.router)
+        return opened
     }
 
     /// Opens a new store in the template directory, seeds it through its own router and closes it.
