@@ -219,6 +219,22 @@ var package = Package(
             swiftSettings: swiftSettings
         ),
 
+        /// The fuzz checks: the properties each libFuzzer target (`Fuzz/*-fuzz`) checks, as plain functions the
+        /// regression tests replay without libFuzzer.
+        .target(
+            name: "SegmentsFuzzing",
+            dependencies: [
+                "ProfileStore", "SegmentEvaluator", "SegmentsNDJSON", "SegmentsJSON", "SegmentsClient", "SegmentsRPC",
+                "SegmentsWire", "SegmentLanguage", "DaemonSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Fuzz/SegmentsFuzzing",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Executables
 
         .executableTarget(
@@ -347,7 +363,13 @@ var package = Package(
             name: "ProfileStoreTests",
             dependencies: [
                 "ProfileStore", "DaemonSupport", "SegmentsClient", "SegmentsRPC", "SegmentsTesting", "SegmentsWire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FuzzRegressionTests",
+            dependencies: ["SegmentsFuzzing"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -361,8 +383,9 @@ var package = Package(
     ]
 )
 
-// The libFuzzer target links only with `--sanitize=fuzzer` (libFuzzer supplies `main`), so it is
-// declared only when asked for: `SEGMENTS_FUZZ=1 swift build --product segment-language-fuzz --sanitize=fuzzer`.
+// The libFuzzer targets link only with `--sanitize=fuzzer` (libFuzzer supplies `main`), so they are declared only
+// when asked for: `SEGMENTS_FUZZ=1 swift build --product wire-fuzz --sanitize=fuzzer` (or `dev/fuzz.sh`). Each is a
+// thin entry point; the checks live in `SegmentsFuzzing`, which the regression tests replay (docs/fuzzing.md).
 if Context.environment["SEGMENTS_FUZZ"] != nil {
     package.products.append(.executable(name: "segment-language-fuzz", targets: ["segment-language-fuzz"]))
     package.targets.append(
@@ -373,4 +396,15 @@ if Context.environment["SEGMENTS_FUZZ"] != nil {
             swiftSettings: swiftSettings
         )
     )
+    for name in ["wire-fuzz", "store-rpc-fuzz", "evaluator-rpc-fuzz", "ndjson-fuzz", "webhook-fuzz"] {
+        package.products.append(.executable(name: name, targets: [name]))
+        package.targets.append(
+            .executableTarget(
+                name: name,
+                dependencies: ["SegmentsFuzzing"],
+                path: "Fuzz/\(name)",
+                swiftSettings: swiftSettings
+            )
+        )
+    }
 }

@@ -45,7 +45,9 @@ public enum NDJSONRecords {
             case "attributes":
                 attributes = try Self.attributes(value)
             default:
-                throw NDJSONRecordError("unknown field \"\(key)\" (a profile line has \"id\" and \"attributes\")")
+                throw NDJSONRecordError(
+                    "unknown field \(Self.quoted(key)) (a profile line has \"id\" and \"attributes\")"
+                )
             }
         }
         guard let userID else { throw NDJSONRecordError("missing \"id\"") }
@@ -72,7 +74,7 @@ public enum NDJSONRecords {
                 event.id = try Self.string(value, field: "id")
             default:
                 throw NDJSONRecordError(
-                    "unknown field \"\(key)\" (an event line has \"user\", \"event\", \"at\", \"properties\" and \"id\")"
+                    "unknown field \(Self.quoted(key)) (an event line has \"user\", \"event\", \"at\", \"properties\" and \"id\")"
                 )
             }
         }
@@ -106,6 +108,27 @@ public enum NDJSONRecords {
 
     // MARK: - Helpers
 
+    /// `text` as a JSON string literal for a reason, every control character escaped (`\n`, `\u001b`, `\u009b`,
+    /// …): the importer reports a refused line as `line N: reason`, one line each, on a terminal.
+    private static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.properties.generalCategory == .control:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default:
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
     private static func parse(_ bytes: some Collection<UInt8>) throws(NDJSONRecordError) -> JSONValue {
         do {
             return try JSONParser.parse(bytes)
@@ -128,13 +151,13 @@ public enum NDJSONRecords {
         if members.count <= 16 {
             for later in members.indices {
                 for earlier in members.startIndex..<later where members[earlier].key == members[later].key {
-                    throw NDJSONRecordError("field \"\(members[later].key)\" appears twice")
+                    throw NDJSONRecordError("field \(Self.quoted(members[later].key)) appears twice")
                 }
             }
         } else {
             var seen: Set<String> = []
             for member in members where !seen.insert(member.key).inserted {
-                throw NDJSONRecordError("field \"\(member.key)\" appears twice")
+                throw NDJSONRecordError("field \(Self.quoted(member.key)) appears twice")
             }
         }
         return members
@@ -151,7 +174,7 @@ public enum NDJSONRecords {
         let text = try Self.string(value, field: field)
         guard let ms = RFC3339.parse(text) else {
             throw NDJSONRecordError(
-                "\"\(field)\" is not an RFC 3339 date-time (e.g. 2026-11-01T10:00:00Z): \"\(text)\""
+                "\"\(field)\" is not an RFC 3339 date-time (e.g. 2026-11-01T10:00:00Z): \(Self.quoted(text))"
             )
         }
         return ms
@@ -163,7 +186,7 @@ public enum NDJSONRecords {
             if case .null = member {
                 attributes[name] = .some(nil)
             } else {
-                attributes[name] = try Self.value(member, what: "attribute \"\(name)\"")
+                attributes[name] = try Self.value(member, what: "attribute \(Self.quoted(name))")
             }
         }
         return attributes
@@ -173,9 +196,9 @@ public enum NDJSONRecords {
         var properties: [String: SegmentsValue] = [:]
         for (name, member) in try Self.object(value, what: "\"properties\"") {
             if case .null = member {
-                throw NDJSONRecordError("property \"\(name)\" is null; leave it out instead")
+                throw NDJSONRecordError("property \(Self.quoted(name)) is null; leave it out instead")
             }
-            properties[name] = try Self.value(member, what: "property \"\(name)\"")
+            properties[name] = try Self.value(member, what: "property \(Self.quoted(name))")
         }
         return properties
     }

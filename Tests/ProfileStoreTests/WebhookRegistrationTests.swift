@@ -1,3 +1,4 @@
+import ProfileStore
 @_spi(SegmentsInternal) import SegmentsClient
 import SegmentsTesting
 import SegmentsWire
@@ -58,6 +59,37 @@ import Testing
                     )
                 } == .invalidArgument
             )
+        }
+    }
+
+    /// Found by webhook-fuzz: `http://127.0.0.1:99999/` was accepted, and the evaluator's HTTP client traps on it.
+    @Test(arguments: ["http://127.0.0.1:99999/", "http://[::1]:70000/x", "https://example.com:65536/", "http://h:0/"])
+    func aPortOutsideOneTo65535IsRefused(_ url: String) {
+        do {
+            _ = try WebhookValidation.check(url: url, segments: [], secret: "k")
+            Issue.record("\(url) was accepted")
+        } catch {
+            #expect(error.code == .invalidArgument)
+            #expect(error.message.contains("the port must be from 1 to 65535"))
+        }
+    }
+
+    /// Found while fuzzing webhooks: Foundation decodes `%5B%5D` to the host `[]`, which AsyncHTTPClient trims to
+    /// nothing and traps on.
+    @Test(arguments: ["http://%5B%5D/", "http://%5b%5d:80/x", "http://%5B/", "https://%5D/"])
+    func aHostOfOnlyBracketsIsRefused(_ url: String) {
+        do {
+            _ = try WebhookValidation.check(url: url, segments: [], secret: "k")
+            Issue.record("\(url) was accepted")
+        } catch {
+            #expect(error.code == .invalidArgument)
+            #expect(error.message.hasSuffix("no host"))
+        }
+    }
+
+    @Test func portsFromOneTo65535AndNoPortAreAccepted() throws {
+        for url in ["http://127.0.0.1:1/", "http://[::1]:65535/x", "https://example.com/", "http://h:/"] {
+            #expect(try WebhookValidation.check(url: url, segments: ["vip", "vip"], secret: "k") == ["vip"])
         }
     }
 }

@@ -77,4 +77,30 @@ import Testing
         #expect(NDJSONRecords.json(.stringList(["a", "b"])).serialized == #"["a","b"]"#)
         #expect(NDJSONRecords.json(.number(34)).serialized == "34")
     }
+
+    /// Found by ndjson-fuzz: a refusal quoted the line's text as it was, so a `\n` (or an escape sequence) in it
+    /// split the importer's one-line `line N: reason` report.
+    @Test(arguments: [
+        (
+            #"{"user":"u1","event":"e","at":"2026-11-01T10:0\n0Z"}"#,
+            #""at" is not an RFC 3339 date-time (e.g. 2026-11-01T10:00:00Z): "2026-11-01T10:0\n0Z""#
+        ),
+        (#"{"id":"u1","a\u001b[2Jb":1}"#, #"unknown field "a\u001b[2Jb" (a profile line has "id" and "attributes")"#),
+        (#"{"id":"u1","attributes":{"x\u009b\"":{}}}"#, #"attribute "x\u009b\"": nested objects are not supported"#),
+    ])
+    func reasonsEscapeTheLinesControlCharacters(line: String, reason: String) {
+        var reasons: [String] = []
+        do {
+            _ = try NDJSONRecords.profile(Array(line.utf8))
+        } catch {
+            reasons.append(error.reason)
+        }
+        do {
+            _ = try NDJSONRecords.event(Array(line.utf8))
+        } catch {
+            reasons.append(error.reason)
+        }
+        #expect(reasons.contains(reason))
+        #expect(reasons.allSatisfy { !$0.unicodeScalars.contains { $0.properties.generalCategory == .control } })
+    }
 }

@@ -101,7 +101,9 @@ struct EventBatch: Sendable {
                 return nil
             }
             while position < end {
-                guard let tag = varint(), tag >> 3 != 0 else { return nil }
+                // A tag is a field number from 1 to 2^29 - 1 and a wire type: 32 bits at most, as SwiftProtobuf
+                // requires (without that limit, a request it refuses was served).
+                guard let tag = varint(), tag >> 3 != 0, tag <= UInt64(UInt32.max) else { return nil }
                 switch tag & 7 {
                 case 0:
                     guard tag >> 3 != 1, varint() != nil else { return nil }

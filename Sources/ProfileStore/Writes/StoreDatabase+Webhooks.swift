@@ -1,15 +1,7 @@
-import Foundation
 import SegmentsSQLite
 import SegmentsWire
 
 extension StoreDatabase {
-    /// Longest webhook URL accepted, in UTF-8 bytes.
-    static let maximumWebhookURLBytes = 2048
-    /// Longest webhook secret accepted, in UTF-8 bytes.
-    static let maximumWebhookSecretBytes = 1024
-    /// Most segments one webhook may filter on.
-    static let maximumWebhookSegments = 1000
-
     /// Registers a webhook endpoint: checks the URL, segment names and secret, assigns an id and
     /// logs a `WebhookAdded` entry (which carries the secret for the evaluators that deliver).
     /// - Throws: ``ProfileStoreError`` `invalidArgument` for a bad URL, segment name or secret.
@@ -18,18 +10,11 @@ extension StoreDatabase {
     ) async throws(ProfileStoreError)
         -> Segments_V1_AddWebhookResponse
     {
-        try Self.checkWebhookURL(request.url)
-        let segments = try Self.checkWebhookSegments(request.segments)
-        let secretBytes = request.secret.utf8.count
-        guard secretBytes > 0 else {
-            throw ProfileStoreError(.invalidArgument, "webhook secret is empty; give a shared secret to sign with")
-        }
-        guard secretBytes <= Self.maximumWebhookSecretBytes else {
-            throw ProfileStoreError(
-                .invalidArgument,
-                "webhook secret is \(secretBytes) bytes; the limit is \(Self.maximumWebhookSecretBytes)"
-            )
-        }
+        let segments = try WebhookValidation.check(
+            url: request.url,
+            segments: request.segments,
+            secret: request.secret
+        )
         let url = request.url
         let secret = request.secret
         return try await self.writer.write { transaction in
@@ -91,53 +76,6 @@ extension StoreDatabase {
             response.accepted = 1
             return response
         }
-    }
-
-    // MARK: - Validation
-
-    /// An absolute `http` or `https` URL with a host, as the evaluator's HTTP client will parse it.
-    static func checkWebhookURL(_ text: String) throws(ProfileStoreError) {
-        let bytes = text.utf8.count
-        guard bytes > 0 else {
-            throw ProfileStoreError(.invalidArgument, "webhook URL is empty")
-        }
-        guard bytes <= Self.maximumWebhookURLBytes else {
-            throw ProfileStoreError(
-                .invalidArgument,
-                "webhook URL is \(bytes) bytes; the limit is \(Self.maximumWebhookURLBytes)"
-            )
-        }
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased() else {
-            throw ProfileStoreError(.invalidArgument, "invalid webhook URL '\(text)': not an absolute URL")
-        }
-        guard scheme == "http" || scheme == "https" else {
-            throw ProfileStoreError(
-                .invalidArgument,
-                "invalid webhook URL '\(text)': the scheme must be http or https, not \(scheme)"
-            )
-        }
-        guard let host = url.host, !host.isEmpty else {
-            throw ProfileStoreError(.invalidArgument, "invalid webhook URL '\(text)': no host")
-        }
-    }
-
-    /// Valid, distinct segment names, in the order given.
-    static func checkWebhookSegments(_ names: [String]) throws(ProfileStoreError) -> [String] {
-        guard names.count <= Self.maximumWebhookSegments else {
-            throw ProfileStoreError(
-                .invalidArgument,
-                "a webhook may name at most \(Self.maximumWebhookSegments) segments, not \(names.count)"
-            )
-        }
-        var seen: Set<String> = []
-        var result: [String] = []
-        for name in names {
-            try InputValidation.checkSegmentName(name)
-            if seen.insert(name).inserted {
-                result.append(name)
-            }
-        }
-        return result
     }
 
     /// `wh_` and 16 random hexadecimal digits.

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CoreMetrics
 import DaemonSupport
+import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -171,6 +172,9 @@ struct WebhookWorker: Sendable {
 
     /// One POST of `payload`.
     func post(_ payload: WebhookPayload) async -> Attempt {
+        if let reason = Self.undeliverable(self.endpoint.url) {
+            return .failed(reason)
+        }
         var request = HTTPClientRequest(url: self.endpoint.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -199,6 +203,25 @@ struct WebhookWorker: Sendable {
         } catch {
             return .failed(Self.describe(error))
         }
+    }
+
+    /// Why no request can be made to `url`, or `nil`. AsyncHTTPClient stops the process on a port beyond 65535 with
+    /// an IP address for a host, and on a host that is only IPv6 brackets (`%5B%5D`); the store now refuses such
+    /// URLs, but one registered before it did is still in the change log, and must fail every attempt, saying why,
+    /// instead of stopping the evaluator.
+    static func undeliverable(_ url: String) -> String? {
+        guard let parsed = URL(string: url) else { return nil }
+        if let port = parsed.port, !(1...65_535).contains(port) {
+            return "the URL's port \(port) is not from 1 to 65535"
+        }
+        if let host = parsed.host, !host.isEmpty {
+            // AsyncHTTPClient's trimming of an IPv6 address.
+            var trimmed = host[...]
+            if trimmed.first == "[" { trimmed = trimmed.dropFirst() }
+            if trimmed.last == "]" { trimmed = trimmed.dropLast() }
+            if trimmed.isEmpty { return "the URL's host \(host) is empty" }
+        }
+        return nil
     }
 
     /// A short, single-line reason for a failed request, e.g. `cannot connect to 127.0.0.1:9:

@@ -26,24 +26,49 @@ public struct RPCResponseWriter<Response: Message>: Sendable {
     }
 }
 
-/// The connection-side half of a streaming call: frames out, with flow control.
+/// Where a streaming call's responses go: the connection's frames, with flow control, or — for
+/// calls made without a connection (``RPCRouter/invoke(_:payload:logger:collect:)``) — a closure.
 struct RPCStreamSink: Sendable {
-    let callID: UInt64
-    let channel: any Channel
-    /// The client's grants, when it flow-controls this stream.
-    let window: StreamWindow?
+    private enum Destination: Sendable {
+        /// Response frames of call `callID` on `channel`, paced by the client's grants when it
+        /// flow-controls the stream.
+        case channel(callID: UInt64, channel: any Channel, window: StreamWindow?)
+        /// Each serialized response handed to the closure.
+        case collector(@Sendable ([UInt8]) async throws -> Void)
+    }
+
+    private let destination: Destination
+
+    /// A sink writing the responses of call `callID` to `channel`.
+    /// - Parameters:
+    ///   - callID: the call the frames answer.
+    ///   - channel: the connection.
+    ///   - window: the client's grants, when it flow-controls this stream.
+    init(callID: UInt64, channel: any Channel, window: StreamWindow?) {
+        self.destination = .channel(callID: callID, channel: channel, window: window)
+    }
+
+    /// A sink handing each serialized response to `collect`; what it throws ends the call.
+    init(collecting collect: @escaping @Sendable ([UInt8]) async throws -> Void) {
+        self.destination = .collector(collect)
+    }
 
     func write(payload: [UInt8]) async throws {
         try Task.checkCancellation()
-        try await self.window?.take()
-        var buffer = self.channel.allocator.buffer(capacity: payload.count + 16)
-        buffer.writeResponseFrame(callID: self.callID, payload: payload, end: false)
-        let written = self.channel.eventLoop.makePromise(of: Void.self)
-        self.channel.writeAndFlush(buffer, promise: written)
-        do {
-            try await written.futureResult.waitUnlessCancelled()
-        } catch {
-            throw CancellationError()
+        switch self.destination {
+        case .channel(let callID, let channel, let window):
+            try await window?.take()
+            var buffer = channel.allocator.buffer(capacity: payload.count + 16)
+            buffer.writeResponseFrame(callID: callID, payload: payload, end: false)
+            let written = channel.eventLoop.makePromise(of: Void.self)
+            channel.writeAndFlush(buffer, promise: written)
+            do {
+                try await written.futureResult.waitUnlessCancelled()
+            } catch {
+                throw CancellationError()
+            }
+        case .collector(let collect):
+            try await collect(payload)
         }
     }
 }

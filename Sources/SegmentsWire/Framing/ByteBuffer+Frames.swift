@@ -6,7 +6,8 @@ import SwiftProtobuf
 // The envelopes are written by hand so a payload is serialized once, straight into the
 // outgoing buffer, instead of being serialized, copied into an envelope message and serialized
 // again. The bytes are exactly what the generated `Segments_V1_RequestFrame` /
-// `Segments_V1_ResponseFrame` would produce (tests decode them with the generated types):
+// `Segments_V1_ResponseFrame` would produce, except that call_id is written even when it is 0
+// (tests decode them with the generated types; the wire-fuzz target compares the bytes):
 //
 //   RequestFrame:  0x08 call_id(varint) | 0x12 method(len, bytes) | 0x1A payload(len, bytes) | 0x20 cancel(1)
 //                  | 0x28 window(varint)

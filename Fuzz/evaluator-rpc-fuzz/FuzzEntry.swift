@@ -1,0 +1,19 @@
+// libFuzzer entry points for every request handler of the evaluator, through its router, over a seeded engine. libFuzzer supplies `main`, so this file must not be named
+// main.swift. Build and run with `dev/fuzz.sh evaluator-rpc-fuzz SECONDS`; the properties checked are those of
+// `EvaluatorChecks` (Fuzz/SegmentsFuzzing), which the regression tests replay without libFuzzer.
+
+import SegmentsFuzzing
+
+@_cdecl("LLVMFuzzerInitialize")
+public func fuzzInitialize(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>
+) -> CInt {
+    FuzzEntry.initialize(seeds: EvaluatorChecks.seeds)
+    return 0
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    FuzzEntry.run(EvaluatorChecks.check, data, size)
+}
