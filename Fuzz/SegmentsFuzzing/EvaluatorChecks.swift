@@ -29,6 +29,7 @@ public enum EvaluatorChecks {
         .unary(EvaluatorAPI.overlap),
         .unary(EvaluatorAPI.getStatus),
         .unary(EvaluatorAPI.listWebhookDeliveries),
+        .unary(EvaluatorAPI.sizeSeries),
     ]
 
     /// The router and the published store head, opened at the first input.
@@ -163,6 +164,30 @@ public enum EvaluatorChecks {
             (EvaluatorAPI.overlap.name, Segments_V1_OverlapRequest.with { $0.segments = ["vip", "buyers", "beta"] }),
             (EvaluatorAPI.getStatus.name, Segments_V1_GetStatusRequest()),
             (EvaluatorAPI.listWebhookDeliveries.name, Segments_V1_ListWebhookDeliveriesRequest()),
+            (
+                EvaluatorAPI.sizeSeries.name,
+                Segments_V1_SizeSeriesRequest.with {
+                    $0.segment = "vip"
+                    $0.fromMs = 1_793_491_200_000
+                    $0.toMs = 1_793_577_600_000
+                    $0.stepMs = 3_600_000
+                }
+            ),
+            (
+                EvaluatorAPI.members.name,
+                Segments_V1_MembersRequest.with {
+                    $0.segment = "buyers"
+                    $0.atMs = 1_793_500_000_000
+                }
+            ),
+            (
+                EvaluatorAPI.check.name,
+                Segments_V1_CheckRequest.with {
+                    $0.userID = "u1"
+                    $0.segment = "vip"
+                    $0.atMs = 1_700_000_000_000
+                }
+            ),
             (
                 EvaluatorAPI.check.name,
                 Segments_V1_CheckRequest.with {

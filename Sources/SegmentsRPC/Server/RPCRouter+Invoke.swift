@@ -45,7 +45,8 @@ extension RPCRouter {
         collect: @escaping @Sendable ([UInt8]) async throws -> Void = { _ in }
     ) async -> Invocation {
         guard let handler = self.handlers[method] else { return .unknownMethod }
-        let context = RPCCallContext(method: method, logger: logger)
+        // In-process callers are the daemon's own user: every role check passes, as on the daemon's socket.
+        let context = RPCCallContext(method: method, peer: nil, role: .admin, logger: logger)
         do {
             switch handler {
             case .inline(let body):
