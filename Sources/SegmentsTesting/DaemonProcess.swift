@@ -88,6 +88,14 @@ public final class DaemonProcess: @unchecked Sendable {
         return self.process.terminationStatus
     }
 
+    /// Whether the process is still running.
+    public var isRunning: Bool { self.process.isRunning }
+
+    /// Sends SIGHUP (what `systemctl reload` does): the daemon re-reads its access file.
+    public func hangUp() {
+        Foundation.kill(self.process.processIdentifier, SIGHUP)
+    }
+
     /// Sends SIGKILL (`kill -9`) and waits for the process to be gone.
     public func kill() {
         Foundation.kill(self.process.processIdentifier, SIGKILL)

@@ -50,7 +50,7 @@ public struct InProcessProfileStore: Sendable {
             userIndexFlushEntries: userIndexFlushEntries
         )
         configuration.feedSubscriberExpiry = feedSubscriberExpiry
-        configuration.server.access = access
+        configuration.server.access = RPCAccessControl(access)
         let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
         let service = ProfileStoreService(configuration: configuration, logger: logger) {
             readyContinuation.yield()

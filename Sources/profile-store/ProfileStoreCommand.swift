@@ -160,9 +160,10 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         ) {
             server.maximumConnections = connections
         }
-        if let path = setting(self.access, "PROFILE_STORE_ACCESS") {
+        let accessPath = setting(self.access, "PROFILE_STORE_ACCESS")
+        if let accessPath {
             do {
-                server.access = try RPCAccessPolicy(contentsOf: path)
+                server.access = RPCAccessControl(try RPCAccessPolicy(contentsOf: accessPath))
             } catch {
                 throw ValidationError(error.message)
             }
@@ -203,11 +204,20 @@ struct ProfileStoreCommand: AsyncParsableCommand {
 
         let notifier = SystemdNotifier(environment: environment)
         let access = server.access
+        // SIGHUP (systemctl reload) re-reads the access file; without one it changes nothing (and does not stop the
+        // daemon, as SIGHUP's default would).
+        let reload: @Sendable () -> Void = {
+            guard let accessPath else {
+                logger.notice("SIGHUP: nothing to reload (no access file)")
+                return
+            }
+            access.reload(from: accessPath, logger: logger)
+        }
         let service = ProfileStoreService(configuration: configuration, logger: logger) {
-            logger.info("profile store ready", metadata: ["socket": "\(socketPath)", "access": "\(access)"])
+            logger.info("profile store ready", metadata: ["socket": "\(socketPath)", "access": "\(access.policy)"])
             notifier.ready(status: "serving on \(socketPath)")
         }
-        guard await DaemonRunner.run(service, notifier: notifier, logger: logger) else {
+        guard await DaemonRunner.run(service, notifier: notifier, logger: logger, reload: reload) else {
             throw ExitCode(1)
         }
     }

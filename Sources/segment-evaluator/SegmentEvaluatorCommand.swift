@@ -173,9 +173,10 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
         if let count = try number(self.maxWatchers, "MAX_WATCHERS", "max-watchers", minimum: 1) {
             configuration.maximumWatchers = count
         }
-        if let path = setting(self.access, "SEGMENT_EVALUATOR_ACCESS") {
+        let accessPath = setting(self.access, "SEGMENT_EVALUATOR_ACCESS")
+        if let accessPath {
             do {
-                configuration.server.access = try RPCAccessPolicy(contentsOf: path)
+                configuration.server.access = RPCAccessControl(try RPCAccessPolicy(contentsOf: accessPath))
             } catch {
                 throw ValidationError(error.message)
             }
@@ -185,16 +186,25 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
         }
         let notifier = SystemdNotifier(environment: environment)
         let access = configuration.server.access
+        // SIGHUP (systemctl reload) re-reads the access file; without one it changes nothing (and does not stop the
+        // daemon, as SIGHUP's default would).
+        let reload: @Sendable () -> Void = {
+            guard let accessPath else {
+                logger.notice("SIGHUP: nothing to reload (no access file)")
+                return
+            }
+            access.reload(from: accessPath, logger: logger)
+        }
         let service = SegmentEvaluatorService(configuration: configuration, logger: logger) {
             logger.info(
                 "segment evaluator ready",
                 metadata: [
-                    "socket": "\(socketPath)", "store": "\(storeSocket)", "access": "\(access)",
+                    "socket": "\(socketPath)", "store": "\(storeSocket)", "access": "\(access.policy)",
                 ]
             )
             notifier.ready(status: "serving shard \(index)/\(count) on \(socketPath)")
         }
-        guard await DaemonRunner.run(service, notifier: notifier, logger: logger) else {
+        guard await DaemonRunner.run(service, notifier: notifier, logger: logger, reload: reload) else {
             throw ExitCode(1)
         }
     }

@@ -30,6 +30,7 @@ import Testing
             )
             try await DaemonPair.with(options: options) { daemons in
                 try await Self.exerciseRoles(daemons)
+                try await Self.reloadOnHangUp(daemons, access: access)
             }
         }
     }
@@ -147,6 +148,36 @@ import Testing
         #expect(storeLog.contains("SetClock"))
         #expect(storeLog.contains("uid=\(try Self.uid(of: Self.writer))"), "\(storeLog)")
         #expect(storeLog.contains("connection refused: no access"))
+    }
+
+    /// SIGHUP re-reads the access file for new connections; a wrong file changes nothing and says why.
+    static func reloadOnHangUp(_ daemons: DaemonPair, access: String) async throws {
+        func track(_ user: String) async throws -> CommandResult {
+            try await CommandResult.run(
+                "/usr/sbin/runuser",
+                [
+                    "-u", user, "--", "/usr/bin/env", "SEGMENTS_STORE_SOCKET=\(daemons.storeSocket)",
+                    BuiltProducts.path(of: "segclient"), "track", "u1", "purchase",
+                ]
+            )
+        }
+        func hangUpAndWait(for line: String, count: Int) async throws {
+            daemons.store.hangUp()
+            for _ in 0..<200 where daemons.store.log.components(separatedBy: line).count - 1 < count {
+                try await Task.sleep(for: .milliseconds(25))
+            }
+            #expect(daemons.store.log.components(separatedBy: line).count - 1 == count, "\(daemons.store.log)")
+        }
+        #expect(try await track(Self.reader).status == 5)
+        try "user \(Self.reader) = writer\n".write(toFile: access, atomically: true, encoding: .utf8)
+        try await hangUpAndWait(for: "access file reloaded", count: 1)
+        #expect(try await track(Self.reader).status == 0)
+        // A wrong file: the roles in effect stay, and the log says why.
+        try "user \(Self.reader) = wrtier\n".write(toFile: access, atomically: true, encoding: .utf8)
+        try await hangUpAndWait(for: "access file not reloaded", count: 1)
+        #expect(daemons.store.log.contains("unknown role 'wrtier'"))
+        #expect(try await track(Self.reader).status == 0)
+        #expect(daemons.store.isRunning)
     }
 
     @Test func aBadAccessFileStopsTheDaemonWithTheLineAndReason() async throws {

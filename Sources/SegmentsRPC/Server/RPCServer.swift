@@ -97,7 +97,7 @@ public final class RPCServer: Service {
             .serverChannelOption(.backlog, value: 256)
             .bind(unixDomainSocketPath: configuration.socketPath, cleanupExistingSocketFile: false) { channel in
                 Self.peer(of: channel).flatMapThrowing { peer in
-                    let grant = configuration.access.grant(for: peer)
+                    let grant = configuration.access.policy.grant(for: peer)
                     let (calls, continuation) = AsyncStream.makeStream(of: RPCServerHandler.AsyncCall.self)
                     let handler = RPCServerHandler(
                         router: router,

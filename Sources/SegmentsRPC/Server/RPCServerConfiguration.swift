@@ -17,8 +17,9 @@ public struct RPCServerConfiguration: Sendable {
     /// Most connections served at once; a connection beyond it is told RESOURCE_EXHAUSTED (a response frame with
     /// call id 0) and closed. Default 1024.
     public var maximumConnections = 1024
-    /// Who may do what. Default: the daemon's own user is admin, everyone else who can open the socket is reader.
-    public var access = RPCAccessPolicy()
+    /// Who may do what, decided when each connection is made. Default: the daemon's own user is admin, everyone else
+    /// who can open the socket is reader.
+    public var access = RPCAccessControl()
 
     /// Creates a configuration.
     /// - Parameters:

@@ -35,7 +35,7 @@ struct TestServer: Sendable {
                 maximumCallsInFlight: maximumCallsInFlight
             )
             configuration.maximumConnections = maximumConnections
-            configuration.access = access
+            configuration.access = RPCAccessControl(access)
             var logger = Logger(label: "rpc-test-server")
             logger.logLevel = .warning
             let (listening, listeningContinuation) = AsyncStream.makeStream(of: Void.self)
