@@ -177,7 +177,7 @@ public enum EvaluatorChecks {
                 EvaluatorAPI.members.name,
                 Segments_V1_MembersRequest.with {
                     $0.segment = "buyers"
-                    $0.atMs = 1_793_500_000_000
+                    $0.at.atMs = 1_793_500_000_000
                 }
             ),
             (
@@ -185,7 +185,7 @@ public enum EvaluatorChecks {
                 Segments_V1_CheckRequest.with {
                     $0.userID = "u1"
                     $0.segment = "vip"
-                    $0.atMs = 1_700_000_000_000
+                    $0.at.atMs = 1_700_000_000_000
                 }
             ),
             (

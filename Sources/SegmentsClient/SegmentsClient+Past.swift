@@ -20,7 +20,7 @@ extension SegmentsClient {
         var request = Segments_V1_CheckRequest()
         request.userID = userID
         request.segment = segment
-        request.atMs = atMs
+        request.at.atMs = atMs
         request.minSeq = minSeq
         return try await self.call(try self.evaluator(for: userID), EvaluatorAPI.check, request).member
     }
@@ -39,7 +39,7 @@ extension SegmentsClient {
     {
         var request = Segments_V1_SegmentsOfRequest()
         request.userID = userID
-        request.atMs = atMs
+        request.at.atMs = atMs
         request.minSeq = minSeq
         return try await self.call(try self.evaluator(for: userID), EvaluatorAPI.segmentsOf, request).segments
     }
@@ -58,7 +58,7 @@ extension SegmentsClient {
     {
         var request = Segments_V1_MembersRequest()
         request.segment = segment
-        request.atMs = atMs
+        request.at.atMs = atMs
         request.minSeq = minSeq
         return try await self.membersWithPositions(request).members
     }
@@ -77,7 +77,7 @@ extension SegmentsClient {
     {
         var request = Segments_V1_CountMembersRequest()
         request.segment = segment
-        request.atMs = atMs
+        request.at.atMs = atMs
         request.minSeq = minSeq
         return try await self.callAllShards(EvaluatorAPI.countMembers, request).reduce(0) { $0 + $1.count }
     }

@@ -29,7 +29,7 @@ struct EvaluatorRouter {
         var router = RPCRouter()
         let core = self.core
         let pastCheck = PastRead<Segments_V1_CheckRequest, Segments_V1_CheckResponse>(
-            instant: { $0.hasAtMs ? $0.atMs : nil },
+            instant: { $0.hasAt ? $0.at.atMs : nil },
             answer: { request, atMs throws(SegmentEvaluatorError) in
                 try self.requirePastSegment(request.segment)
                 try self.requirePastUser(request.userID)
@@ -52,7 +52,7 @@ struct EvaluatorRouter {
             return response
         }
         let pastSegmentsOf = PastRead<Segments_V1_SegmentsOfRequest, Segments_V1_SegmentsOfResponse>(
-            instant: { $0.hasAtMs ? $0.atMs : nil },
+            instant: { $0.hasAt ? $0.at.atMs : nil },
             answer: { request, atMs throws(SegmentEvaluatorError) in
                 try self.requirePastUser(request.userID)
                 var response = Segments_V1_SegmentsOfResponse()
@@ -71,7 +71,7 @@ struct EvaluatorRouter {
             return response
         }
         let pastCount = PastRead<Segments_V1_CountMembersRequest, Segments_V1_CountMembersResponse>(
-            instant: { $0.hasAtMs ? $0.atMs : nil },
+            instant: { $0.hasAt ? $0.at.atMs : nil },
             answer: { request, atMs throws(SegmentEvaluatorError) in
                 try self.requirePastSegment(request.segment)
                 var response = Segments_V1_CountMembersResponse()
@@ -213,9 +213,9 @@ struct EvaluatorRouter {
 
     /// The members a `Members` call lists, now or at its past instant, and the position they reflect.
     private func listing(_ request: Segments_V1_MembersRequest) throws(SegmentEvaluatorError) -> ([String], UInt64) {
-        if request.hasAtMs {
+        if request.hasAt {
             try self.requirePastSegment(request.segment)
-            return (try self.core.log.members(of: request.segment, atMs: request.atMs), self.core.applied.headSeq)
+            return (try self.core.log.members(of: request.segment, atMs: request.at.atMs), self.core.applied.headSeq)
         }
         return try self.core.read { engine throws(SegmentEvaluatorError) in
             try Self.requireSegment(request.segment, in: engine)

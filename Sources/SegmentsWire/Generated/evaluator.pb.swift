@@ -70,6 +70,21 @@ public nonisolated enum Segments_V1_TransitionKind: SwiftProtobuf.Enum, Swift.Ca
 
 }
 
+/// An instant in the past a read asks about. A message, so that whether it is given is explicit
+/// (protoc-c, which C clients use, has no proto3 field presence for scalars).
+public nonisolated struct Segments_V1_PastInstant: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Milliseconds since the Unix epoch.
+  public var atMs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Segments_V1_CheckRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -81,23 +96,23 @@ public nonisolated struct Segments_V1_CheckRequest: Sendable {
 
   public var minSeq: UInt64 = 0
 
-  /// Membership at this instant (ms since the Unix epoch) as the transition log records it,
-  /// instead of now: the user's latest transition for the segment at or before it is an enter.
-  /// OUT_OF_RANGE before the instant the log covers from. `since_ms` is then 0.
-  public var atMs: Int64 {
-    get {_atMs ?? 0}
-    set {_atMs = newValue}
+  /// Membership at this past instant as the transition log records it, instead of now: the
+  /// user's latest transition for the segment at or before it is an enter. OUT_OF_RANGE before
+  /// the instant the log covers from. `since_ms` is then 0.
+  public var at: Segments_V1_PastInstant {
+    get {_at ?? Segments_V1_PastInstant()}
+    set {_at = newValue}
   }
-  /// Returns true if `atMs` has been explicitly set.
-  public var hasAtMs: Bool {self._atMs != nil}
-  /// Clears the value of `atMs`. Subsequent reads from it will return its default value.
-  public mutating func clearAtMs() {self._atMs = nil}
+  /// Returns true if `at` has been explicitly set.
+  public var hasAt: Bool {self._at != nil}
+  /// Clears the value of `at`. Subsequent reads from it will return its default value.
+  public mutating func clearAt() {self._at = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _atMs: Int64? = nil
+  fileprivate var _at: Segments_V1_PastInstant? = nil
 }
 
 public nonisolated struct Segments_V1_CheckResponse: Sendable {
@@ -128,21 +143,21 @@ public nonisolated struct Segments_V1_SegmentsOfRequest: Sendable {
   public var minSeq: UInt64 = 0
 
   /// The segments and lists the user was in at this instant, from the transition log (see
-  /// CheckRequest.at_ms).
-  public var atMs: Int64 {
-    get {_atMs ?? 0}
-    set {_atMs = newValue}
+  /// CheckRequest.at).
+  public var at: Segments_V1_PastInstant {
+    get {_at ?? Segments_V1_PastInstant()}
+    set {_at = newValue}
   }
-  /// Returns true if `atMs` has been explicitly set.
-  public var hasAtMs: Bool {self._atMs != nil}
-  /// Clears the value of `atMs`. Subsequent reads from it will return its default value.
-  public mutating func clearAtMs() {self._atMs = nil}
+  /// Returns true if `at` has been explicitly set.
+  public var hasAt: Bool {self._at != nil}
+  /// Clears the value of `at`. Subsequent reads from it will return its default value.
+  public mutating func clearAt() {self._at = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _atMs: Int64? = nil
+  fileprivate var _at: Segments_V1_PastInstant? = nil
 }
 
 public nonisolated struct Segments_V1_SegmentsOfResponse: Sendable {
@@ -171,21 +186,21 @@ public nonisolated struct Segments_V1_MembersRequest: Sendable {
   /// Only the first this many members (in the sorted order); 0 = all.
   public var limit: UInt32 = 0
 
-  /// The members at this instant, from the transition log (see CheckRequest.at_ms).
-  public var atMs: Int64 {
-    get {_atMs ?? 0}
-    set {_atMs = newValue}
+  /// The members at this instant, from the transition log (see CheckRequest.at).
+  public var at: Segments_V1_PastInstant {
+    get {_at ?? Segments_V1_PastInstant()}
+    set {_at = newValue}
   }
-  /// Returns true if `atMs` has been explicitly set.
-  public var hasAtMs: Bool {self._atMs != nil}
-  /// Clears the value of `atMs`. Subsequent reads from it will return its default value.
-  public mutating func clearAtMs() {self._atMs = nil}
+  /// Returns true if `at` has been explicitly set.
+  public var hasAt: Bool {self._at != nil}
+  /// Clears the value of `at`. Subsequent reads from it will return its default value.
+  public mutating func clearAt() {self._at = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _atMs: Int64? = nil
+  fileprivate var _at: Segments_V1_PastInstant? = nil
 }
 
 public nonisolated struct Segments_V1_MembersChunk: Sendable {
@@ -213,21 +228,21 @@ public nonisolated struct Segments_V1_CountMembersRequest: Sendable {
 
   public var minSeq: UInt64 = 0
 
-  /// The member count at this instant, from the transition log (see CheckRequest.at_ms).
-  public var atMs: Int64 {
-    get {_atMs ?? 0}
-    set {_atMs = newValue}
+  /// The member count at this instant, from the transition log (see CheckRequest.at).
+  public var at: Segments_V1_PastInstant {
+    get {_at ?? Segments_V1_PastInstant()}
+    set {_at = newValue}
   }
-  /// Returns true if `atMs` has been explicitly set.
-  public var hasAtMs: Bool {self._atMs != nil}
-  /// Clears the value of `atMs`. Subsequent reads from it will return its default value.
-  public mutating func clearAtMs() {self._atMs = nil}
+  /// Returns true if `at` has been explicitly set.
+  public var hasAt: Bool {self._at != nil}
+  /// Clears the value of `at`. Subsequent reads from it will return its default value.
+  public mutating func clearAt() {self._at = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _atMs: Int64? = nil
+  fileprivate var _at: Segments_V1_PastInstant? = nil
 }
 
 public nonisolated struct Segments_V1_CountMembersResponse: Sendable {
@@ -738,9 +753,39 @@ nonisolated extension Segments_V1_TransitionKind: SwiftProtobuf._ProtoNameProvid
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TRANSITION_KIND_UNSPECIFIED\0\u{1}TRANSITION_KIND_ENTER\0\u{1}TRANSITION_KIND_EXIT\0")
 }
 
+nonisolated extension Segments_V1_PastInstant: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PastInstant"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}at_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.atMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.atMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.atMs, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Segments_V1_PastInstant, rhs: Segments_V1_PastInstant) -> Bool {
+    if lhs.atMs != rhs.atMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Segments_V1_CheckRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}segment\0\u{3}min_seq\0\u{3}at_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}segment\0\u{3}min_seq\0\u{1}at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -751,7 +796,7 @@ nonisolated extension Segments_V1_CheckRequest: SwiftProtobuf.Message, SwiftProt
       case 1: try { try decoder.decodeSingularStringField(value: &self.userID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.segment) }()
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.minSeq) }()
-      case 4: try { try decoder.decodeSingularInt64Field(value: &self._atMs) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._at) }()
       default: break
       }
     }
@@ -771,8 +816,8 @@ nonisolated extension Segments_V1_CheckRequest: SwiftProtobuf.Message, SwiftProt
     if self.minSeq != 0 {
       try visitor.visitSingularUInt64Field(value: self.minSeq, fieldNumber: 3)
     }
-    try { if let v = self._atMs {
-      try visitor.visitSingularInt64Field(value: v, fieldNumber: 4)
+    try { if let v = self._at {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -781,7 +826,7 @@ nonisolated extension Segments_V1_CheckRequest: SwiftProtobuf.Message, SwiftProt
     if lhs.userID != rhs.userID {return false}
     if lhs.segment != rhs.segment {return false}
     if lhs.minSeq != rhs.minSeq {return false}
-    if lhs._atMs != rhs._atMs {return false}
+    if lhs._at != rhs._at {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -829,7 +874,7 @@ nonisolated extension Segments_V1_CheckResponse: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Segments_V1_SegmentsOfRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SegmentsOfRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{3}min_seq\0\u{3}at_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{3}min_seq\0\u{1}at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -839,7 +884,7 @@ nonisolated extension Segments_V1_SegmentsOfRequest: SwiftProtobuf.Message, Swif
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.userID) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.minSeq) }()
-      case 3: try { try decoder.decodeSingularInt64Field(value: &self._atMs) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._at) }()
       default: break
       }
     }
@@ -856,8 +901,8 @@ nonisolated extension Segments_V1_SegmentsOfRequest: SwiftProtobuf.Message, Swif
     if self.minSeq != 0 {
       try visitor.visitSingularUInt64Field(value: self.minSeq, fieldNumber: 2)
     }
-    try { if let v = self._atMs {
-      try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+    try { if let v = self._at {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -865,7 +910,7 @@ nonisolated extension Segments_V1_SegmentsOfRequest: SwiftProtobuf.Message, Swif
   public static func ==(lhs: Segments_V1_SegmentsOfRequest, rhs: Segments_V1_SegmentsOfRequest) -> Bool {
     if lhs.userID != rhs.userID {return false}
     if lhs.minSeq != rhs.minSeq {return false}
-    if lhs._atMs != rhs._atMs {return false}
+    if lhs._at != rhs._at {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -908,7 +953,7 @@ nonisolated extension Segments_V1_SegmentsOfResponse: SwiftProtobuf.Message, Swi
 
 nonisolated extension Segments_V1_MembersRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MembersRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}min_seq\0\u{1}limit\0\u{3}at_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}min_seq\0\u{1}limit\0\u{1}at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -919,7 +964,7 @@ nonisolated extension Segments_V1_MembersRequest: SwiftProtobuf.Message, SwiftPr
       case 1: try { try decoder.decodeSingularStringField(value: &self.segment) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.minSeq) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
-      case 4: try { try decoder.decodeSingularInt64Field(value: &self._atMs) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._at) }()
       default: break
       }
     }
@@ -939,8 +984,8 @@ nonisolated extension Segments_V1_MembersRequest: SwiftProtobuf.Message, SwiftPr
     if self.limit != 0 {
       try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 3)
     }
-    try { if let v = self._atMs {
-      try visitor.visitSingularInt64Field(value: v, fieldNumber: 4)
+    try { if let v = self._at {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -949,7 +994,7 @@ nonisolated extension Segments_V1_MembersRequest: SwiftProtobuf.Message, SwiftPr
     if lhs.segment != rhs.segment {return false}
     if lhs.minSeq != rhs.minSeq {return false}
     if lhs.limit != rhs.limit {return false}
-    if lhs._atMs != rhs._atMs {return false}
+    if lhs._at != rhs._at {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -992,7 +1037,7 @@ nonisolated extension Segments_V1_MembersChunk: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Segments_V1_CountMembersRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CountMembersRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}min_seq\0\u{3}at_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}min_seq\0\u{1}at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1002,7 +1047,7 @@ nonisolated extension Segments_V1_CountMembersRequest: SwiftProtobuf.Message, Sw
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.segment) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.minSeq) }()
-      case 3: try { try decoder.decodeSingularInt64Field(value: &self._atMs) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._at) }()
       default: break
       }
     }
@@ -1019,8 +1064,8 @@ nonisolated extension Segments_V1_CountMembersRequest: SwiftProtobuf.Message, Sw
     if self.minSeq != 0 {
       try visitor.visitSingularUInt64Field(value: self.minSeq, fieldNumber: 2)
     }
-    try { if let v = self._atMs {
-      try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+    try { if let v = self._at {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1028,7 +1073,7 @@ nonisolated extension Segments_V1_CountMembersRequest: SwiftProtobuf.Message, Sw
   public static func ==(lhs: Segments_V1_CountMembersRequest, rhs: Segments_V1_CountMembersRequest) -> Bool {
     if lhs.segment != rhs.segment {return false}
     if lhs.minSeq != rhs.minSeq {return false}
-    if lhs._atMs != rhs._atMs {return false}
+    if lhs._at != rhs._at {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
