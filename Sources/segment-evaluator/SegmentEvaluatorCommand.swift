@@ -19,7 +19,8 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
             SEGMENT_EVALUATOR_LOG_LEVEL, SEGMENT_EVALUATOR_STALL_TIMEOUT_MS, SEGMENT_EVALUATOR_WEBHOOK_RETRY_BASE_MS, \
             SEGMENT_EVALUATOR_WEBHOOK_RETRY_CAP_MS, SEGMENT_EVALUATOR_WEBHOOK_TIMEOUT_MS, \
             SEGMENT_EVALUATOR_WEBHOOK_BATCH, SEGMENT_EVALUATOR_METRICS, SEGMENT_EVALUATOR_MAX_CONNECTIONS, SEGMENT_EVALUATOR_MAX_WATCHERS, SEGMENT_EVALUATOR_ACCESS, \
-            SEGMENT_EVALUATOR_MAX_CALLS_PER_CONNECTION, SEGMENT_EVALUATOR_IDLE_TIMEOUT. A flag wins over its \
+            SEGMENT_EVALUATOR_MAX_CALLS_PER_CONNECTION, SEGMENT_EVALUATOR_IDLE_TIMEOUT, \
+            SEGMENT_EVALUATOR_WATCH_STALL_TIMEOUT. A flag wins over its \
             variable.
             """,
         version: "0.1.0"
@@ -105,6 +106,12 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds before an idle connection is closed. Default 300.")
     var idleTimeout: Int?
 
+    @Option(
+        name: .customLong("watch-stall-timeout"),
+        help: "Seconds a watch may take nothing while transitions wait before it is closed with the reason. Default 300."
+    )
+    var watchStallTimeout: Int?
+
     @Option(name: .customLong("max-watchers"), help: "Most watch streams served at once. Default 256.")
     var maxWatchers: Int?
 
@@ -169,6 +176,9 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
         }
         if let seconds = try number(self.idleTimeout, "IDLE_TIMEOUT", "idle-timeout", minimum: 1) {
             configuration.server.idleTimeout = .seconds(seconds)
+        }
+        if let seconds = try number(self.watchStallTimeout, "WATCH_STALL_TIMEOUT", "watch-stall-timeout", minimum: 1) {
+            configuration.watchStallTimeout = .seconds(seconds)
         }
         if let count = try number(self.maxWatchers, "MAX_WATCHERS", "max-watchers", minimum: 1) {
             configuration.maximumWatchers = count

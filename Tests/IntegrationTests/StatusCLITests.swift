@@ -141,6 +141,51 @@ import Testing
         }
     }
 
+    /// `--watch-stall-timeout`: a watch whose consumer takes nothing while batches wait is closed with the reason and
+    /// where to resume; a watch that reads goes on, and resuming where the message says gives the rest exactly.
+    @Test func aWatchThatTakesNothingIsClosedWithWhereToResume() async throws {
+        try await DaemonPair.with(options: .init(evaluatorArguments: ["--watch-stall-timeout", "1"])) { pair in
+            try await pair.segclientOK(["segment", "create", "seen", "count(page_view within 1h) >= 1"])
+            let stalled = try await pair.client.watch(segments: ["seen"])
+            let reading = try await pair.client.watch(segments: ["seen"])
+            let collected = Task {
+                var users: [String] = []
+                for try await batch in reading {
+                    users += batch.map(\.userID)
+                    if users.count == 30 { break }
+                }
+                return users
+            }
+            // One batch per write: more than the stalled stream's window (16 frames).
+            for index in 0..<30 {
+                try await pair.segclientOK(["track", "u\(index)", "page_view"])
+                try await Task.sleep(for: .milliseconds(40))
+            }
+            #expect(try await collected.value == (0..<30).map { "u\($0)" })
+            try await Task.sleep(for: .seconds(2))
+            var received: [String] = []
+            var failure: SegmentsClientError?
+            do {
+                for try await batch in stalled { received += batch.map(\.userID) }
+            } catch {
+                failure = error as? SegmentsClientError
+            }
+            #expect(failure?.code == .resourceExhausted, "\(String(describing: failure))")
+            let message = failure?.message ?? ""
+            #expect(message.contains("this watch took nothing for 1.0 seconds while transitions waited"), "\(message)")
+            #expect((1..<30).contains(received.count))
+            #expect(received == (0..<received.count).map { "u\($0)" })
+            // Resuming from the position the message names gives exactly the rest.
+            let resume = UInt64(message.split(separator: " ").last.flatMap { UInt64($0) } ?? 0)
+            var rest: [String] = []
+            for try await batch in try await pair.client.watch(segments: ["seen"], fromSeq: resume) {
+                rest += batch.map(\.userID)
+                if received.count + rest.count >= 30 { break }
+            }
+            #expect(received + rest == (0..<30).map { "u\($0)" })
+        }
+    }
+
     /// `members --limit N`: the first N members in the sorted order; each shard sends only that many.
     @Test func membersWithALimitAreTheFirstOnes() async throws {
         try await DaemonPair.with { pair in

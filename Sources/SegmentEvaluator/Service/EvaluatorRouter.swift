@@ -357,8 +357,37 @@ struct EvaluatorRouter {
             var batch = Segments_V1_TransitionBatch()
             batch.transitions = filter.isEmpty ? transitions : transitions.filter { filter.contains($0.segment) }
             if !batch.transitions.isEmpty {
-                try await writer.write(batch)
+                try await self.write(batch, to: writer, resumeFrom: transitions[0].seq)
             }
+        }
+    }
+
+    /// Sends a watch's batch, or ends the watch when its consumer takes nothing for ``watchStallTimeout`` (the
+    /// stream's window stays full): a watcher that stopped reading must not hold one of the watch slots forever.
+    private func write(
+        _ batch: Segments_V1_TransitionBatch,
+        to writer: RPCResponseWriter<Segments_V1_TransitionBatch>,
+        resumeFrom seq: UInt64
+    ) async throws {
+        let timeout = self.configuration.watchStallTimeout
+        let delivered = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await writer.write(batch)
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return false
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? false
+        }
+        guard delivered else {
+            throw RPCError(
+                .resourceExhausted,
+                "this watch took nothing for \(timeout) while transitions waited for it (its window is full); it is "
+                    + "closed so as not to hold one of the evaluator's watch slots; resume with from_seq \(seq)"
+            )
         }
     }
 

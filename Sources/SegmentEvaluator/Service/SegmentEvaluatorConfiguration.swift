@@ -34,6 +34,10 @@ public struct SegmentEvaluatorConfiguration: Sendable {
     /// that reads slowly costs nothing while it lags: each stream is flow-controlled and reads the transition log,
     /// so nothing is buffered for it.)
     public var maximumWatchers = 256
+    /// A watch whose consumer takes nothing for this long while transitions wait for it (its window is full) is
+    /// ended with RESOURCE_EXHAUSTED saying so and where to resume, so that it does not hold a watch slot forever.
+    /// Default 5 minutes.
+    public var watchStallTimeout: Duration = .seconds(300)
 
     /// Creates a configuration.
     public init(
