@@ -108,7 +108,7 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("watch-stall-timeout"),
-        help: "Seconds a watch may take nothing while transitions wait before it is closed with the reason. Default 300."
+        help: "Seconds a watch may take nothing while transitions wait, then it is closed saying so. Default 300."
     )
     var watchStallTimeout: Int?
 
