@@ -57,7 +57,6 @@ public struct ProfileStoreError: Error, Sendable, CustomStringConvertible, Custo
     /// The underlying error, if any (e.g. an SQLite error with its statement).
     public var underlying: (any Error & Sendable)?
 
-    /// Creates an error.
     /// A write that SQLite could not do: RESOURCE_EXHAUSTED naming the full disk when that is the cause (the write
     /// is not stored; writes resume by themselves once space is freed), else ``Code/storage``.
     static func writeFailed(_ error: any Error & Sendable, what: String) -> ProfileStoreError {
@@ -72,6 +71,11 @@ public struct ProfileStoreError: Error, Sendable, CustomStringConvertible, Custo
         return ProfileStoreError(.storage, "\(what) failed: \(error)", underlying: error)
     }
 
+    /// Creates an error.
+    /// - Parameters:
+    ///   - code: the kind of failure.
+    ///   - message: what went wrong, for people (never attribute values).
+    ///   - underlying: the error underneath, if any.
     public init(_ code: Code, _ message: String, underlying: (any Error & Sendable)? = nil) {
         self.code = code
         self.message = message
