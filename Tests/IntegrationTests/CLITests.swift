@@ -44,9 +44,22 @@ import Testing
                 logPath: directory + "/store.log"
             )
             defer { daemon.terminate() }
-            let holder = SegmentsClient(
+            // The start-up probe's own connection may still count for a moment: take the one slot once it is free.
+            var holder = SegmentsClient(
                 configuration: SegmentsClientConfiguration(storeSocketPath: socket, evaluatorSocketPaths: [])
             )
+            for _ in 0..<100 {
+                do {
+                    _ = try await holder.storeInfo()
+                    break
+                } catch let error as SegmentsClientError where error.code == .resourceExhausted {
+                    await holder.close()
+                    try await Task.sleep(for: .milliseconds(20))
+                    holder = SegmentsClient(
+                        configuration: SegmentsClientConfiguration(storeSocketPath: socket, evaluatorSocketPaths: [])
+                    )
+                }
+            }
             _ = try await holder.storeInfo()
             let refused = try await CommandResult.run(
                 BuiltProducts.path(of: "segclient"),
