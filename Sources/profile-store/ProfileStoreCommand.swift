@@ -161,12 +161,10 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             server.maximumConnections = connections
         }
         let accessPath = setting(self.access, "PROFILE_STORE_ACCESS")
-        if let accessPath {
-            do {
-                server.access = RPCAccessControl(try RPCAccessPolicy(contentsOf: accessPath))
-            } catch {
-                throw ValidationError(error.message)
-            }
+        do {
+            server.access = try RPCAccessControl(file: accessPath)
+        } catch {
+            throw ValidationError(error.message)
         }
         if let calls = try Self.integer(
             self.maxCallsPerConnection,
@@ -204,15 +202,7 @@ struct ProfileStoreCommand: AsyncParsableCommand {
 
         let notifier = SystemdNotifier(environment: environment)
         let access = server.access
-        // SIGHUP (systemctl reload) re-reads the access file; without one it changes nothing (and does not stop the
-        // daemon, as SIGHUP's default would).
-        let reload: @Sendable () -> Void = {
-            guard let accessPath else {
-                logger.notice("SIGHUP: nothing to reload (no access file)")
-                return
-            }
-            access.reload(from: accessPath, logger: logger)
-        }
+        let reload = access.hangUpHandler(file: accessPath, logger: logger)
         let service = ProfileStoreService(configuration: configuration, logger: logger) {
             logger.info("profile store ready", metadata: ["socket": "\(socketPath)", "access": "\(access.policy)"])
             notifier.ready(status: "serving on \(socketPath)")

@@ -184,27 +184,17 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
             configuration.maximumWatchers = count
         }
         let accessPath = setting(self.access, "SEGMENT_EVALUATOR_ACCESS")
-        if let accessPath {
-            do {
-                configuration.server.access = RPCAccessControl(try RPCAccessPolicy(contentsOf: accessPath))
-            } catch {
-                throw ValidationError(error.message)
-            }
+        do {
+            configuration.server.access = try RPCAccessControl(file: accessPath)
+        } catch {
+            throw ValidationError(error.message)
         }
         if let text = setting(self.metrics, "SEGMENT_EVALUATOR_METRICS") {
             configuration.metricsEndpoint = try SegmentsMetrics.enable(at: text)
         }
         let notifier = SystemdNotifier(environment: environment)
         let access = configuration.server.access
-        // SIGHUP (systemctl reload) re-reads the access file; without one it changes nothing (and does not stop the
-        // daemon, as SIGHUP's default would).
-        let reload: @Sendable () -> Void = {
-            guard let accessPath else {
-                logger.notice("SIGHUP: nothing to reload (no access file)")
-                return
-            }
-            access.reload(from: accessPath, logger: logger)
-        }
+        let reload = access.hangUpHandler(file: accessPath, logger: logger)
         let service = SegmentEvaluatorService(configuration: configuration, logger: logger) {
             logger.info(
                 "segment evaluator ready",

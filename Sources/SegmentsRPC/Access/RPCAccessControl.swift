@@ -17,6 +17,30 @@ public final class RPCAccessControl: Sendable {
         self.current.withLock { $0 }
     }
 
+    /// The rules of the access file at `path`, or the default when there is none.
+    /// - Parameter path: the access file (`--access`), if any.
+    /// - Throws: ``RPCAccessError`` naming the file, line and reason.
+    public convenience init(file path: String?) throws(RPCAccessError) {
+        self.init(
+            try path.map { path throws(RPCAccessError) in try RPCAccessPolicy(contentsOf: path) } ?? RPCAccessPolicy()
+        )
+    }
+
+    /// What a daemon does on SIGHUP (`systemctl reload`): re-reads the access file at `path`, or, without one,
+    /// logs that there is nothing to reload (rather than stopping, as SIGHUP's default would).
+    /// - Parameters:
+    ///   - path: the access file, if any.
+    ///   - logger: where the outcome goes.
+    public func hangUpHandler(file path: String?, logger: Logger) -> @Sendable () -> Void {
+        { [self] in
+            guard let path else {
+                logger.notice("SIGHUP: nothing to reload (no access file)")
+                return
+            }
+            self.reload(from: path, logger: logger)
+        }
+    }
+
     /// Applies `policy` to connections made from now on.
     /// - Parameter policy: the new rules.
     public func replace(with policy: RPCAccessPolicy) {
