@@ -161,7 +161,7 @@ public final class ProfileStoreService: Service {
             if !request.subscriberID.isEmpty, context.role < .writer {
                 context.logger.warning(
                     "call refused: role too low to register a feed subscriber",
-                    metadata: ["uid": "\(context.peer.map { "\($0.uid)" } ?? "?")", "role": "\(context.role)"]
+                    metadata: (context.peer?.logMetadata ?? [:]).merging(["role": "\(context.role)"]) { _, new in new }
                 )
                 throw RPCError(
                     .permissionDenied,

@@ -12,6 +12,7 @@ import SegmentsWire
 /// closed). A connect tries as often as the configuration's reconnect policy says.
 actor ConnectionSlot {
     private let path: String
+    private let tls: RPCTLSFiles?
     private let options: SegmentsClientConfiguration.Options
     private let logger: Logger?
     private let eventLoopGroup: any EventLoopGroup
@@ -21,11 +22,15 @@ actor ConnectionSlot {
 
     init(
         path: String,
+        tls: SegmentsClientTLS? = nil,
         options: SegmentsClientConfiguration.Options = .init(),
         logger: Logger? = nil,
         eventLoopGroup: (any EventLoopGroup)? = nil
     ) {
         self.path = path
+        self.tls = tls.map {
+            RPCTLSFiles(certificatePath: $0.certificatePath, privateKeyPath: $0.privateKeyPath, trustedCAPath: $0.trustedCAPath)
+        }
         self.options = options
         self.logger = logger
         self.eventLoopGroup = eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
@@ -41,8 +46,12 @@ actor ConnectionSlot {
         if let connecting {
             attempt = connecting
         } else {
-            let (path, options, logger, group) = (self.path, self.options, self.logger, self.eventLoopGroup)
-            attempt = Task { try await Self.open(path, options: options, logger: logger, eventLoopGroup: group) }
+            let (path, tls, options, logger, group) = (
+                self.path, self.tls, self.options, self.logger, self.eventLoopGroup
+            )
+            attempt = Task {
+                try await Self.open(path, tls: tls, options: options, logger: logger, eventLoopGroup: group)
+            }
             self.connecting = attempt
         }
         let result = await attempt.result
@@ -65,6 +74,7 @@ actor ConnectionSlot {
         do {
             return try await Self.open(
                 self.path,
+                tls: self.tls,
                 options: self.options,
                 logger: self.logger,
                 eventLoopGroup: self.eventLoopGroup
@@ -77,6 +87,7 @@ actor ConnectionSlot {
     /// Connects to `path`, trying again as `options.reconnect` says.
     private static func open(
         _ path: String,
+        tls: RPCTLSFiles?,
         options: SegmentsClientConfiguration.Options,
         logger: Logger?,
         eventLoopGroup: any EventLoopGroup
@@ -86,6 +97,7 @@ actor ConnectionSlot {
             do {
                 let connection = try await RPCConnection.connect(
                     to: path,
+                    tls: tls,
                     maximumFrameLength: options.maximumFrameLength,
                     connectTimeout: options.connectTimeout,
                     eventLoopGroup: eventLoopGroup
@@ -93,7 +105,9 @@ actor ConnectionSlot {
                 logger?.debug("connected", metadata: ["socket": "\(path)", "attempt": "\(attempt)"])
                 return connection
             } catch {
-                guard attempt < options.reconnect.attempts, !Task.isCancelled else {
+                // A wrong address or unusable certificate files do not get better by trying again.
+                let permanent = (error as? RPCError)?.code == .invalidArgument
+                guard attempt < options.reconnect.attempts, !Task.isCancelled, !permanent else {
                     logger?.info(
                         "cannot connect",
                         metadata: ["socket": "\(path)", "attempts": "\(attempt)", "error": "\(error)"]

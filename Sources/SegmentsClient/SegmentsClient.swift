@@ -27,6 +27,7 @@ public final class SegmentsClient: Sendable {
         func slot(_ path: String) -> ConnectionSlot {
             ConnectionSlot(
                 path: path,
+                tls: configuration.tls,
                 options: configuration.options,
                 logger: configuration.logger,
                 eventLoopGroup: configuration.eventLoopGroup

@@ -83,10 +83,13 @@ public struct SegmentsClientConfiguration: Sendable {
         }
     }
 
-    /// The profile store's socket.
+    /// The profile store's socket, or its TLS listener as `tls://HOST:PORT`.
     public var storeSocketPath: String
-    /// The evaluators' sockets, one per shard in shard order (shard `i` at index `i`).
+    /// The evaluators' sockets (or `tls://HOST:PORT` addresses), one per shard in shard order (shard `i` at index
+    /// `i`).
     public var evaluatorSocketPaths: [String]
+    /// The client certificate for `tls://` addresses; `nil`: none (only sockets can be reached).
+    public var tls: SegmentsClientTLS?
     /// Timeouts, reconnects and frame size.
     public var options: Options
     /// Where the client reports connects, failed connects and reconnect attempts (at `debug`, failures that end a
@@ -120,7 +123,9 @@ public struct SegmentsClientConfiguration: Sendable {
     /// Where the daemons are when nothing else says: the store at `SEGMENTS_STORE_SOCKET` and the evaluator shards at
     /// `SEGMENTS_EVALUATOR_SOCKET` (comma-separated, in shard order) when set; otherwise the sockets the systemd
     /// units create under `/run/segments` when they exist, else those of a local `make up` under
-    /// `$XDG_RUNTIME_DIR/segments` (or `/tmp/segments`), with one evaluator shard. `segclient` uses the same rules.
+    /// `$XDG_RUNTIME_DIR/segments` (or `/tmp/segments`), with one evaluator shard. The client certificate for
+    /// `tls://` addresses is `SEGMENTS_TLS_CERT`, `SEGMENTS_TLS_KEY` and `SEGMENTS_TLS_CA` when all three are set.
+    /// `segclient` uses the same rules.
     /// - Parameter environment: the process environment.
     public static func defaultLocations(environment: [String: String]) -> SegmentsClientConfiguration {
         func located(_ name: String) -> String {
@@ -129,10 +134,43 @@ public struct SegmentsClientConfiguration: Sendable {
                 ? system : DefaultSocketPaths.localDirectory(environment: environment) + "/" + name
         }
         func variable(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        return SegmentsClientConfiguration(
+        var configuration = SegmentsClientConfiguration(
             storeSocketPath: variable("SEGMENTS_STORE_SOCKET") ?? located(DefaultSocketPaths.storeSocketName),
             evaluatorSocketPaths: variable("SEGMENTS_EVALUATOR_SOCKET")?.split(separator: ",").map(String.init)
                 ?? [located(DefaultSocketPaths.evaluatorSocketName(shard: 0))]
         )
+        if let certificate = variable("SEGMENTS_TLS_CERT"), let key = variable("SEGMENTS_TLS_KEY"),
+            let trustedCA = variable("SEGMENTS_TLS_CA")
+        {
+            configuration.tls = SegmentsClientTLS(
+                certificatePath: certificate,
+                privateKeyPath: key,
+                trustedCAPath: trustedCA
+            )
+        }
+        return configuration
+    }
+}
+
+/// The client's side of mutual TLS, for daemons reached at `tls://HOST:PORT`: its certificate chain and private key
+/// (PEM files), and the certificate authority that signs the daemons' certificates. The daemon's certificate must
+/// name the host (or IP address) in the address.
+public struct SegmentsClientTLS: Sendable, Hashable {
+    /// The client's certificate chain, leaf first (PEM).
+    public var certificatePath: String
+    /// The leaf certificate's private key (PEM).
+    public var privateKeyPath: String
+    /// The CA (or CAs) that sign the daemons' certificates (PEM).
+    public var trustedCAPath: String
+
+    /// Names the files.
+    /// - Parameters:
+    ///   - certificatePath: the client's certificate chain, leaf first.
+    ///   - privateKeyPath: its private key.
+    ///   - trustedCAPath: the CAs that sign the daemons' certificates.
+    public init(certificatePath: String, privateKeyPath: String, trustedCAPath: String) {
+        self.certificatePath = certificatePath
+        self.privateKeyPath = privateKeyPath
+        self.trustedCAPath = trustedCAPath
     }
 }

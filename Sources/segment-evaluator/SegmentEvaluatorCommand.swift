@@ -26,8 +26,20 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
         version: "0.1.0"
     )
 
-    @Option(help: "The profile store's socket. Default: as segclient finds it.")
+    @Option(help: "The profile store's socket, or tls://HOST:PORT. Default: as segclient finds it.")
     var store: String?
+
+    @Option(
+        name: .customLong("store-tls-cert"),
+        help: "The evaluator's client certificate (PEM) for a tls:// store."
+    )
+    var storeTLSCertificate: String?
+
+    @Option(name: .customLong("store-tls-key"), help: "That certificate's private key (PEM).")
+    var storeTLSKey: String?
+
+    @Option(name: .customLong("store-tls-ca"), help: "The CA (PEM) that signs the store's certificate.")
+    var storeTLSCA: String?
 
     @Option(help: "Unix socket to listen on. Default: $XDG_RUNTIME_DIR/segments/evaluator-I.sock (or /tmp/…).")
     var socket: String?
@@ -96,6 +108,24 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
             """
     )
     var access: String?
+
+    @Option(
+        name: .customLong("listen-tls"),
+        help: "Also listen on HOST:PORT over TCP with mutual TLS (needs --tls-cert, --tls-key, --tls-client-ca)."
+    )
+    var listenTLS: String?
+
+    @Option(name: .customLong("tls-cert"), help: "The daemon's TLS certificate chain (PEM), for --listen-tls.")
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: "The TLS certificate's private key (PEM), for --listen-tls.")
+    var tlsKey: String?
+
+    @Option(
+        name: .customLong("tls-client-ca"),
+        help: "The CA (PEM) that signs client certificates; a client without one is refused at the handshake."
+    )
+    var tlsClientCA: String?
 
     @Option(
         name: .customLong("max-calls-per-connection"),
@@ -182,6 +212,33 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
         }
         if let count = try number(self.maxWatchers, "MAX_WATCHERS", "max-watchers", minimum: 1) {
             configuration.maximumWatchers = count
+        }
+        do {
+            configuration.server.tlsListener = try RPCTLSListener.fromSettings(
+                listen: setting(self.listenTLS, "SEGMENT_EVALUATOR_LISTEN_TLS"),
+                certificate: setting(self.tlsCertificate, "SEGMENT_EVALUATOR_TLS_CERT"),
+                key: setting(self.tlsKey, "SEGMENT_EVALUATOR_TLS_KEY"),
+                clientCA: setting(self.tlsClientCA, "SEGMENT_EVALUATOR_TLS_CLIENT_CA")
+            )
+        } catch {
+            throw ValidationError(error.message)
+        }
+        do throws(RPCError) {
+            configuration.storeTLS = try RPCTLSFiles.optional(
+                certificate: setting(self.storeTLSCertificate, "SEGMENT_EVALUATOR_STORE_TLS_CERT"),
+                key: setting(self.storeTLSKey, "SEGMENT_EVALUATOR_STORE_TLS_KEY"),
+                trustedCA: setting(self.storeTLSCA, "SEGMENT_EVALUATOR_STORE_TLS_CA"),
+                names: ("--store-tls-cert", "--store-tls-key", "--store-tls-ca")
+            )
+            let address = try RPCAddress(storeSocket)
+            if address.isTLS, configuration.storeTLS == nil {
+                throw RPCError(
+                    .invalidArgument,
+                    "--store \(storeSocket) is a TLS address: give --store-tls-cert, --store-tls-key and --store-tls-ca"
+                )
+            }
+        } catch {
+            throw ValidationError(error.message)
         }
         let accessPath = setting(self.access, "SEGMENT_EVALUATOR_ACCESS")
         do {

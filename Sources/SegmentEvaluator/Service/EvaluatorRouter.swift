@@ -19,7 +19,10 @@ struct EvaluatorRouter {
         self.core = core
         self.webhooks = webhooks
         self.configuration = configuration
-        self.storeHead = PublishedStoreHead(storeSocketPath: configuration.storeSocketPath)
+        self.storeHead = PublishedStoreHead(
+            storeSocketPath: configuration.storeSocketPath,
+            tls: configuration.storeTLS
+        )
     }
     static let version = "0.1.0"
     /// User ids per streamed members chunk; transitions per watch/history batch.
@@ -126,6 +129,7 @@ struct EvaluatorRouter {
             return try await SegmentPreview.run(
                 request,
                 storeSocketPath: self.configuration.storeSocketPath,
+                storeTLS: self.configuration.storeTLS,
                 shardIndex: self.configuration.shardIndex,
                 shardCount: self.configuration.shardCount
             )

@@ -45,7 +45,7 @@ struct FeedApplier: Sendable {
         let watchdog = FeedWatchdog(
             progress: self.progress,
             applied: self.core.applied,
-            storeHead: PublishedStoreHead(storeSocketPath: self.configuration.storeSocketPath),
+            storeHead: PublishedStoreHead(storeSocketPath: self.configuration.storeSocketPath, tls: self.configuration.storeTLS),
             timeout: self.configuration.stallTimeout,
             logger: self.logger
         )
@@ -109,7 +109,7 @@ struct FeedApplier: Sendable {
 
     private func followOnce() async throws {
         self.progress.enter(.connecting)
-        let connection = try await RPCConnection.connect(to: self.configuration.storeSocketPath)
+        let connection = try await self.configuration.connectToStore()
         do {
             try await self.follow(over: connection)
         } catch {
@@ -303,7 +303,7 @@ struct FeedApplier: Sendable {
         let start = clock.now
         var events = 0
         if upTo > 0 {
-            let connection = try await RPCConnection.connect(to: self.configuration.storeSocketPath)
+            let connection = try await self.configuration.connectToStore()
             do {
                 events = try await self.read(into: session, through: upTo, over: connection)
             } catch {

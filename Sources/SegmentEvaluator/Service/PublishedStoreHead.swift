@@ -13,10 +13,12 @@ import Synchronization
 /// `GetInfo`, a round trip per read.
 final class PublishedStoreHead: Sendable {
     private let storeSocketPath: String
+    private let storeTLS: RPCTLSFiles?
     private let shared = Mutex<SharedSequence?>(nil)
 
-    init(storeSocketPath: String) {
+    init(storeSocketPath: String, tls: RPCTLSFiles? = nil) {
         self.storeSocketPath = storeSocketPath
+        self.storeTLS = tls
     }
 
     /// The store's head now.
@@ -25,7 +27,7 @@ final class PublishedStoreHead: Sendable {
         if let head = self.published() {
             return head
         }
-        let connection = try await RPCConnection.connect(to: self.storeSocketPath)
+        let connection = try await RPCConnection.connect(to: self.storeSocketPath, tls: self.storeTLS)
         defer { Task { await connection.close() } }
         return try await connection.call(ProfileStoreAPI.getInfo, .init()).headSeq
     }
@@ -35,6 +37,8 @@ final class PublishedStoreHead: Sendable {
         if let shared = self.shared.withLock({ $0 }) {
             return shared.load()
         }
+        // A store reached over TLS is on another machine: there is no file to read.
+        guard !self.storeSocketPath.hasPrefix(RPCAddress.tlsScheme) else { return nil }
         let path = DefaultSocketPaths.headFile(ofStoreSocket: self.storeSocketPath)
         guard let opened = try? SharedSequence.reader(path: path) else { return nil }
         self.shared.withLock { $0 = opened }

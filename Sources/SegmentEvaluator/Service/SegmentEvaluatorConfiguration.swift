@@ -3,8 +3,11 @@ import SegmentsRPC
 
 /// How a segment evaluator runs.
 public struct SegmentEvaluatorConfiguration: Sendable {
-    /// The profile store's socket.
+    /// The profile store's socket, or its TLS listener as `tls://HOST:PORT`.
     public var storeSocketPath: String
+    /// The evaluator's client certificate, key and the CA that signs the store's certificate, for a `tls://` store
+    /// address. Default none.
+    public var storeTLS: RPCTLSFiles?
     /// The evaluator's own socket and its limits.
     public var server: RPCServerConfiguration
     /// Directory holding `evaluator.sqlite` (transition log and checkpoint); created if missing.
@@ -58,5 +61,13 @@ public struct SegmentEvaluatorConfiguration: Sendable {
         self.readYourWritesTimeout = readYourWritesTimeout
         self.reconnectDelay = reconnectDelay
         self.stallTimeout = stallTimeout
+    }
+}
+
+extension SegmentEvaluatorConfiguration {
+    /// Opens a connection to the store: its socket, or its TLS listener with ``storeTLS``.
+    /// - Throws: `RPCError` UNAVAILABLE when the store cannot be reached.
+    func connectToStore() async throws -> RPCConnection {
+        try await RPCConnection.connect(to: self.storeSocketPath, tls: self.storeTLS)
     }
 }

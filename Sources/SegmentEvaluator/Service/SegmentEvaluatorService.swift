@@ -43,7 +43,10 @@ public final class SegmentEvaluatorService: Service {
     ///   `RPCServerError` when the socket cannot be owned.
     public func run() async throws {
         ProcessVitals.markStart()
-        let storeHead = PublishedStoreHead(storeSocketPath: self.configuration.storeSocketPath)
+        let storeHead = PublishedStoreHead(
+            storeSocketPath: self.configuration.storeSocketPath,
+            tls: self.configuration.storeTLS
+        )
         let log = try self.openTransitionLog()
         let core = EvaluatorCore(
             log: log,

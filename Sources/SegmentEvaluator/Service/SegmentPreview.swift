@@ -14,6 +14,7 @@ enum SegmentPreview {
     static func run(
         _ request: Segments_V1_PreviewRequest,
         storeSocketPath: String,
+        storeTLS: RPCTLSFiles?,
         shardIndex: UInt32,
         shardCount: UInt32
     ) async throws -> Segments_V1_PreviewResponse {
@@ -23,7 +24,7 @@ enum SegmentPreview {
         } catch {
             throw RPCError(.invalidArgument, "invalid expression: \(error.description)")
         }
-        let connection = try await RPCConnection.connect(to: storeSocketPath)
+        let connection = try await RPCConnection.connect(to: storeSocketPath, tls: storeTLS)
         var snapshotRequest = Segments_V1_ReadSnapshotRequest()
         snapshotRequest.shardIndex = shardIndex
         snapshotRequest.shardCount = shardCount

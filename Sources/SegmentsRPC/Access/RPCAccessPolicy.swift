@@ -7,11 +7,13 @@ import Glibc
 import Musl
 #endif
 
-/// Who may do what on a daemon's socket: maps a connecting process's credentials to an ``RPCRole``, or to no access.
+/// Who may do what on a daemon's sockets: maps a connecting peer to an ``RPCRole``, or to no access.
 ///
-/// The daemon's own user is always `admin`. Anyone else gets the role of a `user` rule naming them; failing that, the
-/// highest role among the `group` rules of groups they belong to; failing that, the `others` role (`reader` unless
-/// the access file says otherwise). An access file (``init(contentsOf:ownerUID:)``) has one rule per line:
+/// On the Unix socket, the daemon's own user is always `admin`. Anyone else gets the role of a `user` rule naming
+/// them; failing that, the highest role among the `group` rules of groups they belong to; failing that, the `others`
+/// role (`reader` unless the access file says otherwise). On the TLS listener, a client gets the role of the
+/// `certificate` rule naming its certificate's common name (CN), failing that the `others` role. An access file
+/// (``init(contentsOf:ownerUID:)``) has one rule per line:
 ///
 /// ```
 /// # comments start with '#'
@@ -19,7 +21,9 @@ import Musl
 /// user 1001 = writer
 /// group segments-writers = writer
 /// group analysts = reader
-/// others = none                 # everyone else who can open the socket; default reader
+/// certificate evaluator-eu-1 = reader     # a TLS client certificate's CN
+/// certificate "Reporting Service" = reader
+/// others = none                 # everyone else who can connect; default reader
 /// ```
 ///
 /// Roles are `admin`, `writer`, `reader` and `none` (no call is served). Names are looked up when the file is read;
@@ -34,6 +38,8 @@ public struct RPCAccessPolicy: Sendable, CustomStringConvertible {
     public private(set) var users: [UInt32: Grant] = [:]
     /// Grants by group id.
     public private(set) var groups: [UInt32: Grant] = [:]
+    /// Grants by the common name of a TLS client certificate.
+    public private(set) var certificates: [String: Grant] = [:]
     /// The grant of everyone else.
     public private(set) var others: Grant = .reader
 
@@ -77,7 +83,10 @@ public struct RPCAccessPolicy: Sendable, CustomStringConvertible {
             guard !line.isEmpty else { continue }
             let sides = line.split(separator: "=", omittingEmptySubsequences: false)
             guard sides.count == 2 else {
-                throw failure("expected 'user NAME = ROLE', 'group NAME = ROLE' or 'others = ROLE', not '\(line)'")
+                throw failure(
+                    "expected 'user NAME = ROLE', 'group NAME = ROLE', 'certificate NAME = ROLE' or 'others = ROLE', "
+                        + "not '\(line)'"
+                )
             }
             let roleText = sides[1].trimmingCharacters(in: .whitespaces)
             let grant: Grant
@@ -94,6 +103,14 @@ public struct RPCAccessPolicy: Sendable, CustomStringConvertible {
                 throw failure("'\(key)' already has a rule on line \(earlier)")
             }
             seen[key] = number
+            if subject.first == "certificate" {
+                let rest = sides[0].trimmingCharacters(in: .whitespaces).dropFirst("certificate".count)
+                guard let name = Self.certificateName(rest), !name.isEmpty else {
+                    throw failure("expected a common name after 'certificate' (quoted when it holds spaces)")
+                }
+                self.certificates[name] = grant
+                continue
+            }
             switch (subject.first, subject.count) {
             case ("others", 1):
                 self.others = grant
@@ -112,16 +129,22 @@ public struct RPCAccessPolicy: Sendable, CustomStringConvertible {
         }
     }
 
-    /// The grant of a connecting process (`nil` credentials: a peer the kernel did not describe, treated as others).
+    /// The grant of a connecting peer (`nil`: a peer the kernel did not describe, treated as others).
     public func grant(for peer: RPCPeer?) -> Grant {
         guard let peer else { return self.others }
-        if peer.uid == self.ownerUID { return .admin }
-        if case .some(let grant) = self.users[peer.uid] { return grant }
-        if !self.groups.isEmpty {
-            let matched = peer.groups().compactMap { self.groups[$0] }
-            if !matched.isEmpty { return matched.compactMap { $0 }.max() }
+        switch peer.identity {
+        case .certificate(let commonName, _):
+            if case .some(let grant) = self.certificates[commonName] { return grant }
+            return self.others
+        case .process(_, let uid, _):
+            if uid == self.ownerUID { return .admin }
+            if case .some(let grant) = self.users[uid] { return grant }
+            if !self.groups.isEmpty {
+                let matched = peer.groups().compactMap { self.groups[$0] }
+                if !matched.isEmpty { return matched.compactMap { $0 }.max() }
+            }
+            return self.others
         }
-        return self.others
     }
 
     /// The rules in effect, for the start-up log: `owner uid 0 admin; user 1001 writer; others reader`.
@@ -130,8 +153,22 @@ public struct RPCAccessPolicy: Sendable, CustomStringConvertible {
         var parts = ["owner uid \(self.ownerUID) admin"]
         parts += self.users.sorted { $0.key < $1.key }.map { "user \($0.key) \(text($0.value))" }
         parts += self.groups.sorted { $0.key < $1.key }.map { "group \($0.key) \(text($0.value))" }
+        parts += self.certificates.sorted { $0.key < $1.key }.map { "certificate \"\($0.key)\" \(text($0.value))" }
         parts.append("others \(text(self.others))")
         return parts.joined(separator: "; ")
+    }
+
+    /// The common name of a `certificate` rule: the text after the keyword, unquoted; `nil` when a quote is not
+    /// closed or the name is followed by more text.
+    private static func certificateName(_ text: Substring) -> String? {
+        let text = text.trimmingCharacters(in: .whitespaces)
+        guard text.hasPrefix("\"") else {
+            return text.contains(" ") ? nil : text
+        }
+        let body = text.dropFirst()
+        guard body.hasSuffix("\"") else { return nil }
+        let name = String(body.dropLast())
+        return name.contains("\"") ? nil : name
     }
 
     private static func userID(_ text: String) -> UInt32? {

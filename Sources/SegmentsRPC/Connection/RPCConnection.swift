@@ -1,10 +1,11 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SegmentsWire
 import SwiftProtobuf
 import Synchronization
 
-/// A client connection to a Segments daemon's Unix socket, carrying any number of concurrent
+/// A client connection to a Segments daemon's Unix socket or TLS listener, carrying any number of concurrent
 /// calls.
 ///
 /// ```swift
@@ -26,40 +27,91 @@ public final class RPCConnection: Sendable {
         self.closeReason = closeReason
     }
 
-    /// Connects to the socket at `path`.
+    /// Connects to a daemon: its Unix socket, or its TLS listener (`tls://HOST:PORT`, see ``RPCAddress``).
     /// - Parameters:
-    ///   - path: the daemon's socket.
+    ///   - address: the daemon's socket path, or `tls://HOST:PORT`.
+    ///   - tls: the client's certificate, key and the CA that signs the daemon's certificate; needed for a `tls://`
+    ///     address, ignored for a socket.
     ///   - maximumFrameLength: the largest response frame accepted.
-    ///   - connectTimeout: how long the connect may take.
+    ///   - connectTimeout: how long the connect (and the TLS handshake) may take.
     ///   - eventLoopGroup: the event loops to use.
-    /// - Throws: ``RPCError`` with code UNAVAILABLE when nothing listens there, or not in time.
+    /// - Throws: ``RPCError`` with code UNAVAILABLE when nothing listens there, not in time, or the TLS handshake
+    ///   fails; INVALID_ARGUMENT for an address that cannot be parsed, or a `tls://` address without `tls` files
+    ///   (or with files that cannot be used).
     public static func connect(
-        to path: String,
+        to address: String,
+        tls: RPCTLSFiles? = nil,
         maximumFrameLength: Int = FrameDecoder.defaultMaximumFrameLength,
         connectTimeout: Duration = .seconds(10),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> RPCConnection {
+        let parsed = try RPCAddress(address)
+        let sslContext = try Self.tlsContext(for: parsed, address: address, tls: tls)
+        let handshakeTimeout = TimeAmount(connectTimeout)
+        // Completed by the connection's handshake (or failed below when there is no connection to complete it).
+        let handshake = sslContext.map { _ in eventLoopGroup.any().makePromise(of: NIOSSLCertificate?.self) }
         do {
-            let channel = try await ClientBootstrap(group: eventLoopGroup)
+            let bootstrap = ClientBootstrap(group: eventLoopGroup)
                 .connectTimeout(TimeAmount(connectTimeout))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let sslContext, let handshake, case .tls(let host, _) = parsed {
+                            // SNI carries host names only; an IP address is checked against the certificate's IP
+                            // addresses by the connected address.
+                            let isIP = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+                            try channel.pipeline.syncOperations.addHandler(
+                                try NIOSSLClientHandler(context: sslContext, serverHostname: isIP ? nil : host)
+                            )
+                            try channel.pipeline.syncOperations.addHandler(
+                                TLSHandshakeWaiter(promise: handshake, timeout: handshakeTimeout)
+                            )
+                        }
                         try channel.pipeline.syncOperations.addHandlers([
                             ByteToMessageHandler(FrameDecoder(maximumFrameLength: maximumFrameLength)),
                             RPCClientHandler(),
                         ])
                     }
                 }
-                .connect(unixDomainSocketPath: path)
-                .get()
+            let channel: any Channel
+            switch parsed {
+            case .unix(let path):
+                channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
+            case .tls(let host, let port):
+                channel = try await bootstrap.connect(host: host, port: port).get()
+                do {
+                    _ = try await handshake?.futureResult.get()
+                } catch {
+                    try? await channel.close()
+                    throw error
+                }
+            }
             let (handler, closeReason) = try await channel.eventLoop.submit {
                 let handler = try channel.pipeline.syncOperations.handler(type: RPCClientHandler.self)
                 return (NIOLoopBound(handler, eventLoop: channel.eventLoop), handler.closeReason)
             }.get()
             return RPCConnection(channel: channel, handler: handler, closeReason: closeReason)
         } catch {
-            throw RPCError(.unavailable, "cannot connect to \(path): \(error)")
+            handshake?.fail(error)
+            throw RPCError(.unavailable, "cannot connect to \(address): \(error)")
         }
+    }
+
+    /// The client TLS context for a `tls://` address (`nil` for a socket).
+    private static func tlsContext(
+        for parsed: RPCAddress,
+        address: String,
+        tls: RPCTLSFiles?
+    ) throws(RPCError) -> NIOSSLContext? {
+        guard case .tls = parsed else { return nil }
+        guard let tls else {
+            throw RPCError(
+                .invalidArgument,
+                "\(address) is a TLS address: a client certificate, its key and the CA that signs the daemon's "
+                    + "certificate are needed (segclient: --tls-cert, --tls-key, --tls-ca or SEGMENTS_TLS_CERT, "
+                    + "SEGMENTS_TLS_KEY, SEGMENTS_TLS_CA)"
+            )
+        }
+        return try tls.clientContext()
     }
 
     /// Makes a unary call.

@@ -1,11 +1,13 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SegmentsWire
 import ServiceLifecycle
 import Synchronization
 
-/// Serves an ``RPCRouter`` on a Unix domain socket until graceful shutdown.
+/// Serves an ``RPCRouter`` on a Unix domain socket, and optionally a TCP listener with mutual TLS, until graceful
+/// shutdown.
 ///
 /// On start it takes ownership of the socket path (refusing when a live instance has it and
 /// replacing a stale socket file), binds, sets the socket's mode and calls `onListening`. Each
@@ -48,34 +50,43 @@ public final class RPCServer: Service {
     }
 
     /// Listens and serves until graceful shutdown or cancellation.
-    /// - Throws: ``RPCServerError`` when the socket cannot be owned or bound.
+    /// - Throws: ``RPCServerError`` when the socket cannot be owned or bound, or the TLS listener cannot be set up.
     public func run() async throws {
         let ownership = try UnixSocketOwnership(socketPath: self.configuration.socketPath)
-        let serverChannel: NIOAsyncChannel<RPCServerConnection, Never>
+        let unixChannel: NIOAsyncChannel<RPCServerConnection, Never>
         do {
-            serverChannel = try await self.bind()
+            unixChannel = try await self.bindUnixSocket()
         } catch {
             throw RPCServerError(
                 .socketUnavailable,
                 "cannot listen on \(self.configuration.socketPath): \(error)"
             )
         }
+        let tlsChannel: NIOAsyncChannel<EventLoopFuture<RPCServerConnection>, Never>?
+        do {
+            tlsChannel = try await self.bindTLSIfConfigured()
+        } catch {
+            try? await unixChannel.channel.close()
+            throw error
+        }
         try ownership.setMode(self.configuration.socketMode)
         self.logger.debug("listening", metadata: ["socket": "\(self.configuration.socketPath)"])
+        if let listener = self.configuration.tlsListener, let address = tlsChannel?.channel.localAddress {
+            self.logger.info("listening with TLS", metadata: ["address": "\(address)", "host": "\(listener.host)"])
+        }
         self.onListening()
 
         try await withGracefulShutdownHandler {
-            try await serverChannel.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in inbound {
-                        group.addTask {
-                            await self.serve(connection)
-                        }
-                    }
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await self.accept(from: unixChannel) { $0 } }
+                if let tlsChannel {
+                    // A TLS connection is served once its handshake has verified the client's certificate.
+                    group.addTask { try await self.accept(from: tlsChannel) { try? await $0.get() } }
                 }
             }
         } onGracefulShutdown: {
-            serverChannel.channel.close(promise: nil)
+            unixChannel.channel.close(promise: nil)
+            tlsChannel?.channel.close(promise: nil)
             let drains = self.connections.withLock { registry in
                 registry.isShuttingDown = true
                 return Array(registry.drains.values)
@@ -87,43 +98,132 @@ public final class RPCServer: Service {
         _ = consume ownership
     }
 
-    private func bind() async throws -> NIOAsyncChannel<RPCServerConnection, Never> {
-        let configuration = self.configuration
-        let router = self.router
-        let logger = self.logger
-        let (seconds, attoseconds) = configuration.idleTimeout.components
-        let idle = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        return try await ServerBootstrap(group: self.eventLoopGroup)
-            .serverChannelOption(.backlog, value: 256)
-            .bind(unixDomainSocketPath: configuration.socketPath, cleanupExistingSocketFile: false) { channel in
-                Self.peer(of: channel).flatMapThrowing { peer in
-                    let grant = configuration.access.policy.grant(for: peer)
-                    let (calls, continuation) = AsyncStream.makeStream(of: RPCServerHandler.AsyncCall.self)
-                    let handler = RPCServerHandler(
-                        router: router,
-                        peer: peer,
-                        role: grant ?? .reader,
-                        calls: continuation,
-                        maximumCallsInFlight: configuration.maximumCallsInFlight,
-                        logger: logger
-                    )
-                    try channel.pipeline.syncOperations.addHandlers([
-                        IdleStateHandler(readTimeout: idle),
-                        ByteToMessageHandler(FrameDecoder(maximumFrameLength: configuration.maximumFrameLength)),
-                        handler,
-                    ])
-                    let loopBound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
-                    let eventLoop = channel.eventLoop
-                    return RPCServerConnection(
-                        channel: channel,
-                        peer: peer,
-                        grant: grant,
-                        calls: calls,
-                        drain: { eventLoop.execute { loopBound.value.drain() } },
-                        refuse: { error in eventLoop.execute { loopBound.value.refuseConnection(error) } }
-                    )
+    /// Serves each connection accepted on `serverChannel` in a task of its own, until the channel closes.
+    /// - Parameters:
+    ///   - serverChannel: the listening channel.
+    ///   - ready: the connection an accepted element becomes, `nil` when it never does.
+    private func accept<Accepted: Sendable>(
+        from serverChannel: NIOAsyncChannel<Accepted, Never>,
+        ready: @escaping @Sendable (Accepted) async -> RPCServerConnection?
+    ) async throws {
+        try await serverChannel.executeThenClose { inbound in
+            try await withThrowingDiscardingTaskGroup { group in
+                for try await accepted in inbound {
+                    group.addTask {
+                        guard let connection = await ready(accepted) else { return }
+                        await self.serve(connection)
+                    }
                 }
             }
+        }
+    }
+
+    private func bindUnixSocket() async throws -> NIOAsyncChannel<RPCServerConnection, Never> {
+        try await ServerBootstrap(group: self.eventLoopGroup)
+            .serverChannelOption(.backlog, value: 256)
+            .bind(unixDomainSocketPath: self.configuration.socketPath, cleanupExistingSocketFile: false) { channel in
+                Self.peer(of: channel).flatMapThrowing { peer in
+                    try self.startServing(channel, peer: peer)
+                }
+            }
+    }
+
+    private func bindTLSIfConfigured() async throws -> NIOAsyncChannel<EventLoopFuture<RPCServerConnection>, Never>? {
+        guard let listener = self.configuration.tlsListener else { return nil }
+        return try await self.bindTLS(listener)
+    }
+
+    /// Binds the TLS listener. Each accepted connection comes with the future of its serving, which succeeds once
+    /// its handshake has verified the client's certificate (the handshake runs once the channel is registered, after
+    /// this initializer); a failed handshake is logged with the client's address and the connection closed.
+    private func bindTLS(
+        _ listener: RPCTLSListener
+    ) async throws -> NIOAsyncChannel<EventLoopFuture<RPCServerConnection>, Never> {
+        let context: NIOSSLContext
+        do {
+            context = try listener.files.serverContext()
+        } catch {
+            throw RPCServerError(.tlsUnavailable, "cannot set up the TLS listener: \(error.message)")
+        }
+        let logger = self.logger
+        let timeout = TimeAmount(listener.handshakeTimeout)
+        do {
+            return try await ServerBootstrap(group: self.eventLoopGroup)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .bind(host: listener.host, port: listener.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let address = Self.describe(channel.remoteAddress)
+                        let handshake = channel.eventLoop.makePromise(of: NIOSSLCertificate?.self)
+                        try channel.pipeline.syncOperations.addHandlers([
+                            NIOSSLServerHandler(context: context),
+                            TLSHandshakeWaiter(promise: handshake, timeout: timeout),
+                        ])
+                        return handshake.futureResult.flatMapErrorThrowing { error in
+                            logger.warning(
+                                "TLS handshake failed; connection closed",
+                                metadata: ["address": "\(address)", "error": "\(error)"]
+                            )
+                            throw error
+                        }.flatMapThrowing { certificate in
+                            let commonName = certificate?.subjectName.first { $0.type == .commonName }?.value ?? ""
+                            let peer = RPCPeer(certificateCommonName: commonName, address: address)
+                            do {
+                                return try self.startServing(channel, peer: peer)
+                            } catch {
+                                channel.close(promise: nil)
+                                throw error
+                            }
+                        }
+                    }
+                }
+        } catch {
+            throw RPCServerError(
+                .tlsUnavailable,
+                "cannot listen with TLS on \(listener.host):\(listener.port): \(error)"
+            )
+        }
+    }
+
+    /// Decides what `peer` may do and adds the frame handlers to `channel`.
+    private func startServing(_ channel: any Channel, peer: RPCPeer?) throws -> RPCServerConnection {
+        let configuration = self.configuration
+        let (seconds, attoseconds) = configuration.idleTimeout.components
+        let idle = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        let grant = configuration.access.policy.grant(for: peer)
+        let (calls, continuation) = AsyncStream.makeStream(of: RPCServerHandler.AsyncCall.self)
+        let handler = RPCServerHandler(
+            router: self.router,
+            peer: peer,
+            role: grant ?? .reader,
+            calls: continuation,
+            maximumCallsInFlight: configuration.maximumCallsInFlight,
+            logger: self.logger
+        )
+        try channel.pipeline.syncOperations.addHandlers([
+            IdleStateHandler(readTimeout: idle),
+            ByteToMessageHandler(FrameDecoder(maximumFrameLength: configuration.maximumFrameLength)),
+            handler,
+        ])
+        let loopBound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+        let eventLoop = channel.eventLoop
+        return RPCServerConnection(
+            channel: channel,
+            peer: peer,
+            grant: grant,
+            calls: calls,
+            drain: { eventLoop.execute { loopBound.value.drain() } },
+            refuse: { error in eventLoop.execute { loopBound.value.refuseConnection(error) } }
+        )
+    }
+
+    /// `10.0.0.2:50312`, `[fd00::2]:50312`.
+    private static func describe(_ address: SocketAddress?) -> String {
+        guard let address, let ip = address.ipAddress, let port = address.port else {
+            return address.map { "\($0)" } ?? "an unknown address"
+        }
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 
     /// The credentials of the process at the other end of `channel` (`SO_PEERCRED`), `nil` when not available.
@@ -162,10 +262,7 @@ public final class RPCServer: Service {
             return
         case .denied:
             let caller = connection.peer.map { "\($0)" } ?? "a peer without credentials"
-            self.logger.warning(
-                "connection refused: no access",
-                metadata: ["uid": "\(connection.peer.map { "\($0.uid)" } ?? "?")", "peer": "\(caller)"]
-            )
+            self.logger.warning("connection refused: no access", metadata: connection.peer?.logMetadata ?? [:])
             connection.refuse(
                 RPCError(.permissionDenied, "\(caller) has no access to this socket; the access file grants it none")
             )

@@ -5,6 +5,7 @@ public struct RPCServerError: Error, Sendable, CustomStringConvertible {
         private enum Value: Sendable, Hashable {
             case socketInUse
             case socketUnavailable
+            case tlsUnavailable
         }
 
         private let value: Value
@@ -13,11 +14,14 @@ public struct RPCServerError: Error, Sendable, CustomStringConvertible {
         public static let socketInUse = Code(value: .socketInUse)
         /// The socket (or its lock file) could not be created, bound or given its mode.
         public static let socketUnavailable = Code(value: .socketUnavailable)
+        /// The TLS listener's certificate, key or CA could not be used, or its address could not be bound.
+        public static let tlsUnavailable = Code(value: .tlsUnavailable)
 
         public var description: String {
             switch self.value {
             case .socketInUse: "socket in use"
             case .socketUnavailable: "socket unavailable"
+            case .tlsUnavailable: "TLS listener unavailable"
             }
         }
     }

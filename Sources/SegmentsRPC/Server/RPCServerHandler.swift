@@ -151,10 +151,9 @@ final class RPCServerHandler: ChannelInboundHandler {
         let caller = self.peer.map { "\($0)" } ?? "a peer without credentials"
         self.logger.warning(
             "call refused: role too low",
-            metadata: [
-                "rpc.method": "\(frame.method)", "uid": "\(self.peer.map { "\($0.uid)" } ?? "?")",
-                "pid": "\(self.peer.map { "\($0.pid)" } ?? "?")", "role": "\(self.role)", "needed": "\(needed)",
-            ]
+            metadata: (self.peer?.logMetadata ?? [:]).merging(
+                ["rpc.method": "\(frame.method)", "role": "\(self.role)", "needed": "\(needed)"]
+            ) { _, new in new }
         )
         let method = frame.method.split(separator: "/").last.map(String.init) ?? frame.method
         self.respond(
