@@ -29,7 +29,11 @@ actor ConnectionSlot {
     ) {
         self.path = path
         self.tls = tls.map {
-            RPCTLSFiles(certificatePath: $0.certificatePath, privateKeyPath: $0.privateKeyPath, trustedCAPath: $0.trustedCAPath)
+            RPCTLSFiles(
+                certificatePath: $0.certificatePath,
+                privateKeyPath: $0.privateKeyPath,
+                trustedCAPath: $0.trustedCAPath
+            )
         }
         self.options = options
         self.logger = logger

@@ -34,6 +34,30 @@ struct RPCAccessPolicyTests {
         #expect(groups.grant(for: RPCPeer(pid: 4, uid: self.owner, gid: 1)) == .admin)
     }
 
+    @Test func certificateRulesMatchTheCommonNameOfTLSClientsOnly() throws {
+        let policy = try RPCAccessPolicy(
+            parsing: """
+                certificate evaluator-1 = writer
+                certificate "Reporting Service" = reader   # quoted: it holds a space
+                certificate locked = none
+                group 0 = admin
+                others = none
+                """,
+            source: "t",
+            ownerUID: self.owner
+        )
+        let address = "10.0.0.2:50312"
+        #expect(policy.grant(for: RPCPeer(certificateCommonName: "evaluator-1", address: address)) == .writer)
+        #expect(policy.grant(for: RPCPeer(certificateCommonName: "Reporting Service", address: address)) == .reader)
+        #expect(policy.grant(for: RPCPeer(certificateCommonName: "locked", address: address)) == nil)
+        // Unknown names get `others`; a certificate is never the daemon's own user nor a member of a group.
+        #expect(policy.grant(for: RPCPeer(certificateCommonName: "root", address: address)) == nil)
+        #expect(policy.grant(for: self.root) == .admin)
+        let peer = RPCPeer(certificateCommonName: "evaluator-1", address: address)
+        #expect(peer.description == #"certificate CN "evaluator-1" from 10.0.0.2:50312"#)
+        #expect(peer.uid == nil && peer.pid == nil)
+    }
+
     @Test func theHighestRoleOfTheMatchingGroupsApplies() throws {
         // The peer's effective group counts even when the user database does not list it.
         let policy = try RPCAccessPolicy(
@@ -48,7 +72,13 @@ struct RPCAccessPolicyTests {
     @Test(arguments: [
         ("user = admin", "line 1: expected 'user NAME', 'group NAME' or 'others' before '='"),
         ("\n\nuser root = owner", "line 3: unknown role 'owner' (expected admin, writer, reader or none)"),
-        ("user root admin", "line 1: expected 'user NAME = ROLE', 'group NAME = ROLE' or 'others = ROLE'"),
+        (
+            "user root admin",
+            "line 1: expected 'user NAME = ROLE', 'group NAME = ROLE', 'certificate NAME = ROLE' or 'others = ROLE'"
+        ),
+        ("certificate = reader", "line 1: expected a common name after 'certificate'"),
+        ("certificate two words = reader", "line 1: expected a common name after 'certificate'"),
+        ("certificate \"open = reader", "line 1: expected a common name after 'certificate'"),
         ("group no-such-group-here = reader", "line 1: no group named 'no-such-group-here'"),
         ("user 0 = admin\nuser 0 = reader", "line 2: 'user 0' already has a rule on line 1"),
         ("user 424242 = reader", "line 1: '424242' is the daemon's own user, which is always admin"),

@@ -45,7 +45,10 @@ struct FeedApplier: Sendable {
         let watchdog = FeedWatchdog(
             progress: self.progress,
             applied: self.core.applied,
-            storeHead: PublishedStoreHead(storeSocketPath: self.configuration.storeSocketPath, tls: self.configuration.storeTLS),
+            storeHead: PublishedStoreHead(
+                storeSocketPath: self.configuration.storeSocketPath,
+                tls: self.configuration.storeTLS
+            ),
             timeout: self.configuration.stallTimeout,
             logger: self.logger
         )

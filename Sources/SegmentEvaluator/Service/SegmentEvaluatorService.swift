@@ -101,7 +101,11 @@ public final class SegmentEvaluatorService: Service {
                 let server = MetricsServer(endpoint: endpoint, logger: self.logger) { await metrics.collect() }
                 group.addTask { try await server.run() }
             }
-            try await group.waitForAll()
+            // The first task to fail (e.g. the server, on a socket another instance owns) ends the others:
+            // `waitForAll` would rethrow only once every task had ended, and the background tasks run until
+            // cancelled, so a daemon that could not start never exited.
+            defer { group.cancelAll() }
+            while try await group.next() != nil {}
         }
         self.logger.info("segment evaluator stopped", metadata: ["applied-seq": "\(core.applied.headSeq)"])
     }

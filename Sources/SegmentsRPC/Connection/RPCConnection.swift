@@ -50,6 +50,7 @@ public final class RPCConnection: Sendable {
         let handshakeTimeout = TimeAmount(connectTimeout)
         // Completed by the connection's handshake (or failed below when there is no connection to complete it).
         let handshake = sslContext.map { _ in eventLoopGroup.any().makePromise(of: NIOSSLCertificate?.self) }
+        let added = AddedClientHandler()
         do {
             let bootstrap = ClientBootstrap(group: eventLoopGroup)
                 .connectTimeout(TimeAmount(connectTimeout))
@@ -66,10 +67,14 @@ public final class RPCConnection: Sendable {
                                 TLSHandshakeWaiter(promise: handshake, timeout: handshakeTimeout)
                             )
                         }
+                        let client = RPCClientHandler()
                         try channel.pipeline.syncOperations.addHandlers([
                             ByteToMessageHandler(FrameDecoder(maximumFrameLength: maximumFrameLength)),
-                            RPCClientHandler(),
+                            client,
                         ])
+                        // Kept now: a TLS connection the server refuses may be gone (its pipeline emptied) by the
+                        // time the handshake is awaited.
+                        added.set(NIOLoopBound(client, eventLoop: channel.eventLoop), client.closeReason)
                     }
                 }
             let channel: any Channel
@@ -85,10 +90,7 @@ public final class RPCConnection: Sendable {
                     throw error
                 }
             }
-            let (handler, closeReason) = try await channel.eventLoop.submit {
-                let handler = try channel.pipeline.syncOperations.handler(type: RPCClientHandler.self)
-                return (NIOLoopBound(handler, eventLoop: channel.eventLoop), handler.closeReason)
-            }.get()
+            guard let (handler, closeReason) = added.get() else { throw ChannelError.inappropriateOperationForState }
             return RPCConnection(channel: channel, handler: handler, closeReason: closeReason)
         } catch {
             handshake?.fail(error)
@@ -260,5 +262,18 @@ public final class RPCConnection: Sendable {
         var frame = self.channel.allocator.buffer(capacity: payload.count + method.utf8.count + 24)
         frame.writeRequestFrame(callID: callID, method: method, payload: payload)
         return frame
+    }
+}
+
+/// The client handler a connection's channel initializer added, handed to the connecting task.
+private final class AddedClientHandler: Sendable {
+    private let value = Mutex<(NIOLoopBound<RPCClientHandler>, ConnectionCloseReason)?>(nil)
+
+    func set(_ handler: NIOLoopBound<RPCClientHandler>, _ closeReason: ConnectionCloseReason) {
+        self.value.withLock { $0 = (handler, closeReason) }
+    }
+
+    func get() -> (NIOLoopBound<RPCClientHandler>, ConnectionCloseReason)? {
+        self.value.withLock { $0 }
     }
 }

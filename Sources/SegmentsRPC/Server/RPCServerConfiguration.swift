@@ -93,7 +93,10 @@ extension RPCTLSListener {
         )
         guard let listen else {
             guard files == nil else {
-                throw RPCError(.invalidArgument, "--tls-cert, --tls-key and --tls-client-ca need --listen-tls HOST:PORT")
+                throw RPCError(
+                    .invalidArgument,
+                    "--tls-cert, --tls-key and --tls-client-ca need --listen-tls HOST:PORT"
+                )
             }
             return nil
         }
