@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Segments needs to build, run and test, if any is missing.
 set -euo pipefail
-# With --test: also what only the tests use (Chromium drives the web console's pages).
+# With --test: also what only the tests use (Chromium drives the web console's pages; openssl makes the TLS tests'
+# certificates; iproute2 makes their network namespaces).
 packages=(libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler systemd)
 if [ "${1:-}" = "--test" ]; then
-    packages+=(chromium)
+    packages+=(chromium openssl iproute2)
 fi
 missing=()
 for package in "${packages[@]}"; do
