@@ -104,7 +104,8 @@ var package = Package(
         .target(
             name: "DaemonSupport",
             dependencies: [
-                "CMalloc",
+                "CMalloc", "SegmentsRPC", "SegmentsWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -64,23 +64,7 @@ struct ProfileStoreCommand: AsyncParsableCommand {
     )
     var access: String?
 
-    @Option(
-        name: .customLong("listen-tls"),
-        help: "Also listen on HOST:PORT over TCP with mutual TLS (needs --tls-cert, --tls-key, --tls-client-ca)."
-    )
-    var listenTLS: String?
-
-    @Option(name: .customLong("tls-cert"), help: "The daemon's TLS certificate chain (PEM), for --listen-tls.")
-    var tlsCertificate: String?
-
-    @Option(name: .customLong("tls-key"), help: "The TLS certificate's private key (PEM), for --listen-tls.")
-    var tlsKey: String?
-
-    @Option(
-        name: .customLong("tls-client-ca"),
-        help: "The CA (PEM) that signs client certificates; a client without one is refused at the handshake."
-    )
-    var tlsClientCA: String?
+    @OptionGroup var tls: TLSListenerOptions
 
     @Option(
         name: .customLong("max-calls-per-connection"),
@@ -178,16 +162,7 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         ) {
             server.maximumConnections = connections
         }
-        do {
-            server.tlsListener = try RPCTLSListener.fromSettings(
-                listen: setting(self.listenTLS, "PROFILE_STORE_LISTEN_TLS"),
-                certificate: setting(self.tlsCertificate, "PROFILE_STORE_TLS_CERT"),
-                key: setting(self.tlsKey, "PROFILE_STORE_TLS_KEY"),
-                clientCA: setting(self.tlsClientCA, "PROFILE_STORE_TLS_CLIENT_CA")
-            )
-        } catch {
-            throw ValidationError(error.message)
-        }
+        server.tlsListener = try self.tls.listener(prefix: "PROFILE_STORE", environment: environment)
         let accessPath = setting(self.access, "PROFILE_STORE_ACCESS")
         do {
             server.access = try RPCAccessControl(file: accessPath)

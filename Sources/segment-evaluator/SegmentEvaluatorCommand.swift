@@ -109,23 +109,7 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
     )
     var access: String?
 
-    @Option(
-        name: .customLong("listen-tls"),
-        help: "Also listen on HOST:PORT over TCP with mutual TLS (needs --tls-cert, --tls-key, --tls-client-ca)."
-    )
-    var listenTLS: String?
-
-    @Option(name: .customLong("tls-cert"), help: "The daemon's TLS certificate chain (PEM), for --listen-tls.")
-    var tlsCertificate: String?
-
-    @Option(name: .customLong("tls-key"), help: "The TLS certificate's private key (PEM), for --listen-tls.")
-    var tlsKey: String?
-
-    @Option(
-        name: .customLong("tls-client-ca"),
-        help: "The CA (PEM) that signs client certificates; a client without one is refused at the handshake."
-    )
-    var tlsClientCA: String?
+    @OptionGroup var tls: TLSListenerOptions
 
     @Option(
         name: .customLong("max-calls-per-connection"),
@@ -213,16 +197,7 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
         if let count = try number(self.maxWatchers, "MAX_WATCHERS", "max-watchers", minimum: 1) {
             configuration.maximumWatchers = count
         }
-        do {
-            configuration.server.tlsListener = try RPCTLSListener.fromSettings(
-                listen: setting(self.listenTLS, "SEGMENT_EVALUATOR_LISTEN_TLS"),
-                certificate: setting(self.tlsCertificate, "SEGMENT_EVALUATOR_TLS_CERT"),
-                key: setting(self.tlsKey, "SEGMENT_EVALUATOR_TLS_KEY"),
-                clientCA: setting(self.tlsClientCA, "SEGMENT_EVALUATOR_TLS_CLIENT_CA")
-            )
-        } catch {
-            throw ValidationError(error.message)
-        }
+        configuration.server.tlsListener = try self.tls.listener(prefix: "SEGMENT_EVALUATOR", environment: environment)
         do throws(RPCError) {
             configuration.storeTLS = try RPCTLSFiles.optional(
                 certificate: setting(self.storeTLSCertificate, "SEGMENT_EVALUATOR_STORE_TLS_CERT"),
