@@ -103,7 +103,13 @@ public enum StoreChecks {
         guard let first = result.streamed.first, let batch = try? Segments_V1_ChangeBatch(serializedBytes: first),
             batch.entries.first?.seq == seq
         else {
-            throw FuzzFinding("\(written.name) reported change \(seq), but Subscribe from it does not start there")
+            // The outcome tells a slow first batch (ended by the harness after its live-stream time, nothing
+            // streamed) from a store that answered an error or a batch starting elsewhere.
+            throw FuzzFinding(
+                "\(written.name) reported change \(seq), but Subscribe from it does not start there (outcome "
+                    + "\(result.invocation), \(result.streamed.count) frames, ended by the harness: "
+                    + "\(result.endedByHarness))"
+            )
         }
         for frame in result.streamed {
             try WireChecks.checkFastDecoders(frame)
