@@ -206,15 +206,28 @@ public final class RPCServer: Service {
             ByteToMessageHandler(FrameDecoder(maximumFrameLength: configuration.maximumFrameLength)),
             handler,
         ])
+        // Nothing is read until `serve` has admitted or refused the connection: a call sent at once must not be
+        // served on a connection about to be refused (no access, too many connections).
+        try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
         let loopBound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
         let eventLoop = channel.eventLoop
+        let startReading: @Sendable () -> Void = {
+            channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        }
         return RPCServerConnection(
             channel: channel,
             peer: peer,
             grant: grant,
             calls: calls,
+            admit: startReading,
             drain: { eventLoop.execute { loopBound.value.drain() } },
-            refuse: { error in eventLoop.execute { loopBound.value.refuseConnection(error) } }
+            refuse: { error in
+                eventLoop.execute {
+                    loopBound.value.refuseConnection(error)
+                    // Read again, only to notice the client closing (a refused connection ignores what it sends).
+                    startReading()
+                }
+            }
         )
     }
 
@@ -257,6 +270,7 @@ public final class RPCServer: Service {
         switch admission {
         case .admitted(let admitted):
             id = admitted
+            connection.admit()
         case .shuttingDown:
             connection.drain()
             return
@@ -304,6 +318,8 @@ struct RPCServerConnection: Sendable {
     /// What they may do; `nil`: nothing.
     let grant: RPCAccessPolicy.Grant
     let calls: AsyncStream<RPCServerHandler.AsyncCall>
+    /// Starts reading the connection's requests, once it is admitted.
+    let admit: @Sendable () -> Void
     let drain: @Sendable () -> Void
     /// Tells the client why it is not served, and closes.
     let refuse: @Sendable (RPCError) -> Void
