@@ -25,17 +25,20 @@ struct ConnectionOptions: ParsableArguments {
     )
     var tlsCA: String?
 
-    mutating func validate() throws {
-        let environment = ProcessInfo.processInfo.environment
+    /// The three TLS settings, each from its flag or else its environment variable.
+    private func tlsSettings(_ environment: [String: String]) -> [(flag: String, value: String?)] {
         func setting(_ flag: String?, _ variable: String) -> String? {
             flag ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 }
         }
-        let given = [
+        return [
             ("--tls-cert", setting(self.tlsCertificate, "SEGMENTS_TLS_CERT")),
             ("--tls-key", setting(self.tlsKey, "SEGMENTS_TLS_KEY")),
             ("--tls-ca", setting(self.tlsCA, "SEGMENTS_TLS_CA")),
         ]
-        let missing = given.filter { $0.1 == nil }.map(\.0)
+    }
+
+    mutating func validate() throws {
+        let missing = self.tlsSettings(ProcessInfo.processInfo.environment).filter { $0.value == nil }.map(\.flag)
         if missing.count == 1 || missing.count == 2 {
             throw ValidationError(
                 "TLS needs a client certificate, its key and the daemons' CA together: \(missing.joined(separator: " and ")) "
@@ -53,15 +56,12 @@ struct ConnectionOptions: ParsableArguments {
         var configuration = SegmentsClientConfiguration.defaultLocations(environment: environment)
         if let store = self.storeSocket { configuration.storeSocketPath = store }
         if !self.evaluatorSockets.isEmpty { configuration.evaluatorSocketPaths = self.evaluatorSockets }
-        if self.tlsCertificate != nil || self.tlsKey != nil || self.tlsCA != nil {
-            // validate() made sure the three are known, from flags or the environment.
-            func setting(_ flag: String?, _ variable: String) -> String {
-                flag ?? environment[variable] ?? ""
-            }
+        let tls = self.tlsSettings(environment).compactMap(\.value)
+        if tls.count == 3 {
             configuration.tls = SegmentsClientTLS(
-                certificatePath: setting(self.tlsCertificate, "SEGMENTS_TLS_CERT"),
-                privateKeyPath: setting(self.tlsKey, "SEGMENTS_TLS_KEY"),
-                trustedCAPath: setting(self.tlsCA, "SEGMENTS_TLS_CA")
+                certificatePath: tls[0],
+                privateKeyPath: tls[1],
+                trustedCAPath: tls[2]
             )
         }
         return configuration
