@@ -132,6 +132,7 @@ enum AggregateLogic {
                 st.n = at
                 st.x = 1
             }
+        case .sequence: break  // raw mode only
         }
     }
 
@@ -150,9 +151,16 @@ enum AggregateLogic {
         switch slot.mode {
         case .raw:
             if let w = key.windowMs, expired(event.atMs, at: now, windowMs: w) { return false }
+            let before = st.raw.count
             st.raw.append(
                 EventRecord(name: event.name, atMs: event.atMs, properties: project(event.properties, slot.projection))
             )
+            if let sequence = key.sequence, let kept = sequence.retained(st.raw, nowMs: now) {
+                // Forgotten at once (it matches no step, or the sequence holds for good): nothing changed.
+                let unchanged = kept.count == before && kept == Array(st.raw.prefix(before))
+                st.raw = kept
+                if unchanged { return false }
+            }
             st.n = computeNext(st, entries, base: base, slot: slot, after: now)
             return true
         case .window:
@@ -217,6 +225,7 @@ enum AggregateLogic {
             return true
         case .raw:
             if let w = slot.key.windowMs { st.raw.removeAll { expired($0.atMs, at: t, windowMs: w) } }
+            if let sequence = slot.key.sequence, let kept = sequence.retained(st.raw, nowMs: t) { st.raw = kept }
             st.n = computeNext(st, entries, base: base, slot: slot, after: t)
             return true
         }
@@ -227,6 +236,7 @@ enum AggregateLogic {
         switch kind {
         case .count, .sum: return .number(0)
         case .avg, .min, .max, .first, .last: return nil
+        case .sequence: return .bool(false)
         }
     }
 
@@ -249,6 +259,7 @@ enum AggregateLogic {
             case .avg: return st.n == 0 ? nil : .number(st.x / Double(st.n))
             case .min, .max: return st.n == 0 ? nil : .number(st.x)
             case .first, .last: return st.x == 0 ? nil : .timestamp(st.n)
+            case .sequence: return .bool(false)  // raw mode only
             }
         case .window:
             if kind == .count { return .number(Double(count(st, entries, base: base, slot: slot, at: t))) }
@@ -277,6 +288,7 @@ enum AggregateLogic {
             case .min: return numeric == 0 ? nil : .number(minimum)
             case .max: return numeric == 0 ? nil : .number(maximum)
             case .first, .last: return nil  // no window on first/last
+            case .sequence: return .bool(false)  // raw mode only
             }
         }
     }

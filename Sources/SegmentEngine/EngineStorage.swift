@@ -390,14 +390,16 @@ final class KeySlot {
         self.key = key
         self.refs = refs
         self.live = live
-        if let filter = key.filter, filter.readsTime {
+        if key.sequence != nil {
+            mode = .raw
+        } else if let filter = key.filter, filter.readsTime {
             mode = .raw
         } else if key.windowMs != nil {
             mode = .window
         } else {
             mode = .totals
         }
-        var names = key.filter?.propertyNames ?? []
+        var names = key.filter?.propertyNames ?? key.sequence?.propertyNames ?? []
         if let p = key.property, !names.contains(p) { names.append(p) }
         projection = names
     }

@@ -41,7 +41,7 @@ public final class MembershipBackfill {
         var keysByEvent: [String: [Int]] = [:]
         for (i, slot) in engine.keySlots.enumerated() {
             guard let slot, !slot.live else { continue }
-            keysByEvent[slot.key.event, default: []].append(keys.count)
+            for name in slot.key.eventNames { keysByEvent[name, default: []].append(keys.count) }
             keys.append((Int32(i), slot))
         }
         self.attributes = attributes
@@ -116,7 +116,7 @@ public final class MembershipBackfill {
         updatePartial(ByteKey(userID)) { partial in
             for i in indexes {
                 let (k, slot) = keys[i]
-                guard utf8Equal(slot.key.event, event.name) else { continue }
+                guard slot.key.reads(event.name) else { continue }
                 if let j = partial.aggs.firstIndex(where: { $0.state.key == k }) {
                     _ = partial.aggs[j].ingest(slot: slot, event: event, now: nowMs)
                 } else {

@@ -121,16 +121,18 @@ extension MembershipEngine {
         if let k = keyIndex[key], keySlots[Int(k)] != nil {
             keySlots[Int(k)]!.refs += 1
             if !keySlots[Int(k)]!.live {
-                needs.events[key.event, default: []].formUnion(keySlots[Int(k)]!.projection)
+                for name in key.eventNames { needs.events[name, default: []].formUnion(keySlots[Int(k)]!.projection) }
             }
             return k
         }
-        let seen = seenEvents.map { $0.contains(key.event) } ?? true
+        let seen = seenEvents.map { seen in key.eventNames.contains { seen.contains($0) } } ?? true
         let slot = KeySlot(key: key, refs: 1, live: !seen)
         // Data of this name was seen and dropped: computed from an aggregate kept over the same events, or else
         // back-filled from the store's log.
         let derivation = seen ? derivation(for: slot) : nil
-        if seen, derivation == nil { needs.events[key.event, default: []].formUnion(slot.projection) }
+        if seen, derivation == nil {
+            for name in key.eventNames { needs.events[name, default: []].formUnion(slot.projection) }
+        }
         let k: Int32
         if let free = freeKeys.popLast() {
             k = free
@@ -140,7 +142,7 @@ extension MembershipEngine {
             keySlots.append(slot)
         }
         keyIndex[key] = k
-        keysByEvent[key.event, default: []].append(k)
+        for name in key.eventNames { keysByEvent[name, default: []].append(k) }
         if let derivation {
             derive(k, derivation)
             slot.live = true
@@ -166,8 +168,10 @@ extension MembershipEngine {
             if keySlots[Int(k)]!.refs == 0 {
                 let key = keySlots[Int(k)]!.key
                 keyIndex[key] = nil
-                keysByEvent[key.event]?.removeAll { $0 == k }
-                if keysByEvent[key.event]?.isEmpty == true { keysByEvent[key.event] = nil }
+                for name in key.eventNames {
+                    keysByEvent[name]?.removeAll { $0 == k }
+                    if keysByEvent[name]?.isEmpty == true { keysByEvent[name] = nil }
+                }
                 keySlots[Int(k)] = nil
                 freeKeys.append(k)
                 droppedKeys.append(k)

@@ -161,8 +161,7 @@ extension MembershipEngine {
             seenEvents?.insert(event.name)
             guard let ks = keysByEvent[event.name] else { continue }
             for k in ks {
-                guard let slot = keySlots[Int(k)], slot.live, utf8Equal(slot.key.event, event.name)
-                else { continue }
+                guard let slot = keySlots[Int(k)], slot.live, slot.key.reads(event.name) else { continue }
                 let user = users[Int(u)]
                 let p = user.aggPosition(k)
                 let base = user.entryBase(p.index)

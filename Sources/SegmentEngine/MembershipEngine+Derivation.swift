@@ -25,9 +25,13 @@ extension MembershipEngine {
     ///   count) is the part of those entries inside the new window.
     func derivation(for slot: KeySlot) -> Derivation? {
         let key = slot.key
+        // A sequence keeps only the events its own steps can still use: neither a source nor derived.
+        guard key.sequence == nil else { return nil }
         var best: Derivation?
         for k in keysByEvent[key.event] ?? [] {
-            guard let source = keySlots[Int(k)], source.live, utf8Equal(source.key.event, key.event) else { continue }
+            guard let source = keySlots[Int(k)], source.live, source.key.sequence == nil,
+                utf8Equal(source.key.event, key.event)
+            else { continue }
             if let window = source.key.windowMs {
                 guard let needed = key.windowMs, needed <= window else { continue }
             }

@@ -43,12 +43,19 @@ extension MembershipEngine {
         }
         rewritten += original[cursor...]
 
+        // Sequences are conditions, not operands: they stay in the rewritten text and are answered from their
+        // maintained values.
+        let sequenceHolds: (AggregateKey) -> Bool = { key in
+            guard let k = self.keyIndex[key], let slot = self.keySlots[Int(k)] else { return false }
+            return self.aggregateValue(self.users[Int(user)], k, slot, at: self.nowMs) == .bool(true)
+        }
         let base = ReferenceInterpreter.explain(
             seg.expression,
             attributes: attrs,
             events: [],
             nowMs: nowMs,
-            isMember: member
+            isMember: member,
+            sequenceHolds: sequenceHolds
         )
         guard let substituted = try? SegmentExpression.parse(rewritten) else { return base }
         let values = ReferenceInterpreter.explain(
@@ -56,7 +63,8 @@ extension MembershipEngine {
             attributes: attrs,
             events: [],
             nowMs: nowMs,
-            isMember: member
+            isMember: member,
+            sequenceHolds: sequenceHolds
         )
         return Self.merge(base, values, valueBySpan: valueBySpan, missingText: "`\(missingName)`")
     }

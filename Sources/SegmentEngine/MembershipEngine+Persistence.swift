@@ -229,7 +229,7 @@ extension MembershipEngine {
                 } else {
                     keySlots[Int(k)] = KeySlot(key: key, refs: 1, live: keyLive[Int(k)] == 2)
                     keyIndex[key] = k
-                    keysByEvent[key.event, default: []].append(k)
+                    for name in key.eventNames { keysByEvent[name, default: []].append(k) }
                 }
             }
         }

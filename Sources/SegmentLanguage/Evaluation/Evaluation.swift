@@ -5,6 +5,8 @@ struct Evaluation {
     /// A profile attribute, or (inside `where`) an event property.
     let lookup: (String) -> AttributeValue?
     let aggregate: (Aggregate) -> Value?
+    /// Whether a sequence holds at `nowMs`.
+    let sequence: (EventSequence) -> Bool
     let isMember: (String) -> Bool
 
     func truth(_ node: Node) -> Bool {
@@ -15,6 +17,7 @@ struct Evaluation {
         case .compare(let left, let op, let right): return comparison(left, op, right).result
         case .exists(let name): return lookup(name) != nil
         case .inSegment(let name): return isMember(name)
+        case .sequence(let s): return sequence(s)
         }
     }
 
@@ -66,6 +69,7 @@ extension Evaluation {
         case .max: return numeric == 0 ? nil : .number(maximum)
         case .first: return earliest.map(Value.time)
         case .last: return latest.map(Value.time)
+        case .sequence: return nil  // a sequence is a node (`Node.sequence`), never an `Aggregate`
         }
     }
 
@@ -80,7 +84,56 @@ extension Evaluation {
 
     /// A `where` filter on one event's properties. Filters hold no aggregates and no `in_segment`.
     static func filterMatches(_ filter: Node, properties: [String: AttributeValue], nowMs: Int64) -> Bool {
-        Evaluation(nowMs: nowMs, lookup: { properties[$0] }, aggregate: { _ in nil }, isMember: { _ in false })
-            .truth(filter)
+        Evaluation(
+            nowMs: nowMs,
+            lookup: { properties[$0] },
+            aggregate: { _ in nil },
+            sequence: { _ in false },
+            isMember: { _ in false }
+        ).truth(filter)
+    }
+}
+
+extension Evaluation {
+    /// Whether a sequence holds at `nowMs`, by searching every combination of the user's events: the reference
+    /// semantics of the contract's "Version 2", written as a search rather than the evaluator's greedy scan so that
+    /// the two can be compared.
+    static func scan(_ sequence: EventSequence, events: [EventRecord], nowMs: Int64) -> Bool {
+        /// The settled events matching step `k` (name and filter at `nowMs`), instants only.
+        func instants(_ k: Int) -> [Int64] {
+            let step = sequence.steps[k]
+            return events.filter { event in
+                event.atMs <= nowMs && Semantics.sameScalars(event.name, step.event)
+                    && (step.filter.map { filterMatches($0, properties: event.properties, nowMs: nowMs) } ?? true)
+            }.map(\.atMs)
+        }
+        let windowMs = sequence.window.milliseconds
+        /// `now - W < a` for the first step, when there is an outer window.
+        func insideOuter(_ a: Int64) -> Bool {
+            guard let outer = sequence.outer else { return true }
+            return Semantics.isCounted(at: a, now: nowMs, windowMs: outer.milliseconds)
+        }
+        /// `last <= first + D`, without overflow.
+        func withinWindow(first: Int64, last: Int64) -> Bool {
+            let (gap, overflow) = last.subtractingReportingOverflow(first)
+            return !overflow && gap <= windowMs
+        }
+        switch sequence.kind {
+        case .then:
+            let candidates = sequence.steps.indices.map(instants)
+            /// Whether steps `k...` can follow an event at `previous`, the chain having started at `first`.
+            func chain(_ k: Int, after previous: Int64, first: Int64) -> Bool {
+                if k == candidates.count { return true }
+                return candidates[k].contains { at in
+                    at > previous && withinWindow(first: first, last: at) && chain(k + 1, after: at, first: first)
+                }
+            }
+            return candidates[0].contains { a in insideOuter(a) && chain(1, after: a, first: a) }
+        case .notFollowedBy:
+            guard let a = instants(0).max(), insideOuter(a) else { return false }
+            let (due, overflow) = a.addingReportingOverflow(windowMs)
+            guard !overflow, due <= nowMs else { return false }
+            return !instants(1).contains { $0 > a }
+        }
     }
 }

@@ -24,6 +24,7 @@ public enum ReferenceInterpreter {
                 nowMs: nowMs,
                 lookup: { attributes[$0] },
                 aggregate: { Evaluation.scan($0, events: events, nowMs: nowMs) },
+                sequence: { Evaluation.scan($0, events: events, nowMs: nowMs) },
                 isMember: isMember
             ).truth(e.root)
         }
@@ -42,19 +43,26 @@ public enum ReferenceInterpreter {
     ///   - events: All of the user's events.
     ///   - nowMs: The instant, in Unix milliseconds.
     ///   - isMember: The same user's membership in another segment or static list at the same instant.
+    ///   - sequenceHolds: Whether a sequence holds, when the caller knows it without the events (the evaluator's
+    ///     maintained value, keyed like ``SegmentPlan/aggregates``); `nil`: from `events`.
     /// - Returns: The explanation; its root's result is the expression's value.
     public static func explain(
         _ e: SegmentExpression,
         attributes: [String: AttributeValue],
         events: [EventRecord],
         nowMs: Int64,
-        isMember: (String) -> Bool
+        isMember: (String) -> Bool,
+        sequenceHolds: ((AggregateKey) -> Bool)? = nil
     ) -> ExplanationNode {
         withoutActuallyEscaping(isMember) { isMember in
             let evaluation = Evaluation(
                 nowMs: nowMs,
                 lookup: { attributes[$0] },
                 aggregate: { Evaluation.scan($0, events: events, nowMs: nowMs) },
+                sequence: { sequence in
+                    sequenceHolds.map { $0(AggregateKey(sequence)) }
+                        ?? Evaluation.scan(sequence, events: events, nowMs: nowMs)
+                },
                 isMember: isMember
             )
             return explain(e.root, evaluation)
@@ -81,7 +89,7 @@ public enum ReferenceInterpreter {
         case .not(let inner):
             let child = explain(inner, evaluation)
             return ExplanationNode(text: text, result: .bool(child.result != .bool(true)), children: [child])
-        case .exists, .inSegment:
+        case .exists, .inSegment, .sequence:
             return ExplanationNode(text: text, result: .bool(evaluation.truth(node)), children: [])
         case .compare(let left, let op, let right):
             let (result, l, r) = evaluation.comparison(left, op, right)

@@ -13,6 +13,8 @@ public struct AggregateKey: Sendable, Hashable, CustomStringConvertible {
     public let filter: EventFilter?
     /// The `within` window in milliseconds; `nil` for no window (all events with `at <= now`).
     public let windowMs: Int64?
+    /// The steps and windows of a ``AggregateKind/sequence``; `nil` for the other kinds.
+    public let sequence: SequenceKey?
 
     init(_ a: Aggregate) {
         kind = a.kind
@@ -20,11 +22,36 @@ public struct AggregateKey: Sendable, Hashable, CustomStringConvertible {
         property = a.property
         filter = a.filter.map(EventFilter.init)
         windowMs = a.window?.milliseconds
+        sequence = nil
+    }
+
+    /// The key of a sequence: its value is whether the sequence holds; ``event`` is its first step's.
+    init(_ s: EventSequence) {
+        kind = .sequence
+        event = s.steps[0].event
+        property = nil
+        filter = nil
+        windowMs = nil
+        sequence = SequenceKey(s)
+    }
+
+    /// The event names whose events can change the value: ``event``, or every step's for a sequence (distinct,
+    /// in step order).
+    public var eventNames: [String] { sequence?.eventNames ?? [event] }
+
+    /// Whether events named `name` can change the value.
+    public func reads(_ name: String) -> Bool {
+        guard let sequence else { return Semantics.sameScalars(name, event) }
+        return sequence.steps.contains { Semantics.sameScalars($0.event, name) }
     }
 
     /// The aggregate as it would be written, e.g. `count(page_view where url starts_with "/pricing" within 1w)`.
     public var canonicalText: String {
         var out = ""
+        if let sequence {
+            Printer.write(sequence.canonicalTree, into: &out)
+            return out
+        }
         let window = windowMs.map { Duration.canonical(milliseconds: $0) }
         Printer.write(
             Aggregate(kind: kind, event: event, property: property, filter: filter?.node, window: window),
@@ -58,6 +85,7 @@ public struct AggregateKey: Sendable, Hashable, CustomStringConvertible {
     /// - Returns: `.number` for count/sum/avg/min/max, `.timestamp` for first/last, `nil` when missing
     ///   (avg/min/max with no numeric property, first/last with no event).
     public func value(of events: [EventRecord], nowMs: Int64) -> AttributeValue? {
+        if let sequence { return .bool(sequence.holds(events, nowMs: nowMs)) }
         var count = 0
         var sum = 0.0
         var numeric = 0
@@ -84,6 +112,7 @@ public struct AggregateKey: Sendable, Hashable, CustomStringConvertible {
         case .max: return numeric == 0 ? nil : .number(maximum)
         case .first: return count == 0 ? nil : .timestamp(earliest)
         case .last: return count == 0 ? nil : .timestamp(latest)
+        case .sequence: return .bool(false)  // answered above
         }
     }
 
@@ -162,7 +191,7 @@ public struct EventFilter: Sendable, Hashable, CustomStringConvertible {
                 }
             }
             return false
-        case .exists, .inSegment: return false
+        case .exists, .inSegment, .sequence: return false
         }
     }
 }

@@ -36,6 +36,7 @@ struct ChangeCollector {
         case .or(let items), .and(let items): for item in items { addNode(item, lookup: lookup, events: events) }
         case .not(let inner): addNode(inner, lookup: lookup, events: events)
         case .exists, .inSegment: break
+        case .sequence(let sequence): addAggregate(AggregateKey(sequence), events: events)
         case .compare(let left, _, let right):
             for operand in [left, right] {
                 if case .aggregate(let a) = operand { addAggregate(AggregateKey(a), events: events) }
@@ -52,12 +53,36 @@ struct ChangeCollector {
     }
 
     mutating func addAggregate(_ key: AggregateKey, events: [EventRecord]) {
+        if let sequence = key.sequence {
+            addSequence(sequence, events: events)
+            return
+        }
         for event in events where Semantics.sameScalars(event.name, key.event) {
             add(event.atMs)
             if let windowMs = key.windowMs { add(event.atMs, plus: windowMs) }
             if let filter = key.filter, filter.readsTime {
                 addNode(filter.node, lookup: { event.properties[$0] }, events: [])
             }
+        }
+    }
+
+    /// A sequence's change points: every step event's `at` (a future one starts counting; a late one was counted
+    /// already), and for each event of the first step's name `at + D` (`not followed by`: the wait ends) and
+    /// `at + W` (`in last W`: it leaves the window), and the change points of filters that read the clock.
+    mutating func addSequence(_ sequence: SequenceKey, events: [EventRecord]) {
+        for event in events {
+            var named = false
+            for (k, step) in sequence.steps.enumerated() where Semantics.sameScalars(event.name, step.event) {
+                named = true
+                if k == 0 {
+                    if sequence.notFollowedBy { add(event.atMs, plus: sequence.windowMs) }
+                    if let outer = sequence.outerMs { add(event.atMs, plus: outer) }
+                }
+                if let filter = step.filter, filter.readsTime {
+                    addNode(filter.node, lookup: { event.properties[$0] }, events: [])
+                }
+            }
+            if named { add(event.atMs) }
         }
     }
 

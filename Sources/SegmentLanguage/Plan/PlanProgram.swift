@@ -35,6 +35,8 @@ indirect enum PlanStep: Sendable {
     /// `exists(a)`, the attribute's index.
     case exists(Int)
     case inSegment(String)
+    /// A sequence: the aggregate at this index of `SegmentPlan.aggregates`, true when its value is `true`.
+    case sequence(Int)
 
     /// Compiles a checked tree (outside `where` filters).
     ///
@@ -42,7 +44,13 @@ indirect enum PlanStep: Sendable {
     ///   - node: The tree.
     ///   - attributeIndex: The index of each attribute name in the plan.
     ///   - aggregateIndex: The index of each aggregate in the plan.
-    init(_ node: Node, attributeIndex: [String: Int], aggregateIndex: [Aggregate: Int]) {
+    ///   - sequenceIndex: The index of each sequence in the plan's aggregates.
+    init(
+        _ node: Node,
+        attributeIndex: [String: Int],
+        aggregateIndex: [Aggregate: Int],
+        sequenceIndex: [EventSequence: Int]
+    ) {
         func operand(_ o: Operand) -> PlanOperand {
             switch o {
             case .name(let name): return .attribute(attributeIndex[name] ?? -1)
@@ -54,7 +62,12 @@ indirect enum PlanStep: Sendable {
             }
         }
         func step(_ node: Node) -> PlanStep {
-            PlanStep(node, attributeIndex: attributeIndex, aggregateIndex: aggregateIndex)
+            PlanStep(
+                node,
+                attributeIndex: attributeIndex,
+                aggregateIndex: aggregateIndex,
+                sequenceIndex: sequenceIndex
+            )
         }
         switch node {
         case .or(let items): self = .or(Self.cheapestFirst(items.map(step)))
@@ -62,6 +75,7 @@ indirect enum PlanStep: Sendable {
         case .not(let inner): self = .not(step(inner))
         case .exists(let name): self = .exists(attributeIndex[name] ?? -1)
         case .inSegment(let name): self = .inSegment(name)
+        case .sequence(let sequence): self = .sequence(sequenceIndex[sequence] ?? -1)
         case .compare(let l, let op, let r):
             let coercion: PlanCoercion
             switch (l.isTime, r.isTime) {
@@ -94,6 +108,7 @@ extension PlanStep {
             if case .aggregate = l { return true }
             if case .aggregate = r { return true }
             return false
+        case .sequence: return true
         case .exists, .inSegment: return false
         }
     }
@@ -153,6 +168,7 @@ enum PlanInputs {
         case .not(let inner): return !truth(inner, &source, nowMs: nowMs)
         case .exists(let i): return source.attribute(i) != nil
         case .inSegment(let name): return source.isMember(name)
+        case .sequence(let i): return source.aggregate(i) == .bool(true)
         case .compare(let l, let op, let r, let coercion):
             var lv = value(l, &source, nowMs: nowMs)
             var rv = value(r, &source, nowMs: nowMs)
@@ -211,7 +227,7 @@ extension PlanStep {
             switch node {
             case .or(let items), .and(let items): for item in items { walk(item) }
             case .not(let inner): walk(inner)
-            case .exists, .inSegment: break
+            case .exists, .inSegment, .sequence: break
             case .compare(let l, _, let r):
                 if l.isTime || r.isTime { out.append((side(l), side(r))) }
             }

@@ -65,15 +65,18 @@ public struct SegmentPlan: Sendable {
             program = PlanStep(
                 expression.root,
                 attributeIndex: attributeIndex,
-                aggregateIndex: builder.indexByAggregate
+                aggregateIndex: builder.indexByAggregate,
+                sequenceIndex: builder.indexBySequence
             )
             timeComparisons = PlanStep.timeComparisons(
                 expression.root,
                 attributeIndex: attributeIndex,
                 aggregateIndex: builder.indexByAggregate
             )
-            filtersReadTime = builder.keys.contains { $0.filter?.readsTime == true }
-            eventNames = Set(builder.keys.map(\.event)).sorted()
+            filtersReadTime = builder.keys.contains {
+                $0.filter?.readsTime == true || $0.sequence?.filtersReadTime == true
+            }
+            eventNames = Set(builder.keys.flatMap(\.eventNames)).sorted()
             segments = builder.segments
             readsTime = !builder.keys.isEmpty || builder.mentionsTime
         }
@@ -230,6 +233,7 @@ struct PlanBuilder {
     var attributes: Set<String> = []
     var keys: [AggregateKey] = []
     var indexByAggregate: [Aggregate: Int] = [:]
+    var indexBySequence: [EventSequence: Int] = [:]
     var indexByKey: [AggregateKey: Int] = [:]
     var segments: [String] = []
     var mentionsTime = false
@@ -242,6 +246,7 @@ struct PlanBuilder {
         case .not(let inner): visit(inner)
         case .exists(let name): attributes.insert(name)
         case .inSegment(let name): if !segments.contains(name) { segments.append(name) }
+        case .sequence(let sequence): indexBySequence[sequence] = index(of: AggregateKey(sequence))
         case .compare(let l, let op, let r):
             visit(l)
             visit(r)
@@ -275,16 +280,16 @@ struct PlanBuilder {
         case .name(let name): attributes.insert(name)
         case .now, .ago: mentionsTime = true
         case .literal, .timestamp: break
-        case .aggregate(let a):
-            let key = AggregateKey(a)
-            if let k = indexByKey[key] {
-                indexByAggregate[a] = k
-            } else {
-                indexByKey[key] = keys.count
-                indexByAggregate[a] = keys.count
-                keys.append(key)
-            }
+        case .aggregate(let a): indexByAggregate[a] = index(of: AggregateKey(a))
         }
+    }
+
+    /// The key's index among ``keys``, added when new.
+    private mutating func index(of key: AggregateKey) -> Int {
+        if let k = indexByKey[key] { return k }
+        indexByKey[key] = keys.count
+        keys.append(key)
+        return keys.count - 1
     }
 
     /// Names read by a node (attributes, or properties inside a filter), in order, with repeats.
@@ -293,7 +298,7 @@ struct PlanBuilder {
         case .or(let items), .and(let items): for item in items { collectNames(item, into: &names) }
         case .not(let inner): collectNames(inner, into: &names)
         case .exists(let name): names.append(name)
-        case .inSegment: break
+        case .inSegment, .sequence: break
         case .compare(let l, _, let r):
             for operand in [l, r] { if case .name(let name) = operand { names.append(name) } }
         }

@@ -146,6 +146,7 @@ struct Parser {
         }
         if token.isKeyword(.exists) { return try parseExists(token) }
         if token.isKeyword(.in_segment) { return try parseInSegment(token) }
+        if startsStep(token) { return try parseSequence(token) }
         let left = try parseOperand(role: "a condition")
         let opToken = try current()
         let op: CompareOp
@@ -391,19 +392,7 @@ struct Parser {
                 )
             }
             advance()
-            let durationToken = try current()
-            guard case .duration(let d) = durationToken.kind else {
-                var error = expected("a duration after 'within'", at: durationToken)
-                if case .number = durationToken.kind, case .name(let unit)? = following()?.kind {
-                    error.reason +=
-                        "; write the unit right after the number, e.g. \(durationToken.text)"
-                        + (unit.first.map { Duration.Unit(rawValue: String($0)) != nil } == true
-                            ? String(unit.prefix(1)) : "d")
-                }
-                throw error
-            }
-            advance()
-            window = d
+            window = try parseDuration(after: "'within'")
         }
         let close = try current()
         guard close.isSymbol(.rightParen) else {
@@ -421,6 +410,148 @@ struct Parser {
         advance()
         leave()
         return Aggregate(kind: kind, event: event, property: property, filter: filter, window: window)
+    }
+}
+
+extension Parser {
+    /// The most steps a sequence may have.
+    static let maximumSteps = 8
+
+    /// A duration token (`7d`), with a hint when the unit is written apart from the number.
+    private mutating func parseDuration(after what: String) throws(SegmentLanguageError) -> Duration {
+        let durationToken = try current()
+        guard case .duration(let d) = durationToken.kind else {
+            var error = expected("a duration after \(what)", at: durationToken)
+            if case .number = durationToken.kind, case .name(let unit)? = following()?.kind {
+                error.reason +=
+                    "; write the unit right after the number, e.g. \(durationToken.text)"
+                    + (unit.first.map { Duration.Unit(rawValue: String($0)) != nil } == true
+                        ? String(unit.prefix(1)) : "d")
+            }
+            throw error
+        }
+        advance()
+        return d
+    }
+
+    /// Whether `token` starts a sequence step: an event name followed by `where`, `then` or `not followed`.
+    /// `then`, `followed` and `by` are words only in that place, so attributes keep those names.
+    private func startsStep(_ token: Token) -> Bool {
+        switch token.kind {
+        case .name, .quotedName, .string: break
+        default: return false
+        }
+        guard let next = following() else { return false }
+        if next.isKeyword(.where) || next.kind == .name("then") { return true }
+        return next.isKeyword(.not) && index + 2 < tokens.count && tokens[index + 2].kind == .name("followed")
+    }
+
+    /// `step then step … within D [in last W]` or `step not followed by step within D [in last W]`.
+    private mutating func parseSequence(_ first: Token) throws(SegmentLanguageError) -> Node {
+        if inFilter {
+            throw fail(.invalidFilter, "a sequence ('a then b within D') is not allowed inside 'where'", at: first)
+        }
+        try enter(first)
+        let whereToken = following()
+        var steps = [try parseStep()]
+        var kind = EventSequence.Kind.then
+        while true {
+            let token = try current()
+            if token.kind == .name("then") {
+                if kind == .notFollowedBy {
+                    throw fail(
+                        .syntax,
+                        "'not followed by' takes exactly one step on each side; 'then' cannot come after it",
+                        at: token
+                    )
+                }
+                advance()
+            } else if token.isKeyword(.not), following()?.kind == .name("followed") {
+                if steps.count > 1 {
+                    throw fail(
+                        .syntax,
+                        "'not followed by' takes exactly one step on each side: write 'a not followed by b within D'",
+                        at: token
+                    )
+                }
+                advance()
+                advance()
+                guard try current().kind == .name("by") else { throw expected("'by' after 'not followed'", at: try current()) }
+                advance()
+                kind = .notFollowedBy
+            } else {
+                break
+            }
+            if steps.count == Self.maximumSteps {
+                throw fail(.syntax, "a sequence has at most \(Self.maximumSteps) steps", at: token)
+            }
+            steps.append(try parseStep())
+        }
+        let windowToken = try current()
+        guard windowToken.isKeyword(.within) else {
+            if steps.count == 1 {
+                if let whereToken, whereToken.isKeyword(.where) {
+                    throw fail(
+                        .notAnEvent,
+                        "'where' belongs inside count, sum, avg, min, max, first or last after the event name, "
+                            + "or on a step of a sequence ('a where x = 1 then b within 1h')",
+                        at: whereToken
+                    )
+                }
+                throw expected("'then' or 'not followed by' after the first step of a sequence", at: windowToken)
+            }
+            throw fail(
+                .syntax,
+                "a sequence needs a window after its last step, found \(windowToken.quoted): "
+                    + "write e.g. 'add_to_cart then purchase within 1h'",
+                at: windowToken
+            )
+        }
+        advance()
+        let window = try parseDuration(after: "'within'")
+        var outer: Duration?
+        let inToken = try current()
+        if inToken.isKeyword(.in), following()?.isKeyword(.last) == true {
+            advance()
+            advance()
+            let outerToken = try current()
+            let w = try parseDuration(after: "'in last'")
+            if kind == .notFollowedBy, w.milliseconds <= window.milliseconds {
+                throw fail(
+                    .invalidDuration,
+                    "'in last \(outerToken.text)' is not longer than the wait of \(window.count)\(window.unit.rawValue): "
+                        + "the latest step would have to be both that old and younger than it, so it never holds",
+                    at: outerToken
+                )
+            }
+            outer = w
+        }
+        leave()
+        return .sequence(EventSequence(kind: kind, steps: steps, window: window, outer: outer))
+    }
+
+    /// One step: an event name and an optional `where` filter.
+    private mutating func parseStep() throws(SegmentLanguageError) -> SequenceStep {
+        let token = try current()
+        let event: String
+        switch token.kind {
+        case .name(let n), .quotedName(let n), .string(let n): event = n
+        default: throw expected("an event name for the next step of the sequence", at: token)
+        }
+        advance()
+        var filter: Node?
+        if try current().isKeyword(.where) {
+            advance()
+            let conditionToken = try current()
+            if conditionToken.kind == .end || conditionToken.isSymbol(.rightParen) {
+                throw expected("a condition after 'where'", at: conditionToken)
+            }
+            let saved = inFilter
+            inFilter = true
+            filter = try parseOr()
+            inFilter = saved
+        }
+        return SequenceStep(event: event, filter: filter)
     }
 }
 

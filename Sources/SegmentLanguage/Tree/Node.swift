@@ -13,6 +13,33 @@ indirect enum Node: Hashable, Sendable {
     case exists(String)
     /// `in_segment("s")`.
     case inSegment(String)
+    /// `a then b within D`, `a not followed by b within D` (version 2).
+    case sequence(EventSequence)
+}
+
+/// A sequence of event steps as written (contract, "Version 2").
+struct EventSequence: Hashable, Sendable {
+    /// How the steps relate.
+    enum Kind: Hashable, Sendable {
+        /// `a then b [then c …]`: the steps happened in this order, the last at most the window after the first.
+        case then
+        /// `a not followed by b`: the latest `a` is at least the window old and no `b` came after it.
+        case notFollowedBy
+    }
+
+    var kind: Kind
+    /// Two steps or more (`notFollowedBy`: exactly two).
+    var steps: [SequenceStep]
+    /// `within D`.
+    var window: Duration
+    /// `in last W`: the first step must be inside it.
+    var outer: Duration?
+}
+
+/// One step of a sequence: an event name and an optional `where` filter on its properties.
+struct SequenceStep: Hashable, Sendable {
+    var event: String
+    var filter: Node?
 }
 
 /// A comparison operator. `==` is read as `=`.
@@ -108,11 +135,14 @@ public enum AggregateKind: String, Sendable, Hashable, CaseIterable {
     case first
     /// `last(E ...)`: latest `at` of matching events with `at <= now`; missing when none.
     case last
+    /// A sequence of steps (`a then b within D`, `a not followed by b within D`): true or false, never missing. Not
+    /// written as a function; ``AggregateKey/sequence`` holds its steps.
+    case sequence
 
     /// Whether the aggregate reads a property (`sum(purchase.amount)`).
     var takesProperty: Bool { self == .sum || self == .avg || self == .min || self == .max }
     /// Whether the aggregate accepts `within D`.
-    var takesWindow: Bool { self != .first && self != .last }
+    var takesWindow: Bool { self != .first && self != .last && self != .sequence }
 }
 
 /// An aggregate as written.

@@ -34,7 +34,11 @@ enum Printer {
             }
         case .not(let inner):
             out += "not "
-            writeGrouped(inner, into: &out, when: isJunction)
+            // A sequence is a primary, but `not (a then b within 1h)` reads better than without the parentheses.
+            writeGrouped(inner, into: &out) { node in
+                if case .sequence = node { return true }
+                return isJunction(node)
+            }
         case .compare(let left, let op, let right):
             write(left, into: &out)
             out += " " + op.rawValue + " "
@@ -47,7 +51,24 @@ enum Printer {
             out += "in_segment("
             writeString(name, into: &out)
             out += ")"
+        case .sequence(let sequence):
+            write(sequence, into: &out)
         }
+    }
+
+    /// `a where x = 1 then b within 1h in last 30d`. A step's filter is printed bare: it ends at the next `then`,
+    /// `not followed by` or `within`, which no condition contains.
+    static func write(_ sequence: EventSequence, into out: inout String) {
+        for (k, step) in sequence.steps.enumerated() {
+            if k > 0 { out += sequence.kind == .then ? " then " : " not followed by " }
+            writeEvent(step.event, into: &out)
+            if let filter = step.filter {
+                out += " where "
+                write(filter, into: &out)
+            }
+        }
+        out += " within \(sequence.window.count)\(sequence.window.unit.rawValue)"
+        if let outer = sequence.outer { out += " in last \(outer.count)\(outer.unit.rawValue)" }
     }
 
     private static func isJunction(_ node: Node) -> Bool {

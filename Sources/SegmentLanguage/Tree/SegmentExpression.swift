@@ -104,7 +104,7 @@ public struct SegmentExpression: Sendable, Hashable, CustomStringConvertible {
         case .or(let items), .and(let items): for item in items { collectSegments(item, into: &names) }
         case .not(let inner): collectSegments(inner, into: &names)
         case .inSegment(let name): names.append(name)
-        case .compare, .exists: break
+        case .compare, .exists, .sequence: break
         }
     }
 }

@@ -34,6 +34,7 @@ struct ExpressionGenerator {
         switch r.int(0...9) {
         case 0: return .exists(r.pick(inFilter ? properties : names))
         case 1 where !inFilter: return .inSegment(r.pick(segments))
+        case 2 where !inFilter && depth < maximumDepth: return .sequence(sequence(&r, depth: depth))
         default:
             let op = r.pick(CompareOp.allCases)
             let left = operand(&r, depth: depth, inFilter: inFilter)
@@ -58,8 +59,23 @@ struct ExpressionGenerator {
         }
     }
 
+    /// A sequence of 2–4 steps (`then`) or two (`not followed by`), some with filters, some with `in last`.
+    func sequence(_ r: inout SeededRandom, depth: Int) -> EventSequence {
+        let notFollowedBy = r.chance(0.4)
+        let steps = (0..<(notFollowedBy ? 2 : r.int(2...4))).map { _ in
+            SequenceStep(
+                event: r.pick(events),
+                filter: r.chance(0.3) ? node(&r, depth: depth + 2, inFilter: true) : nil
+            )
+        }
+        let window = r.pick(durations)
+        var outer = r.chance(0.4) ? r.pick(durations) : nil
+        if notFollowedBy, let w = outer, w.milliseconds <= window.milliseconds { outer = nil }
+        return EventSequence(kind: notFollowedBy ? .notFollowedBy : .then, steps: steps, window: window, outer: outer)
+    }
+
     func aggregate(_ r: inout SeededRandom, depth: Int) -> Aggregate {
-        let kind = r.pick(AggregateKind.allCases)
+        let kind = r.pick(AggregateKind.allCases.filter { $0 != .sequence })
         return Aggregate(
             kind: kind,
             event: r.pick(events),

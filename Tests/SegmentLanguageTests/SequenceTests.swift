@@ -1,0 +1,143 @@
+import Testing
+
+@testable import SegmentLanguage
+
+/// Sequences (`a then b within D`, `a not followed by b within D`): syntax, meaning at the edges, and what the
+/// evaluator may forget.
+@Suite struct SequenceTests {
+    let now = Fixtures.now
+    let hour = Fixtures.hour
+    let day = Fixtures.day
+
+    func event(_ name: String, _ at: Int64, _ properties: [String: AttributeValue] = [:]) -> EventRecord {
+        Fixtures.event(name, at, properties)
+    }
+
+    @Test func canonicalText() throws {
+        let cases: [(String, String)] = [
+            // Durations stay as written, as in aggregates (the evaluator's keys compare their lengths).
+            ("add_to_cart then purchase within 60m", "add_to_cart then purchase within 60m"),
+            (
+                "add_to_cart  not followed by purchase within 2h in last 7d",
+                "add_to_cart not followed by purchase within 2h in last 7d"
+            ),
+            (
+                #"a where sku = "x" or qty > 2 then b then "c d" where ok = true within 1d and plan = "pro""#,
+                #"a where sku = "x" or qty > 2 then b then "c d" where ok = true within 1d and plan = "pro""#
+            ),
+            ("not a then b within 1h", "not (a then b within 1h)"),
+            ("then then followed within 1h", "then then followed within 1h"),
+        ]
+        for (text, canonical) in cases {
+            let e = try Fixtures.parse(text)
+            #expect(e.canonicalText == canonical)
+            #expect(try Fixtures.parse(e.canonicalText) == e)
+        }
+        // `then`, `followed` and `by` stay ordinary names elsewhere.
+        #expect(try Fixtures.eval("then = 1 and by = 2", ["then": .number(1), "by": .number(2)]))
+    }
+
+    @Test func errorsSayWhatIsMissing() {
+        let cases: [(String, String, Int)] = [
+            ("add_to_cart then purchase", "a sequence needs a window", 26),
+            ("add_to_cart then purchase and plan = \"pro\"", "a sequence needs a window", 27),
+            ("a where x = 1", "or on a step of a sequence", 3),
+            ("a then", "an event name for the next step", 7),
+            ("a not followed by b then c within 1h", "'then' cannot come after it", 21),
+            ("a then b not followed by c within 1h", "exactly one step on each side", 10),
+            ("a not followed b within 1h", "expected 'by' after 'not followed'", 16),
+            ("a then b within 2", "expected a duration after 'within'", 17),
+            ("a not followed by b within 2h in last 2h", "never holds", 39),
+            ("count(x where a then b within 1h) > 0", "not allowed inside 'where'", 15),
+            ("a then b then c then d then e then f then g then h then i within 1h", "at most 8 steps", 52),
+            ("a then within 1h", "an event name for the next step", 8),
+        ]
+        for (text, reason, column) in cases {
+            let error = Fixtures.error(text)
+            #expect(error?.reason.contains(reason) == true, "\(text): \(String(describing: error))")
+            #expect(error?.column == column, "\(text): \(String(describing: error))")
+        }
+    }
+
+    @Test func thenAtTheEdges() throws {
+        let e = "add_to_cart then purchase within 1h"
+        let cart = event("add_to_cart", now - 2 * hour)
+        // Exactly the window after: holds; one millisecond later: does not; equal instants are not "then".
+        #expect(try Fixtures.eval(e, events: [cart, event("purchase", now - hour)]))
+        #expect(try !Fixtures.eval(e, events: [cart, event("purchase", now - hour + 1)]))
+        #expect(try !Fixtures.eval(e, events: [cart, event("purchase", now - 2 * hour)]))
+        // The purchase before the cart does not count; a future-dated purchase counts from its instant.
+        #expect(try !Fixtures.eval(e, events: [cart, event("purchase", now - 3 * hour)]))
+        let future = [event("add_to_cart", now + hour), event("purchase", now + 2 * hour)]
+        #expect(try !Fixtures.eval(e, events: future, now: now + 2 * hour - 1))
+        #expect(try Fixtures.eval(e, events: future, now: now + 2 * hour))
+        // A 3-step funnel, steps with filters, and the outer window on the first step.
+        let funnel = #"view where page = "/pricing" then add_to_cart then purchase where amount > 10 within 1d"#
+        let steps = [
+            event("view", now - 20 * hour, ["page": .string("/pricing")]),
+            event("add_to_cart", now - 10 * hour),
+            event("purchase", now - 5 * hour, ["amount": .number(5)]),
+        ]
+        #expect(try !Fixtures.eval(funnel, events: steps))
+        #expect(try Fixtures.eval(funnel, events: steps + [event("purchase", now - hour, ["amount": .number(50)])]))
+        let outer = e + " in last 3h"
+        #expect(try Fixtures.eval(outer, events: [cart, event("purchase", now - hour)]))
+        #expect(try !Fixtures.eval(outer, events: [cart, event("purchase", now - hour)], now: now + hour))
+    }
+
+    @Test func notFollowedByAtTheEdges() throws {
+        let e = "add_to_cart not followed by purchase within 2h"
+        let cart = now - 2 * hour
+        // Enters exactly at cart + 2h, leaves on a purchase after the cart, a newer cart restarts the wait.
+        #expect(try !Fixtures.eval(e, events: [event("add_to_cart", cart)], now: now - 1))
+        #expect(try Fixtures.eval(e, events: [event("add_to_cart", cart)]))
+        #expect(try !Fixtures.eval(e, events: [event("add_to_cart", cart), event("purchase", now - 1)]))
+        #expect(try Fixtures.eval(e, events: [event("add_to_cart", cart), event("purchase", cart)]))
+        #expect(try !Fixtures.eval(e, events: [event("add_to_cart", cart), event("add_to_cart", now - hour)]))
+        // A purchase after `now` (future-dated) has not happened yet.
+        #expect(try Fixtures.eval(e, events: [event("add_to_cart", cart), event("purchase", now + 1)]))
+        // `in last W`: the cart must be younger than W.
+        let outer = e + " in last 1d"
+        #expect(try Fixtures.eval(outer, events: [event("add_to_cart", cart)]))
+        #expect(try !Fixtures.eval(outer, events: [event("add_to_cart", cart)], now: cart + day))
+        #expect(try !Fixtures.eval("add_to_cart not followed by purchase within 2h", events: []))
+    }
+
+    /// The evaluator keeps ``SequenceKey/retained(_:nowMs:)`` of a user's events and answers with
+    /// ``SequenceKey/holds(_:nowMs:)``; for random streams (late, future-dated and in-order events, the clock
+    /// moving), that answer is the reference interpreter's over every event, now and at later instants.
+    @Test(arguments: 0..<6)
+    func forgettingNeverChangesTheAnswer(_ batch: Int) throws {
+        var r = SeededRandom(seed: 0x5E0 + UInt64(batch))
+        let texts = [
+            "a then b within 1h", "a then b within 1h in last 3h", "a then b then c within 2h",
+            "a where x > 1 then b within 1h", "a not followed by b within 1h", "a not followed by b within 1h in last 2h",
+            "a where x > 1 not followed by b where x < 3 within 30m", "a not followed by a within 1h",
+            "a then a then b within 2h in last 1d", "a where t > 1h ago then b within 1h",
+            "a not followed by b where t < 30m ago within 1h",
+        ]
+        for text in texts {
+            let e = try Fixtures.parse(text)
+            guard case .sequence(let tree) = e.root else { Issue.record("not a sequence: \(text)"); continue }
+            let key = SequenceKey(tree)
+            for _ in 0..<40 {
+                var t = now
+                var all: [EventRecord] = []
+                var kept: [EventRecord] = []
+                for _ in 0..<r.int(1...14) {
+                    t += Int64(r.int(0...90)) * Fixtures.minute
+                    let at = t + Int64(r.int(-180...60)) * Fixtures.minute
+                    var properties: [String: AttributeValue] = ["x": .number(Double(r.int(0...4)))]
+                    properties["t"] = .timestamp(t + Int64(r.int(-120...30)) * Fixtures.minute)
+                    let new = event(r.pick(["a", "b", "c", "d"]), at, properties)
+                    all.append(new)
+                    kept = key.retained(kept + [new], nowMs: t) ?? kept + [new]
+                    for probe in [t, t + 1, t + 30 * Fixtures.minute, t + 2 * hour, t + 2 * day] {
+                        let expected = Evaluation.scan(tree, events: all, nowMs: probe)
+                        #expect(key.holds(kept, nowMs: probe) == expected, "\(text) at \(probe - now): \(all)")
+                    }
+                }
+            }
+        }
+    }
+}
