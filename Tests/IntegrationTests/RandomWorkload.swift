@@ -187,7 +187,8 @@ struct WorkloadExpressions: Sendable {
             default: return "(" + self.expression(&r, references: references, depth: depth + 1) + ")"
             }
         }
-        switch r.int(0...19) {
+        switch r.int(0...21) {
+        case 20, 21: return self.sequence(&r)
         case 0: return "exists(\(r.pick(self.attributes)))"
         case 1 where !references.isEmpty, 18 where !references.isEmpty:
             return "in_segment(\"\(r.pick(references))\")"
@@ -217,6 +218,17 @@ struct WorkloadExpressions: Sendable {
         default:
             return "\(self.numericAggregate(&r)) \(r.pick([">=", ">", "<"])) \(self.numericAggregate(&r))"
         }
+    }
+
+    /// A sequence: `then` over 2–3 steps or `not followed by`, steps sometimes filtered, sometimes `in last`.
+    func sequence(_ r: inout WorkloadRandom) -> String {
+        let notFollowedBy = r.chance(0.4)
+        let steps = (0..<(notFollowedBy ? 2 : r.int(2...3))).map { _ in
+            "\(r.pick(self.events))" + (r.chance(0.3) ? " where " + self.filterExpression(&r, depth: 1) : "")
+        }
+        let window = r.pick(["1h", "90m", "12h", "1d"])
+        let outer = r.chance(0.4) ? " in last \(r.pick(["2d", "7d"]))" : ""
+        return "(" + steps.joined(separator: notFollowedBy ? " not followed by " : " then ") + " within \(window)\(outer))"
     }
 
     func time(_ r: inout WorkloadRandom) -> String {

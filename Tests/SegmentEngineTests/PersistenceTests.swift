@@ -14,6 +14,8 @@ import Testing
         try h.put("big", "sum(purchase.amount) > 100 and avg(purchase.amount) >= 10")
         h.record(h.engine.createList(name: "staff", seq: h.nextSeq()))
         try h.put("new", #"signup_at > 14d ago and not in_segment("staff")"#)
+        try h.put("funnel", "visit then purchase where amount > 5 within 7d")
+        try h.put("waiting", "visit not followed by purchase within 2d in last 30d")
         h.profile("u1", ["signup_at": .string("2026-01-01T00:00:00Z"), "ignored": .number(1)])
         h.profile("é", ["signup_at": .number(Double(baseMs / 1_000 - 86_400))])
         h.record(h.engine.addToList(name: "staff", userIDs: ["é", "u3"], seq: h.nextSeq()))
@@ -77,7 +79,7 @@ import Testing
         #expect(restored.appliedSeq == a.engine.appliedSeq)
         #expect(restored.userCount == a.engine.userCount)
         #expect(restored.nextDueMs() == a.engine.nextDueMs())
-        for name in ["recent", "lapsed", "delivering", "big", "new", "staff"] {
+        for name in ["recent", "lapsed", "delivering", "big", "new", "staff", "funnel", "waiting"] {
             #expect(restored.members(of: name) == a.engine.members(of: name))
             #expect(restored.memberCount(of: name) == a.engine.memberCount(of: name))
             for user in ["u1", "é", "u3"] {

@@ -42,6 +42,43 @@ import Testing
         #expect(h.advance(to: baseMs + 10 * msDay) == [exited("abandoner", "u1", baseMs + 5 * msDay)])
     }
 
+    /// The abandoned cart as a sequence: scheduled to enter exactly at cart + 2h, leaves on a purchase, a new cart
+    /// restarts the wait, a purchase back-dated before the cart does not count.
+    @Test func abandonedCartSequence() throws {
+        let h = EngineHarness()
+        try h.put("abandoned", "add_to_cart not followed by purchase within 2h")
+        #expect(h.track("u1", "add_to_cart").isEmpty)
+        #expect(h.engine.nextDueMs() == baseMs + 2 * msHour)
+        #expect(h.advance(to: baseMs + 2 * msHour - 1).isEmpty)
+        #expect(h.advance(to: baseMs + 3 * msHour) == [entered("abandoned", "u1", baseMs + 2 * msHour)])
+        #expect(h.track("u1", "purchase", at: baseMs - 1).isEmpty)
+        #expect(h.track("u1", "purchase") == [exited("abandoned", "u1", baseMs + 3 * msHour)])
+        h.advance(to: baseMs + 4 * msHour)
+        #expect(h.track("u1", "add_to_cart").isEmpty)
+        #expect(h.advance(to: baseMs + 5 * msHour).isEmpty)
+        // A newer cart restarts the wait.
+        #expect(h.track("u1", "add_to_cart").isEmpty)
+        #expect(h.advance(to: baseMs + 8 * msHour) == [entered("abandoned", "u1", baseMs + 7 * msHour)])
+        // What is kept: the latest cart only.
+        let state = try #require(h.engine.users.first { $0.id == "u1" }?.aggs.first)
+        #expect(state.raw.map(\.atMs) == [baseMs + 5 * msHour])
+    }
+
+    /// A 3-step funnel enters when its last step arrives (a future-dated one at its own instant), and, with
+    /// `in last`, leaves when the first step ages out.
+    @Test func funnelSequence() throws {
+        let h = EngineHarness()
+        try h.put("funnel", #"view where page = "/pricing" then add_to_cart then purchase within 1d in last 7d"#)
+        h.track("u1", "view", ["page": .string("/home")])
+        h.advance(to: baseMs + msHour)
+        h.track("u1", "view", ["page": .string("/pricing")])
+        #expect(h.track("u1", "add_to_cart", at: baseMs + 2 * msHour).isEmpty)
+        #expect(h.track("u1", "purchase", at: baseMs + 3 * msHour).isEmpty)
+        #expect(h.advance(to: baseMs + 4 * msHour) == [entered("funnel", "u1", baseMs + 3 * msHour)])
+        #expect(h.advance(to: baseMs + 30 * msDay) == [exited("funnel", "u1", baseMs + 7 * msDay + msHour)])
+        #expect(h.engine.nextDueMs() == nil)
+    }
+
     @Test func windowedSumCrossesThresholdAsOldPurchasesAgeOut() throws {
         let h = EngineHarness()
         try h.put("big", "sum(purchase.amount within 90d) > 500")

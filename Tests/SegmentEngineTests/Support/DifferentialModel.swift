@@ -48,7 +48,8 @@ struct SegmentTextGenerator {
             default: return "(" + expression(&r, references: references, depth: depth + 1) + ")"
             }
         }
-        switch r.int(0...17) {
+        switch r.int(0...19) {
+        case 18, 19: return sequence(&r)
         case 0: return "exists(\(r.pick(attributes)))"
         case 1 where !references.isEmpty: return "in_segment(\"\(r.pick(references))\")"
         case 2:
@@ -74,6 +75,17 @@ struct SegmentTextGenerator {
         default:
             return "\(numericAggregate(&r)) \(r.pick([">=", ">", "<"])) \(numericAggregate(&r))"
         }
+    }
+
+    /// A sequence: `then` over 2–3 steps or `not followed by`, steps sometimes filtered, sometimes `in last`.
+    func sequence(_ r: inout EngineRandom) -> String {
+        let notFollowedBy = r.chance(0.4)
+        let steps = (0..<(notFollowedBy ? 2 : r.int(2...3))).map { _ in
+            "\(r.pick(events))" + (r.chance(0.3) ? " where " + filterExpression(&r, depth: 1) : "")
+        }
+        let window = r.pick(["1h", "90m", "12h", "1d"])
+        let outer = r.chance(0.4) ? " in last \(r.pick(["2d", "7d"]))" : ""
+        return "(" + steps.joined(separator: notFollowedBy ? " not followed by " : " then ") + " within \(window)\(outer))"
     }
 
     func time(_ r: inout EngineRandom) -> String {
