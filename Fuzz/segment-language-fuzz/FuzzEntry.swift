@@ -18,6 +18,7 @@ private let events: [EventRecord] = [
     EventRecord(name: "purchase", atMs: nowMs - 3_600_000, properties: ["amount": .number(42.5)]),
     EventRecord(name: "purchase", atMs: nowMs + 60_000, properties: ["amount": .number(7)]),
     EventRecord(name: "page_view", atMs: nowMs - 86_400_000, properties: ["url": .string("/pricing")]),
+    EventRecord(name: "add_to_cart", atMs: nowMs - 7_200_000, properties: ["amount": .number(3)]),
 ]
 
 @_cdecl("LLVMFuzzerTestOneInput")

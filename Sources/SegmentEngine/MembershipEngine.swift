@@ -231,7 +231,9 @@ public final class MembershipEngine {
         var needs = RetentionNeeds()
         for slot in attrSlots { if let slot { needs.attributes.insert(slot.name) } }
         for slot in keySlots {
-            if let slot { needs.events[slot.key.event, default: []].formUnion(slot.projection) }
+            if let slot {
+                for name in slot.key.eventNames { needs.events[name, default: []].formUnion(slot.projection) }
+            }
         }
         return needs
     }
@@ -246,7 +248,9 @@ public final class MembershipEngine {
         var needs = RetentionNeeds()
         for slot in attrSlots { if let slot, !slot.live { needs.attributes.insert(slot.name) } }
         for slot in keySlots {
-            if let slot, !slot.live { needs.events[slot.key.event, default: []].formUnion(slot.projection) }
+            if let slot, !slot.live {
+                for name in slot.key.eventNames { needs.events[name, default: []].formUnion(slot.projection) }
+            }
         }
         return needs
     }

@@ -228,7 +228,8 @@ struct WorkloadExpressions: Sendable {
         }
         let window = r.pick(["1h", "90m", "12h", "1d"])
         let outer = r.chance(0.4) ? " in last \(r.pick(["2d", "7d"]))" : ""
-        return "(" + steps.joined(separator: notFollowedBy ? " not followed by " : " then ") + " within \(window)\(outer))"
+        return "(" + steps.joined(separator: notFollowedBy ? " not followed by " : " then ")
+            + " within \(window)\(outer))"
     }
 
     func time(_ r: inout WorkloadRandom) -> String {

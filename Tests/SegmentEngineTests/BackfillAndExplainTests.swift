@@ -28,6 +28,37 @@ import Testing
         #expect(h.profile("u2", ["plan": .string("pro")]) == [entered("pro", "u2", baseMs)])
     }
 
+    /// The first use with sequences: events loaded, then the segment defined; its steps' events are back-filled
+    /// from the log, and the explanation answers from the maintained value.
+    @Test func aSequenceOverLoadedDataIsBackFilled() throws {
+        let h = EngineHarness()
+        let events: [(String, EventRecord)] = [
+            ("u1", EventRecord(name: "add_to_cart", atMs: baseMs)),
+            ("u2", EventRecord(name: "add_to_cart", atMs: baseMs)),
+            ("u2", EventRecord(name: "purchase", atMs: baseMs + 30 * 60_000)),
+            ("u3", EventRecord(name: "view", atMs: baseMs, properties: ["page": .string("/pricing")])),
+            ("u3", EventRecord(name: "add_to_cart", atMs: baseMs + 10 * 60_000)),
+            ("u3", EventRecord(name: "purchase", atMs: baseMs + 20 * 60_000)),
+        ]
+        for (user, event) in events { h.record(h.engine.addEvents([(user, event)], seq: h.nextSeq())) }
+        #expect(try h.put("abandoned", "add_to_cart not followed by purchase within 2h").awaitsBackfill)
+        let funnel = #"view where page = "/pricing" then add_to_cart then purchase within 1d"#
+        let outcome = try h.put("funnel", funnel)
+        #expect(outcome.awaitsBackfill)
+        // Every step's events are needed, the first step's and the others' (projected on the properties any step's
+        // filter reads).
+        #expect(h.engine.pendingNeeds.events == ["add_to_cart": ["page"], "purchase": ["page"], "view": ["page"]])
+        h.record(try h.engine.backfill(snapshotSeq: h.seq, profiles: [], events: events))
+        #expect(h.members("funnel").isEmpty)
+        #expect(
+            h.advance(to: baseMs + 2 * msHour) == [
+                entered("funnel", "u3", baseMs + 20 * 60_000), entered("abandoned", "u1", baseMs + 2 * msHour),
+            ]
+        )
+        #expect(h.engine.explain(userID: "u3", segment: "funnel")?.result == .bool(true))
+        #expect(h.engine.explain(userID: "u2", segment: "abandoned")?.result == .bool(false))
+    }
+
     @Test func aNeverSeenNameNeedsNoBackfill() throws {
         let h = EngineHarness()
         h.profile("u1", ["plan": .string("pro")])

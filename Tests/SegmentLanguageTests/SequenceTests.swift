@@ -111,14 +111,18 @@ import Testing
         var r = SeededRandom(seed: 0x5E0 + UInt64(batch))
         let texts = [
             "a then b within 1h", "a then b within 1h in last 3h", "a then b then c within 2h",
-            "a where x > 1 then b within 1h", "a not followed by b within 1h", "a not followed by b within 1h in last 2h",
+            "a where x > 1 then b within 1h", "a not followed by b within 1h",
+            "a not followed by b within 1h in last 2h",
             "a where x > 1 not followed by b where x < 3 within 30m", "a not followed by a within 1h",
             "a then a then b within 2h in last 1d", "a where t > 1h ago then b within 1h",
             "a not followed by b where t < 30m ago within 1h",
         ]
         for text in texts {
             let e = try Fixtures.parse(text)
-            guard case .sequence(let tree) = e.root else { Issue.record("not a sequence: \(text)"); continue }
+            guard case .sequence(let tree) = e.root else {
+                Issue.record("not a sequence: \(text)")
+                continue
+            }
             let key = SequenceKey(tree)
             for _ in 0..<40 {
                 var t = now

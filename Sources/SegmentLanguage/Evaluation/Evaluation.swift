@@ -95,9 +95,9 @@ extension Evaluation {
 }
 
 extension Evaluation {
-    /// Whether a sequence holds at `nowMs`, by searching every combination of the user's events: the reference
-    /// semantics of the contract's "Version 2", written as a search rather than the evaluator's greedy scan so that
-    /// the two can be compared.
+    /// Whether a sequence holds at `nowMs`, from the contract's "Version 2" sentence by sentence: for each first
+    /// step, the set of events at which a chain can be at each next step (not the evaluator's greedy scan, so that
+    /// the two can be compared).
     static func scan(_ sequence: EventSequence, events: [EventRecord], nowMs: Int64) -> Bool {
         /// The settled events matching step `k` (name and filter at `nowMs`), instants only.
         func instants(_ k: Int) -> [Int64] {
@@ -121,14 +121,18 @@ extension Evaluation {
         switch sequence.kind {
         case .then:
             let candidates = sequence.steps.indices.map(instants)
-            /// Whether steps `k...` can follow an event at `previous`, the chain having started at `first`.
-            func chain(_ k: Int, after previous: Int64, first: Int64) -> Bool {
-                if k == candidates.count { return true }
-                return candidates[k].contains { at in
-                    at > previous && withinWindow(first: first, last: at) && chain(k + 1, after: at, first: first)
+            return candidates[0].contains { a in
+                guard insideOuter(a) else { return false }
+                // The instants at which a chain starting at `a` can be at step k: a step-k event within the
+                // window of `a` and after some instant the chain can be at step k - 1.
+                var reachable = [a]
+                for k in 1..<candidates.count {
+                    reachable = candidates[k].filter { at in
+                        withinWindow(first: a, last: at) && reachable.contains { $0 < at }
+                    }
                 }
+                return !reachable.isEmpty
             }
-            return candidates[0].contains { a in insideOuter(a) && chain(1, after: a, first: a) }
         case .notFollowedBy:
             guard let a = instants(0).max(), insideOuter(a) else { return false }
             let (due, overflow) = a.addingReportingOverflow(windowMs)

@@ -157,7 +157,9 @@ public struct SequenceKey: Sendable, Hashable {
         if !timeFilters {
             if notFollowedBy {
                 let latest = keep.filter { $0.atMs <= nowMs && steps[0].matches($0, nowMs: nowMs) }.map(\.atMs).max()
-                if let latest { keep.removeAll { $0.atMs < latest || ($0.atMs == latest && !steps[0].matches($0, nowMs: nowMs)) } }
+                if let latest {
+                    keep.removeAll { $0.atMs < latest || ($0.atMs == latest && !steps[0].matches($0, nowMs: nowMs)) }
+                }
             } else if outerMs == nil, let chain = witnessChain(keep, nowMs: nowMs) {
                 keep = chain
             }

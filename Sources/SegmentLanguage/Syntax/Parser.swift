@@ -476,7 +476,9 @@ extension Parser {
                 }
                 advance()
                 advance()
-                guard try current().kind == .name("by") else { throw expected("'by' after 'not followed'", at: try current()) }
+                guard try current().kind == .name("by") else {
+                    throw expected("'by' after 'not followed'", at: try current())
+                }
                 advance()
                 kind = .notFollowedBy
             } else {
