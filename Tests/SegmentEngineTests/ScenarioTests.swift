@@ -62,6 +62,8 @@ import Testing
         // What is kept: the latest cart only.
         let state = try #require(h.engine.users.first { $0.id == "u1" }?.aggs.first)
         #expect(state.raw.map(\.atMs) == [baseMs + 5 * msHour])
+        // A purchase back-dated after the latest cart takes the user out at once.
+        #expect(h.track("u1", "purchase", at: baseMs + 6 * msHour) == [exited("abandoned", "u1", baseMs + 8 * msHour)])
     }
 
     /// A 3-step funnel enters when its last step arrives (a future-dated one at its own instant), and, with
