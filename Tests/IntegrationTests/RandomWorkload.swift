@@ -187,8 +187,12 @@ struct WorkloadExpressions: Sendable {
             default: return "(" + self.expression(&r, references: references, depth: depth + 1) + ")"
             }
         }
-        switch r.int(0...21) {
+        switch r.int(0...23) {
         case 20, 21: return self.sequence(&r)
+        case 22, 23:
+            let right = r.pick(["2", "age", "0", self.numericAggregate(&r)])
+            return "\(self.numericAggregate(&r)) \(r.pick(["+", "-", "*", "/"])) \(right) \(r.pick([">=", "<", "="])) "
+                + r.pick(["1", "2", "3.5"])
         case 0: return "exists(\(r.pick(self.attributes)))"
         case 1 where !references.isEmpty, 18 where !references.isEmpty:
             return "in_segment(\"\(r.pick(references))\")"

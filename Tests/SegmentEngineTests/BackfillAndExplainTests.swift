@@ -221,4 +221,29 @@ import Testing
         #expect(explanation.result == .bool(true))
         #expect(h.engine.explain(userID: "u1", segment: "nope") == nil)
     }
+
+    /// Calculations and sequences explained from maintained values equal the reference's explanation from the
+    /// events.
+    @Test func explainWithCalculationsAndSequences() throws {
+        let h = EngineHarness()
+        let text = "sum(purchase.amount) / count(purchase) >= 10 and (view then purchase within 1d) and -age < 0"
+        try h.put("s", text)
+        h.profile("u1", ["age": .number(30)])
+        let events = [
+            EventRecord(name: "view", atMs: baseMs - 2 * msHour),
+            EventRecord(name: "purchase", atMs: baseMs - msHour, properties: ["amount": .number(15)]),
+            EventRecord(name: "purchase", atMs: baseMs, properties: ["amount": .number(7)]),
+        ]
+        for event in events { h.track("u1", event.name, at: event.atMs, event.properties) }
+        let explanation = try #require(h.engine.explain(userID: "u1", segment: "s"))
+        let reference = ReferenceInterpreter.explain(
+            try SegmentExpression.parse(text),
+            attributes: ["age": .number(30)],
+            events: events,
+            nowMs: baseMs
+        ) { _ in false }
+        #expect(explanation == reference)
+        #expect(explanation.result == .bool(true))
+        #expect(explanation.description.contains("sum(purchase.amount) / count(purchase) → 11"))
+    }
 }

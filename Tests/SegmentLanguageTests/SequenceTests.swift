@@ -145,3 +145,63 @@ import Testing
         }
     }
 }
+
+/// Arithmetic (`+ - * /`): precedence, missing operands, division by zero, and the ambiguity of a parenthesis at
+/// the start of a condition.
+@Suite struct ArithmeticTests {
+    @Test func canonicalTextAndPrecedence() throws {
+        let cases: [(String, String)] = [
+            ("count(a)*2+1 >= 3", "count(a) * 2 + 1 >= 3"),
+            ("(count(a) + 1) * 2 > 3", "(count(a) + 1) * 2 > 3"),
+            ("x - (y - z) = 1", "x - (y - z) = 1"),
+            ("x - y - z = 1", "x - y - z = 1"),
+            ("x -1 > 0", "x - 1 > 0"),
+            ("count(a)-1 > 0", "count(a) - 1 > 0"),
+            ("- 1 < x", "-1 < x"),
+            ("-(1) < x", "-(1) < x"),
+            ("-x * -y > --z", "-x * -y > -(-z)"),
+            ("((count(a) + 1) > 2)", "count(a) + 1 > 2"),
+            ("(x) = (y)", "x = y"),
+            ("count(purchase where amount * qty > 100) >= 1", "count(purchase where amount * qty > 100) >= 1"),
+        ]
+        for (text, canonical) in cases {
+            let e = try Fixtures.parse(text)
+            #expect(e.canonicalText == canonical, "\(text)")
+            #expect(try Fixtures.parse(e.canonicalText) == e)
+        }
+        let plan = SegmentPlan(try Fixtures.parse("count(purchase where amount * qty > 100) >= 1"))
+        #expect(plan.aggregates.first?.filter?.propertyNames == ["amount", "qty"])
+    }
+
+    @Test func values() throws {
+        let attributes: [String: AttributeValue] = ["a": .number(6), "b": .number(4), "s": .string("x")]
+        #expect(try Fixtures.eval("a + b * 2 = 14", attributes))
+        #expect(try Fixtures.eval("(a + b) * 2 = 20", attributes))
+        #expect(try Fixtures.eval("a - b - 1 = 1", attributes))
+        #expect(try Fixtures.eval("a / b = 1.5", attributes))
+        #expect(try Fixtures.eval("-a < 0", attributes))
+        // Missing and division by zero make the result missing: every comparison with it is false.
+        #expect(try !Fixtures.eval("a / 0 = 0", attributes))
+        #expect(try !Fixtures.eval("a / 0 != 0", attributes))
+        #expect(try !Fixtures.eval("a + s > 0", attributes))
+        #expect(try !Fixtures.eval("a + missing >= 0", attributes))
+        let events = [Fixtures.event("p", Fixtures.now, ["amount": .number(30)]), Fixtures.event("p", Fixtures.now)]
+        #expect(try Fixtures.eval("sum(p.amount) / count(p) = 15", events: events))
+        #expect(try !Fixtures.eval("sum(p.amount) / count(q) >= 0", events: events))
+    }
+
+    @Test func errors() {
+        let cases: [(String, String, Int)] = [
+            (#""a" + 1 > 0"#, "'+' works on numbers, and a string is not a number", 5),
+            ("first(a) + 1d > now", "first(...) is a time", 10),
+            ("now - 1 > x", "a time is not a number", 5),
+            ("x * > 1", "expected a number after '*'", 5),
+            ("(x + 1 > 2", "expected ')'", 11),
+        ]
+        for (text, reason, column) in cases {
+            let error = Fixtures.error(text)
+            #expect(error?.reason.contains(reason) == true, "\(text): \(String(describing: error))")
+            #expect(error?.column == column, "\(text): \(String(describing: error))")
+        }
+    }
+}

@@ -30,6 +30,12 @@ struct Evaluation {
         case .ago(let d): return .time(Semantics.ago(d.milliseconds, now: nowMs))
         case .timestamp(let ms): return .time(ms)
         case .aggregate(let a): return aggregate(a)
+        case .arithmetic(let l, let op, let r):
+            guard case .number(let a)? = value(l), case .number(let b)? = value(r) else { return nil }
+            return op.apply(a, b).map(Value.number)
+        case .negate(let x):
+            guard case .number(let a)? = value(x) else { return nil }
+            return .number(-a)
         }
     }
 

@@ -39,7 +39,9 @@ struct ChangeCollector {
         case .sequence(let sequence): addAggregate(AggregateKey(sequence), events: events)
         case .compare(let left, _, let right):
             for operand in [left, right] {
-                if case .aggregate(let a) = operand { addAggregate(AggregateKey(a), events: events) }
+                operand.forEachOperand {
+                    if case .aggregate(let a) = $0 { addAggregate(AggregateKey(a), events: events) }
+                }
             }
             guard left.isTime || right.isTime else { return }
             switch (motion(left, lookup: lookup, events: events), motion(right, lookup: lookup, events: events)) {
@@ -108,7 +110,7 @@ struct ChangeCollector {
                 case .time(let x)? = Evaluation.scan(a, events: events, nowMs: now)
             else { return .none }
             return .fixed(x)
-        case .literal: return .none
+        case .literal, .arithmetic, .negate: return .none
         }
     }
 }

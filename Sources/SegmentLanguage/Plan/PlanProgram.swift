@@ -4,7 +4,7 @@
 // walker) sentence by sentence; the plan differential tests compare the two.
 
 /// One operand of a compiled comparison.
-enum PlanOperand: Sendable {
+indirect enum PlanOperand: Sendable {
     /// The attribute at this index of `SegmentPlan.attributes`.
     case attribute(Int)
     /// A literal or timestamp literal, already a value.
@@ -14,6 +14,19 @@ enum PlanOperand: Sendable {
     case ago(Int64)
     /// The aggregate at this index of `SegmentPlan.aggregates`.
     case aggregate(Int)
+    /// A calculation (missing when a side is not a number, or on a division by zero).
+    case arithmetic(PlanOperand, ArithmeticOp, PlanOperand)
+    case negate(PlanOperand)
+
+    /// Whether reading it may compute an aggregate.
+    var readsAggregate: Bool {
+        switch self {
+        case .aggregate: return true
+        case .arithmetic(let l, _, let r): return l.readsAggregate || r.readsAggregate
+        case .negate(let x): return x.readsAggregate
+        case .attribute, .constant, .now, .ago: return false
+        }
+    }
 }
 
 /// How a comparison reads its sides (see `Semantics.coerce`): when exactly one side is a time operand, the other
@@ -59,6 +72,8 @@ indirect enum PlanStep: Sendable {
             case .ago(let d): return .ago(d.milliseconds)
             case .timestamp(let ms): return .constant(.time(ms))
             case .aggregate(let a): return .aggregate(aggregateIndex[a] ?? -1)
+            case .arithmetic(let l, let op, let r): return .arithmetic(operand(l), op, operand(r))
+            case .negate(let x): return .negate(operand(x))
             }
         }
         func step(_ node: Node) -> PlanStep {
@@ -104,10 +119,7 @@ extension PlanStep {
         switch self {
         case .or(let items), .and(let items): return items.contains { $0.readsAggregate }
         case .not(let inner): return inner.readsAggregate
-        case .compare(let l, _, let r, _):
-            if case .aggregate = l { return true }
-            if case .aggregate = r { return true }
-            return false
+        case .compare(let l, _, let r, _): return l.readsAggregate || r.readsAggregate
         case .sequence: return true
         case .exists, .inSegment: return false
         }
@@ -154,6 +166,14 @@ enum PlanInputs {
         case .now: return .time(nowMs)
         case .ago(let ms): return .time(Semantics.ago(ms, now: nowMs))
         case .aggregate(let i): return source.aggregate(i).map(Value.init)
+        case .arithmetic(let l, let op, let r):
+            guard case .number(let a)? = value(l, &source, nowMs: nowMs),
+                case .number(let b)? = value(r, &source, nowMs: nowMs)
+            else { return nil }
+            return op.apply(a, b).map(Value.number)
+        case .negate(let x):
+            guard case .number(let a)? = value(x, &source, nowMs: nowMs) else { return nil }
+            return .number(-a)
         }
     }
 
@@ -220,7 +240,7 @@ extension PlanStep {
             case .aggregate(let a):
                 guard a.kind == .first || a.kind == .last, let k = aggregateIndex[a] else { return .none }
                 return .aggregate(k)
-            case .literal: return .none
+            case .literal, .arithmetic, .negate: return .none
             }
         }
         func walk(_ node: Node) {

@@ -281,7 +281,18 @@ struct PlanBuilder {
         case .now, .ago: mentionsTime = true
         case .literal, .timestamp: break
         case .aggregate(let a): indexByAggregate[a] = index(of: AggregateKey(a))
+        case .arithmetic(let l, _, let r):
+            visitCalculated(l)
+            visitCalculated(r)
+        case .negate(let x): visitCalculated(x)
         }
+    }
+
+    /// An operand inside a calculation: an aggregate there is not only compared with numbers (every change of its
+    /// value matters; see ``SegmentPlan/comparedNumbers``).
+    private mutating func visitCalculated(_ operand: Operand) {
+        visit(operand)
+        if case .aggregate(let a) = operand, let k = indexByAggregate[a] { comparedNumbers[k] = .some(nil) }
     }
 
     /// The key's index among ``keys``, added when new.
@@ -300,7 +311,9 @@ struct PlanBuilder {
         case .exists(let name): names.append(name)
         case .inSegment, .sequence: break
         case .compare(let l, _, let r):
-            for operand in [l, r] { if case .name(let name) = operand { names.append(name) } }
+            for operand in [l, r] {
+                operand.forEachOperand { if case .name(let name) = $0 { names.append(name) } }
+            }
         }
     }
 }

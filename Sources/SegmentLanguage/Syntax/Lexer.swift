@@ -145,6 +145,10 @@ struct Lexer {
                 return .ge
             }
             return .gt
+        case 0x2B: return .plus
+        case 0x2D: return .minus
+        case 0x2A: return .star
+        case 0x2F: return .slash
         case 0x26: throw error(.syntax, "unexpected '&'; write 'and'", at: start)
         case 0x7C: throw error(.syntax, "unexpected '|'; write 'or'", at: start)
         case 0x27: throw error(.syntax, "unexpected \"'\"; strings are in double quotes", at: start)

@@ -135,19 +135,44 @@ struct Parser {
     private mutating func parsePrimary() throws(SegmentLanguageError) -> Node {
         let token = try current()
         if token.isSymbol(.leftParen) {
-            try enter(token)
-            advance()
-            let inner = try parseOr()
-            let close = try current()
-            guard close.isSymbol(.rightParen) else { throw expected("')' or a boolean operator", at: close) }
-            advance()
-            leave()
-            return inner
+            // A group is a condition (`(a or b)`) or the start of a calculation (`(count(a) + 1) * 2 > 3`): tried
+            // in that order; when both fail, the error that got further is the one reported.
+            let saved = (index, depth, references)
+            let conditionError: SegmentLanguageError
+            do {
+                return try parseGroup(token)
+            } catch {
+                conditionError = error
+            }
+            (index, depth, references) = saved
+            do {
+                return try parseComparison()
+            } catch {
+                let further = (error.line, error.column) > (conditionError.line, conditionError.column)
+                throw further ? error : conditionError
+            }
         }
         if token.isKeyword(.exists) { return try parseExists(token) }
         if token.isKeyword(.in_segment) { return try parseInSegment(token) }
         if startsStep(token) { return try parseSequence(token) }
-        let left = try parseOperand(role: "a condition")
+        return try parseComparison()
+    }
+
+    /// `( condition )`.
+    private mutating func parseGroup(_ open: Token) throws(SegmentLanguageError) -> Node {
+        try enter(open)
+        advance()
+        let inner = try parseOr()
+        let close = try current()
+        guard close.isSymbol(.rightParen) else { throw expected("')' or a boolean operator", at: close) }
+        advance()
+        leave()
+        return inner
+    }
+
+    /// `value op value`.
+    private mutating func parseComparison() throws(SegmentLanguageError) -> Node {
+        let left = try parseValue(role: "a condition")
         let opToken = try current()
         let op: CompareOp
         switch opToken.kind {
@@ -185,7 +210,7 @@ struct Parser {
             throw expected(what, at: opToken)
         }
         advance()
-        let right = try parseOperand(role: "a value after '\(op.rawValue)'")
+        let right = try parseValue(role: "a value after '\(op.rawValue)'")
         return .compare(left, op, right)
     }
 
@@ -554,6 +579,105 @@ extension Parser {
             inFilter = saved
         }
         return SequenceStep(event: event, filter: filter)
+    }
+}
+
+extension Parser {
+    // MARK: - Arithmetic (version 2)
+
+    /// `term (("+" | "-") term)*`, or a single operand of any kind.
+    private mutating func parseValue(role: String) throws(SegmentLanguageError) -> Operand {
+        var left = try parseTerm(role: role, first: nil)
+        while true {
+            let token = try current()
+            let op: ArithmeticOp
+            var first: Operand?
+            if token.isSymbol(.plus) {
+                op = .add
+            } else if token.isSymbol(.minus) {
+                op = .subtract
+            } else if case .number(let n) = token.kind, token.text.hasPrefix("-") {
+                // `x -1` and `count(a)-1`: the lexer read a negative number; it is a subtraction.
+                op = .subtract
+                first = .literal(.number(-n))
+            } else {
+                return left
+            }
+            try checkArithmetic(left, at: token)
+            advance()
+            let right = try parseTerm(role: "a number after '\(op.rawValue)'", first: first)
+            try checkArithmetic(right, at: token)
+            left = .arithmetic(left, op, right)
+        }
+    }
+
+    /// `factor (("*" | "/") factor)*`, starting from `first` when the caller has read the first factor.
+    private mutating func parseTerm(role: String, first: Operand?) throws(SegmentLanguageError) -> Operand {
+        var left: Operand
+        if let first { left = first } else { left = try parseFactor(role: role) }
+        while true {
+            let token = try current()
+            let op: ArithmeticOp
+            if token.isSymbol(.star) {
+                op = .multiply
+            } else if token.isSymbol(.slash) {
+                op = .divide
+            } else {
+                return left
+            }
+            try checkArithmetic(left, at: token)
+            advance()
+            let right = try parseFactor(role: "a number after '\(op.rawValue)'")
+            try checkArithmetic(right, at: token)
+            left = .arithmetic(left, op, right)
+        }
+    }
+
+    /// `"-" factor | "(" value ")" | operand`.
+    private mutating func parseFactor(role: String) throws(SegmentLanguageError) -> Operand {
+        let token = try current()
+        if token.isSymbol(.minus) {
+            try enter(token)
+            advance()
+            let next = try current()
+            let result: Operand
+            if case .number(let n) = next.kind {
+                advance()
+                result = .literal(.number(-n))
+            } else {
+                let inner = try parseFactor(role: "a number after '-'")
+                try checkArithmetic(inner, at: token)
+                result = .negate(inner)
+            }
+            leave()
+            return result
+        }
+        if token.isSymbol(.leftParen) {
+            try enter(token)
+            advance()
+            let inner = try parseValue(role: role)
+            let close = try current()
+            guard close.isSymbol(.rightParen) else { throw expected("')' or an arithmetic operator", at: close) }
+            advance()
+            leave()
+            return inner
+        }
+        return try parseOperand(role: role)
+    }
+
+    /// Refuses an operand that can never be a number in a calculation.
+    private func checkArithmetic(_ operand: Operand, at token: Token) throws(SegmentLanguageError) {
+        let what: String
+        switch operand {
+        case .name, .arithmetic, .negate, .literal(.number): return
+        case .aggregate(let a) where a.kind != .first && a.kind != .last: return
+        case .aggregate(let a): what = "\(a.kind.rawValue)(...) is a time"
+        case .literal(.string): what = "a string is not a number"
+        case .literal(.bool): what = "true and false are not numbers"
+        case .literal(.list): what = "a list is not a number"
+        case .now, .ago, .timestamp: what = "a time is not a number"
+        }
+        throw fail(.syntax, "'\(token.text)' works on numbers, and \(what)", at: token)
     }
 }
 

@@ -25,6 +25,10 @@ enum Symbol: String, Hashable, Sendable {
     case le = "<="
     case gt = ">"
     case ge = ">="
+    case plus = "+"
+    case minus = "-"
+    case star = "*"
+    case slash = "/"
 }
 
 /// What a token is.

@@ -68,13 +68,51 @@ indirect enum Operand: Hashable, Sendable {
     /// An unquoted RFC 3339 timestamp, in Unix milliseconds.
     case timestamp(Int64)
     case aggregate(Aggregate)
+    /// `l + r`, `l - r`, `l * r`, `l / r` (version 2): numbers only; a missing or non-number side, or a division
+    /// by zero, makes it missing.
+    case arithmetic(Operand, ArithmeticOp, Operand)
+    /// `-x`.
+    case negate(Operand)
 
     /// Whether this operand is a time operand: `now`, `D ago`, a timestamp literal, `first(...)`, `last(...)`.
     var isTime: Bool {
         switch self {
         case .now, .ago, .timestamp: return true
         case .aggregate(let a): return a.kind == .first || a.kind == .last
-        case .name, .literal: return false
+        case .name, .literal, .arithmetic, .negate: return false
+        }
+    }
+
+    /// Calls `body` on every operand inside this one, this one included, depth first.
+    func forEachOperand(_ body: (Operand) -> Void) {
+        body(self)
+        switch self {
+        case .arithmetic(let l, _, let r):
+            l.forEachOperand(body)
+            r.forEachOperand(body)
+        case .negate(let x): x.forEachOperand(body)
+        case .name, .literal, .now, .ago, .timestamp, .aggregate: break
+        }
+    }
+}
+
+/// An arithmetic operator; `*` and `/` bind tighter than `+` and `-`, all associate to the left.
+enum ArithmeticOp: String, Hashable, Sendable, CaseIterable {
+    case add = "+"
+    case subtract = "-"
+    case multiply = "*"
+    case divide = "/"
+
+    /// 1 for `+`/`-`, 2 for `*`/`/`.
+    var precedence: Int { self == .add || self == .subtract ? 1 : 2 }
+
+    /// The result; `nil` (missing) for a division by zero.
+    func apply(_ a: Double, _ b: Double) -> Double? {
+        switch self {
+        case .add: return a + b
+        case .subtract: return a - b
+        case .multiply: return a * b
+        case .divide: return b == 0 ? nil : a / b
         }
     }
 }

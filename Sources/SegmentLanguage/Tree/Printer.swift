@@ -96,7 +96,34 @@ enum Printer {
         case .ago(let d): out += "\(d.count)\(d.unit.rawValue) ago"
         case .timestamp(let ms): out += RFC3339.format(ms)
         case .aggregate(let a): write(a, into: &out)
+        case .arithmetic(let l, let op, let r):
+            // Parentheses where the tree needs them: a lower-precedence side, or a right side of equal precedence
+            // (`a - (b - c)`).
+            writeArithmeticSide(l, into: &out, parenthesized: precedence(l) < op.precedence)
+            out += " \(op.rawValue) "
+            writeArithmeticSide(r, into: &out, parenthesized: precedence(r) <= op.precedence)
+        case .negate(let x):
+            out += "-"
+            // `-(1)`, not `-1`, which reads back as the literal -1; `-(a + b)`; `- -a` would lex as `--`.
+            let bare: Bool
+            switch x {
+            case .name, .aggregate: bare = true
+            default: bare = false
+            }
+            writeArithmeticSide(x, into: &out, parenthesized: !bare)
         }
+    }
+
+    /// 1 for `+`/`-`, 2 for `*`/`/`, 3 for anything that is not a binary operation.
+    private static func precedence(_ operand: Operand) -> Int {
+        if case .arithmetic(_, let op, _) = operand { return op.precedence }
+        return 3
+    }
+
+    private static func writeArithmeticSide(_ operand: Operand, into out: inout String, parenthesized: Bool) {
+        if parenthesized { out += "(" }
+        write(operand, into: &out)
+        if parenthesized { out += ")" }
     }
 
     static func write(_ a: Aggregate, into out: inout String) {

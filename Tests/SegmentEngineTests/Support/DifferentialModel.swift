@@ -48,8 +48,13 @@ struct SegmentTextGenerator {
             default: return "(" + expression(&r, references: references, depth: depth + 1) + ")"
             }
         }
-        switch r.int(0...19) {
+        switch r.int(0...21) {
         case 18, 19: return sequence(&r)
+        case 20, 21:
+            // A calculation: numeric aggregates, an attribute and numbers; division by zero is missing.
+            let right = r.pick(["2", "age", "0", numericAggregate(&r)])
+            return "\(numericAggregate(&r)) \(r.pick(["+", "-", "*", "/"])) \(right) \(r.pick([">=", "<", "="])) "
+                + r.pick(["1", "2", "3.5"])
         case 0: return "exists(\(r.pick(attributes)))"
         case 1 where !references.isEmpty: return "in_segment(\"\(r.pick(references))\")"
         case 2:

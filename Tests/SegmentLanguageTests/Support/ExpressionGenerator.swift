@@ -53,10 +53,29 @@ struct ExpressionGenerator {
         case 3: return .now
         case 4: return .ago(r.pick(durations))
         case 5: return .timestamp(r.pick(instants))
+        case 6 where depth < maximumDepth: return calculation(&r, depth: depth + 1, inFilter: inFilter)
         default:
             guard !inFilter, depth < maximumDepth else { return .name(r.pick(inFilter ? properties : names)) }
             return .aggregate(aggregate(&r, depth: depth))
         }
+    }
+
+    /// A calculation over numbers, names, numeric aggregates and calculations, with negations.
+    func calculation(_ r: inout SeededRandom, depth: Int, inFilter: Bool) -> Operand {
+        func factor() -> Operand {
+            switch r.int(0...5) {
+            case 0: return .name(r.pick(inFilter ? properties : names))
+            case 1: return .literal(.number(r.pick(numbers) * (r.chance(0.2) ? -1 : 1)))
+            case 2 where depth < maximumDepth: return calculation(&r, depth: depth + 1, inFilter: inFilter)
+            case 3: return .negate(r.chance(0.5) ? .name(r.pick(inFilter ? properties : names)) : factor())
+            default:
+                guard !inFilter else { return .name(r.pick(properties)) }
+                var a = aggregate(&r, depth: depth)
+                while a.kind == .first || a.kind == .last { a = aggregate(&r, depth: depth) }
+                return .aggregate(a)
+            }
+        }
+        return .arithmetic(factor(), r.pick(ArithmeticOp.allCases), factor())
     }
 
     /// A sequence of 2–4 steps (`then`) or two (`not followed by`), some with filters, some with `in last`.
