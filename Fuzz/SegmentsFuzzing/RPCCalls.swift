@@ -47,8 +47,11 @@ struct FuzzCallResult: Sendable {
     var invocation: RPCRouter.Invocation
     /// The responses of a streaming call, serialized.
     var streamed: [[UInt8]]
-    /// The harness ended the call (it had not ended within its time).
+    /// The harness ended the call: it had not ended within its time, or had streamed as many responses as
+    /// the harness wanted.
     var endedByHarness: Bool
+    /// The harness ended the call because its time was up.
+    var timedOut: Bool
 }
 
 /// Running handlers and checking their answers, for the store and evaluator harnesses.
@@ -107,17 +110,36 @@ enum RPCCalls {
     }
 
     /// Runs one call: ended by the harness after ``liveStreamTime`` when it waits for more by
-    /// design, after ``callTimeLimit`` otherwise (a hang: the check reports it).
-    static func run(_ method: FuzzMethod, _ request: [UInt8], on router: RPCRouter) async -> FuzzCallResult {
+    /// design, after ``callTimeLimit`` otherwise (a hang: the check reports it), or once it has streamed
+    /// `responses` responses.
+    ///
+    /// - Parameters:
+    ///   - method: The method.
+    ///   - request: The request bytes.
+    ///   - router: The daemon's router.
+    ///   - responses: How many responses to take before ending the call (at most ``maximumStreamed``).
+    ///   - limit: How long to wait instead of the method's time; a check that needs the first batch of a live
+    ///     stream waits up to ``callTimeLimit`` for it rather than ``liveStreamTime``, which a process off the
+    ///     CPU for a moment can miss.
+    static func run(
+        _ method: FuzzMethod,
+        _ request: [UInt8],
+        on router: RPCRouter,
+        responses: Int = maximumStreamed,
+        limit: Duration? = nil
+    ) async -> FuzzCallResult {
         final class Collected: Sendable {
             let responses = Mutex<[[UInt8]]>([])
+            /// The harness ended the call after enough responses.
+            let stopped = Mutex(false)
         }
+        let wanted = min(responses, Self.maximumStreamed)
         enum Child: Sendable {
             case ended(RPCRouter.Invocation)
             case timeUp
         }
         let collected = Collected()
-        let limit = method.waitsForMore ? Self.liveStreamTime : Self.callTimeLimit
+        let limit = limit ?? (method.waitsForMore ? Self.liveStreamTime : Self.callTimeLimit)
         let payload = Data(request)
         return await withTaskGroup(of: Child.self) { group in
             group.addTask {
@@ -127,7 +149,10 @@ enum RPCCalls {
                             $0.append(response)
                             return $0.count
                         }
-                        if count >= Self.maximumStreamed { throw CancellationError() }
+                        if count >= wanted {
+                            collected.stopped.withLock { $0 = true }
+                            throw CancellationError()
+                        }
                     }
                 )
             }
@@ -136,7 +161,7 @@ enum RPCCalls {
                 return .timeUp
             }
             var invocation: RPCRouter.Invocation?
-            var endedByHarness = false
+            var timedOut = false
             while let child = await group.next() {
                 switch child {
                 case .ended(let ended):
@@ -144,7 +169,7 @@ enum RPCCalls {
                     group.cancelAll()
                 case .timeUp:
                     if invocation == nil {
-                        endedByHarness = true
+                        timedOut = true
                         group.cancelAll()
                     }
                 }
@@ -152,7 +177,8 @@ enum RPCCalls {
             return FuzzCallResult(
                 invocation: invocation ?? .failed(RPCError(.cancelled, "no result")),
                 streamed: collected.responses.withLock { $0 },
-                endedByHarness: endedByHarness
+                endedByHarness: timedOut || collected.stopped.withLock { $0 },
+                timedOut: timedOut
             )
         }
     }
@@ -167,7 +193,7 @@ enum RPCCalls {
     /// - a request that is not a valid message is refused with INVALID_ARGUMENT.
     static func check(_ method: FuzzMethod, _ request: [UInt8], _ result: FuzzCallResult) throws(FuzzFinding) {
         let what = "\(method.name) with request \(request)"
-        if result.endedByHarness, !method.waitsForMore {
+        if result.timedOut, !method.waitsForMore {
             throw FuzzFinding("\(what) did not end within \(Self.callTimeLimit)")
         }
         for response in result.streamed where !method.decodesResponse(response) {
