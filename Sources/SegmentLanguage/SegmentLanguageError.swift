@@ -15,7 +15,7 @@ public struct SegmentLanguageError: Error, Sendable, Hashable, CustomStringConve
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
             case syntax, unknownFunction, notAnEvent, invalidFilter, invalidDuration, invalidNumber
-            case invalidString, invalidTimestamp, tooLarge, tooDeep, unknownSegment, cycle
+            case invalidString, invalidTimestamp, tooLarge, tooDeep, unknownSegment, cycle, unknownTrait
         }
 
         private let base: Base
@@ -45,8 +45,10 @@ public struct SegmentLanguageError: Error, Sendable, Hashable, CustomStringConve
         public static let tooDeep = Code(.tooDeep)
         /// `in_segment` names no saved segment or static list.
         public static let unknownSegment = Code(.unknownSegment)
-        /// `in_segment` makes a cycle, including a segment referring to itself.
+        /// `in_segment` makes a cycle, including a segment referring to itself; or `trait("x")` does, among traits.
         public static let cycle = Code(.cycle)
+        /// `trait("x")` names no saved trait.
+        public static let unknownTrait = Code(.unknownTrait)
 
         /// The code's name, for example `syntax` or `tooDeep`.
         public var description: String { base.rawValue }

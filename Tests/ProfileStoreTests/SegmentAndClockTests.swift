@@ -39,6 +39,13 @@ import Testing
             } catch {
                 #expect(error.message.contains("1:23: expected a duration after 'within'"))
             }
+            do throws(SegmentsClientError) {
+                try await client.putSegment("c", expression: #"plan = "pro" and trait("ltv") > 500"#)
+                Issue.record("an unknown trait accepted")
+            } catch {
+                #expect(error.code == .invalidArgument)
+                #expect(error.message.contains(#"1:18: trait("ltv") names no saved trait"#))
+            }
             #expect(try await client.segment("b").expression == "count(purchase within 24h) >= 1")
             // In use: refused; after removing the user of it: deleted.
             #expect(await errorCode { try await client.deleteSegment("b") } == .failedPrecondition)

@@ -205,3 +205,70 @@ import Testing
         }
     }
 }
+
+/// Trait expressions and `trait("x")`: parsing, expansion into segments, and the catalog's checks.
+@Suite struct TraitTests {
+    @Test func parsesValuesAndRefusesConditions() throws {
+        let engagement = try TraitDefinition.parse("2*count(page_view within 7d) + 10 * count(purchase within 30d)")
+        #expect(engagement.canonicalText == "2 * count(page_view within 7d) + 10 * count(purchase within 30d)")
+        #expect(try TraitDefinition.parse(#"trait("a") / trait("b")"#).referencedTraitNames == ["a", "b"])
+        #expect(Fixtures.error("x") != nil)  // a bare name is a trait, not a condition
+        do {
+            _ = try TraitDefinition.parse("count(a) > 1")
+            Issue.record("a condition was accepted as a trait")
+        } catch {
+            #expect(error.reason.contains("a trait is a value, not a condition"))
+            #expect(error.column == 10)
+        }
+        #expect(Fixtures.error(#"count(a where trait("x") > 1) > 0"#)?.reason.contains("not allowed inside") == true)
+    }
+
+    @Test func expandsIntoSegments() throws {
+        let traits = [
+            "ltv": try TraitDefinition.parse("sum(purchase.amount)"),
+            "engagement": try TraitDefinition.parse(#"2 * count(page_view within 7d) + trait("ltv") / 100"#),
+            "first_buy": try TraitDefinition.parse("first(purchase)"),
+        ]
+        let e = try Fixtures.parse(#"trait("engagement") * 2 >= 50 and trait("first_buy") < 30d ago"#)
+        #expect(e.referencedTraitNames == ["engagement", "first_buy"])
+        let expanded = try e.expandingTraits(traits)
+        #expect(
+            expanded.canonicalText
+                == "(2 * count(page_view within 7d) + sum(purchase.amount) / 100) * 2 >= 50 "
+                + "and first(purchase) < 30d ago"
+        )
+        #expect(expanded.referencedTraits.isEmpty)
+        // Unexpanded, a trait is missing; a cycle in a corrupt catalog is an error, not a hang.
+        #expect(try !Fixtures.eval(#"trait("ltv") >= 0"#))
+        let loop = ["a": try TraitDefinition.parse(#"trait("b") + 1"#), "b": try TraitDefinition.parse(#"trait("a")"#)]
+        #expect(throws: SegmentLanguageError.self) { try Fixtures.parse(#"trait("a") > 1"#).expandingTraits(loop) }
+    }
+
+    @Test func catalogChecks() throws {
+        // Unknown traits, in segments and in traits.
+        let segment = try Fixtures.parse(#"x = 1 or trait("ltv") > 5"#)
+        do throws(SegmentLanguageError) {
+            try SegmentCatalog.checkTraits(of: segment, traits: ["other"])
+            Issue.record("an unknown trait was accepted")
+        } catch {
+            #expect(error.code == .unknownTrait)
+            #expect(error.column == 10)
+        }
+        // A cycle: a uses b uses a.
+        let existing: [String: Set<String>] = ["b": ["a"], "c": []]
+        let definition = try TraitDefinition.parse(#"trait("c") + trait("b")"#)
+        do throws(SegmentLanguageError) {
+            try SegmentCatalog.checkTrait(name: "a", definition: definition, existing: existing)
+            Issue.record("a cycle was accepted")
+        } catch {
+            #expect(error.code == .cycle)
+            #expect(error.reason.contains("a -> b -> a"))
+            #expect(error.column == 14)
+        }
+        try SegmentCatalog.checkTrait(
+            name: "d",
+            definition: try TraitDefinition.parse(#"trait("b") * trait("c")"#),
+            existing: existing.merging(["a": []]) { $1 }
+        )
+    }
+}

@@ -45,6 +45,8 @@ extension StoreDatabase {
             }
             do throws(SegmentLanguageError) {
                 try SegmentCatalog.check(name: request.name, expression: expression, existing: catalog)
+                // Traits cannot be saved yet (issue 13, part 2): a `trait("x")` names none.
+                try SegmentCatalog.checkTraits(of: expression, traits: [])
             } catch {
                 throw ProfileStoreError(.invalidArgument, "invalid expression: \(error.description)")
             }

@@ -58,6 +58,8 @@ enum SegmentPreview {
         }
         do {
             try SegmentCatalog.check(name: Self.name, expression: expression, existing: catalog)
+            // No traits are saved yet (the store refuses them too): `trait("x")` names none.
+            try SegmentCatalog.checkTraits(of: expression, traits: [])
         } catch {
             throw RPCError(.invalidArgument, "invalid expression: \(error.description)")
         }

@@ -45,6 +45,63 @@ public enum SegmentCatalog {
         }
     }
 
+    /// Checks the `trait("x")` calls of a segment about to be saved: each must name a saved trait.
+    ///
+    /// - Parameters:
+    ///   - expression: The segment's expression.
+    ///   - traits: The saved traits' names.
+    /// - Throws: ``SegmentLanguageError`` `unknownTrait` at the first call naming no saved trait.
+    public static func checkTraits(of expression: SegmentExpression, traits: Set<String>) throws(SegmentLanguageError) {
+        for reference in expression.referencedTraits where !traits.contains(reference.name) {
+            throw unknownTrait(reference, in: expression.source)
+        }
+    }
+
+    /// Checks a trait about to be saved (created or replaced) against the saved traits: each `trait("x")` it reads
+    /// must name a saved trait, and none may lead back to it.
+    ///
+    /// - Parameters:
+    ///   - name: The name the trait is saved under.
+    ///   - definition: Its expression.
+    ///   - existing: Every saved trait, mapped to the traits its expression reads directly. If `name` is in it (a
+    ///     replacement), its entry is ignored in favour of `definition`.
+    /// - Throws: ``SegmentLanguageError`` `unknownTrait` at the first call naming neither a saved trait nor `name`;
+    ///   else `cycle` at the call that starts the shortest cycle (`a -> b -> a`; a self-reference is `a -> a`).
+    public static func checkTrait(
+        name: String,
+        definition: TraitDefinition,
+        existing: [String: Set<String>]
+    ) throws(SegmentLanguageError) {
+        for reference in definition.referencedTraits where reference.name != name && existing[reference.name] == nil {
+            throw unknownTrait(reference, in: definition.source)
+        }
+        var best: (reference: SegmentReference, path: [String])?
+        for reference in definition.referencedTraits {
+            guard let path = shortestPath(from: reference.name, to: name, name: name, existing: existing) else {
+                continue
+            }
+            if best == nil || path.count < best!.path.count { best = (reference, path) }
+        }
+        if let best {
+            throw SegmentLanguageError(
+                .cycle,
+                "trait(\(Printer.print(Literal.string(best.reference.name)))) makes a cycle: "
+                    + ([name] + best.path).joined(separator: " -> "),
+                at: best.reference.position,
+                in: definition.source
+            )
+        }
+    }
+
+    private static func unknownTrait(_ reference: SegmentReference, in source: String) -> SegmentLanguageError {
+        SegmentLanguageError(
+            .unknownTrait,
+            "trait(\(Printer.print(Literal.string(reference.name)))) names no saved trait",
+            at: reference.position,
+            in: source
+        )
+    }
+
     /// The shortest path of references from `start` to `target`, both included; `nil` when there is none.
     private static func shortestPath(
         from start: String,

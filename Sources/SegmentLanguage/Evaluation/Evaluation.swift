@@ -36,6 +36,7 @@ struct Evaluation {
         case .negate(let x):
             guard case .number(let a)? = value(x) else { return nil }
             return .number(-a)
+        case .trait: return nil  // not expanded (see `SegmentExpression.expandingTraits`): no such trait
         }
     }
 

@@ -97,7 +97,7 @@ public enum ReferenceInterpreter {
             for (operand, value) in [(left, l), (right, r)] {
                 switch operand {
                 case .literal, .timestamp: continue
-                case .name, .now, .ago, .aggregate, .arithmetic, .negate:
+                case .name, .now, .ago, .aggregate, .arithmetic, .negate, .trait:
                     let shown: ExplanationNode.Result = value?.attributeValue.map { .value($0) } ?? .missing
                     children.append(ExplanationNode(text: Printer.print(operand), result: shown, children: []))
                 }

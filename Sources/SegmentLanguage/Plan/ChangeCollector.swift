@@ -110,7 +110,7 @@ struct ChangeCollector {
                 case .time(let x)? = Evaluation.scan(a, events: events, nowMs: now)
             else { return .none }
             return .fixed(x)
-        case .literal, .arithmetic, .negate: return .none
+        case .literal, .arithmetic, .negate, .trait: return .none
         }
     }
 }

@@ -7,8 +7,8 @@
 indirect enum PlanOperand: Sendable {
     /// The attribute at this index of `SegmentPlan.attributes`.
     case attribute(Int)
-    /// A literal or timestamp literal, already a value.
-    case constant(Value)
+    /// A literal or timestamp literal, already a value; `nil` for a trait that was not expanded (missing).
+    case constant(Value?)
     case now
     /// `D ago`, the duration in milliseconds.
     case ago(Int64)
@@ -74,6 +74,7 @@ indirect enum PlanStep: Sendable {
             case .aggregate(let a): return .aggregate(aggregateIndex[a] ?? -1)
             case .arithmetic(let l, let op, let r): return .arithmetic(operand(l), op, operand(r))
             case .negate(let x): return .negate(operand(x))
+            case .trait: return .constant(nil)
             }
         }
         func step(_ node: Node) -> PlanStep {
@@ -240,7 +241,7 @@ extension PlanStep {
             case .aggregate(let a):
                 guard a.kind == .first || a.kind == .last, let k = aggregateIndex[a] else { return .none }
                 return .aggregate(k)
-            case .literal, .arithmetic, .negate: return .none
+            case .literal, .arithmetic, .negate, .trait: return .none
             }
         }
         func walk(_ node: Node) {

@@ -285,6 +285,7 @@ struct PlanBuilder {
             visitCalculated(l)
             visitCalculated(r)
         case .negate(let x): visitCalculated(x)
+        case .trait: break
         }
     }
 

@@ -16,6 +16,8 @@ struct Parser {
     /// Inside a `where` filter: names are event properties, aggregates and `in_segment` are refused.
     private var inFilter = false
     private(set) var references: [SegmentReference] = []
+    /// Every `trait("name")` call, in source order.
+    private(set) var traitReferences: [SegmentReference] = []
 
     init(_ source: String) {
         self.source = source
@@ -91,6 +93,19 @@ struct Parser {
         return node
     }
 
+    /// Parses a whole trait expression: one value (a calculation, an aggregate, a name, a literal…).
+    mutating func parseTraitExpression() throws(SegmentLanguageError) -> Operand {
+        let first = try current()
+        if first.kind == .end { throw fail(.syntax, "expected a value, found end of input", at: first) }
+        let value = try parseValue(role: "a value (a number, a name, an aggregate or a calculation)")
+        let token = try current()
+        guard token.kind == .end else {
+            if token.isSymbol(.rightParen) { throw fail(.syntax, "unbalanced ')'", at: token) }
+            throw expected("an arithmetic operator or end of input (a trait is a value, not a condition)", at: token)
+        }
+        return value
+    }
+
     // MARK: - Boolean structure
 
     private mutating func parseOr() throws(SegmentLanguageError) -> Node {
@@ -137,14 +152,14 @@ struct Parser {
         if token.isSymbol(.leftParen) {
             // A group is a condition (`(a or b)`) or the start of a calculation (`(count(a) + 1) * 2 > 3`): tried
             // in that order; when both fail, the error that got further is the one reported.
-            let saved = (index, depth, references)
+            let saved = (index, depth, references, traitReferences)
             let conditionError: SegmentLanguageError
             do {
                 return try parseGroup(token)
             } catch {
                 conditionError = error
             }
-            (index, depth, references) = saved
+            (index, depth, references, traitReferences) = saved
             do {
                 return try parseComparison()
             } catch {
@@ -254,6 +269,7 @@ struct Parser {
         let token = try current()
         switch token.kind {
         case .name(let name):
+            if name == "trait", following()?.isSymbol(.leftParen) == true { return try parseTrait(token) }
             if following()?.isSymbol(.leftParen) == true {
                 var reason = "unknown function '\(name)'"
                 if let keyword = Keyword(rawValue: name.lowercased()),
@@ -262,7 +278,8 @@ struct Parser {
                 {
                     reason += " (keywords are lower case: \(keyword.rawValue))"
                 } else {
-                    reason += "; the functions are count, sum, avg, min, max, first, last, exists and in_segment"
+                    reason +=
+                        "; the functions are count, sum, avg, min, max, first, last, exists, in_segment and trait"
                 }
                 throw fail(.unknownFunction, reason, at: token)
             }
@@ -665,11 +682,26 @@ extension Parser {
         return try parseOperand(role: role)
     }
 
+    /// `trait("name")`.
+    private mutating func parseTrait(_ keyword: Token) throws(SegmentLanguageError) -> Operand {
+        if inFilter { throw fail(.invalidFilter, "trait(...) is not allowed inside 'where'", at: keyword) }
+        advance()
+        try enter(try current())
+        try expect(.leftParen, "'(' after 'trait'")
+        let token = try current()
+        guard case .string(let name) = token.kind else { throw expected("a trait name in double quotes", at: token) }
+        advance()
+        try expect(.rightParen, "')' after the trait name")
+        leave()
+        traitReferences.append(SegmentReference(name: name, position: keyword.position))
+        return .trait(name)
+    }
+
     /// Refuses an operand that can never be a number in a calculation.
     private func checkArithmetic(_ operand: Operand, at token: Token) throws(SegmentLanguageError) {
         let what: String
         switch operand {
-        case .name, .arithmetic, .negate, .literal(.number): return
+        case .name, .arithmetic, .negate, .literal(.number), .trait: return
         case .aggregate(let a) where a.kind != .first && a.kind != .last: return
         case .aggregate(let a): what = "\(a.kind.rawValue)(...) is a time"
         case .literal(.string): what = "a string is not a number"

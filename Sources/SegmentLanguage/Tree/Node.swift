@@ -73,13 +73,16 @@ indirect enum Operand: Hashable, Sendable {
     case arithmetic(Operand, ArithmeticOp, Operand)
     /// `-x`.
     case negate(Operand)
+    /// `trait("name")` (version 2): the named trait's value for the same user at the same instant, or missing.
+    /// Replaced by the trait's expression before evaluation (``SegmentExpression/expandingTraits(_:)``).
+    case trait(String)
 
     /// Whether this operand is a time operand: `now`, `D ago`, a timestamp literal, `first(...)`, `last(...)`.
     var isTime: Bool {
         switch self {
         case .now, .ago, .timestamp: return true
         case .aggregate(let a): return a.kind == .first || a.kind == .last
-        case .name, .literal, .arithmetic, .negate: return false
+        case .name, .literal, .arithmetic, .negate, .trait: return false
         }
     }
 
@@ -91,7 +94,7 @@ indirect enum Operand: Hashable, Sendable {
             l.forEachOperand(body)
             r.forEachOperand(body)
         case .negate(let x): x.forEachOperand(body)
-        case .name, .literal, .now, .ago, .timestamp, .aggregate: break
+        case .name, .literal, .now, .ago, .timestamp, .aggregate, .trait: break
         }
     }
 }

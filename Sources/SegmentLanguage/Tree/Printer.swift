@@ -102,12 +102,16 @@ enum Printer {
             writeArithmeticSide(l, into: &out, parenthesized: precedence(l) < op.precedence)
             out += " \(op.rawValue) "
             writeArithmeticSide(r, into: &out, parenthesized: precedence(r) <= op.precedence)
+        case .trait(let name):
+            out += "trait("
+            writeString(name, into: &out)
+            out += ")"
         case .negate(let x):
             out += "-"
             // `-(1)`, not `-1`, which reads back as the literal -1; `-(a + b)`; `- -a` would lex as `--`.
             let bare: Bool
             switch x {
-            case .name, .aggregate: bare = true
+            case .name, .aggregate, .trait: bare = true
             default: bare = false
             }
             writeArithmeticSide(x, into: &out, parenthesized: !bare)

@@ -68,6 +68,7 @@ struct ExpressionGenerator {
             case 1: return .literal(.number(r.pick(numbers) * (r.chance(0.2) ? -1 : 1)))
             case 2 where depth < maximumDepth: return calculation(&r, depth: depth + 1, inFilter: inFilter)
             case 3: return .negate(r.chance(0.5) ? .name(r.pick(inFilter ? properties : names)) : factor())
+            case 4 where !inFilter: return .trait(r.pick(segments))
             default:
                 guard !inFilter else { return .name(r.pick(properties)) }
                 var a = aggregate(&r, depth: depth)
