@@ -104,7 +104,7 @@ var package = Package(
         .target(
             name: "DaemonSupport",
             dependencies: [
-                "CMalloc", "SegmentsRPC", "SegmentsWire",
+                "CMalloc", "SegmentsRPC", "SegmentsWire", "SegmentLanguage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),

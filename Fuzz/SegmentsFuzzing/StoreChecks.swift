@@ -43,6 +43,11 @@ public enum StoreChecks {
         .unary(ProfileStoreAPI.addWebhook),
         .unary(ProfileStoreAPI.listWebhooks),
         .unary(ProfileStoreAPI.removeWebhook),
+        .unary(ProfileStoreAPI.putTrait),
+        .unary(ProfileStoreAPI.getTrait),
+        .unary(ProfileStoreAPI.listTraits),
+        .unary(ProfileStoreAPI.deleteTrait),
+        .unary(ProfileStoreAPI.getTraitValues),
     ]
 
     /// Runs one input's calls and checks every answer.
@@ -74,12 +79,13 @@ public enum StoreChecks {
         let seq: UInt64?
         switch method.name {
         case ProfileStoreAPI.putSegment.name: seq = try? Segments_V1_PutSegmentResponse(serializedBytes: response).seq
+        case ProfileStoreAPI.putTrait.name: seq = try? Segments_V1_PutTraitResponse(serializedBytes: response).seq
         case ProfileStoreAPI.addWebhook.name: seq = try? Segments_V1_AddWebhookResponse(serializedBytes: response).seq
         case ProfileStoreAPI.setClock.name: seq = try? Segments_V1_ClockResponse(serializedBytes: response).seq
         case ProfileStoreAPI.upsertProfiles.name, ProfileStoreAPI.deleteProfile.name, ProfileStoreAPI.trackEvents.name,
             ProfileStoreAPI.deleteSegment.name, ProfileStoreAPI.createList.name,
             ProfileStoreAPI.changeListMembers.name, ProfileStoreAPI.deleteList.name,
-            ProfileStoreAPI.removeWebhook.name:
+            ProfileStoreAPI.removeWebhook.name, ProfileStoreAPI.deleteTrait.name:
             seq = try? Segments_V1_WriteResponse(serializedBytes: response).seq
         default:
             seq = nil
@@ -140,6 +146,21 @@ public enum StoreChecks {
         single.append((ProfileStoreAPI.getSegment.name, Segments_V1_GetSegmentRequest.with { $0.name = "vip" }))
         single.append((ProfileStoreAPI.listSegments.name, Segments_V1_ListSegmentsRequest()))
         single.append((ProfileStoreAPI.deleteSegment.name, Segments_V1_DeleteSegmentRequest.with { $0.name = "vip" }))
+        single.append(
+            (
+                ProfileStoreAPI.putTrait.name,
+                Segments_V1_PutTraitRequest.with {
+                    $0.name = "ltv"
+                    $0.expression = "sum(purchase.amount) / 100"
+                }
+            )
+        )
+        single.append((ProfileStoreAPI.getTrait.name, Segments_V1_GetTraitRequest.with { $0.name = "ltv" }))
+        single.append((ProfileStoreAPI.listTraits.name, Segments_V1_ListTraitsRequest()))
+        single.append((ProfileStoreAPI.deleteTrait.name, Segments_V1_DeleteTraitRequest.with { $0.name = "ltv" }))
+        single.append(
+            (ProfileStoreAPI.getTraitValues.name, Segments_V1_GetTraitValuesRequest.with { $0.userID = "u1" })
+        )
         single.append((ProfileStoreAPI.createList.name, Segments_V1_CreateListRequest.with { $0.name = "staff" }))
         single.append(
             (

@@ -138,6 +138,25 @@ public final class ProfileStoreService: Service {
         router.register(ProfileStoreAPI.deleteSegment) { request, _ in
             try await Self.mapped { try await database.deleteSegment(request.name) }
         }
+        router.register(ProfileStoreAPI.putTrait) { request, _ in
+            try await Self.mapped { try await database.putTrait(request) }
+        }
+        router.register(ProfileStoreAPI.getTrait) { request, _ in
+            try await Self.mapped { try await database.getTrait(request.name) }
+        }
+        router.register(ProfileStoreAPI.listTraits) { _, _ in
+            try await Self.mapped {
+                var response = Segments_V1_ListTraitsResponse()
+                response.traits = try await database.listTraits()
+                return response
+            }
+        }
+        router.register(ProfileStoreAPI.deleteTrait) { request, _ in
+            try await Self.mapped { try await database.deleteTrait(request.name) }
+        }
+        router.register(ProfileStoreAPI.getTraitValues) { request, _ in
+            try await Self.mapped { try await database.traitValues(ofUser: request.userID) }
+        }
         router.register(ProfileStoreAPI.createList) { request, _ in
             try await Self.mapped { try await database.createList(request.name) }
         }

@@ -12,13 +12,16 @@ public struct SegmentsUserExport: Sendable {
     public var lists: [String]
     /// Every recorded enter and exit, oldest first.
     public var history: [SegmentsTransition]
+    /// Every computed trait's value for the user now, sorted by name.
+    public var traits: [SegmentsTraitValue]
     /// The webhooks that were sent transitions of this user, each with those transitions.
     public var webhookDeliveries: [(webhook: SegmentsWebhook, transitions: [SegmentsTransition])]
 }
 
 extension SegmentsClient {
     /// Collects everything held about `userID`: attributes, every event, current memberships of segments and lists,
-    /// the whole enter/exit history, and the webhook deliveries that carried the user's transitions.
+    /// the whole enter/exit history, the computed traits' values, and the webhook deliveries that carried the user's
+    /// transitions.
     ///
     /// After ``deleteProfile(_:)`` this throws `notFound`, and neither the history nor any membership names the user
     /// any more (the evaluators erase the deleted user's id from their transition logs).
@@ -30,6 +33,7 @@ extension SegmentsClient {
         let memberships = try await self.segments(of: userID)
         let listNames = Set(try await self.lists().map(\.name))
         let history = try await self.history(ofUser: userID)
+        let traits = try await self.traitValues(of: userID).values
         let shard = Int(UserShard.index(of: userID, shardCount: UInt32(max(self.evaluators.count, 1))))
         var deliveries: [(webhook: SegmentsWebhook, transitions: [SegmentsTransition])] = []
         for status in try await self.webhookStatuses() {
@@ -46,6 +50,7 @@ extension SegmentsClient {
             segments: memberships.filter { !listNames.contains($0) },
             lists: memberships.filter { listNames.contains($0) },
             history: history,
+            traits: traits,
             webhookDeliveries: deliveries
         )
     }

@@ -1,7 +1,7 @@
 import SegmentsWire
 
-/// A saved segment: its name, its expression in canonical form, and the store changes that created and last
-/// changed it.
+/// A saved segment or computed trait: its name, its expression in canonical form, and the store changes that
+/// created and last changed it.
 public struct SegmentsDefinition: Sendable, Hashable {
     public var name: String
     /// The expression as the store saved it (canonical form: see the segment language).
@@ -29,6 +29,17 @@ public struct SegmentsDefinition: Sendable, Hashable {
         self.updatedSeq = updatedSeq
         self.createdAtMs = createdAtMs
         self.updatedAtMs = updatedAtMs
+    }
+
+    init(_ wire: Segments_V1_Trait) {
+        self.init(
+            name: wire.name,
+            expression: wire.expression,
+            createdSeq: wire.createdSeq,
+            updatedSeq: wire.updatedSeq,
+            createdAtMs: wire.createdAtMs,
+            updatedAtMs: wire.updatedAtMs
+        )
     }
 
     init(_ wire: Segments_V1_Segment) {

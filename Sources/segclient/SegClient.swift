@@ -17,6 +17,8 @@ struct SegClient: AsyncParsableCommand {
             TrackCommand.self,
             ImportCommand.self,
             SegmentCommand.self,
+            TraitCommand.self,
+            TraitsCommand.self,
             ListCommand.self,
             OverlapCommand.self,
             CheckCommand.self,

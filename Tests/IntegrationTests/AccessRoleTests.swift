@@ -96,6 +96,7 @@ import Testing
         try await expectRefused(Self.writer, ["profile", "delete", "u2"], needing: "admin")
         try await expectRefused(Self.writer, ["list", "delete", "vip"], needing: "admin")
         try await expectRefused(Self.writer, ["clock", "advance", "1h"], needing: "admin")
+        try await expectRefused(Self.writer, ["trait", "create", "spent", "sum(purchase.amount)"], needing: "admin")
         try await expectRefused(
             Self.writer,
             ["webhook", "add", "http://127.0.0.1:9/hook", "--segments", "pro", "--secret", "s3cret-s3cret"],
@@ -110,6 +111,8 @@ import Testing
         try await expectAllowed(Self.reader, ["history", "--segment", "pro"])
         try await expectAllowed(Self.reader, ["profile", "get", "u1"])
         try await expectAllowed(Self.reader, ["segment", "list"])
+        try await expectAllowed(Self.reader, ["trait", "list"])
+        try await expectAllowed(Self.reader, ["traits", "u1"])
         try await expectAllowed(Self.reader, ["list", "members", "vip"])
         try await expectAllowed(Self.reader, ["status"])
         try await expectRefused(Self.reader, ["profile", "set", "u3", #"{"plan":"pro"}"#], needing: "writer")

@@ -17,6 +17,8 @@ import Testing
                 let user = Self.user
                 _ = try await ok(["segment", "create", "pro", #"plan = "pro""#])
                 _ = try await ok(["list", "create", "vip"])
+                _ = try await ok(["trait", "create", "spent", "sum(purchase.amount)"])
+                _ = try await ok(["trait", "create", "age_next", "age + 1"])
                 _ = try await ok(["webhook", "add", receiver.url(), "--segments", "pro", "--secret", "k"])
                 _ = try await ok(["profile", "set", user, #"{"plan":"pro","age":34}"#])
                 _ = try await ok(["profile", "set", "bob", #"{"plan":"pro"}"#])
@@ -46,6 +48,9 @@ import Testing
                 #expect(events.last?["at"] as? String == "2026-10-12T00:00:59Z")
                 #expect(export["segments"] as? [String] == ["pro"])
                 #expect(export["lists"] as? [String] == ["vip"])
+                let traits = export["traits"] as? [String: Any]
+                #expect((traits?["spent"] as? NSNumber)?.doubleValue == 42.5)
+                #expect((traits?["age_next"] as? NSNumber)?.intValue == 35)
                 let history = export["history"] as? [[String: Any]] ?? []
                 #expect(history.contains { $0["segment"] as? String == "pro" && $0["change"] as? String == "enter" })
                 let deliveries = export["webhook_deliveries"] as? [[String: Any]] ?? []

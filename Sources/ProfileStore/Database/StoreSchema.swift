@@ -93,6 +93,19 @@ enum StoreSchema {
             seen_at_ms INTEGER NOT NULL
         ) WITHOUT ROWID;
         """,
+        // Computed traits (segment language version 2). Segments reading a trait keep their expression with
+        // every trait expanded in `evaluated_expression` (NULL when they read none): what the evaluator runs.
+        """
+        CREATE TABLE traits(
+            name TEXT PRIMARY KEY,
+            expression TEXT NOT NULL,
+            created_seq INTEGER NOT NULL,
+            updated_seq INTEGER NOT NULL,
+            created_at_ms INTEGER NOT NULL,
+            updated_at_ms INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        ALTER TABLE segments ADD COLUMN evaluated_expression TEXT;
+        """,
     ]
 
     /// Brings `connection` to the latest schema version.

@@ -113,6 +113,8 @@ enum ChangeKind: Int64 {
     case listDeleted = 11
     case webhookAdded = 12
     case webhookRemoved = 13
+    case traitPut = 14
+    case traitDeleted = 15
     case none = 0
 }
 
@@ -131,6 +133,8 @@ extension Segments_V1_ChangeEntry {
         case .listDeleted: .listDeleted
         case .webhookAdded: .webhookAdded
         case .webhookRemoved: .webhookRemoved
+        case .traitPut: .traitPut
+        case .traitDeleted: .traitDeleted
         case nil: .none
         }
     }

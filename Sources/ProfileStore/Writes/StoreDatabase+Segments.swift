@@ -23,6 +23,10 @@ extension StoreDatabase {
             if try Self.listKey(named: request.name, in: connection) != nil {
                 throw ProfileStoreError(.alreadyExists, "'\(request.name)' is already the name of a static list")
             }
+            if try Self.trait(named: request.name, in: connection) != nil {
+                throw ProfileStoreError(.alreadyExists, "'\(request.name)' is already the name of a trait")
+            }
+            let traits = try Self.traitDefinitions(in: connection)
             var catalog = try Self.catalog(connection)
             let exists = catalog[request.name] != nil
             if !exists, catalog.count >= limit {
@@ -45,24 +49,28 @@ extension StoreDatabase {
             }
             do throws(SegmentLanguageError) {
                 try SegmentCatalog.check(name: request.name, expression: expression, existing: catalog)
-                // Traits cannot be saved yet (issue 13, part 2): a `trait("x")` names none.
-                try SegmentCatalog.checkTraits(of: expression, traits: [])
+                try SegmentCatalog.checkTraits(of: expression, traits: Set(traits.keys))
             } catch {
                 throw ProfileStoreError(.invalidArgument, "invalid expression: \(error.description)")
             }
+            let evaluated = try Self.evaluatedExpression(of: expression, traits: traits, segment: request.name)
             let seq = transaction.nextSeq
             let now = transaction.now
             let upsert = try connection.cachedStatement(
                 """
-                INSERT INTO segments(name, expression, created_seq, updated_seq, created_at_ms, updated_at_ms)
-                VALUES (?1, ?2, ?3, ?3, ?4, ?4)
-                ON CONFLICT(name) DO UPDATE SET expression = ?2, updated_seq = ?3, updated_at_ms = ?4
+                INSERT INTO segments(
+                    name, expression, created_seq, updated_seq, created_at_ms, updated_at_ms, evaluated_expression
+                )
+                VALUES (?1, ?2, ?3, ?3, ?4, ?4, ?5)
+                ON CONFLICT(name) DO UPDATE SET
+                    expression = ?2, updated_seq = ?3, updated_at_ms = ?4, evaluated_expression = ?5
                 """
             )
             try upsert.bind(request.name, at: 1)
             try upsert.bind(expression.canonicalText, at: 2)
             try upsert.bind(Int64(seq), at: 3)
             try upsert.bind(now, at: 4)
+            try upsert.bind(evaluated, at: 5)
             try upsert.execute()
             guard let segment = try Self.segment(named: request.name, in: connection) else {
                 throw ProfileStoreError(.storage, "segment '\(request.name)' vanished while being saved")
@@ -145,7 +153,7 @@ extension StoreDatabase {
     static func allSegments(in connection: SQLiteConnection) throws -> [Segments_V1_Segment] {
         let select = try connection.cachedStatement(
             """
-            SELECT name, expression, created_seq, updated_seq, created_at_ms, updated_at_ms
+            SELECT name, expression, created_seq, updated_seq, created_at_ms, updated_at_ms, evaluated_expression
             FROM segments ORDER BY name
             """
         )
@@ -157,10 +165,10 @@ extension StoreDatabase {
         return segments
     }
 
-    private static func segment(named name: String, in connection: SQLiteConnection) throws -> Segments_V1_Segment? {
+    static func segment(named name: String, in connection: SQLiteConnection) throws -> Segments_V1_Segment? {
         let select = try connection.cachedStatement(
             """
-            SELECT name, expression, created_seq, updated_seq, created_at_ms, updated_at_ms
+            SELECT name, expression, created_seq, updated_seq, created_at_ms, updated_at_ms, evaluated_expression
             FROM segments WHERE name = ?
             """
         )
@@ -177,6 +185,7 @@ extension StoreDatabase {
         segment.updatedSeq = UInt64(row.int64(at: 3))
         segment.createdAtMs = row.int64(at: 4)
         segment.updatedAtMs = row.int64(at: 5)
+        segment.evaluatedExpression = row.string(at: 6)  // NULL (no trait read) is ""
         return segment
     }
 }

@@ -2,18 +2,6 @@ import SegmentLanguage
 import SegmentsWire
 
 extension AttributeValue {
-    /// Reads a wire value; `nil` for a null.
-    init?(wire: Segments_V1_Value) {
-        switch wire.kind {
-        case .stringValue(let string): self = .string(string)
-        case .numberValue(let number): self = .number(number)
-        case .boolValue(let bool): self = .bool(bool)
-        case .timestampMs(let ms): self = .timestamp(ms)
-        case .stringList(let list): self = .stringList(list.values)
-        case nil: return nil
-        }
-    }
-
     /// As people read it in an explanation.
     var explainText: String {
         switch self {
@@ -24,17 +12,6 @@ extension AttributeValue {
         case .timestamp(let ms): RFC3339.format(ms)
         case .stringList(let list): "[" + list.map { "\"\($0)\"" }.joined(separator: ", ") + "]"
         }
-    }
-}
-
-extension EventRecord {
-    /// Reads a wire event (its `at` resolved by the store).
-    init(wire: Segments_V1_Event) {
-        self.init(
-            name: wire.name,
-            atMs: wire.atMs,
-            properties: wire.properties.compactMapValues(AttributeValue.init(wire:))
-        )
     }
 }
 

@@ -193,7 +193,7 @@ final class EvaluatorCore: Sendable {
                 }
             case .segmentPut(let put):
                 do throws(SegmentLanguageError) {
-                    let expression = try SegmentExpression.parse(put.segment.expression)
+                    let expression = try SegmentExpression.parse(put.segment.evaluated)
                     let clock = ContinuousClock()
                     let start = clock.now
                     let outcome = engine.putSegment(name: put.segment.name, expression: expression, seq: seq)
@@ -228,7 +228,8 @@ final class EvaluatorCore: Sendable {
                 ).map { ($0, seq) }
             case .listDeleted(let deleted):
                 produced += engine.deleteList(name: deleted.name, seq: seq).map { ($0, seq) }
-            case .webhookAdded, .webhookRemoved, nil:
+            case .webhookAdded, .webhookRemoved, .traitPut, .traitDeleted, nil:
+                // Traits reach the evaluator through the segments reading them, re-saved with each change.
                 break
             }
             // Entries with nothing for this shard still move the applied position.

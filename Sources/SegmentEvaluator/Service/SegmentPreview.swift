@@ -1,3 +1,4 @@
+import DaemonSupport
 import SegmentEngine
 import SegmentLanguage
 import SegmentsRPC
@@ -58,10 +59,17 @@ enum SegmentPreview {
         }
         do {
             try SegmentCatalog.check(name: Self.name, expression: expression, existing: catalog)
-            // No traits are saved yet (the store refuses them too): `trait("x")` names none.
-            try SegmentCatalog.checkTraits(of: expression, traits: [])
+
         } catch {
             throw RPCError(.invalidArgument, "invalid expression: \(error.description)")
+        }
+        // The snapshot carries no trait definitions to expand a preview with.
+        if let reference = expression.referencedTraits.first {
+            throw RPCError(
+                .invalidArgument,
+                "invalid expression: \(reference.position.line):\(reference.position.column): trait(\"\(reference.name)\"): "
+                    + "a preview cannot read traits; save the segment to see its members"
+            )
         }
 
         let engine = MembershipEngine(nowMs: first.nowMs, appliedSeq: 0)
@@ -70,7 +78,7 @@ enum SegmentPreview {
             engine.addToList(name: name, userIDs: members, seq: 1)
         }
         for segment in first.segments {
-            if let saved = try? SegmentExpression.parse(segment.expression) {
+            if let saved = try? SegmentExpression.parse(segment.evaluated) {
                 engine.putSegment(name: segment.name, expression: saved, seq: 1)
             }
         }

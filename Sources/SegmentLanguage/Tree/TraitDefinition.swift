@@ -122,3 +122,33 @@ private struct TraitExpander {
         }
     }
 }
+
+extension TraitDefinition {
+    /// The trait's value for one user at one instant, by the reference semantics (every aggregate scans every
+    /// event), with the traits it reads expanded.
+    ///
+    /// - Parameters:
+    ///   - attributes: The user's profile attributes.
+    ///   - events: All of the user's events.
+    ///   - nowMs: The instant.
+    ///   - traits: The saved traits by name (for the `trait("x")` calls inside this one).
+    /// - Returns: The value (`.timestamp` for a time, as `first(...)` gives), or `nil` when missing.
+    /// - Throws: ``SegmentLanguageError`` when the expansion is too large or the traits make a cycle.
+    public func value(
+        attributes: [String: AttributeValue],
+        events: [EventRecord],
+        nowMs: Int64,
+        traits: [String: TraitDefinition]
+    ) throws(SegmentLanguageError) -> AttributeValue? {
+        var expander = TraitExpander(traits: traits, source: source)
+        let root = try expander.expand(self.root)
+        let evaluation = Evaluation(
+            nowMs: nowMs,
+            lookup: { attributes[$0] },
+            aggregate: { Evaluation.scan($0, events: events, nowMs: nowMs) },
+            sequence: { Evaluation.scan($0, events: events, nowMs: nowMs) },
+            isMember: { _ in false }
+        )
+        return evaluation.value(root)?.attributeValue
+    }
+}

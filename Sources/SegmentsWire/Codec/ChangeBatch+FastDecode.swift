@@ -74,7 +74,7 @@ extension Segments_V1_ChangeEntry {
             case 0x10:
                 guard let value = reader.varint() else { return nil }
                 entry.committedAtMs = Int64(bitPattern: value)
-            case 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42, 0x4A, 0x52, 0x5A, 0x62, 0x6A:
+            case 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42, 0x4A, 0x52, 0x5A, 0x62, 0x6A, 0x72, 0x7A:
                 // A second change in one entry would be merged or replaced by SwiftProtobuf.
                 guard entry.change == nil, let payload = reader.lengthDelimited(),
                     let change = Self.change(field: tag >> 3, payload, keeping: filter)
@@ -107,6 +107,8 @@ extension Segments_V1_ChangeEntry {
                 case 11: return .listDeleted(try Segments_V1_ListDeleted(serializedBytes: bytes))
                 case 12: return .webhookAdded(try Segments_V1_WebhookAdded(serializedBytes: bytes))
                 case 13: return .webhookRemoved(try Segments_V1_WebhookRemoved(serializedBytes: bytes))
+                case 14: return .traitPut(try Segments_V1_TraitPut(serializedBytes: bytes))
+                case 15: return .traitDeleted(try Segments_V1_TraitDeleted(serializedBytes: bytes))
                 default: return nil
                 }
             } catch {

@@ -185,6 +185,10 @@ public nonisolated struct Segments_V1_Segment: Sendable {
 
   public var updatedAtMs: Int64 = 0
 
+  /// The expression with every trait("name") replaced by that trait's expression: what the
+  /// evaluator evaluates. Empty when the expression reads no trait.
+  public var evaluatedExpression: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -493,7 +497,7 @@ nonisolated extension Segments_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Segments_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Segment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}expression\0\u{3}created_seq\0\u{3}updated_seq\0\u{3}created_at_ms\0\u{3}updated_at_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}expression\0\u{3}created_seq\0\u{3}updated_seq\0\u{3}created_at_ms\0\u{3}updated_at_ms\0\u{3}evaluated_expression\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -507,6 +511,7 @@ nonisolated extension Segments_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.updatedSeq) }()
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.createdAtMs) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.updatedAtMs) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.evaluatedExpression) }()
       default: break
       }
     }
@@ -531,6 +536,9 @@ nonisolated extension Segments_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
     if self.updatedAtMs != 0 {
       try visitor.visitSingularInt64Field(value: self.updatedAtMs, fieldNumber: 6)
     }
+    if !self.evaluatedExpression.isEmpty {
+      try visitor.visitSingularStringField(value: self.evaluatedExpression, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -541,6 +549,7 @@ nonisolated extension Segments_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.updatedSeq != rhs.updatedSeq {return false}
     if lhs.createdAtMs != rhs.createdAtMs {return false}
     if lhs.updatedAtMs != rhs.updatedAtMs {return false}
+    if lhs.evaluatedExpression != rhs.evaluatedExpression {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -140,6 +140,23 @@ public nonisolated struct Segments_V1_ChangeEntry: Sendable {
     set {change = .webhookRemoved(newValue)}
   }
 
+  /// Trait changes; the segments reading a trait are re-saved (segment_put) in the same write.
+  public var traitPut: Segments_V1_TraitPut {
+    get {
+      if case .traitPut(let v)? = change {return v}
+      return Segments_V1_TraitPut()
+    }
+    set {change = .traitPut(newValue)}
+  }
+
+  public var traitDeleted: Segments_V1_TraitDeleted {
+    get {
+      if case .traitDeleted(let v)? = change {return v}
+      return Segments_V1_TraitDeleted()
+    }
+    set {change = .traitDeleted(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Change: Equatable, Sendable {
@@ -154,6 +171,9 @@ public nonisolated struct Segments_V1_ChangeEntry: Sendable {
     case listDeleted(Segments_V1_ListDeleted)
     case webhookAdded(Segments_V1_WebhookAdded)
     case webhookRemoved(Segments_V1_WebhookRemoved)
+    /// Trait changes; the segments reading a trait are re-saved (segment_put) in the same write.
+    case traitPut(Segments_V1_TraitPut)
+    case traitDeleted(Segments_V1_TraitDeleted)
 
   }
 
@@ -247,6 +267,32 @@ public nonisolated struct Segments_V1_SegmentPut: Sendable {
 }
 
 public nonisolated struct Segments_V1_SegmentDeleted: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Segments_V1_TraitPut: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var expression: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Segments_V1_TraitDeleted: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -392,7 +438,7 @@ nonisolated extension Segments_V1_ChangeBatch: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Segments_V1_ChangeEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ChangeEntry"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}seq\0\u{3}committed_at_ms\0\u{3}profiles_upserted\0\u{3}user_deleted\0\u{3}events_tracked\0\u{3}segment_put\0\u{3}segment_deleted\0\u{3}clock_moved\0\u{3}list_created\0\u{3}list_members_changed\0\u{3}list_deleted\0\u{3}webhook_added\0\u{3}webhook_removed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}seq\0\u{3}committed_at_ms\0\u{3}profiles_upserted\0\u{3}user_deleted\0\u{3}events_tracked\0\u{3}segment_put\0\u{3}segment_deleted\0\u{3}clock_moved\0\u{3}list_created\0\u{3}list_members_changed\0\u{3}list_deleted\0\u{3}webhook_added\0\u{3}webhook_removed\0\u{3}trait_put\0\u{3}trait_deleted\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -545,6 +591,32 @@ nonisolated extension Segments_V1_ChangeEntry: SwiftProtobuf.Message, SwiftProto
           self.change = .webhookRemoved(v)
         }
       }()
+      case 14: try {
+        var v: Segments_V1_TraitPut?
+        var hadOneofValue = false
+        if let current = self.change {
+          hadOneofValue = true
+          if case .traitPut(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.change = .traitPut(v)
+        }
+      }()
+      case 15: try {
+        var v: Segments_V1_TraitDeleted?
+        var hadOneofValue = false
+        if let current = self.change {
+          hadOneofValue = true
+          if case .traitDeleted(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.change = .traitDeleted(v)
+        }
+      }()
       default: break
       }
     }
@@ -605,6 +677,14 @@ nonisolated extension Segments_V1_ChangeEntry: SwiftProtobuf.Message, SwiftProto
     case .webhookRemoved?: try {
       guard case .webhookRemoved(let v)? = self.change else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .traitPut?: try {
+      guard case .traitPut(let v)? = self.change else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
+    case .traitDeleted?: try {
+      guard case .traitDeleted(let v)? = self.change else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
     }()
     case nil: break
     }
@@ -818,6 +898,71 @@ nonisolated extension Segments_V1_SegmentDeleted: SwiftProtobuf.Message, SwiftPr
   }
 
   public static func ==(lhs: Segments_V1_SegmentDeleted, rhs: Segments_V1_SegmentDeleted) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Segments_V1_TraitPut: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TraitPut"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}expression\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.expression) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.expression.isEmpty {
+      try visitor.visitSingularStringField(value: self.expression, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Segments_V1_TraitPut, rhs: Segments_V1_TraitPut) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.expression != rhs.expression {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Segments_V1_TraitDeleted: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TraitDeleted"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Segments_V1_TraitDeleted, rhs: Segments_V1_TraitDeleted) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true

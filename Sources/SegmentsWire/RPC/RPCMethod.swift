@@ -77,6 +77,28 @@ public enum ProfileStoreAPI {
         service + "DeleteSegment",
         role: .admin
     )
+    public static let putTrait = UnaryMethod<Segments_V1_PutTraitRequest, Segments_V1_PutTraitResponse>(
+        service + "PutTrait",
+        role: .admin
+    )
+    public static let getTrait = UnaryMethod<Segments_V1_GetTraitRequest, Segments_V1_Trait>(
+        service + "GetTrait",
+        role: .reader
+    )
+    public static let listTraits = UnaryMethod<Segments_V1_ListTraitsRequest, Segments_V1_ListTraitsResponse>(
+        service + "ListTraits",
+        role: .reader
+    )
+    public static let deleteTrait = UnaryMethod<Segments_V1_DeleteTraitRequest, Segments_V1_WriteResponse>(
+        service + "DeleteTrait",
+        role: .admin
+    )
+    public static let getTraitValues = UnaryMethod<
+        Segments_V1_GetTraitValuesRequest, Segments_V1_GetTraitValuesResponse
+    >(
+        service + "GetTraitValues",
+        role: .reader
+    )
     public static let createList = UnaryMethod<Segments_V1_CreateListRequest, Segments_V1_WriteResponse>(
         service + "CreateList",
         role: .writer

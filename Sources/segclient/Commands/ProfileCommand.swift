@@ -128,7 +128,8 @@ extension ProfileCommand {
             abstract: "Print everything held about a user as one JSON document (the \"right to know\").",
             discussion: """
                 The document holds the attributes, every stored event (in the order stored, in the import format), the \
-                segments and lists the user is in, the whole enter/exit history, and the webhooks that were sent \
+                segments and lists the user is in, the whole enter/exit history, the computed traits' values (null \
+                when missing), and the webhooks that were sent \
                 the user's transitions. After `profile delete` it fails with status 3: nothing is left.
                 """
         )
@@ -160,6 +161,8 @@ extension ProfileCommand {
                 document.append(("segments", .array(export.segments.map(JSONValue.string))))
                 document.append(("lists", .array(export.lists.map(JSONValue.string))))
                 document.append(("history", .array(history)))
+                let traits = export.traits.map { ($0.name, $0.value.map(NDJSONRecords.json) ?? .null) }
+                document.append(("traits", .object(traits)))
                 document.append(("webhook_deliveries", .array(deliveries)))
                 Output.json(.object(document))
             }
