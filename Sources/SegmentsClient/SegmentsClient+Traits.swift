@@ -34,10 +34,24 @@ public struct SegmentsTraitValues: Sendable, Hashable {
     }
 }
 
+/// What saving a trait did (``SegmentsClient/putTrait(_:expression:mode:)``).
+public struct SegmentsTraitWrite: Sendable, Hashable {
+    /// The saved definition (expression in canonical form).
+    public var trait: SegmentsDefinition
+    /// The write's change-log number: the last of the segments re-saved with the trait, or the trait's own entry.
+    /// Reads with `minSeq` at it see the segments that read the trait follow the change.
+    public var seq: UInt64
+
+    public init(trait: SegmentsDefinition, seq: UInt64) {
+        self.trait = trait
+        self.seq = seq
+    }
+}
+
 extension SegmentsClient {
     /// Saves a computed trait (a named value per user, read by segments as `trait("name")`) after the store parsed
     /// and checked its expression; segments reading it are re-evaluated with the new expression.
-    /// - Returns: the saved definition (expression in canonical form).
+    /// - Returns: the saved definition and the write's change-log number.
     /// - Throws: `invalidArgument` with the position and reason for a bad expression, a cycle or an unknown trait;
     ///   `alreadyExists` when a segment or list has the name.
     @discardableResult
@@ -45,7 +59,7 @@ extension SegmentsClient {
         _ name: String,
         expression: String,
         mode: PutMode = .upsert
-    ) async throws(SegmentsClientError) -> SegmentsDefinition {
+    ) async throws(SegmentsClientError) -> SegmentsTraitWrite {
         var request = Segments_V1_PutTraitRequest()
         request.name = name
         request.expression = expression
@@ -55,7 +69,8 @@ extension SegmentsClient {
             case .create: .create
             case .update: .update
             }
-        return SegmentsDefinition(try await self.callStore(ProfileStoreAPI.putTrait, request).trait)
+        let response = try await self.callStore(ProfileStoreAPI.putTrait, request)
+        return SegmentsTraitWrite(trait: SegmentsDefinition(response.trait), seq: response.seq)
     }
 
     /// Reads one trait definition.

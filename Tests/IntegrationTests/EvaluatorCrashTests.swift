@@ -63,7 +63,7 @@ import Testing
     /// resume from a saved state (and replay only the entries after it).
     @Test func restartsFromASavedEngineStateChangeNothing() async throws {
         let steps = try WorkloadGenerator().steps(
-            seed: 17,
+            seed: 23,
             count: 70,
             startMs: ms(Self.start),
             midwayPuts: false,

@@ -12,7 +12,7 @@ import Testing
 
     @Test(arguments: [101, 202, 303] as [UInt64])
     func membersEqualTheReferenceInterpreterAfterEveryStep(seed: UInt64) async throws {
-        let steps = try WorkloadGenerator().steps(seed: seed, count: 90, startMs: ms(Self.start))
+        let steps = try WorkloadGenerator().steps(seed: seed, count: 90, startMs: ms(Self.start), traits: true)
         try await withDaemons(start: Self.start) { daemons in
             try await Self.run(steps, seed: seed, client: daemons.client)
         }

@@ -53,6 +53,8 @@ enum WorkloadStep: Sendable, CustomStringConvertible {
     case clock(toMs: Int64)
     case deleteUser(String)
     case putSegment(name: String, text: String)
+    /// A computed trait created or replaced (the segments reading it follow).
+    case putTrait(name: String, text: String)
 
     var description: String {
         switch self {
@@ -69,6 +71,7 @@ enum WorkloadStep: Sendable, CustomStringConvertible {
         case .clock(let t): return "clock → \(RFC3339.format(t))"
         case .deleteUser(let user): return "delete \(user)"
         case .putSegment(let name, let text): return "put \(name) = \(text)"
+        case .putTrait(let name, let text): return "trait \(name) = \(text)"
         }
     }
 
@@ -83,6 +86,7 @@ enum WorkloadStep: Sendable, CustomStringConvertible {
         case .clock(let t): return try await client.setClock(toMs: t).seq
         case .deleteUser(let user): return try await client.deleteProfile(user).seq
         case .putSegment(let name, let text): return try await client.putSegment(name, expression: text).updatedSeq
+        case .putTrait(let name, let text): return try await client.putTrait(name, expression: text).seq
         }
     }
 }
@@ -95,6 +99,8 @@ struct WorkloadModel: Sendable {
     var eventIDs: [String: Set<String>] = [:]
     /// Segments in creation order; `in_segment` only refers to earlier ones.
     var segments: [(name: String, expression: SegmentExpression)] = []
+    /// Computed traits by name; segments are evaluated with them written out, as the store sends them.
+    var traits: [String: TraitDefinition] = [:]
 
     init(nowMs: Int64) { self.nowMs = nowMs }
 
@@ -127,6 +133,8 @@ struct WorkloadModel: Sendable {
             self.attributes[user] = nil
             self.events[user] = nil
             self.eventIDs[user] = nil
+        case .putTrait(let name, let text):
+            self.traits[name] = try TraitDefinition.parse(text)
         case .putSegment(let name, let text):
             let expression = try SegmentExpression.parse(text)
             if let index = self.segments.firstIndex(where: { $0.name == name }) {
@@ -140,7 +148,9 @@ struct WorkloadModel: Sendable {
     /// Members of every segment at `now` by the reference interpreter, in dependency order.
     func memberships(at now: Int64) -> [String: Set<String>] {
         var result: [String: Set<String>] = [:]
-        for (name, expression) in self.segments {
+        for (name, written) in self.segments {
+            // The reference reads a trait as its expression written in its place (the contract's meaning).
+            let expression = (try? written.expandingTraits(self.traits)) ?? written
             var members: Set<String> = []
             for user in self.attributes.keys {
                 let member = ReferenceInterpreter.evaluate(
@@ -171,6 +181,8 @@ struct WorkloadExpressions: Sendable {
     var agos = ["1h", "1d", "3d", "14d", "36h"]
     var timestamps = ["2026-11-03T00:00:00Z", "2026-11-10T12:00:00Z", "2026-10-25T00:00:00Z"]
     var maximumDepth = 2
+    /// Saved traits expressions may read (none unless the workload saves some).
+    var traits: [String] = []
 
     func expression(_ r: inout WorkloadRandom, references: [String], depth: Int = 0) -> String {
         if depth < self.maximumDepth, r.chance(0.35) {
@@ -187,7 +199,9 @@ struct WorkloadExpressions: Sendable {
             default: return "(" + self.expression(&r, references: references, depth: depth + 1) + ")"
             }
         }
-        switch r.int(0...23) {
+        switch r.int(0...25) {
+        case 24 where !self.traits.isEmpty, 25 where !self.traits.isEmpty:
+            return #"trait("\#(r.pick(self.traits))") \#(r.pick([">=", "<", ">"])) \#(r.pick(["1", "2", "4.5", "10"]))"#
         case 20, 21: return self.sequence(&r)
         case 22, 23:
             let right = r.pick(["2", "age", "0", self.numericAggregate(&r)])
@@ -431,7 +445,8 @@ struct WorkloadGenerator: Sendable {
         startMs: Int64,
         midwayPuts: Bool = true,
         update: Bool = true,
-        deletions: Bool = true
+        deletions: Bool = true,
+        traits: Bool = false
     ) throws -> [WorkloadStep] {
         var r = WorkloadRandom(seed: seed)
         var model = WorkloadModel(nowMs: startMs)
@@ -440,8 +455,16 @@ struct WorkloadGenerator: Sendable {
             try model.apply(step)
             out.append(step)
         }
+        var generator = self
+        var traitChanged = !traits
+        if traits {
+            // Two traits, one reading the other, before any segment; segments read them as `trait("…")`.
+            generator.expressions.traits = ["t_spend", "t_mix"]
+            try add(.putTrait(name: "t_spend", text: "sum(purchase.amount within 2d)"))
+            try add(.putTrait(name: "t_mix", text: #"2 * count(page_view within 1d) + trait("t_spend") / 10"#))
+        }
         let initial = midwayPuts ? self.segmentCount / 2 + 1 : self.segmentCount
-        for index in 0..<initial { try add(self.segment(index, &r)) }
+        for index in 0..<initial { try add(generator.segment(index, &r)) }
         var next = initial
         let spacing = max(1, count / (2 * max(1, self.segmentCount - initial)))
         var changed = !update
@@ -449,16 +472,20 @@ struct WorkloadGenerator: Sendable {
         while out.count < count {
             let position = out.count
             if next < self.segmentCount, position >= initial + spacing * (next - initial + 1) {
-                try add(self.segment(next, &r))
+                try add(generator.segment(next, &r))
                 next += 1
+            } else if !traitChanged, position >= count / 3 {
+                // A trait replaced half way: the segments reading it (directly or through t_mix) follow.
+                try add(.putTrait(name: "t_spend", text: "max(purchase.amount within 12h) * 2"))
+                traitChanged = true
             } else if !changed, position >= count / 2 {
-                try add(self.segment(r.int(1...(self.segmentCount - 1) / 2), &r))
+                try add(generator.segment(r.int(1...(self.segmentCount - 1) / 2), &r))
                 changed = true
             } else if !deleted, position >= count * 2 / 3, let user = model.users.first {
                 try add(.deleteUser(user))
                 deleted = true
             } else {
-                try add(self.dataStep(&r, model, deletions: deletions))
+                try add(generator.dataStep(&r, model, deletions: deletions))
             }
         }
         return out

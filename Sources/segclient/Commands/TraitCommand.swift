@@ -12,9 +12,18 @@ struct TraitCommand: AsyncParsableCommand {
         subcommands: [Create.self, Update.self, List.self, Show.self, Delete.self]
     )
 
-    /// Prints a saved trait like a saved segment.
-    static func reportSaved(_ trait: SegmentsDefinition, json: Bool, verb: String) {
-        SegmentCommand.reportSaved(trait, json: json, verb: verb)
+    /// Prints a saved trait like a saved segment, with the write's change-log number (the segments re-saved with
+    /// it come last).
+    static func reportSaved(_ write: SegmentsTraitWrite, json: Bool, verb: String) {
+        if json {
+            var fields = [(key: String, value: JSONValue)]()
+            if case .object(let saved) = SegmentCommand.json(write.trait) { fields = saved }
+            fields.append(("seq", .number(Double(write.seq))))
+            Output.json(.object(fields))
+        } else {
+            Output.line("\(write.trait.name): \(verb) (seq \(write.seq))")
+            Output.line("  \(write.trait.expression)")
+        }
     }
 }
 
