@@ -3,7 +3,8 @@
 //
 // Besides "never crash", it checks properties that must hold for every input:
 // - an error has a position inside the text (1-based line and column);
-// - an accepted expression's canonical text parses back to the same tree and prints the same text;
+// - an accepted expression's canonical text parses back to the same tree and prints the same text (and a trait's,
+//   when the text is a value);
 // - the interpreter, the explanation, the plan and the catalog check run on it without crashing, and the plan's
 //   evaluation from maintained aggregates agrees with the interpreter.
 
@@ -24,6 +25,15 @@ private let events: [EventRecord] = [
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
+    // The same text as a trait's expression: a value round-trips, and evaluates without crashing.
+    if let trait = try? TraitDefinition.parse(text) {
+        guard let again = try? TraitDefinition.parse(trait.canonicalText), again == trait,
+            again.canonicalText == trait.canonicalText
+        else {
+            fatalError("trait's canonical text does not round-trip: \(trait.canonicalText)")
+        }
+        _ = try? trait.value(attributes: attributes, events: events, nowMs: nowMs, traits: ["t": trait])
+    }
     do {
         let expression = try SegmentExpression.parse(text)
         let canonical = expression.canonicalText
