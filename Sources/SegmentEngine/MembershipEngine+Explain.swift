@@ -38,7 +38,9 @@ extension MembershipEngine {
             let value = valueBySpan[text] ?? aggregateValue(text: text, user: u)
             valueBySpan[text] = value
             rewritten += original[cursor..<span.lowerBound]
-            rewritten += Self.literalText(value) ?? "`\(missingName)`"
+            // After a unary minus, `-3` would read back as one literal: `-(3)` keeps the negation.
+            let literal = Self.literalText(value).map { rewritten.last == "-" ? "(\($0))" : $0 }
+            rewritten += literal ?? "`\(missingName)`"
             cursor = span.upperBound
         }
         rewritten += original[cursor...]

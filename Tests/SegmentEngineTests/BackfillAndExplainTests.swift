@@ -226,7 +226,9 @@ import Testing
     /// events.
     @Test func explainWithCalculationsAndSequences() throws {
         let h = EngineHarness()
-        let text = "sum(purchase.amount) / count(purchase) >= 10 and (view then purchase within 1d) and -age < 0"
+        let text =
+            "sum(purchase.amount) / count(purchase) >= 10 and (view then purchase within 1d) and -age < 0 "
+            + "and -count(purchase) < count(view)"
         try h.put("s", text)
         h.profile("u1", ["age": .number(30)])
         let events = [

@@ -25,7 +25,8 @@ import Testing
                 #"a where sku = "x" or qty > 2 then b then "c d" where ok = true within 1d and plan = "pro""#,
                 #"a where sku = "x" or qty > 2 then b then "c d" where ok = true within 1d and plan = "pro""#
             ),
-            ("not a then b within 1h", "not (a then b within 1h)"),
+            ("not a then b within 1h", "not a then b within 1h"),
+            ("not (a then b within 1h)", "not a then b within 1h"),
             ("then then followed within 1h", "then then followed within 1h"),
         ]
         for (text, canonical) in cases {
@@ -42,6 +43,9 @@ import Testing
             ("add_to_cart then purchase", "a sequence needs a window", 26),
             ("add_to_cart then purchase and plan = \"pro\"", "a sequence needs a window", 27),
             ("a where x = 1", "or on a step of a sequence", 3),
+            // A forgotten `count(`: one step with a window is not a sequence.
+            ("purchase where amount > 5 within 7d", "or on a step of a sequence", 10),
+            ("purchase within 7d", "'within' applies only to the event inside count", 10),
             ("a then", "an event name for the next step", 7),
             ("a not followed by b then c within 1h", "'then' cannot come after it", 21),
             ("a then b not followed by c within 1h", "exactly one step on each side", 10),
@@ -159,7 +163,8 @@ import Testing
             ("count(a)-1 > 0", "count(a) - 1 > 0"),
             ("- 1 < x", "-1 < x"),
             ("-(1) < x", "-(1) < x"),
-            ("-x * -y > --z", "-x * -y > -(-z)"),
+            ("-x * -y > --z", "-x * -y > --z"),
+            ("2000-1000 = 1000", "2000 - 1000 = 1000"),
             ("((count(a) + 1) > 2)", "count(a) + 1 > 2"),
             ("(x) = (y)", "x = y"),
             ("count(purchase where amount * qty > 100) >= 1", "count(purchase where amount * qty > 100) >= 1"),
@@ -167,6 +172,13 @@ import Testing
         for (text, canonical) in cases {
             let e = try Fixtures.parse(text)
             #expect(e.canonicalText == canonical, "\(text)")
+            #expect(try Fixtures.parse(e.canonicalText) == e)
+        }
+        // The canonical text nests no deeper than the input: it always parses back, even at the nesting limit.
+        for text in [
+            String(repeating: "-", count: 63) + "x > 0", String(repeating: "not ", count: 63) + "a then b within 1h",
+        ] {
+            let e = try Fixtures.parse(text)
             #expect(try Fixtures.parse(e.canonicalText) == e)
         }
         let plan = SegmentPlan(try Fixtures.parse("count(purchase where amount * qty > 100) >= 1"))
@@ -193,6 +205,7 @@ import Testing
     @Test func errors() {
         let cases: [(String, String, Int)] = [
             (#""a" + 1 > 0"#, "'+' works on numbers, and a string is not a number", 5),
+            (#""a" -1 > 0"#, "'-' works on numbers, and a string is not a number", 5),
             ("first(a) + 1d > now", "first(...) is a time", 10),
             ("now - 1 > x", "a time is not a number", 5),
             ("x * > 1", "expected a number after '*'", 5),

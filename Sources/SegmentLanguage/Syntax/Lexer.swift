@@ -171,9 +171,9 @@ struct Lexer {
     /// A number, a duration (`30d`) or an unquoted timestamp (`2026-01-01T00:00:00Z`).
     private mutating func numberLike() throws(SegmentLanguageError) -> TokenKind {
         let start = i
-        // A timestamp starts with four digits and a '-'.
-        if bytes[i] != 0x2D, i + 4 < bytes.count, (0..<4).allSatisfy({ Self.isDigit(bytes[i + $0]) }),
-            bytes[i + 4] == 0x2D
+        // A timestamp starts with a date: four digits, '-', two digits, '-' (`2000-1000` is a subtraction).
+        if bytes[i] != 0x2D, i + 7 < bytes.count, (0..<4).allSatisfy({ Self.isDigit(bytes[i + $0]) }),
+            bytes[i + 4] == 0x2D, Self.isDigit(bytes[i + 5]), Self.isDigit(bytes[i + 6]), bytes[i + 7] == 0x2D
         {
             return try timestamp()
         }

@@ -532,18 +532,19 @@ extension Parser {
             steps.append(try parseStep())
         }
         let windowToken = try current()
-        guard windowToken.isKeyword(.within) else {
-            if steps.count == 1 {
-                if let whereToken, whereToken.isKeyword(.where) {
-                    throw fail(
-                        .notAnEvent,
-                        "'where' belongs inside count, sum, avg, min, max, first or last after the event name, "
-                            + "or on a step of a sequence ('a where x = 1 then b within 1h')",
-                        at: whereToken
-                    )
-                }
-                throw expected("'then' or 'not followed by' after the first step of a sequence", at: windowToken)
+        if steps.count == 1 {
+            // `purchase where amount > 5 within 7d` (a forgotten `count(`) is not a sequence either.
+            if let whereToken, whereToken.isKeyword(.where) {
+                throw fail(
+                    .notAnEvent,
+                    "'where' belongs inside count, sum, avg, min, max, first or last after the event name, "
+                        + "or on a step of a sequence ('a where x = 1 then b within 1h')",
+                    at: whereToken
+                )
             }
+            throw expected("'then' or 'not followed by' after the first step of a sequence", at: windowToken)
+        }
+        guard windowToken.isKeyword(.within) else {
             throw fail(
                 .syntax,
                 "a sequence needs a window after its last step, found \(windowToken.quoted): "
@@ -620,10 +621,10 @@ extension Parser {
             } else {
                 return left
             }
-            try checkArithmetic(left, at: token)
+            try checkArithmetic(left, op, at: token)
             advance()
             let right = try parseTerm(role: "a number after '\(op.rawValue)'", first: first)
-            try checkArithmetic(right, at: token)
+            try checkArithmetic(right, op, at: token)
             left = .arithmetic(left, op, right)
         }
     }
@@ -642,10 +643,10 @@ extension Parser {
             } else {
                 return left
             }
-            try checkArithmetic(left, at: token)
+            try checkArithmetic(left, op, at: token)
             advance()
             let right = try parseFactor(role: "a number after '\(op.rawValue)'")
-            try checkArithmetic(right, at: token)
+            try checkArithmetic(right, op, at: token)
             left = .arithmetic(left, op, right)
         }
     }
@@ -663,7 +664,7 @@ extension Parser {
                 result = .literal(.number(-n))
             } else {
                 let inner = try parseFactor(role: "a number after '-'")
-                try checkArithmetic(inner, at: token)
+                try checkArithmetic(inner, .subtract, at: token)
                 result = .negate(inner)
             }
             leave()
@@ -698,7 +699,11 @@ extension Parser {
     }
 
     /// Refuses an operand that can never be a number in a calculation.
-    private func checkArithmetic(_ operand: Operand, at token: Token) throws(SegmentLanguageError) {
+    private func checkArithmetic(
+        _ operand: Operand,
+        _ op: ArithmeticOp,
+        at token: Token
+    ) throws(SegmentLanguageError) {
         let what: String
         switch operand {
         case .name, .arithmetic, .negate, .literal(.number), .trait: return
@@ -709,7 +714,7 @@ extension Parser {
         case .literal(.list): what = "a list is not a number"
         case .now, .ago, .timestamp: what = "a time is not a number"
         }
-        throw fail(.syntax, "'\(token.text)' works on numbers, and \(what)", at: token)
+        throw fail(.syntax, "'\(op.rawValue)' works on numbers, and \(what)", at: token)
     }
 }
 

@@ -34,11 +34,7 @@ enum Printer {
             }
         case .not(let inner):
             out += "not "
-            // A sequence is a primary, but `not (a then b within 1h)` reads better than without the parentheses.
-            writeGrouped(inner, into: &out) { node in
-                if case .sequence = node { return true }
-                return isJunction(node)
-            }
+            writeGrouped(inner, into: &out, when: isJunction)
         case .compare(let left, let op, let right):
             write(left, into: &out)
             out += " " + op.rawValue + " "
@@ -108,10 +104,11 @@ enum Printer {
             out += ")"
         case .negate(let x):
             out += "-"
-            // `-(1)`, not `-1`, which reads back as the literal -1; `-(a + b)`; `- -a` would lex as `--`.
+            // `-(1)`, not `-1`, which reads back as the literal -1; `-(a + b)`; but `--a`, not `-(-a)`, so that the
+            // canonical text nests no deeper than the tree (each parenthesis is a level of the parser's limit).
             let bare: Bool
             switch x {
-            case .name, .aggregate, .trait: bare = true
+            case .name, .aggregate, .trait, .negate: bare = true
             default: bare = false
             }
             writeArithmeticSide(x, into: &out, parenthesized: !bare)
