@@ -152,14 +152,14 @@ struct Parser {
         if token.isSymbol(.leftParen) {
             // A group is a condition (`(a or b)`) or the start of a calculation (`(count(a) + 1) * 2 > 3`): tried
             // in that order; when both fail, the error that got further is the one reported.
-            let saved = (index, depth, references, traitReferences)
+            let saved = (index, depth, references, traitReferences, inFilter)
             let conditionError: SegmentLanguageError
             do {
                 return try parseGroup(token)
             } catch {
                 conditionError = error
             }
-            (index, depth, references, traitReferences) = saved
+            (index, depth, references, traitReferences, inFilter) = saved
             do {
                 return try parseComparison()
             } catch {
