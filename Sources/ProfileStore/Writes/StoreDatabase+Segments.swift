@@ -39,14 +39,7 @@ extension StoreDatabase {
             for list in try Self.allLists(in: connection) {
                 catalog[list.name] = []
             }
-            switch request.mode {
-            case .create where exists:
-                throw ProfileStoreError(.alreadyExists, "segment '\(request.name)' already exists")
-            case .update where !exists:
-                throw ProfileStoreError(.notFound, "no segment '\(request.name)'")
-            default:
-                break
-            }
+            try Self.checkPutMode(request.mode, exists: exists, kind: "segment", name: request.name)
             do throws(SegmentLanguageError) {
                 try SegmentCatalog.check(name: request.name, expression: expression, existing: catalog)
                 try SegmentCatalog.checkTraits(of: expression, traits: Set(traits.keys))
@@ -81,6 +74,20 @@ extension StoreDatabase {
             response.seq = try transaction.appendLog(&entry)
             response.segment = segment
             return response
+        }
+    }
+
+    /// Refuses a create of an existing definition and an update of a missing one.
+    static func checkPutMode(
+        _ mode: Segments_V1_PutMode,
+        exists: Bool,
+        kind: String,
+        name: String
+    ) throws(ProfileStoreError) {
+        switch mode {
+        case .create where exists: throw ProfileStoreError(.alreadyExists, "\(kind) '\(name)' already exists")
+        case .update where !exists: throw ProfileStoreError(.notFound, "no \(kind) '\(name)'")
+        default: break
         }
     }
 

@@ -33,14 +33,7 @@ extension StoreDatabase {
             }
             var traits = try Self.traitDefinitions(in: connection)
             let exists = traits[request.name] != nil
-            switch request.mode {
-            case .create where exists:
-                throw ProfileStoreError(.alreadyExists, "trait '\(request.name)' already exists")
-            case .update where !exists:
-                throw ProfileStoreError(.notFound, "no trait '\(request.name)'")
-            default:
-                break
-            }
+            try Self.checkPutMode(request.mode, exists: exists, kind: "trait", name: request.name)
             if !exists, traits.count >= limit {
                 throw ProfileStoreError(
                     .resourceExhausted,

@@ -25,16 +25,7 @@ public enum SegmentCatalog {
                 in: expression.source
             )
         }
-        // Breadth-first search from each direct reference back to `name`: the first path found is a shortest
-        // cycle. Iterative, so long chains of saved segments cannot exhaust the stack.
-        var best: (reference: SegmentReference, path: [String])?
-        for reference in expression.referencedSegments {
-            guard let path = shortestPath(from: reference.name, to: name, name: name, existing: existing) else {
-                continue
-            }
-            if best == nil || path.count < best!.path.count { best = (reference, path) }
-        }
-        if let best {
+        if let best = shortestCycle(through: expression.referencedSegments, back: name, existing: existing) {
             let cycle = ([name] + best.path).joined(separator: " -> ")
             throw SegmentLanguageError(
                 .cycle,
@@ -75,14 +66,7 @@ public enum SegmentCatalog {
         for reference in definition.referencedTraits where reference.name != name && existing[reference.name] == nil {
             throw unknownTrait(reference, in: definition.source)
         }
-        var best: (reference: SegmentReference, path: [String])?
-        for reference in definition.referencedTraits {
-            guard let path = shortestPath(from: reference.name, to: name, name: name, existing: existing) else {
-                continue
-            }
-            if best == nil || path.count < best!.path.count { best = (reference, path) }
-        }
-        if let best {
+        if let best = shortestCycle(through: definition.referencedTraits, back: name, existing: existing) {
             throw SegmentLanguageError(
                 .cycle,
                 "trait(\(Printer.print(Literal.string(best.reference.name)))) makes a cycle: "
@@ -100,6 +84,24 @@ public enum SegmentCatalog {
             at: reference.position,
             in: source
         )
+    }
+
+    /// The reference that starts the shortest cycle back to `name`, with the cycle's path after `name`; `nil` when
+    /// none does. Breadth-first search from each direct reference: the first path found is a shortest cycle.
+    /// Iterative, so long chains of saved definitions cannot exhaust the stack.
+    private static func shortestCycle(
+        through references: [SegmentReference],
+        back name: String,
+        existing: [String: Set<String>]
+    ) -> (reference: SegmentReference, path: [String])? {
+        var best: (reference: SegmentReference, path: [String])?
+        for reference in references {
+            guard let path = shortestPath(from: reference.name, to: name, name: name, existing: existing) else {
+                continue
+            }
+            if best == nil || path.count < best!.path.count { best = (reference, path) }
+        }
+        return best
     }
 
     /// The shortest path of references from `start` to `target`, both included; `nil` when there is none.

@@ -410,18 +410,7 @@ struct Parser {
                 at: afterEvent
             )
         }
-        var filter: Node?
-        if try current().isKeyword(.where) {
-            advance()
-            let conditionToken = try current()
-            if conditionToken.kind == .end || conditionToken.isSymbol(.rightParen) {
-                throw expected("a condition after 'where'", at: conditionToken)
-            }
-            let saved = inFilter
-            inFilter = true
-            filter = try parseOr()
-            inFilter = saved
-        }
+        let filter = try parseFilter()
         var window: Duration?
         let windowToken = try current()
         if windowToken.isKeyword(.within) {
@@ -575,6 +564,20 @@ extension Parser {
         return .sequence(EventSequence(kind: kind, steps: steps, window: window, outer: outer))
     }
 
+    /// An optional `where` filter of an aggregate or a step: a condition on the event's properties.
+    private mutating func parseFilter() throws(SegmentLanguageError) -> Node? {
+        guard try current().isKeyword(.where) else { return nil }
+        advance()
+        let conditionToken = try current()
+        if conditionToken.kind == .end || conditionToken.isSymbol(.rightParen) {
+            throw expected("a condition after 'where'", at: conditionToken)
+        }
+        let saved = inFilter
+        inFilter = true
+        defer { inFilter = saved }
+        return try parseOr()
+    }
+
     /// One step: an event name and an optional `where` filter.
     private mutating func parseStep() throws(SegmentLanguageError) -> SequenceStep {
         let token = try current()
@@ -584,18 +587,7 @@ extension Parser {
         default: throw expected("an event name for the next step of the sequence", at: token)
         }
         advance()
-        var filter: Node?
-        if try current().isKeyword(.where) {
-            advance()
-            let conditionToken = try current()
-            if conditionToken.kind == .end || conditionToken.isSymbol(.rightParen) {
-                throw expected("a condition after 'where'", at: conditionToken)
-            }
-            let saved = inFilter
-            inFilter = true
-            filter = try parseOr()
-            inFilter = saved
-        }
+        let filter = try parseFilter()
         return SequenceStep(event: event, filter: filter)
     }
 }
