@@ -48,9 +48,9 @@ enum InputValidation {
         }
     }
 
-    /// Segment and list names: 1–128 characters of `[A-Za-z0-9_.-]`, starting with a letter or
-    /// digit.
-    static func checkSegmentName(_ name: String) throws(ProfileStoreError) {
+    /// Segment, trait and list names (one namespace): 1–128 characters of `[A-Za-z0-9_.-]`, starting with a
+    /// letter or digit. `kind` names what is being named in the error.
+    static func checkSegmentName(_ name: String, kind: String = "segment") throws(ProfileStoreError) {
         let bytes = Array(name.utf8)
         func allowed(_ byte: UInt8, first: Bool) -> Bool {
             switch byte {
@@ -68,7 +68,7 @@ enum InputValidation {
         else {
             throw ProfileStoreError(
                 .invalidArgument,
-                "invalid segment name '\(name)': use 1–128 characters of letters, digits, '_', '.' and '-', starting with a letter or digit"
+                "invalid \(kind) name '\(name)': use 1–128 characters of letters, digits, '_', '.' and '-', starting with a letter or digit"
             )
         }
     }

@@ -10,7 +10,7 @@ extension StoreDatabase {
 
     /// Creates an empty list; refused when a list or a segment already has the name.
     func createList(_ name: String) async throws(ProfileStoreError) -> Segments_V1_WriteResponse {
-        try InputValidation.checkSegmentName(name)
+        try InputValidation.checkSegmentName(name, kind: "list")
         let limit = self.maximumLists
         return try await self.writer.write { transaction in
             let connection = transaction.connection

@@ -15,7 +15,7 @@ extension StoreDatabase {
     func putTrait(
         _ request: Segments_V1_PutTraitRequest
     ) async throws(ProfileStoreError) -> Segments_V1_PutTraitResponse {
-        try InputValidation.checkSegmentName(request.name)
+        try InputValidation.checkSegmentName(request.name, kind: "trait")
         let definition: TraitDefinition
         do {
             definition = try TraitDefinition.parse(request.expression)
