@@ -126,6 +126,8 @@ import Testing
             #expect(result.stderr.contains("trait 'ltv' is used by 'engagement'"))
             result = try await segclient(["trait", "create", "bad", "count(a) > 1"], nil)
             #expect(result.stderr.contains("a trait is a value, not a condition"))
+            result = try await segclient(["list", "create", "ltv"], nil)
+            #expect(result.stderr.contains("'ltv' is already the name of a trait"))
             result = try await segclient(["trait", "create", "no spaces", "1"], nil)
             #expect(result.stderr.contains("invalid trait name 'no spaces'"))
             result = try await segclient(["traits", "ghost"], nil)

@@ -8,7 +8,7 @@ extension StoreDatabase {
     /// User ids per chunk of a streamed list listing.
     static let listMembersPerChunk = 10_000
 
-    /// Creates an empty list; refused when a list or a segment already has the name.
+    /// Creates an empty list; refused when a list, a segment or a trait already has the name.
     func createList(_ name: String) async throws(ProfileStoreError) -> Segments_V1_WriteResponse {
         try InputValidation.checkSegmentName(name, kind: "list")
         let limit = self.maximumLists
@@ -26,6 +26,9 @@ extension StoreDatabase {
             }
             if try Self.segmentExists(name, in: connection) {
                 throw ProfileStoreError(.alreadyExists, "'\(name)' is already the name of a segment")
+            }
+            if try Self.trait(named: name, in: connection) != nil {
+                throw ProfileStoreError(.alreadyExists, "'\(name)' is already the name of a trait")
             }
             let insert = try connection.cachedStatement(
                 "INSERT INTO lists(name, created_seq, created_at_ms) VALUES (?, ?, ?)"
