@@ -151,15 +151,33 @@ enum AggregateLogic {
         switch slot.mode {
         case .raw:
             if let w = key.windowMs, expired(event.atMs, at: now, windowMs: w) { return false }
-            let before = st.raw.count
-            st.raw.append(
-                EventRecord(name: event.name, atMs: event.atMs, properties: project(event.properties, slot.projection))
+            let record = EventRecord(
+                name: event.name,
+                atMs: event.atMs,
+                properties: project(event.properties, slot.projection)
             )
-            if let sequence = key.sequence, let kept = sequence.retained(st.raw, nowMs: now) {
-                // Forgotten at once (it matches no step, or the sequence holds for good): nothing changed.
-                let unchanged = kept.count == before && kept == Array(st.raw.prefix(before))
-                st.raw = kept
-                if unchanged { return false }
+            if let sequence = key.sequence {
+                // An event that matches no step (its filters read no clock) is never needed.
+                if !sequence.filtersReadTime, !sequence.steps.contains(where: { $0.matches(event, nowMs: now) }) {
+                    return false
+                }
+                // A sequence keeps its events in time order (a late one is put in its place), so that evaluating
+                // it is one pass without sorting (`SequenceKey.holds`).
+                let before = st.raw.count
+                if let last = st.raw.last, last.atMs > record.atMs {
+                    let position = st.raw.firstIndex { $0.atMs > record.atMs } ?? st.raw.count
+                    st.raw.insert(record, at: position)
+                } else {
+                    st.raw.append(record)
+                }
+                if let kept = sequence.retained(st.raw, nowMs: now) {
+                    // Forgotten at once (it matches no step, or the sequence holds for good): nothing changed.
+                    let unchanged = kept.count == before && !kept.contains(record)
+                    st.raw = kept
+                    if unchanged { return false }
+                }
+            } else {
+                st.raw.append(record)
             }
             st.n = computeNext(st, entries, base: base, slot: slot, after: now)
             return true

@@ -12,7 +12,7 @@ public struct SequenceKey: Sendable, Hashable {
 
         /// Whether `event` is one of this step's events at `nowMs` (its filter read then). The instant is not
         /// checked.
-        func matches(_ event: EventRecord, nowMs: Int64) -> Bool {
+        public func matches(_ event: EventRecord, nowMs: Int64) -> Bool {
             Semantics.sameScalars(event.name, self.event)
                 && (filter?.matches(event.properties, nowMs: nowMs) ?? true)
         }
@@ -76,10 +76,11 @@ public struct SequenceKey: Sendable, Hashable {
     /// Whether the sequence holds at `nowMs` over `events` (the user's events of any names, in any order;
     /// future-dated ones do not count yet).
     ///
-    /// `then`: for each first-step event in the outer window, the earliest event of each next step strictly after
-    /// the previous one gives the earliest possible last step; the sequence holds when that is within the window
-    /// of the first. `not followed by`: the latest first-step event is at least the window old (and inside the
-    /// outer window) and no second-step event is after it.
+    /// `then`: one pass over the settled events in time order, keeping for each step the latest first-step instant
+    /// of a chain that has reached it (a later start leaves the most room for the window); it holds once a chain
+    /// reaches the last step within the window of its start. `not followed by`: the latest first-step event is at
+    /// least the window old (and inside the outer window) and no second-step event is after it. Linear in the
+    /// events (times the steps), without allocating when they are in time order, as the evaluator keeps them.
     ///
     /// - Parameters:
     ///   - events: The events.
@@ -96,38 +97,61 @@ public struct SequenceKey: Sendable, Hashable {
             guard !overflow, due <= nowMs else { return false }
             return !events.contains { $0.atMs > a && $0.atMs <= nowMs && steps[1].matches($0, nowMs: nowMs) }
         }
-        var instants = [[Int64]](repeating: [], count: steps.count)
-        for event in events where event.atMs <= nowMs {
-            for (k, step) in steps.enumerated() where step.matches(event, nowMs: nowMs) {
-                instants[k].append(event.atMs)
-            }
-        }
-        if instants.contains(where: \.isEmpty) { return false }
-        for k in instants.indices { instants[k].sort() }
-        for a in instants[0] where insideOuter(a, nowMs: nowMs) {
-            var previous = a
-            for k in 1..<instants.count {
-                guard let next = Self.firstAfter(previous, in: instants[k]) else {
-                    // A later first step finds no later events either.
-                    return false
-                }
-                previous = next
-            }
-            let (gap, overflow) = previous.subtractingReportingOverflow(a)
-            if !overflow && gap <= windowMs { return true }
-        }
-        return false
+        return Self.inTimeOrder(events) { firstChain($0, nowMs: nowMs, recordingPath: false) } != nil
     }
 
-    /// The first element of sorted `values` greater than `t`.
-    private static func firstAfter(_ t: Int64, in values: [Int64]) -> Int64? {
-        var lo = 0
-        var hi = values.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if values[mid] <= t { lo = mid + 1 } else { hi = mid }
+    /// `body` over `events` in time order: the events themselves when they are (no copy), else a sorted copy.
+    private static func inTimeOrder<T>(_ events: [EventRecord], _ body: ([EventRecord]) -> T) -> T {
+        var ordered = true
+        var i = 1
+        while i < events.count {
+            if events[i].atMs < events[i - 1].atMs {
+                ordered = false
+                break
+            }
+            i += 1
         }
-        return lo < values.count ? values[lo] : nil
+        return ordered ? body(events) : body(events.sorted { $0.atMs < $1.atMs })
+    }
+
+    /// The first chain of settled events (in time order) that makes a `then` sequence hold: the indexes of its
+    /// events in `sorted` when `recordingPath`, else an empty array; `nil` when none does.
+    ///
+    /// Events at one instant are taken together, from the chains found before that instant, so two events of one
+    /// instant never follow each other.
+    private func firstChain(_ sorted: [EventRecord], nowMs: Int64, recordingPath: Bool) -> [Int]? {
+        let count = steps.count
+        // By step: the latest start of a chain that has reached it, and (when recording) that chain's events.
+        var start = [Int64?](repeating: nil, count: count)
+        var path = [[Int]](repeating: [], count: recordingPath ? count : 0)
+        var group = 0
+        while group < sorted.count, sorted[group].atMs <= nowMs {
+            let t = sorted[group].atMs
+            var end = group
+            while end < sorted.count, sorted[end].atMs == t { end += 1 }
+            // Steps from the last to the first: a step's update reads the previous step's value from before
+            // this instant, which is updated only after it.
+            for k in stride(from: count - 1, through: 0, by: -1) {
+                let candidate: Int64
+                if k == 0 {
+                    guard insideOuter(t, nowMs: nowMs) else { continue }
+                    candidate = t
+                } else {
+                    guard let s = start[k - 1] else { continue }
+                    let (gap, overflow) = t.subtractingReportingOverflow(s)
+                    guard !overflow, gap <= windowMs else { continue }
+                    candidate = s
+                }
+                guard start[k].map({ candidate > $0 }) ?? true,
+                    let index = (group..<end).first(where: { steps[k].matches(sorted[$0], nowMs: nowMs) })
+                else { continue }
+                if recordingPath { path[k] = k == 0 ? [index] : path[k - 1] + [index] }
+                start[k] = candidate
+            }
+            if start[count - 1] != nil { return recordingPath ? path[count - 1] : [] }
+            group = end
+        }
+        return nil
     }
 
     /// The events of `events` that can still change the value at `nowMs` or later, whatever events arrive later
@@ -141,51 +165,45 @@ public struct SequenceKey: Sendable, Hashable {
     /// - `not followed by`, no filter reading the clock: only the latest settled first step and what comes after
     ///   it matter.
     ///
+    /// Keeps the events' order; scans without copying when nothing is to be dropped.
+    ///
     /// - Parameters:
     ///   - events: The events kept so far.
     ///   - nowMs: The instant.
     /// - Returns: The events to keep, in their order, or `nil` to keep them all.
     public func retained(_ events: [EventRecord], nowMs: Int64) -> [EventRecord]? {
         let timeFilters = filtersReadTime
-        var keep = events
+        var keep: [EventRecord]?
+        func drop(_ unneeded: (EventRecord) -> Bool) {
+            if let kept = keep {
+                keep = kept.filter { !unneeded($0) }
+            } else if events.contains(where: unneeded) {
+                keep = events.filter { !unneeded($0) }
+            }
+        }
         if !timeFilters {
-            keep.removeAll { event in !steps.contains { $0.matches(event, nowMs: nowMs) } }
+            drop { event in !steps.contains { $0.matches(event, nowMs: nowMs) } }
         }
         if let outerMs {
-            keep.removeAll { $0.atMs <= nowMs && !Semantics.isCounted(at: $0.atMs, now: nowMs, windowMs: outerMs) }
+            drop { $0.atMs <= nowMs && !Semantics.isCounted(at: $0.atMs, now: nowMs, windowMs: outerMs) }
         }
         if !timeFilters {
+            let current = keep ?? events
             if notFollowedBy {
-                let latest = keep.filter { $0.atMs <= nowMs && steps[0].matches($0, nowMs: nowMs) }.map(\.atMs).max()
+                var latest: Int64?
+                for event in current where event.atMs <= nowMs && steps[0].matches(event, nowMs: nowMs) {
+                    latest = max(latest ?? .min, event.atMs)
+                }
                 if let latest {
-                    keep.removeAll { $0.atMs < latest || ($0.atMs == latest && !steps[0].matches($0, nowMs: nowMs)) }
+                    drop { $0.atMs < latest || ($0.atMs == latest && !steps[0].matches($0, nowMs: nowMs)) }
                 }
-            } else if outerMs == nil, let chain = witnessChain(keep, nowMs: nowMs) {
-                keep = chain
+            } else if outerMs == nil, current.count > steps.count {
+                let chain = Self.inTimeOrder(current) { sorted in
+                    firstChain(sorted, nowMs: nowMs, recordingPath: true).map { $0.map { sorted[$0] } }
+                }
+                if let chain { keep = chain }
             }
         }
-        return keep.count == events.count ? nil : keep
-    }
-
-    /// The events of one chain that makes a `then` sequence hold at `nowMs`, or `nil`.
-    private func witnessChain(_ events: [EventRecord], nowMs: Int64) -> [EventRecord]? {
-        let settled = events.filter { $0.atMs <= nowMs }.sorted { $0.atMs < $1.atMs }
-        for (i, first) in settled.enumerated() where steps[0].matches(first, nowMs: nowMs) {
-            var chain = [first]
-            var j = i + 1
-            for step in steps.dropFirst() {
-                while j < settled.count
-                    && (settled[j].atMs <= chain.last!.atMs || !step.matches(settled[j], nowMs: nowMs))
-                {
-                    j += 1
-                }
-                guard j < settled.count else { return nil }
-                chain.append(settled[j])
-                j += 1
-            }
-            let (gap, overflow) = chain.last!.atMs.subtractingReportingOverflow(first.atMs)
-            if !overflow && gap <= windowMs { return chain }
-        }
-        return nil
+        return keep
     }
 }
