@@ -164,13 +164,19 @@ enum AggregateLogic {
                 // A sequence keeps its events in time order (a late one is put in its place), so that evaluating
                 // it is one pass without sorting (`SequenceKey.holds`).
                 let before = st.raw.count
-                if let last = st.raw.last, last.atMs > record.atMs {
+                let late = st.raw.last.map { $0.atMs > record.atMs } ?? false
+                if late {
                     let position = st.raw.firstIndex { $0.atMs > record.atMs } ?? st.raw.count
                     st.raw.insert(record, at: position)
                 } else {
                     st.raw.append(record)
                 }
-                if let kept = sequence.retained(st.raw, nowMs: now) {
+                // `then` without `in last` forgets only once a chain holds, which an event arriving in order can make
+                // happen only as the last step: other events skip the pass over the kept ones.
+                let mayForget =
+                    sequence.notFollowedBy || sequence.outerMs != nil || late
+                    || sequence.steps[sequence.steps.count - 1].matches(record, nowMs: now)
+                if mayForget, let kept = sequence.retained(st.raw, nowMs: now) {
                     // Forgotten at once (it matches no step, or the sequence holds for good): nothing changed.
                     let unchanged = kept.count == before && !kept.contains(record)
                     st.raw = kept
@@ -363,6 +369,10 @@ enum AggregateLogic {
             return min(leave(lo + c - b - 1), arrival)
         case .raw:
             if st.raw.isEmpty { return .max }
+            // A sequence keeps its events in time order: its next change needs no pass over all of them.
+            if let sequence = slot.key.sequence, !sequence.filtersReadTime {
+                return sequence.nextChange(ofSorted: st.raw, after: t) ?? .max
+            }
             return slot.key.nextChange(after: t, events: st.raw) ?? .max
         }
     }

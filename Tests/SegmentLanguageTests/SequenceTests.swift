@@ -139,10 +139,23 @@ import Testing
                     properties["t"] = .timestamp(t + Int64(r.int(-120...30)) * Fixtures.minute)
                     let new = event(r.pick(["a", "b", "c", "d"]), at, properties)
                     all.append(new)
-                    kept = key.retained(kept + [new], nowMs: t) ?? kept + [new]
+                    // As the evaluator does: an event matching no step (no filter reading the clock) is not kept.
+                    let useful = key.filtersReadTime || key.steps.contains { $0.matches(new, nowMs: t) }
+                    let candidate = useful ? kept + [new] : kept
+                    kept = key.retained(candidate, nowMs: t) ?? candidate
                     for probe in [t, t + 1, t + 30 * Fixtures.minute, t + 2 * hour, t + 2 * day] {
                         let expected = Evaluation.scan(tree, events: all, nowMs: probe)
                         #expect(key.holds(kept, nowMs: probe) == expected, "\(text) at \(probe - now): \(all)")
+                    }
+                    // The evaluator's next change from its kept events in time order is never late.
+                    if !key.filtersReadTime {
+                        let sorted = kept.sorted { $0.atMs < $1.atMs }
+                        let value = Evaluation.scan(tree, events: all, nowMs: t)
+                        let next = key.nextChange(ofSorted: sorted, after: t) ?? (t + 10 * day)
+                        #expect(next > t)
+                        for probe in [t + 1, (t + next) / 2, next - 1] where probe > t && probe < next {
+                            #expect(Evaluation.scan(tree, events: all, nowMs: probe) == value, "\(text): late \(next)")
+                        }
                     }
                 }
             }

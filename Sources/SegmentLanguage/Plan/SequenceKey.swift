@@ -154,10 +154,38 @@ public struct SequenceKey: Sendable, Hashable {
         return nil
     }
 
+    /// The next instant after `t` at which the value can change by time alone, from events in time order, when no
+    /// step filter reads the clock (``filtersReadTime`` is false; otherwise ask ``AggregateKey/nextChange(after:events:)``):
+    /// the first future event, and for the first step's settled events `at + D` (`not followed by`) and `at + W`
+    /// (`in last W`). The same instant as the general computation, without a pass over every event for `then`.
+    ///
+    /// - Parameters:
+    ///   - sorted: The events, in time order.
+    ///   - t: The instant.
+    /// - Returns: The instant, or `nil` when time alone never changes the value.
+    public func nextChange(ofSorted sorted: [EventRecord], after t: Int64) -> Int64? {
+        var lo = 0
+        var hi = sorted.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sorted[mid].atMs <= t { lo = mid + 1 } else { hi = mid }
+        }
+        var best: Int64? = lo < sorted.count ? sorted[lo].atMs : nil
+        guard notFollowedBy || outerMs != nil else { return best }
+        func consider(_ base: Int64, plus delta: Int64) {
+            let (x, overflow) = base.addingReportingOverflow(delta)
+            if !overflow, x > t, best.map({ x < $0 }) ?? true { best = x }
+        }
+        for event in sorted[..<lo] where steps[0].matches(event, nowMs: t) {
+            if notFollowedBy { consider(event.atMs, plus: windowMs) }
+            if let outerMs { consider(event.atMs, plus: outerMs) }
+        }
+        return best
+    }
+
     /// The events of `events` that can still change the value at `nowMs` or later, whatever events arrive later
     /// (late ones included), or `nil` when that is all of them. What the evaluator keeps per user:
     ///
-    /// - an event that matches no step is never needed, when no filter reads the clock;
     /// - `in last W`: an event at or before `now - W` can be neither a first step inside the window nor a later
     ///   step of a chain that starts inside it;
     /// - `then` without `in last`, no filter reading the clock: once a chain of settled events holds, it holds
@@ -165,7 +193,9 @@ public struct SequenceKey: Sendable, Hashable {
     /// - `not followed by`, no filter reading the clock: only the latest settled first step and what comes after
     ///   it matter.
     ///
-    /// Keeps the events' order; scans without copying when nothing is to be dropped.
+    /// An event that matches no step is never needed when no filter reads the clock; the evaluator does not keep
+    /// one in the first place, so this does not look for them. Keeps the events' order; scans without copying when
+    /// nothing is to be dropped.
     ///
     /// - Parameters:
     ///   - events: The events kept so far.
@@ -181,9 +211,6 @@ public struct SequenceKey: Sendable, Hashable {
                 keep = events.filter { !unneeded($0) }
             }
         }
-        if !timeFilters {
-            drop { event in !steps.contains { $0.matches(event, nowMs: nowMs) } }
-        }
         if let outerMs {
             drop { $0.atMs <= nowMs && !Semantics.isCounted(at: $0.atMs, now: nowMs, windowMs: outerMs) }
         }
@@ -197,7 +224,7 @@ public struct SequenceKey: Sendable, Hashable {
                 if let latest {
                     drop { $0.atMs < latest || ($0.atMs == latest && !steps[0].matches($0, nowMs: nowMs)) }
                 }
-            } else if outerMs == nil, current.count > steps.count {
+            } else if outerMs == nil, current.count > steps.count, holds(current, nowMs: nowMs) {
                 let chain = Self.inTimeOrder(current) { sorted in
                     firstChain(sorted, nowMs: nowMs, recordingPath: true).map { $0.map { sorted[$0] } }
                 }
