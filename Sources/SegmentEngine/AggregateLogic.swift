@@ -161,6 +161,10 @@ enum AggregateLogic {
                 if !sequence.filtersReadTime, !sequence.steps.contains(where: { $0.matches(event, nowMs: now) }) {
                     return false
                 }
+                // A `then` without `in last` that holds keeps only its chain and holds for good: nothing to add.
+                if sequence.holdsForGood, st.raw.count == sequence.steps.count, sequence.holds(st.raw, nowMs: now) {
+                    return false
+                }
                 // A sequence keeps its events in time order (a late one is put in its place), so that evaluating
                 // it is one pass without sorting (`SequenceKey.holds`).
                 let before = st.raw.count
@@ -275,6 +279,13 @@ enum AggregateLogic {
         let kind = slot.key.kind
         switch slot.mode {
         case .raw:
+            // A `then` without `in last` whose filters read no clock is cut down to one chain as soon as a chain
+            // holds (every change that can complete one runs `SequenceKey.retained`: a last step arriving, a late
+            // event, a future one settling when its user wakes) and takes no event after that, so more events than
+            // steps means none holds.
+            if let sequence = slot.key.sequence, sequence.holdsForGood, st.raw.count > sequence.steps.count {
+                return .bool(false)
+            }
             return slot.key.value(of: st.raw, nowMs: t)
         case .totals:
             switch kind {

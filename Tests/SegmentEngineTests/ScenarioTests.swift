@@ -81,6 +81,23 @@ import Testing
         #expect(h.engine.nextDueMs() == nil)
     }
 
+    /// A `then` without `in last` keeps its steps' events until a chain holds, then only that chain, and takes no
+    /// event after it (it holds for good); a future-dated last step completes it when it settles.
+    @Test func thenSequenceKeepsOnlyItsChainOnceItHolds() throws {
+        let h = EngineHarness()
+        try h.put("converted", "page_view then purchase within 1h")
+        for minute in 0..<5 { h.track("u1", "page_view", at: baseMs + Int64(minute) * 60_000) }
+        h.advance(to: baseMs + 10 * 60_000)
+        #expect(h.track("u1", "purchase", at: baseMs + 20 * 60_000).isEmpty)
+        func kept() -> Int { h.engine.users.first { $0.id == "u1" }?.aggs.first?.raw.count ?? 0 }
+        #expect(kept() == 6)
+        #expect(h.advance(to: baseMs + 30 * 60_000) == [entered("converted", "u1", baseMs + 20 * 60_000)])
+        #expect(kept() == 2)
+        for _ in 0..<3 { h.track("u1", "page_view") }
+        #expect(kept() == 2)
+        #expect(h.members("converted") == ["u1"])
+    }
+
     @Test func windowedSumCrossesThresholdAsOldPurchasesAgeOut() throws {
         let h = EngineHarness()
         try h.put("big", "sum(purchase.amount within 90d) > 500")

@@ -53,6 +53,10 @@ public struct SequenceKey: Sendable, Hashable {
         return names
     }
 
+    /// Whether, once it holds, the sequence holds at every later instant whatever events come: a `then` without
+    /// `in last` whose filters read no clock (a chain of past events stays a chain).
+    public var holdsForGood: Bool { !notFollowedBy && outerMs == nil && !filtersReadTime }
+
     /// Whether some step's filter compares a property with `now` or `D ago` (then whether an event matches a step
     /// can change as time passes).
     public var filtersReadTime: Bool { steps.contains { $0.filter?.readsTime == true } }
