@@ -181,7 +181,7 @@ enum AggregateLogic {
                     sequence.notFollowedBy || sequence.outerMs != nil || late
                     || sequence.steps[sequence.steps.count - 1].matches(record, nowMs: now)
                 if mayForget, let kept = sequence.retained(st.raw, nowMs: now) {
-                    // Forgotten at once (it matches no step, or the sequence holds for good): nothing changed.
+                    // Forgotten at once (older than what can still matter): nothing changed.
                     let unchanged = kept.count == before && !kept.contains(record)
                     st.raw = kept
                     if unchanged { return false }
