@@ -41,6 +41,17 @@ import Testing
         }
     }
 
+    /// Fuzz finding 6: SwiftProtobuf reads a tag in at most 5 bytes, so `8A 80 80 80 80 00` (tag 10 in six) is
+    /// malformed for it, and for the fast decoder too; five bytes are read alike by both.
+    @Test func aTagInMoreThanFiveBytesIsRefusedLikeSwiftProtobuf() throws {
+        let six: [UInt8] = [0x8A, 0x80, 0x80, 0x80, 0x80, 0x00, 0x00]
+        #expect((try? Segments_V1_Event(serializedBytes: six)) == nil)
+        #expect(six.withUnsafeBytes { Segments_V1_Event(fastDecoding: $0) } == nil)
+        let five: [UInt8] = [0x8A, 0x80, 0x80, 0x80, 0x00, 0x00]
+        let slow = try Segments_V1_Event(serializedBytes: five)
+        #expect(five.withUnsafeBytes { Segments_V1_Event(fastDecoding: $0) } == slow)
+    }
+
     @Test func repeatedFieldsAndKeysTakeTheLastLikeSwiftProtobuf() throws {
         // user_id "a" then "b"; at_ms 1 then 2; properties k = "x" then k = "y".
         let bytes: [UInt8] =

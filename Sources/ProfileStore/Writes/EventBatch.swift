@@ -101,9 +101,13 @@ struct EventBatch: Sendable {
                 return nil
             }
             while position < end {
-                // A tag is a field number from 1 to 2^29 - 1 and a wire type: 32 bits at most, as SwiftProtobuf
-                // requires (without that limit, a request it refuses was served).
-                guard let tag = varint(), tag >> 3 != 0, tag <= UInt64(UInt32.max) else { return nil }
+                // A tag is a field number from 1 to 2^29 - 1 and a wire type, below 2^32 - 1 and in at most 5 bytes,
+                // as SwiftProtobuf requires (without those limits, a request it refuses was served; fuzz findings
+                // 4 and 6).
+                let tagStart = position
+                guard let tag = varint(), position - tagStart <= 5, tag >> 3 != 0, tag < UInt64(UInt32.max) else {
+                    return nil
+                }
                 switch tag & 7 {
                 case 0:
                     guard tag >> 3 != 1, varint() != nil else { return nil }

@@ -22,7 +22,7 @@ extension Segments_V1_ChangeBatch {
         var reader = WireReader(bytes: bytes, position: 0, end: bytes.count)
         var batch = Segments_V1_ChangeBatch()
         while !reader.atEnd {
-            guard let tag = reader.varint() else { return nil }
+            guard let tag = reader.tag() else { return nil }
             switch tag {
             case 0x0A:
                 guard let entry = reader.lengthDelimited(),
@@ -66,7 +66,7 @@ extension Segments_V1_ChangeEntry {
         var reader = reader
         var entry = Segments_V1_ChangeEntry()
         while !reader.atEnd {
-            guard let tag = reader.varint() else { return nil }
+            guard let tag = reader.tag() else { return nil }
             switch tag {
             case 0x08:
                 guard let value = reader.varint() else { return nil }
@@ -123,7 +123,7 @@ extension Segments_V1_ProfilesUpserted {
         var reader = reader
         var upserted = Segments_V1_ProfilesUpserted()
         while !reader.atEnd {
-            guard reader.varint() == 0x0A, let change = reader.lengthDelimited(),
+            guard reader.tag() == 0x0A, let change = reader.lengthDelimited(),
                 let decoded = Segments_V1_ProfileChange(fastReading: change)
             else { return nil }
             upserted.changes.append(decoded)
@@ -137,7 +137,7 @@ extension Segments_V1_ProfileChange {
         var reader = reader
         var change = Segments_V1_ProfileChange()
         while !reader.atEnd {
-            guard let tag = reader.varint() else { return nil }
+            guard let tag = reader.tag() else { return nil }
             switch tag {
             case 0x0A:
                 guard let value = reader.string() else { return nil }
@@ -164,7 +164,7 @@ extension Segments_V1_EventsTracked {
         var reader = reader
         var tracked = Segments_V1_EventsTracked()
         while !reader.atEnd {
-            guard let tag = reader.varint() else { return nil }
+            guard let tag = reader.tag() else { return nil }
             switch tag {
             case 0x0A:
                 guard let event = reader.lengthDelimited() else { return nil }

@@ -19,7 +19,7 @@ extension Segments_V1_Event {
         var reader = reader
         var event = Segments_V1_Event()
         while !reader.atEnd {
-            guard let tag = reader.varint() else { return nil }
+            guard let tag = reader.tag() else { return nil }
             switch tag {
             case 0x0A:
                 guard let value = reader.string() else { return nil }

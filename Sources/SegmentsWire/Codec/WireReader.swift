@@ -23,6 +23,14 @@ struct WireReader {
         return nil
     }
 
+    /// A field's tag: a varint of at most 5 bytes whose value is below 2^32 - 1, as SwiftProtobuf reads one (it
+    /// refuses a longer encoding even of a small value: `8A 80 80 80 80 00` for tag 10; fuzz finding 6).
+    mutating func tag() -> UInt64? {
+        let start = self.position
+        guard let value = self.varint(), self.position - start <= 5, value < UInt64(UInt32.max) else { return nil }
+        return value
+    }
+
     mutating func fixed64() -> UInt64? {
         guard self.end - self.position >= 8 else { return nil }
         var value: UInt64 = 0
@@ -61,7 +69,7 @@ struct WireReader {
         var reader = self
         var name = UnsafeRawBufferPointer(start: nil, count: 0)
         while !reader.atEnd {
-            guard let tag = reader.varint() else { return nil }
+            guard let tag = reader.tag() else { return nil }
             switch tag & 7 {
             case 0:
                 guard reader.varint() != nil else { return nil }
@@ -89,7 +97,7 @@ struct WireReader {
         var key = ""
         var value = Segments_V1_Value()
         while !entry.atEnd {
-            guard let tag = entry.varint() else { return nil }
+            guard let tag = entry.tag() else { return nil }
             switch tag {
             case 0x0A:
                 guard let string = entry.string() else { return nil }
@@ -113,7 +121,7 @@ extension Segments_V1_Value {
         var reader = reader
         var value = Segments_V1_Value()
         guard !reader.atEnd else { return value }
-        guard let tag = reader.varint() else { return nil }
+        guard let tag = reader.tag() else { return nil }
         switch tag {
         case 0x0A:
             guard let string = reader.string() else { return nil }
