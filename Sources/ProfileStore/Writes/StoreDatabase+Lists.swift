@@ -24,12 +24,7 @@ extension StoreDatabase {
                     "the store holds \(count) lists, its limit (--max-lists); delete one first"
                 )
             }
-            if try Self.segmentExists(name, in: connection) {
-                throw ProfileStoreError(.alreadyExists, "'\(name)' is already the name of a segment")
-            }
-            if try Self.trait(named: name, in: connection) != nil {
-                throw ProfileStoreError(.alreadyExists, "'\(name)' is already the name of a trait")
-            }
+            try Self.checkNameFree(name, for: .list, in: connection)
             let insert = try connection.cachedStatement(
                 "INSERT INTO lists(name, created_seq, created_at_ms) VALUES (?, ?, ?)"
             )

@@ -148,29 +148,47 @@ extension StoreDatabase {
             guard let key = try transaction.userKeys.key(for: userID, in: connection) else {
                 throw ProfileStoreError(.notFound, "no user '\(userID)'")
             }
-            let load = try connection.cachedStatement("SELECT payload FROM change_log WHERE seq = ?")
             var response = Segments_V1_ListUserEventsResponse()
             let before = request.beforeSeq == 0 ? UInt64.max : request.beforeSeq
             // Whole entries, newest first: a page ends between entries, so the next one starts cleanly.
-            for seq in try transaction.userIndex.entries(ofUser: key, in: connection).reversed() where seq < before {
-                try load.bind(Int64(seq), at: 1)
-                defer { load.reset() }
-                guard try load.step() else { continue }
-                let entry = try Segments_V1_ChangeEntry(serializedBytes: load.blob(at: 0))
-                guard case .eventsTracked(let tracked) = entry.change else { continue }
-                let events = tracked.events.reversed().filter { $0.userID == userID }
-                guard !events.isEmpty else { continue }
+            try Self.forEachEventEntry(ofUser: userID, key: key, in: transaction, newestFirst: true) { seq, events in
+                guard seq < before else { return true }
                 if !response.events.isEmpty, response.events.count + events.count > limit {
                     response.nextBeforeSeq = seq + 1
-                    return response
+                    return false
                 }
-                response.events += events
+                response.events += events.reversed()
                 if response.events.count >= limit {
                     response.nextBeforeSeq = seq
-                    return response
+                    return false
                 }
+                return true
             }
             return response
+        }
+    }
+
+    /// Calls `body` with the user's events of each change-log entry that stored some (in the order stored within the
+    /// entry), entry by entry, oldest or newest entry first, until it returns false. Needs the writer: it alone
+    /// holds the newest part of the per-user index.
+    static func forEachEventEntry(
+        ofUser userID: String,
+        key: Int64,
+        in transaction: WriteTransaction,
+        newestFirst: Bool,
+        _ body: (_ seq: UInt64, _ events: [Segments_V1_Event]) throws -> Bool
+    ) throws {
+        let connection = transaction.connection
+        let load = try connection.cachedStatement("SELECT payload FROM change_log WHERE seq = ?")
+        let entries = try transaction.userIndex.entries(ofUser: key, in: connection)
+        for seq in newestFirst ? Array(entries.reversed()) : entries {
+            try load.bind(Int64(seq), at: 1)
+            defer { load.reset() }
+            guard try load.step() else { continue }
+            let entry = try Segments_V1_ChangeEntry(serializedBytes: load.blob(at: 0))
+            guard case .eventsTracked(let tracked) = entry.change else { continue }
+            let events = tracked.events.filter { $0.userID == userID }
+            if !events.isEmpty, try !body(seq, events) { return }
         }
     }
 

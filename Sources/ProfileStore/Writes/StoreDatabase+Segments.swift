@@ -20,13 +20,9 @@ extension StoreDatabase {
         let limit = self.maximumSegments
         return try await self.writer.write { transaction in
             let connection = transaction.connection
-            if try Self.listKey(named: request.name, in: connection) != nil {
-                throw ProfileStoreError(.alreadyExists, "'\(request.name)' is already the name of a static list")
-            }
-            if try Self.trait(named: request.name, in: connection) != nil {
-                throw ProfileStoreError(.alreadyExists, "'\(request.name)' is already the name of a trait")
-            }
-            let traits = try Self.traitDefinitions(in: connection)
+            try Self.checkNameFree(request.name, for: .segment, in: connection)
+            // Traits are read (and parsed) only for an expression that reads some.
+            let traits = expression.referencedTraits.isEmpty ? [:] : try Self.traitDefinitions(in: connection)
             var catalog = try Self.catalog(connection)
             let exists = catalog[request.name] != nil
             if !exists, catalog.count >= limit {
@@ -137,8 +133,22 @@ extension StoreDatabase {
     }
 
     /// Whether a segment has this name.
-    static func segmentExists(_ name: String, in connection: SQLiteConnection) throws -> Bool {
-        try Self.segment(named: name, in: connection) != nil
+    /// What can own a name: segments, traits and static lists share one namespace.
+    enum NameOwner {
+        case segment, trait, list
+    }
+
+    /// Refuses `name` for a definition of kind `kind` when a definition of another kind has it.
+    static func checkNameFree(_ name: String, for kind: NameOwner, in connection: SQLiteConnection) throws {
+        if kind != .list, try Self.listKey(named: name, in: connection) != nil {
+            throw ProfileStoreError(.alreadyExists, "'\(name)' is already the name of a static list")
+        }
+        if kind != .segment, try Self.segment(named: name, in: connection) != nil {
+            throw ProfileStoreError(.alreadyExists, "'\(name)' is already the name of a segment")
+        }
+        if kind != .trait, try Self.trait(named: name, in: connection) != nil {
+            throw ProfileStoreError(.alreadyExists, "'\(name)' is already the name of a trait")
+        }
     }
 
     /// The segments whose expressions name `name` with `in_segment`, sorted.

@@ -2,7 +2,6 @@ import DaemonSupport
 import SegmentLanguage
 import SegmentsSQLite
 import SegmentsWire
-import SwiftProtobuf
 
 // Computed traits (segment language version 2): named values per user. A segment reads one as `trait("name")`,
 // which stands for the trait's expression: the store keeps each segment's expression with its traits expanded
@@ -25,12 +24,7 @@ extension StoreDatabase {
         let limit = self.maximumSegments
         return try await self.writer.write { transaction in
             let connection = transaction.connection
-            if try Self.listKey(named: request.name, in: connection) != nil {
-                throw ProfileStoreError(.alreadyExists, "'\(request.name)' is already the name of a static list")
-            }
-            if try Self.segment(named: request.name, in: connection) != nil {
-                throw ProfileStoreError(.alreadyExists, "'\(request.name)' is already the name of a segment")
-            }
+            try Self.checkNameFree(request.name, for: .trait, in: connection)
             var traits = try Self.traitDefinitions(in: connection)
             let exists = traits[request.name] != nil
             try Self.checkPutMode(request.mode, exists: exists, kind: "trait", name: request.name)
@@ -135,14 +129,9 @@ extension StoreDatabase {
             let attributes = try select.step() ? try Self.decodeAttributes(select.blob(at: 0)) : [:]
             select.reset()
             var events: [EventRecord] = []
-            let load = try connection.cachedStatement("SELECT payload FROM change_log WHERE seq = ?")
-            for seq in try transaction.userIndex.entries(ofUser: key, in: connection) {
-                try load.bind(Int64(seq), at: 1)
-                defer { load.reset() }
-                guard try load.step() else { continue }
-                let entry = try Segments_V1_ChangeEntry(serializedBytes: load.blob(at: 0))
-                guard case .eventsTracked(let tracked) = entry.change else { continue }
-                events += tracked.events.filter { $0.userID == userID }.map(EventRecord.init(wire:))
+            try Self.forEachEventEntry(ofUser: userID, key: key, in: transaction, newestFirst: false) { _, stored in
+                events += stored.map(EventRecord.init(wire:))
+                return true
             }
             let traits = try Self.traitDefinitions(in: connection)
             let now = transaction.now
@@ -192,35 +181,27 @@ extension StoreDatabase {
     private static func resaveSegments(
         with traits: [String: TraitDefinition],
         in transaction: WriteTransaction
-    ) throws(ProfileStoreError) -> UInt64? {
+    ) throws -> UInt64? {
         let connection = transaction.connection
+        let update = try connection.cachedStatement(
+            "UPDATE segments SET evaluated_expression = ?1, updated_seq = ?2, updated_at_ms = ?3 WHERE name = ?4"
+        )
         var last: UInt64?
-        do {
-            let update = try connection.cachedStatement(
-                """
-                UPDATE segments SET evaluated_expression = ?1, updated_seq = ?2, updated_at_ms = ?3 WHERE name = ?4
-                """
-            )
-            for segment in try Self.allSegments(in: connection) {
-                guard let expression = try? SegmentExpression.parse(segment.expression),
-                    let evaluated = try Self.evaluatedExpression(of: expression, traits: traits, segment: segment.name),
-                    evaluated != segment.evaluatedExpression
-                else { continue }
-                try update.bind(evaluated, at: 1)
-                try update.bind(Int64(transaction.nextSeq), at: 2)
-                try update.bind(transaction.now, at: 3)
-                try update.bind(segment.name, at: 4)
-                try update.execute()
-                update.reset()
-                guard let saved = try Self.segment(named: segment.name, in: connection) else { continue }
-                var entry = Segments_V1_ChangeEntry()
-                entry.segmentPut.segment = saved
-                last = try transaction.appendLog(&entry)
-            }
-        } catch let error as ProfileStoreError {
-            throw error
-        } catch {
-            throw ProfileStoreError(.storage, "cannot re-save the segments reading the trait: \(error)")
+        for segment in try Self.allSegments(in: connection) {
+            guard let expression = try? SegmentExpression.parse(segment.expression),
+                let evaluated = try Self.evaluatedExpression(of: expression, traits: traits, segment: segment.name),
+                evaluated != segment.evaluatedExpression
+            else { continue }
+            try update.bind(evaluated, at: 1)
+            try update.bind(Int64(transaction.nextSeq), at: 2)
+            try update.bind(transaction.now, at: 3)
+            try update.bind(segment.name, at: 4)
+            try update.execute()
+            update.reset()
+            guard let saved = try Self.segment(named: segment.name, in: connection) else { continue }
+            var entry = Segments_V1_ChangeEntry()
+            entry.segmentPut.segment = saved
+            last = try transaction.appendLog(&entry)
         }
         return last
     }

@@ -30,12 +30,8 @@ struct Evaluation {
         case .ago(let d): return .time(Semantics.ago(d.milliseconds, now: nowMs))
         case .timestamp(let ms): return .time(ms)
         case .aggregate(let a): return aggregate(a)
-        case .arithmetic(let l, let op, let r):
-            guard case .number(let a)? = value(l), case .number(let b)? = value(r) else { return nil }
-            return op.apply(a, b).map(Value.number)
-        case .negate(let x):
-            guard case .number(let a)? = value(x) else { return nil }
-            return .number(-a)
+        case .arithmetic(let l, let op, let r): return Semantics.calculate(op, value(l), value(r))
+        case .negate(let x): return Semantics.negate(value(x))
         case .trait: return nil  // not expanded (see `SegmentExpression.expandingTraits`): no such trait
         }
     }
@@ -48,6 +44,26 @@ struct Evaluation {
 }
 
 extension Evaluation {
+    /// The reference semantics' evaluation for one user: attributes looked up, every aggregate and sequence by
+    /// scanning every event (a sequence from `sequenceHolds` when given).
+    static func reference(
+        attributes: [String: AttributeValue],
+        events: [EventRecord],
+        nowMs: Int64,
+        isMember: @escaping (String) -> Bool,
+        sequenceHolds: ((AggregateKey) -> Bool)? = nil
+    ) -> Evaluation {
+        Evaluation(
+            nowMs: nowMs,
+            lookup: { attributes[$0] },
+            aggregate: { scan($0, events: events, nowMs: nowMs) },
+            sequence: { sequence in
+                sequenceHolds.map { $0(AggregateKey(sequence)) } ?? scan(sequence, events: events, nowMs: nowMs)
+            },
+            isMember: isMember
+        )
+    }
+
     /// The aggregate's value by scanning every event: the reference semantics.
     static func scan(_ a: Aggregate, events: [EventRecord], nowMs: Int64) -> Value? {
         var count = 0

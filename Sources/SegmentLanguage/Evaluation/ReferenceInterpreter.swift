@@ -20,13 +20,8 @@ public enum ReferenceInterpreter {
         isMember: (String) -> Bool
     ) -> Bool {
         withoutActuallyEscaping(isMember) { isMember in
-            Evaluation(
-                nowMs: nowMs,
-                lookup: { attributes[$0] },
-                aggregate: { Evaluation.scan($0, events: events, nowMs: nowMs) },
-                sequence: { Evaluation.scan($0, events: events, nowMs: nowMs) },
-                isMember: isMember
-            ).truth(e.root)
+            Evaluation.reference(attributes: attributes, events: events, nowMs: nowMs, isMember: isMember)
+                .truth(e.root)
         }
     }
 
@@ -55,15 +50,12 @@ public enum ReferenceInterpreter {
         sequenceHolds: ((AggregateKey) -> Bool)? = nil
     ) -> ExplanationNode {
         withoutActuallyEscaping(isMember) { isMember in
-            let evaluation = Evaluation(
+            let evaluation = Evaluation.reference(
+                attributes: attributes,
+                events: events,
                 nowMs: nowMs,
-                lookup: { attributes[$0] },
-                aggregate: { Evaluation.scan($0, events: events, nowMs: nowMs) },
-                sequence: { sequence in
-                    sequenceHolds.map { $0(AggregateKey(sequence)) }
-                        ?? Evaluation.scan(sequence, events: events, nowMs: nowMs)
-                },
-                isMember: isMember
+                isMember: isMember,
+                sequenceHolds: sequenceHolds
             )
             return explain(e.root, evaluation)
         }

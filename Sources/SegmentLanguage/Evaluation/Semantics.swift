@@ -49,6 +49,19 @@ enum Value: Hashable, Sendable {
 }
 
 enum Semantics {
+    /// A calculation: numbers only; a missing or non-number side, or a division by zero, is missing. The right
+    /// side is read only when the left one is a number.
+    static func calculate(_ op: ArithmeticOp, _ l: Value?, _ r: @autoclosure () -> Value?) -> Value? {
+        guard case .number(let a)? = l, case .number(let b)? = r() else { return nil }
+        return op.apply(a, b).map(Value.number)
+    }
+
+    /// `-x`: numbers only, missing otherwise.
+    static func negate(_ x: Value?) -> Value? {
+        guard case .number(let a)? = x else { return nil }
+        return .number(-a)
+    }
+
     /// An attribute read as a timestamp: a timestamp, an RFC 3339 string, or a number of Unix seconds.
     /// Anything else (and numbers outside the `Int64` millisecond range) is missing.
     static func asTime(_ value: Value) -> Int64? {

@@ -168,13 +168,10 @@ enum PlanInputs {
         case .ago(let ms): return .time(Semantics.ago(ms, now: nowMs))
         case .aggregate(let i): return source.aggregate(i).map(Value.init)
         case .arithmetic(let l, let op, let r):
-            guard case .number(let a)? = value(l, &source, nowMs: nowMs),
-                case .number(let b)? = value(r, &source, nowMs: nowMs)
-            else { return nil }
-            return op.apply(a, b).map(Value.number)
-        case .negate(let x):
-            guard case .number(let a)? = value(x, &source, nowMs: nowMs) else { return nil }
-            return .number(-a)
+            let left = value(l, &source, nowMs: nowMs)
+            guard case .number? = left else { return nil }
+            return Semantics.calculate(op, left, value(r, &source, nowMs: nowMs))
+        case .negate(let x): return Semantics.negate(value(x, &source, nowMs: nowMs))
         }
     }
 

@@ -142,13 +142,7 @@ extension TraitDefinition {
     ) throws(SegmentLanguageError) -> AttributeValue? {
         var expander = TraitExpander(traits: traits, source: source)
         let root = try expander.expand(self.root)
-        let evaluation = Evaluation(
-            nowMs: nowMs,
-            lookup: { attributes[$0] },
-            aggregate: { Evaluation.scan($0, events: events, nowMs: nowMs) },
-            sequence: { Evaluation.scan($0, events: events, nowMs: nowMs) },
-            isMember: { _ in false }
-        )
+        let evaluation = Evaluation.reference(attributes: attributes, events: events, nowMs: nowMs) { _ in false }
         return evaluation.value(root)?.attributeValue
     }
 }
