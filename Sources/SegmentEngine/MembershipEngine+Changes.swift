@@ -370,9 +370,13 @@ extension MembershipEngine {
         if alone, let seg = segs[Int(segments[0])], seg.active, !seg.timeSensitive, seg.dependents.isEmpty {
             let s = segments[0]
             let values = valueForEachUser(seg, at: t)
+            // Without members (a new segment) no one can leave: the users outside need no look at their
+            // memberships, which is a cache miss or two per user (a third of a put's time over 100k users).
+            let hadMembers = seg.memberCount > 0
             for u in values.indices {
                 switch values[u] {
                 case .freeSlot: continue
+                case .outside where !hadMembers: continue
                 case .due:
                     flag(segments)
                     evaluateFlagged(Int32(u), at: t, exprDirty: false, into: &out)
@@ -462,7 +466,15 @@ private struct ParallelEvaluation: @unchecked Sendable {
                 values[u] = .due
                 continue
             }
-            var inputs = UserPlanInputs(engine: engine, user: user, u: Int32(u), seg: seg, at: t, values: scratch)
+            // Moved in and out, so that the scratch storage is reused instead of copied for every user.
+            var inputs = UserPlanInputs(
+                engine: engine,
+                user: user,
+                u: Int32(u),
+                seg: seg,
+                at: t,
+                values: consume scratch
+            )
             values[u] = plan.evaluate(&inputs, nowMs: t) ? .inside : .outside
             scratch = inputs.values
             count += 1

@@ -10,7 +10,8 @@
 //      memory per user is measured here (malloc in-use bytes, mallinfo2, before/after).
 //   2. sweep: the clock advances 30 days in 1-minute steps: due wake-ups and transitions per second.
 //   3. isMember: random (user, segment) lookups.
-//   4. replay (unless --no-replay): a fresh engine follows the log as if live, the clock moving with the events for
+//   4. new segment: a segment over aggregates the engine keeps, put on the loaded data (wall time, `--puts`).
+//   5. replay (unless --no-replay): a fresh engine follows the log as if live, the clock moving with the events for
 //      180 days, so windows expire while events arrive.
 
 import CMallocStats
@@ -29,6 +30,8 @@ struct Options {
     var lookups = 2_000_000
     /// Only the first N segments of the mix (the first 8 are attribute-only), to see what each kind costs.
     var segmentLimit = Int.max
+    /// New segments put over the loaded data (phase 4), one after the other, each deleted after it is timed.
+    var puts = 5
 }
 
 var options = Options()
@@ -41,11 +44,12 @@ while let arg = argv.popFirst() {
     case "--batch": options.batch = Int(argv.popFirst() ?? "") ?? options.batch
     case "--lookups": options.lookups = Int(argv.popFirst() ?? "") ?? options.lookups
     case "--no-replay": options.replay = false
+    case "--puts": options.puts = Int(argv.popFirst() ?? "") ?? options.puts
     case "--segments": options.segmentLimit = Int(argv.popFirst() ?? "") ?? options.segmentLimit
     default:
         print(
             "usage: engine-bench [--users N] [--events N] [--seed S] [--batch N] [--lookups N] [--segments N] "
-                + "[--no-replay]"
+                + "[--puts N] [--no-replay]"
         )
         exit(2)
     }
@@ -394,7 +398,43 @@ print("")
 print("3. isMember")
 print("   \(options.lookups) lookups: \(fmt(lookupCPU * 1e9 / Double(options.lookups))) ns each (\(hits) hits)")
 
-// MARK: - 4. Replay
+// MARK: - 4. A new segment over the loaded data
+
+// What segbench's back-fill phase puts (its `put → readable` figure): aggregates and attributes the engine already
+// keeps, so the put is one evaluation of every user. Wall time, since that evaluation runs on every processor.
+if options.puts > 0 {
+    var wallMs: [Double] = []
+    var entered = 0
+    let putCPU0 = cpuSeconds()
+    for i in 0..<options.puts {
+        let expression: SegmentExpression
+        do {
+            let text = #"sum(purchase.amount within 90d) > \#(100 + i) and not plan = "free""#
+            expression = try SegmentExpression.parse(text)
+        } catch {
+            print("the new segment does not parse: \(error)")
+            exit(1)
+        }
+        seq += 1
+        let start = ContinuousClock.now
+        entered = engine.putSegment(name: "new_segment", expression: expression, seq: seq).transitions.count
+        let took = ContinuousClock.now - start
+        wallMs.append(Double(took.components.seconds) * 1000 + Double(took.components.attoseconds) / 1e15)
+        seq += 1
+        _ = engine.deleteSegment(name: "new_segment", seq: seq)
+    }
+    let putCPU = cpuSeconds() - putCPU0
+    wallMs.sort()
+    print("")
+    print("4. new segment over the loaded data (put, timed, then deleted; \(options.puts) times)")
+    print(
+        "   put:               \(fmt(wallMs[wallMs.count / 2], 1)) ms median wall (\(fmt(wallMs[0], 1))–"
+            + "\(fmt(wallMs[wallMs.count - 1], 1))), \(entered) members; put and delete "
+            + "\(fmt(putCPU * 1000 / Double(options.puts), 1)) ms CPU each"
+    )
+}
+
+// MARK: - 5. Replay
 
 if options.replay {
     let replayEngine = MembershipEngine(nowMs: startMs)
@@ -405,7 +445,7 @@ if options.replay {
     }
     let replayed = feed(replayEngine, followClock: true, seq: &replaySeq)
     print("")
-    print("4. replay (a fresh engine; the clock follows the events for 180 days)")
+    print("5. replay (a fresh engine; the clock follows the events for 180 days)")
     print(
         "   events:            \(fmt(Double(events.count) / replayed.eventCPU)) events/s (CPU), "
             + "\(fmt(replayed.eventCPU, 2)) s CPU, \(replayed.transitions) transitions, "
