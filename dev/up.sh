@@ -18,26 +18,33 @@ mkdir -p data/logs "$run_dir"
 manual=()
 [ -n "${SEGMENTS_MANUAL_CLOCK:-}" ] && manual=(--manual-clock "$SEGMENTS_MANUAL_CLOCK")
 
-start() { # name pidfile socket command...
-    local name=$1 pidfile=$2 socket=$3
-    shift 3
+# Waits for the daemon's "ready" log line, not for its socket file: after a crash the old file is still there
+# (the daemon replaces it once it has opened its data, which takes a moment on a large store).
+start() { # name pidfile socket ready-message command...
+    local name=$1 pidfile=$2 socket=$3 ready=$4
+    shift 4
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
         echo "$name already running (pid $(cat "$pidfile"))"
         return
     fi
-    "$@" >>"data/logs/$name.log" 2>&1 &
+    local log="data/logs/$name.log" seen
+    seen=$(wc -l <"$log" 2>/dev/null || echo 0)
+    "$@" >>"$log" 2>&1 &
     echo $! >"$pidfile"
-    for _ in $(seq 1 200); do
-        [ -S "$socket" ] && { echo "$name running (pid $(cat "$pidfile")), socket $socket"; return; }
+    for _ in $(seq 1 1200); do
+        if [ -S "$socket" ] && tail -n +"$((seen + 1))" "$log" | grep -q "$ready"; then
+            echo "$name running (pid $(cat "$pidfile")), socket $socket"
+            return
+        fi
         kill -0 "$(cat "$pidfile")" 2>/dev/null || { echo "$name failed to start:"; tail -5 "data/logs/$name.log"; exit 1; }
         sleep 0.05
     done
     echo "$name did not open $socket in time"; exit 1
 }
 
-start profile-store data/profile-store.pid "$run_dir/store.sock" \
+start profile-store data/profile-store.pid "$run_dir/store.sock" "profile store ready" \
     "$bin/profile-store" --socket "$run_dir/store.sock" --data-dir data/store "${manual[@]}"
-start segment-evaluator-0 data/segment-evaluator-0.pid "$run_dir/evaluator-0.sock" \
+start segment-evaluator-0 data/segment-evaluator-0.pid "$run_dir/evaluator-0.sock" "segment evaluator ready" \
     "$bin/segment-evaluator" --store "$run_dir/store.sock" --socket "$run_dir/evaluator-0.sock" \
     --data-dir data/evaluator-0 --shard 0/1
 if [ ! -s data/console-token ]; then
