@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import SegmentsRPC
 import SegmentsWire
+import Synchronization
 
 /// One lazily opened, automatically reopened connection to a daemon socket.
 ///
@@ -11,6 +12,9 @@ import SegmentsWire
 /// call of a burst opened a connection of its own, and all but the last leaked until the client
 /// closed). A connect tries as often as the configuration's reconnect policy says.
 actor ConnectionSlot {
+    /// The open connection, readable without entering the actor: a call on a connection that is up (nearly every
+    /// call) then takes no executor hop (one of the hand-offs issue 11 counts in a `check`).
+    private nonisolated let open = Mutex<RPCConnection?>(nil)
     private let path: String
     private let tls: RPCTLSFiles?
     private let options: SegmentsClientConfiguration.Options
@@ -42,7 +46,15 @@ actor ConnectionSlot {
 
     /// The open connection, connecting first if there is none or it closed.
     /// - Parameter method: the call it is for, named in a connect failure.
-    func get(for method: String? = nil) async throws(SegmentsClientError) -> RPCConnection {
+    nonisolated func get(for method: String? = nil) async throws(SegmentsClientError) -> RPCConnection {
+        if let connection = self.open.withLock({ $0 }), connection.isActive {
+            return connection
+        }
+        return try await self.reconnect(for: method)
+    }
+
+    /// ``get(for:)`` when there is no open connection: one connect, shared by every caller waiting for it.
+    private func reconnect(for method: String?) async throws(SegmentsClientError) -> RPCConnection {
         if let connection, connection.isActive {
             return connection
         }
@@ -63,7 +75,10 @@ actor ConnectionSlot {
             // The first waiter to resume settles the attempt: later calls see its connection, or
             // start a new connect after a failure.
             self.connecting = nil
-            if case .success(let connection) = result { self.connection = connection }
+            if case .success(let connection) = result {
+                self.connection = connection
+                self.open.withLock { $0 = connection }
+            }
         }
         switch result {
         case .success(let connection): return connection
@@ -146,6 +161,7 @@ actor ConnectionSlot {
             self.connecting = nil
             await (try? connecting.value)?.close()
         }
+        self.open.withLock { $0 = nil }
         await self.connection?.close()
         self.connection = nil
     }

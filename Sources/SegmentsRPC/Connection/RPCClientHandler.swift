@@ -22,10 +22,20 @@ final class RPCClientHandler: ChannelDuplexHandler {
 
     /// What the connection asks the handler to do.
     enum Command {
-        /// Send a unary request; complete the promise with the response payload.
-        case unary(callID: UInt64, frame: ByteBuffer, promise: EventLoopPromise<ByteBuffer>)
+        /// Send a unary request; complete the promise with the response payload, or fail it with
+        /// DEADLINE_EXCEEDED when the deadline passes first.
+        case unary(callID: UInt64, frame: ByteBuffer, promise: EventLoopPromise<ByteBuffer>, deadline: Deadline?)
         /// Send a streaming request; feed response payloads to the source.
         case stream(callID: UInt64, frame: ByteBuffer, source: StreamSource)
+    }
+
+    /// How long a unary call may wait for its response, and the call's method for the error.
+    ///
+    /// Scheduled by the handler when it sends the request, on its own event loop: the caller's thread
+    /// then makes one hand-off to the loop per call (the write), not two.
+    struct Deadline {
+        var timeout: Duration
+        var method: String
     }
 
     typealias Call = RPCClientStateMachine<EventLoopPromise<ByteBuffer>, StreamSource, Data>.Call
@@ -46,8 +56,20 @@ final class RPCClientHandler: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let (callID, frame, call): (UInt64, ByteBuffer, Call)
         switch Self.unwrapOutboundIn(data) {
-        case .unary(let id, let buffer, let responsePromise):
+        case .unary(let id, let buffer, let responsePromise, let deadline):
             (callID, frame, call) = (id, buffer, .unary(responsePromise))
+            if let deadline {
+                let expiry = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(deadline.timeout)) {
+                    self.cancel(
+                        id,
+                        reason: RPCError(
+                            .deadlineExceeded,
+                            "no response to \(deadline.method) within \(deadline.timeout)"
+                        )
+                    )
+                }
+                responsePromise.futureResult.whenComplete { _ in expiry.cancel() }
+            }
         case .stream(let id, let buffer, let source): (callID, frame, call) = (id, buffer, .stream(source))
         }
         switch self.state.start(callID, call) {

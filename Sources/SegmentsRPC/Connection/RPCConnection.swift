@@ -155,19 +155,10 @@ public final class RPCConnection: Sendable {
         let callID = self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
         let frame = self.requestFrame(callID: callID, method: method.name, payload: payload)
         let promise = self.channel.eventLoop.makePromise(of: ByteBuffer.self)
-        self.channel.writeAndFlush(RPCClientHandler.Command.unary(callID: callID, frame: frame, promise: promise))
-            .cascadeFailure(to: promise)
-        // Scheduled after the write, on the same loop: the handler knows the call when it fires.
-        let deadline = timeout.map { timeout in
-            let handler = self.handler
-            return self.channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-                handler.value.cancel(
-                    callID,
-                    reason: RPCError(.deadlineExceeded, "no response to \(method.name) within \(timeout)")
-                )
-            }
-        }
-        defer { deadline?.cancel() }
+        let deadline = timeout.map { RPCClientHandler.Deadline(timeout: $0, method: method.name) }
+        self.channel.writeAndFlush(
+            RPCClientHandler.Command.unary(callID: callID, frame: frame, promise: promise, deadline: deadline)
+        ).cascadeFailure(to: promise)
         let payload: ByteBuffer
         do {
             let handler = self.handler
