@@ -459,25 +459,36 @@ private struct ParallelEvaluation: @unchecked Sendable {
         // A plan of this range's own: the evaluation retains and releases the plan's storage at every step, and
         // threads doing so on one shared copy contend for its cache lines (measured: no gain from a second core).
         let plan = SegmentPlan(seg.expression)
-        for u in range {
-            let user = users[u]
-            guard user.alive else { continue }
-            guard user.due > t else {
-                values[u] = .due
-                continue
+        // Copies of this range's own, for the same reason (`map` makes new buffers).
+        let attrs = seg.attrs.map { $0 }
+        let keys = seg.keys.map { k in
+            ResolvedInputs.Key(k: k, slot: engine.keySlots[Int(k)].map { Unmanaged.passUnretained($0) })
+        }
+        attrs.withUnsafeBufferPointer { attrs in
+            keys.withUnsafeBufferPointer { keys in
+                let resolved = ResolvedInputs(attrs: attrs, keys: keys)
+                for u in range {
+                    let user = users[u]
+                    guard user.alive else { continue }
+                    guard user.due > t else {
+                        values[u] = .due
+                        continue
+                    }
+                    // Moved in and out, so that the scratch storage is reused instead of copied for every user.
+                    var inputs = UserPlanInputs(
+                        engine: engine,
+                        user: user,
+                        u: Int32(u),
+                        seg: seg,
+                        at: t,
+                        values: consume scratch
+                    )
+                    inputs.resolved = resolved
+                    values[u] = plan.evaluate(&inputs, nowMs: t) ? .inside : .outside
+                    scratch = inputs.values
+                    count += 1
+                }
             }
-            // Moved in and out, so that the scratch storage is reused instead of copied for every user.
-            var inputs = UserPlanInputs(
-                engine: engine,
-                user: user,
-                u: Int32(u),
-                seg: seg,
-                at: t,
-                values: consume scratch
-            )
-            values[u] = plan.evaluate(&inputs, nowMs: t) ? .inside : .outside
-            scratch = inputs.values
-            count += 1
         }
         evaluated[part] = count
     }

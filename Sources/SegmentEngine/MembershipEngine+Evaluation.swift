@@ -420,6 +420,9 @@ struct UserPlanInputs: PlanInputSource {
     /// Computed aggregate values by plan index (meaningful where `known` has the bit).
     var values: [AttributeValue?]
     var known: UInt64 = 0
+    /// The segment's attributes and aggregates looked up once for many users (see ``ResolvedInputs``); `nil`:
+    /// looked up in the engine at each read.
+    var resolved: ResolvedInputs?
 
     /// - Parameter values: storage to reuse for the computed values (its contents are dropped).
     init(
@@ -441,17 +444,29 @@ struct UserPlanInputs: PlanInputSource {
     }
 
     func attribute(_ index: Int) -> AttributeValue? {
+        if let resolved {
+            guard index >= 0, index < resolved.attrs.count else { return nil }
+            return user.attribute(resolved.attrs[index])
+        }
         guard index >= 0, index < seg.attrs.count else { return nil }
         return user.attribute(seg.attrs[index])
     }
 
     mutating func aggregate(_ index: Int) -> AttributeValue? {
-        guard index >= 0, index < seg.keys.count else { return nil }
+        let count = resolved?.keys.count ?? seg.keys.count
+        guard index >= 0, index < count else { return nil }
         let bit: UInt64 = index < 64 ? 1 << UInt64(index) : 0
         if known & bit != 0 { return values[index] }
-        let k = seg.keys[index]
-        guard let slot = engine.keySlots[Int(k)] else { return nil }
-        let value = engine.aggregateValue(user, k, slot, at: t)
+        let value: AttributeValue?
+        if let resolved {
+            let key = resolved.keys[index]
+            guard let slot = key.slot else { return nil }
+            value = slot._withUnsafeGuaranteedRef { engine.aggregateValue(user, key.k, $0, at: t) }
+        } else {
+            let k = seg.keys[index]
+            guard let slot = engine.keySlots[Int(k)] else { return nil }
+            value = engine.aggregateValue(user, k, slot, at: t)
+        }
         if bit != 0 {
             values[index] = value
             known |= bit
@@ -460,4 +475,20 @@ struct UserPlanInputs: PlanInputSource {
     }
 
     func isMember(_ segment: String) -> Bool { engine.isMember(u, segment) }
+}
+
+/// A segment's attribute and aggregate slots, looked up once for an evaluation of many users on several threads.
+///
+/// Reading `seg.attrs`, `seg.keys` and `engine.keySlots` for every user retains and releases those arrays and the
+/// aggregates' `KeySlot` objects, which every thread shares: their reference counts bounce between the cores. These
+/// buffers belong to the evaluation and hold the slots unretained; they are valid while the engine is only read
+/// (the segment holds a reference to each of its aggregates, so none goes away meanwhile).
+struct ResolvedInputs {
+    struct Key {
+        let k: Int32
+        let slot: Unmanaged<KeySlot>?
+    }
+
+    let attrs: UnsafeBufferPointer<Int32>
+    let keys: UnsafeBufferPointer<Key>
 }
