@@ -459,12 +459,11 @@ private struct ParallelEvaluation: @unchecked Sendable {
         // A plan of this range's own: the evaluation retains and releases the plan's storage at every step, and
         // threads doing so on one shared copy contend for its cache lines (measured: no gain from a second core).
         let plan = SegmentPlan(seg.expression)
-        // Copies of this range's own, for the same reason (`map` makes new buffers).
-        let attrs = seg.attrs.map { $0 }
+        // The segment's inputs looked up once for the range (see `ResolvedInputs`).
         let keys = seg.keys.map { k in
             ResolvedInputs.Key(k: k, slot: engine.keySlots[Int(k)].map { Unmanaged.passUnretained($0) })
         }
-        attrs.withUnsafeBufferPointer { attrs in
+        seg.attrs.withUnsafeBufferPointer { attrs in
             keys.withUnsafeBufferPointer { keys in
                 let resolved = ResolvedInputs(attrs: attrs, keys: keys)
                 for u in range {

@@ -12,15 +12,14 @@ import Synchronization
 /// call of a burst opened a connection of its own, and all but the last leaked until the client
 /// closed). A connect tries as often as the configuration's reconnect policy says.
 actor ConnectionSlot {
-    /// The open connection, readable without entering the actor: a call on a connection that is up (nearly every
-    /// call) then takes no executor hop (one of the hand-offs issue 11 counts in a `check`).
-    private nonisolated let open = Mutex<RPCConnection?>(nil)
+    /// The connection, readable without entering the actor: a call on a connection that is up (nearly every call)
+    /// then takes no executor hop (one of the hand-offs issue 11 counts in a `check`).
+    private nonisolated let connection = Mutex<RPCConnection?>(nil)
     private let path: String
     private let tls: RPCTLSFiles?
     private let options: SegmentsClientConfiguration.Options
     private let logger: Logger?
     private let eventLoopGroup: any EventLoopGroup
-    private var connection: RPCConnection?
     /// The connect under way, shared by every caller that needs it.
     private var connecting: Task<RPCConnection, any Error>?
 
@@ -47,7 +46,7 @@ actor ConnectionSlot {
     /// The open connection, connecting first if there is none or it closed.
     /// - Parameter method: the call it is for, named in a connect failure.
     nonisolated func get(for method: String? = nil) async throws(SegmentsClientError) -> RPCConnection {
-        if let connection = self.open.withLock({ $0 }), connection.isActive {
+        if let connection = self.connection.withLock({ $0 }), connection.isActive {
             return connection
         }
         return try await self.reconnect(for: method)
@@ -55,7 +54,7 @@ actor ConnectionSlot {
 
     /// ``get(for:)`` when there is no open connection: one connect, shared by every caller waiting for it.
     private func reconnect(for method: String?) async throws(SegmentsClientError) -> RPCConnection {
-        if let connection, connection.isActive {
+        if let connection = self.connection.withLock({ $0 }), connection.isActive {
             return connection
         }
         let attempt: Task<RPCConnection, any Error>
@@ -75,10 +74,7 @@ actor ConnectionSlot {
             // The first waiter to resume settles the attempt: later calls see its connection, or
             // start a new connect after a failure.
             self.connecting = nil
-            if case .success(let connection) = result {
-                self.connection = connection
-                self.open.withLock { $0 = connection }
-            }
+            if case .success(let connection) = result { self.connection.withLock { $0 = connection } }
         }
         switch result {
         case .success(let connection): return connection
@@ -161,8 +157,10 @@ actor ConnectionSlot {
             self.connecting = nil
             await (try? connecting.value)?.close()
         }
-        self.open.withLock { $0 = nil }
-        await self.connection?.close()
-        self.connection = nil
+        let connection = self.connection.withLock { connection in
+            defer { connection = nil }
+            return connection
+        }
+        await connection?.close()
     }
 }

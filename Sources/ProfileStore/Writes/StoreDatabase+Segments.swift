@@ -132,7 +132,6 @@ extension StoreDatabase {
         }
     }
 
-    /// Whether a segment has this name.
     /// What can own a name: segments, traits and static lists share one namespace.
     enum NameOwner {
         case segment, trait, list

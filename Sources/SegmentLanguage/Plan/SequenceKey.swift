@@ -228,7 +228,8 @@ public struct SequenceKey: Sendable, Hashable {
                 if let latest {
                     drop { $0.atMs < latest || ($0.atMs == latest && !steps[0].matches($0, nowMs: nowMs)) }
                 }
-            } else if outerMs == nil, current.count > steps.count, holds(current, nowMs: nowMs) {
+            } else if outerMs == nil, current.count > steps.count {
+                // The first chain that holds, if any (one pass; `holds` would make the same one).
                 let chain = Self.inTimeOrder(current) { sorted in
                     firstChain(sorted, nowMs: nowMs, recordingPath: true).map { $0.map { sorted[$0] } }
                 }
