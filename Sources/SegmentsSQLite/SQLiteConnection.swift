@@ -33,6 +33,9 @@ public final class SQLiteConnection {
     public let path: String
     private var statementCache: [String: SQLiteStatement] = [:]
     private let statementCacheCapacity: Int
+    /// The checkpointer the connection's WAL hook calls (``WALCheckpointer/attach(to:)``): the hook holds it
+    /// unretained, so the connection keeps it.
+    var walCheckpointer: WALCheckpointer?
 
     /// Opens (and by default creates) a database file and applies `options`.
     /// - Parameters:

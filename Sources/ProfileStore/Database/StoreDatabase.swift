@@ -59,9 +59,13 @@ final class StoreDatabase: Sendable {
             try Self.checkIntegrity(of: connection, path: path, mode: configuration.integrityCheck, logger: logger)
             try StoreSchema.migrate(connection)
             storeID = try Self.storeID(in: connection)
-            // Checkpoint the WAL every 64 MiB rather than SQLite's 4 MiB default: bulk writes
-            // then copy pages back to the database far less often.
-            try connection.execute("PRAGMA wal_autocheckpoint = 16384")
+            // Checkpoint the WAL every 64 MiB rather than SQLite's 4 MiB default (bulk writes then copy pages back
+            // to the database far less often), on a thread of its own: inline, a checkpoint held the commit that
+            // ran it, and every write waiting to be acknowledged behind it, for its whole copy.
+            try WALCheckpointer(path: path, label: "store", thresholdFrames: 16_384, backstopFrames: 32_768) { error in
+                logger.warning("store checkpoint failed", metadata: ["error": "\(error)"])
+            }
+            .attach(to: connection)
             try userIndex.rebuild(from: connection)
             let clock = ContinuousClock()
             let filterStart = clock.now

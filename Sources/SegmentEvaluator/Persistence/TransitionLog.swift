@@ -157,6 +157,13 @@ final class TransitionLog: @unchecked Sendable {
                         + "\(Self.schemaVersion))"
                 )
             }
+            // Checkpoints off the persist's path: an inline one held the readers waiting for a batch's transitions
+            // 100–150 ms (docs/PERFORMANCE.md, eighth round).
+            try WALCheckpointer(path: path, label: "transitions", thresholdFrames: 1000, backstopFrames: 4000) {
+                error in
+                logger.warning("transition log checkpoint failed", metadata: ["error": "\(error)"])
+            }
+            .attach(to: writer)
             self.reader = Mutex(
                 try SQLiteConnection(
                     path: path,
@@ -228,9 +235,7 @@ final class TransitionLog: @unchecked Sendable {
         erasing: [(userID: String, storeSeq: UInt64)] = []
     ) throws(SegmentEvaluatorError) {
         do {
-            let head = self.headSeq + UInt64(transitions.count)
             let indexed = self.userIndexedSeq.load(ordering: .acquiring)
-            let indexUsers = head - indexed >= self.userIndexGroup
             try self.writer.transaction(.immediate) {
                 try self.insert(transitions)
                 try SegmentBlocks.insert(
@@ -250,12 +255,10 @@ final class TransitionLog: @unchecked Sendable {
                     try covers.bind(coversFromMs, at: 1)
                     try covers.execute()
                 }
-                if indexUsers { try Self.indexUsers(after: indexed, partBits: self.userIndexPartBits, in: self.writer) }
                 for erased in erasing {
-                    try self.erase(erased.userID, through: erased.storeSeq, indexedThrough: indexUsers ? head : indexed)
+                    try self.erase(erased.userID, through: erased.storeSeq, indexedThrough: indexed)
                 }
             }
-            if indexUsers { self.userIndexedSeq.store(head, ordering: .releasing) }
         } catch let error as SQLiteError where error.code.primary == .full {
             throw SegmentEvaluatorError(
                 .diskFull,
@@ -268,6 +271,30 @@ final class TransitionLog: @unchecked Sendable {
         self.head.add(UInt64(transitions.count), ordering: .releasing)
         self.checkpoint.store(checkpointSeq, ordering: .releasing)
         if let coversFromMs { self.coverage.store(coversFromMs, ordering: .releasing) }
+    }
+
+    /// Adds the transitions the per-user index does not cover to it once they make a group (see
+    /// ``indexUsers(after:partBits:in:)``), in a transaction of its own. Called after an append is published, by
+    /// the same writer: a group of 65,536 takes ~110 ms, which readers waiting for the append no longer wait for.
+    /// A crash in between loses nothing: the next call after the restart indexes from the saved position.
+    func indexUsersWhenDue() throws(SegmentEvaluatorError) {
+        let head = self.headSeq
+        let indexed = self.userIndexedSeq.load(ordering: .acquiring)
+        guard head - indexed >= self.userIndexGroup else { return }
+        do {
+            try self.writer.transaction(.immediate) {
+                try Self.indexUsers(after: indexed, partBits: self.userIndexPartBits, in: self.writer)
+            }
+        } catch let error as SQLiteError where error.code.primary == .full {
+            throw SegmentEvaluatorError(
+                .diskFull,
+                "the disk holding the evaluator's data (\(self.directory)) is full: the transition log's index by "
+                    + "user could not be written"
+            )
+        } catch {
+            throw SegmentEvaluatorError(.storage, "cannot index transitions by user: \(error)")
+        }
+        self.userIndexedSeq.store(head, ordering: .releasing)
     }
 
     /// Replaces a deleted user's id in every transition of theirs with a token of its own: the log keeps its
@@ -325,7 +352,7 @@ final class TransitionLog: @unchecked Sendable {
     let userIndexPartBits: Int
 
     /// Adds the transitions after `seq` to the per-user index `user_transitions`, sorted, and
-    /// records that the index covers the whole log (inside the caller's transaction).
+    /// records that the index covers the whole log (inside the caller's transaction; see ``indexUsersWhenDue()``).
     ///
     /// The per-user index is written in groups rather than with each commit: a commit's
     /// transitions belong to users all over the index, so an SQLite index on the log cost a page

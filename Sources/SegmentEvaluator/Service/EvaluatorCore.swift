@@ -307,6 +307,7 @@ final class EvaluatorCore: Sendable {
             }
             self.transitions.publish(headSeq: self.log.headSeq)
             self.applied.publish(headSeq: batch.visibleSeq)
+            try self.log.indexUsersWhenDue()
         }
     }
 

@@ -24,6 +24,7 @@ import Testing
                 for start in stride(from: 0, to: written.count, by: 37) {
                     let commit = Array(written[start..<min(start + 37, written.count)])
                     try log.append(commit, checkpointSeq: commit.last!.storeSeq)
+                    try log.indexUsersWhenDue()
                 }
                 try Self.expectReads(log, written)
             }
