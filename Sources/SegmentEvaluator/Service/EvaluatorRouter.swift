@@ -38,7 +38,7 @@ struct EvaluatorRouter {
                 try self.requirePastUser(request.userID)
                 var response = Segments_V1_CheckResponse()
                 response.member = try core.log.isMember(request.userID, of: request.segment, atMs: atMs)
-                response.appliedSeq = core.applied.headSeq
+                response.appliedSeq = core.recorded.headSeq
                 return response
             }
         )
@@ -60,7 +60,7 @@ struct EvaluatorRouter {
                 try self.requirePastUser(request.userID)
                 var response = Segments_V1_SegmentsOfResponse()
                 response.segments = try core.log.segments(of: request.userID, atMs: atMs)
-                response.appliedSeq = core.applied.headSeq
+                response.appliedSeq = core.recorded.headSeq
                 return response
             }
         )
@@ -79,7 +79,7 @@ struct EvaluatorRouter {
                 try self.requirePastSegment(request.segment)
                 var response = Segments_V1_CountMembersResponse()
                 response.count = UInt64(try core.log.members(of: request.segment, atMs: atMs).count)
-                response.appliedSeq = core.applied.headSeq
+                response.appliedSeq = core.recorded.headSeq
                 return response
             }
         )
@@ -93,7 +93,7 @@ struct EvaluatorRouter {
             return response
         }
         router.register(EvaluatorAPI.members) { request, writer, _ in
-            try await self.waitApplied(request.minSeq)
+            try await self.waitApplied(request.minSeq, inLog: request.hasAt)
             let (all, seq) = try self.mapped { try self.listing(request) }
             let members = request.limit > 0 ? Array(all.prefix(Int(request.limit))) : all
             // At least one chunk, so the caller learns the position even of an empty listing.
@@ -141,7 +141,7 @@ struct EvaluatorRouter {
             try await self.history(request, writer: writer)
         }
         router.register(EvaluatorAPI.sizeSeries) { request, _ in
-            try await self.waitApplied(request.minSeq)
+            try await self.waitApplied(request.minSeq, inLog: true)
             return try self.mapped { try self.sizeSeries(request) }
         }
         // Not under the engine's lock: a status poll must not wait while a batch is applied.
@@ -204,7 +204,7 @@ struct EvaluatorRouter {
                 }
             },
             { request, _ in
-                try await self.waitApplied(minSeq(request))
+                try await self.waitApplied(minSeq(request), inLog: past?.instant(request) != nil)
                 if let past, let atMs = past.instant(request) {
                     return try self.mapped { try past.answer(request, atMs) }
                 }
@@ -219,7 +219,7 @@ struct EvaluatorRouter {
     private func listing(_ request: Segments_V1_MembersRequest) throws(SegmentEvaluatorError) -> ([String], UInt64) {
         if request.hasAt {
             try self.requirePastSegment(request.segment)
-            return (try self.core.log.members(of: request.segment, atMs: request.at.atMs), self.core.applied.headSeq)
+            return (try self.core.log.members(of: request.segment, atMs: request.at.atMs), self.core.recorded.headSeq)
         }
         return try self.core.read { engine throws(SegmentEvaluatorError) in
             try Self.requireSegment(request.segment, in: engine)
@@ -409,6 +409,7 @@ struct EvaluatorRouter {
         case nil:
             throw RPCError(.invalidArgument, "history needs a user_id or a segment")
         }
+        try await self.waitRecorded(self.core.applied.headSeq)
         var all: [Segments_V1_Transition] = []
         var next: UInt64 = 1
         while true {
@@ -441,7 +442,9 @@ struct EvaluatorRouter {
 
     /// Waits until the engine has applied store change `requested` (read your writes), or, when it
     /// is 0, everything the store had committed when the read arrived.
-    private func waitApplied(_ requested: UInt64) async throws {
+    /// - Parameter inLog: the read answers from the transition log: wait until the change's transitions are
+    ///   written too, and those of every change a read of the engine may have seen already.
+    private func waitApplied(_ requested: UInt64, inLog: Bool = false) async throws {
         let minSeq = requested > 0 ? requested : try await self.storeHead.current()
         guard minSeq > 0 else { return }
         if self.core.applied.headSeq < minSeq, let reason = self.core.blockedBy.withLock({ $0 }) {
@@ -456,6 +459,28 @@ struct EvaluatorRouter {
                 .deadlineExceeded,
                 "the evaluator has applied store changes up to \(self.core.applied.headSeq), "
                     + "not yet \(minSeq) (waited \(timeout))"
+            )
+        }
+        if inLog { try await self.waitRecorded(max(minSeq, self.core.applied.headSeq)) }
+    }
+
+    /// Waits until the transitions of store change `seq` are in the transition log. The log is written a batch
+    /// behind what reads of the engine see (``EvaluatorCore/publishApplied()``); a read of the log waits for what a
+    /// read of the engine may already have answered, so the two never disagree about the past.
+    private func waitRecorded(_ seq: UInt64) async throws {
+        guard self.core.recorded.headSeq < seq else { return }
+        if let reason = self.core.blockedBy.withLock({ $0 }) {
+            throw RPCError(
+                .resourceExhausted,
+                "the evaluator has recorded store changes up to \(self.core.recorded.headSeq), not \(seq): \(reason)"
+            )
+        }
+        let timeout = self.configuration.readYourWritesTimeout
+        guard await self.core.recorded.wait(untilReaching: seq, timeout: timeout) else {
+            throw RPCError(
+                .deadlineExceeded,
+                "the evaluator has recorded store changes up to \(self.core.recorded.headSeq), "
+                    + "not yet \(seq) (waited \(timeout))"
             )
         }
     }
