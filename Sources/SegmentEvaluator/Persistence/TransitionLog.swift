@@ -157,13 +157,6 @@ final class TransitionLog: @unchecked Sendable {
                         + "\(Self.schemaVersion))"
                 )
             }
-            // Checkpoints off the persist's path: an inline one held the readers waiting for a batch's transitions
-            // 100–150 ms (docs/PERFORMANCE.md, eighth round).
-            try WALCheckpointer(path: path, label: "transitions", thresholdFrames: 1000, backstopFrames: 4000) {
-                error in
-                logger.warning("transition log checkpoint failed", metadata: ["error": "\(error)"])
-            }
-            .attach(to: writer)
             self.reader = Mutex(
                 try SQLiteConnection(
                     path: path,
