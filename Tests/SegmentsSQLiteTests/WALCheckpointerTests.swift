@@ -3,11 +3,23 @@ import SegmentsSQLite
 import Testing
 
 @Suite struct WALCheckpointerTests {
-    /// A WAL database with a table of 4 KiB blobs: each committed row is at least one WAL frame.
-    private func makeWriter(_ path: String) throws -> SQLiteConnection {
+    /// A WAL database with a table of 4 KiB blobs (each committed row is at least one WAL frame), its writer and a
+    /// checkpointer attached to it.
+    private func makeWriter(
+        _ path: String,
+        thresholdFrames: Int,
+        backstopFrames: Int
+    ) throws -> (SQLiteConnection, WALCheckpointer) {
         let writer = try SQLiteConnection(path: path)
         try writer.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
-        return writer
+        let checkpointer = try WALCheckpointer(
+            path: path,
+            label: "test",
+            thresholdFrames: thresholdFrames,
+            backstopFrames: backstopFrames
+        )
+        checkpointer.attach(to: writer)
+        return (writer, checkpointer)
     }
 
     /// Commits `count` rows, one transaction each.
@@ -35,14 +47,7 @@ import Testing
     @Test func checkpointsOnItsOwnThreadPastTheThreshold() async throws {
         try await withAsyncTemporaryDirectory { dir in
             let path = dir + "/db.sqlite"
-            let writer = try self.makeWriter(path)
-            let checkpointer = try WALCheckpointer(
-                path: path,
-                label: "test",
-                thresholdFrames: 20,
-                backstopFrames: 1_000_000
-            )
-            checkpointer.attach(to: writer)
+            let (writer, checkpointer) = try self.makeWriter(path, thresholdFrames: 20, backstopFrames: 1_000_000)
             let before = self.fileSize(path)
             // 200 frames: SQLite's own automatic checkpoint (1,000 frames) would not have copied any of them.
             try self.commitRows(200, on: writer)
@@ -60,9 +65,7 @@ import Testing
     @Test func backstopCheckpointsInlineWhenTheThreadDoesNot() throws {
         try withTemporaryDirectory { dir in
             let path = dir + "/db.sqlite"
-            let writer = try self.makeWriter(path)
-            let checkpointer = try WALCheckpointer(path: path, label: "test", thresholdFrames: 10, backstopFrames: 40)
-            checkpointer.attach(to: writer)
+            let (writer, checkpointer) = try self.makeWriter(path, thresholdFrames: 10, backstopFrames: 40)
             // Closed: it no longer checkpoints on its thread, so only the backstop can keep the WAL bounded.
             checkpointer.close()
             try self.commitRows(500, on: writer)
@@ -78,9 +81,7 @@ import Testing
     @Test func walStaysBoundedUnderBackToBackCommits() throws {
         try withTemporaryDirectory { dir in
             let path = dir + "/db.sqlite"
-            let writer = try self.makeWriter(path)
-            let checkpointer = try WALCheckpointer(path: path, label: "test", thresholdFrames: 50, backstopFrames: 200)
-            checkpointer.attach(to: writer)
+            let (writer, checkpointer) = try self.makeWriter(path, thresholdFrames: 50, backstopFrames: 200)
             // 3,000 rows are about 9,000 frames (a row's page and its overflow page, and the table's page), 37 MB of
             // WAL if it never started over. A commit past the backstop while the thread checkpoints finds the
             // checkpoint lock taken and leaves it to a later commit, so the WAL passes the backstop by what is

@@ -447,20 +447,7 @@ struct EvaluatorRouter {
     private func waitApplied(_ requested: UInt64, inLog: Bool = false) async throws {
         let minSeq = requested > 0 ? requested : try await self.storeHead.current()
         guard minSeq > 0 else { return }
-        if self.core.applied.headSeq < minSeq, let reason = self.core.blockedBy.withLock({ $0 }) {
-            throw RPCError(
-                .resourceExhausted,
-                "the evaluator has applied store changes up to \(self.core.applied.headSeq), not \(minSeq): \(reason)"
-            )
-        }
-        let timeout = self.configuration.readYourWritesTimeout
-        guard await self.core.applied.wait(untilReaching: minSeq, timeout: timeout) else {
-            throw RPCError(
-                .deadlineExceeded,
-                "the evaluator has applied store changes up to \(self.core.applied.headSeq), "
-                    + "not yet \(minSeq) (waited \(timeout))"
-            )
-        }
+        try await self.wait(until: self.core.applied, reaches: minSeq, "applied")
         if inLog { try await self.waitRecorded(max(minSeq, self.core.applied.headSeq)) }
     }
 
@@ -468,19 +455,25 @@ struct EvaluatorRouter {
     /// behind what reads of the engine see (``EvaluatorCore/publishApplied()``); a read of the log waits for what a
     /// read of the engine may already have answered, so the two never disagree about the past.
     private func waitRecorded(_ seq: UInt64) async throws {
-        guard self.core.recorded.headSeq < seq else { return }
+        try await self.wait(until: self.core.recorded, reaches: seq, "recorded")
+    }
+
+    /// Waits until `position` reaches `seq`: at most the read-your-writes timeout, and not at all while the evaluator
+    /// cannot move on (its disk is full), when the read is refused at once with the reason.
+    /// - Parameter verb: what the position counts, for the error: "applied" or "recorded".
+    private func wait(until position: ProgressNotifier, reaches seq: UInt64, _ verb: String) async throws {
+        guard position.headSeq < seq else { return }
         if let reason = self.core.blockedBy.withLock({ $0 }) {
             throw RPCError(
                 .resourceExhausted,
-                "the evaluator has recorded store changes up to \(self.core.recorded.headSeq), not \(seq): \(reason)"
+                "the evaluator has \(verb) store changes up to \(position.headSeq), not \(seq): \(reason)"
             )
         }
         let timeout = self.configuration.readYourWritesTimeout
-        guard await self.core.recorded.wait(untilReaching: seq, timeout: timeout) else {
+        guard await position.wait(untilReaching: seq, timeout: timeout) else {
             throw RPCError(
                 .deadlineExceeded,
-                "the evaluator has recorded store changes up to \(self.core.recorded.headSeq), "
-                    + "not yet \(seq) (waited \(timeout))"
+                "the evaluator has \(verb) store changes up to \(position.headSeq), not yet \(seq) (waited \(timeout))"
             )
         }
     }
