@@ -82,12 +82,8 @@ final class EvaluatorCore: Sendable {
     /// Held while persisting, around the state lock (never the other way round): orders writes.
     private let persisting = Mutex(())
     let log: TransitionLog
-    /// The store change-log number reads of the engine see: published as soon as a batch is applied
-    /// (``publishApplied()``), while its transitions are still being written.
+    /// The store change-log number applied and persisted.
     let applied: ProgressNotifier
-    /// The store change-log number whose transitions are in the transition log: reads of the log (the past,
-    /// history, size series, webhook backlogs) wait for it. Never ahead of ``applied``.
-    let recorded: ProgressNotifier
     /// The transition-log head.
     let transitions: ProgressNotifier
     /// How long the last persist that saved the engine's state held the state lock taking it (ns).
@@ -152,7 +148,6 @@ final class EvaluatorCore: Sendable {
         self.logger = logger
         self.state = Mutex(State(box: EngineBox(MembershipEngine(nowMs: Int64.min, appliedSeq: 0))))
         self.applied = ProgressNotifier(headSeq: 0)
-        self.recorded = ProgressNotifier(headSeq: 0)
         self.transitions = ProgressNotifier(headSeq: log.headSeq)
     }
 
@@ -263,23 +258,8 @@ final class EvaluatorCore: Sendable {
         }
     }
 
-    /// Tells readers of the engine that what it has applied is readable, without waiting for the transitions to be
-    /// written: a read of the engine is exact as soon as an entry is applied, and a replay after a crash applies
-    /// the same entries to the same state. Called by the feed after each batch.
-    func publishApplied() {
-        self.applied.publish(headSeq: self.state.withLock { Self.visibleSeq($0) })
-    }
-
-    /// The last store change reads may see as applied.
-    private static func visibleSeq(_ state: borrowing State) -> UInt64 {
-        let appliedSeq = state.engine.appliedSeq
-        // Read your writes: a segment put at `unmetSinceSeq` has no members until its back-fill
-        // is installed, so reads waiting for that entry keep waiting until then.
-        return state.unmetSinceSeq.map { min(appliedSeq, $0 - 1) } ?? appliedSeq
-    }
-
     /// Writes the pending transitions and the checkpoint in one transaction — with the engine's
-    /// state (catalog and changed users) when `includingState` — then tells readers of the log and watchers.
+    /// state (catalog and changed users) when `includingState` — then tells readers and watchers.
     ///
     /// What to write is taken under the state lock (memory only); the SQLite transaction runs
     /// after it is released, under the persist lock alone, so reads of the engine never wait on
@@ -326,7 +306,6 @@ final class EvaluatorCore: Sendable {
                 }
             }
             self.transitions.publish(headSeq: self.log.headSeq)
-            self.recorded.publish(headSeq: batch.visibleSeq)
             self.applied.publish(headSeq: batch.visibleSeq)
             try self.log.indexUsersWhenDue()
         }
@@ -373,7 +352,9 @@ final class EvaluatorCore: Sendable {
         let saveState =
             (includingState || state.saveStateSoon) && state.backfill == nil && state.recovery == nil
             && self.log.engineState.canSave
-        let visibleSeq = Self.visibleSeq(state)
+        // Read your writes: a segment put at `unmetSinceSeq` has no members until its back-fill
+        // is installed, so reads waiting for that entry keep waiting until then.
+        let visibleSeq = state.unmetSinceSeq.map { min(appliedSeq, $0 - 1) } ?? appliedSeq
         guard
             !state.pending.isEmpty || checkpointSeq != self.log.checkpointSeq || saveState || !state.erasedUsers.isEmpty
         else {

@@ -38,7 +38,7 @@ struct EvaluatorRouter {
                 try self.requirePastUser(request.userID)
                 var response = Segments_V1_CheckResponse()
                 response.member = try core.log.isMember(request.userID, of: request.segment, atMs: atMs)
-                response.appliedSeq = core.recorded.headSeq
+                response.appliedSeq = core.applied.headSeq
                 return response
             }
         )
@@ -60,7 +60,7 @@ struct EvaluatorRouter {
                 try self.requirePastUser(request.userID)
                 var response = Segments_V1_SegmentsOfResponse()
                 response.segments = try core.log.segments(of: request.userID, atMs: atMs)
-                response.appliedSeq = core.recorded.headSeq
+                response.appliedSeq = core.applied.headSeq
                 return response
             }
         )
@@ -79,7 +79,7 @@ struct EvaluatorRouter {
                 try self.requirePastSegment(request.segment)
                 var response = Segments_V1_CountMembersResponse()
                 response.count = UInt64(try core.log.members(of: request.segment, atMs: atMs).count)
-                response.appliedSeq = core.recorded.headSeq
+                response.appliedSeq = core.applied.headSeq
                 return response
             }
         )
@@ -93,7 +93,7 @@ struct EvaluatorRouter {
             return response
         }
         router.register(EvaluatorAPI.members) { request, writer, _ in
-            try await self.waitApplied(request.minSeq, inLog: request.hasAt)
+            try await self.waitApplied(request.minSeq)
             let (all, seq) = try self.mapped { try self.listing(request) }
             let members = request.limit > 0 ? Array(all.prefix(Int(request.limit))) : all
             // At least one chunk, so the caller learns the position even of an empty listing.
@@ -141,7 +141,7 @@ struct EvaluatorRouter {
             try await self.history(request, writer: writer)
         }
         router.register(EvaluatorAPI.sizeSeries) { request, _ in
-            try await self.waitApplied(request.minSeq, inLog: true)
+            try await self.waitApplied(request.minSeq)
             return try self.mapped { try self.sizeSeries(request) }
         }
         // Not under the engine's lock: a status poll must not wait while a batch is applied.
@@ -204,7 +204,7 @@ struct EvaluatorRouter {
                 }
             },
             { request, _ in
-                try await self.waitApplied(minSeq(request), inLog: past?.instant(request) != nil)
+                try await self.waitApplied(minSeq(request))
                 if let past, let atMs = past.instant(request) {
                     return try self.mapped { try past.answer(request, atMs) }
                 }
@@ -219,7 +219,7 @@ struct EvaluatorRouter {
     private func listing(_ request: Segments_V1_MembersRequest) throws(SegmentEvaluatorError) -> ([String], UInt64) {
         if request.hasAt {
             try self.requirePastSegment(request.segment)
-            return (try self.core.log.members(of: request.segment, atMs: request.at.atMs), self.core.recorded.headSeq)
+            return (try self.core.log.members(of: request.segment, atMs: request.at.atMs), self.core.applied.headSeq)
         }
         return try self.core.read { engine throws(SegmentEvaluatorError) in
             try Self.requireSegment(request.segment, in: engine)
@@ -409,7 +409,6 @@ struct EvaluatorRouter {
         case nil:
             throw RPCError(.invalidArgument, "history needs a user_id or a segment")
         }
-        try await self.waitRecorded(self.core.applied.headSeq)
         var all: [Segments_V1_Transition] = []
         var next: UInt64 = 1
         while true {
@@ -442,38 +441,21 @@ struct EvaluatorRouter {
 
     /// Waits until the engine has applied store change `requested` (read your writes), or, when it
     /// is 0, everything the store had committed when the read arrived.
-    /// - Parameter inLog: the read answers from the transition log: wait until the change's transitions are
-    ///   written too, and those of every change a read of the engine may have seen already.
-    private func waitApplied(_ requested: UInt64, inLog: Bool = false) async throws {
+    private func waitApplied(_ requested: UInt64) async throws {
         let minSeq = requested > 0 ? requested : try await self.storeHead.current()
         guard minSeq > 0 else { return }
-        try await self.wait(until: self.core.applied, reaches: minSeq, "applied")
-        if inLog { try await self.waitRecorded(max(minSeq, self.core.applied.headSeq)) }
-    }
-
-    /// Waits until the transitions of store change `seq` are in the transition log. The log is written a batch
-    /// behind what reads of the engine see (``EvaluatorCore/publishApplied()``); a read of the log waits for what a
-    /// read of the engine may already have answered, so the two never disagree about the past.
-    private func waitRecorded(_ seq: UInt64) async throws {
-        try await self.wait(until: self.core.recorded, reaches: seq, "recorded")
-    }
-
-    /// Waits until `position` reaches `seq`: at most the read-your-writes timeout, and not at all while the evaluator
-    /// cannot move on (its disk is full), when the read is refused at once with the reason.
-    /// - Parameter verb: what the position counts, for the error: "applied" or "recorded".
-    private func wait(until position: ProgressNotifier, reaches seq: UInt64, _ verb: String) async throws {
-        guard position.headSeq < seq else { return }
-        if let reason = self.core.blockedBy.withLock({ $0 }) {
+        if self.core.applied.headSeq < minSeq, let reason = self.core.blockedBy.withLock({ $0 }) {
             throw RPCError(
                 .resourceExhausted,
-                "the evaluator has \(verb) store changes up to \(position.headSeq), not \(seq): \(reason)"
+                "the evaluator has applied store changes up to \(self.core.applied.headSeq), not \(minSeq): \(reason)"
             )
         }
         let timeout = self.configuration.readYourWritesTimeout
-        guard await position.wait(untilReaching: seq, timeout: timeout) else {
+        guard await self.core.applied.wait(untilReaching: minSeq, timeout: timeout) else {
             throw RPCError(
                 .deadlineExceeded,
-                "the evaluator has \(verb) store changes up to \(position.headSeq), not yet \(seq) (waited \(timeout))"
+                "the evaluator has applied store changes up to \(self.core.applied.headSeq), "
+                    + "not yet \(minSeq) (waited \(timeout))"
             )
         }
     }

@@ -247,9 +247,8 @@ struct FeedApplier: Sendable {
                     self.progress.enter(.applying(through: batch.entries.last?.seq ?? 0))
                 }
             }
-            // Readable now; written on the pipeline's thread while the next batch is applied.
-            self.core.publishApplied()
             let saveState = clock.now - lastState >= stateInterval
+            // Written on the pipeline's thread while the next batch is applied.
             try persisting.request(includingState: saveState)
             if saveState {
                 lastState = clock.now

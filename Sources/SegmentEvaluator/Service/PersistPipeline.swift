@@ -9,7 +9,7 @@ import Synchronization
 /// become one more persist after it. The feed gets at most one persist ahead: a request made while one persist
 /// runs and another waits blocks until the waiting one starts, which bounds the unwritten transitions to about
 /// two batches. What is written, and in which order, is what the synchronous calls wrote; only the thread changes
-/// (readers of the engine learn of a batch when it is applied, readers of the log and watchers when it is written).
+/// (readers and watchers learn of a batch when it is written, as before).
 ///
 /// Used by the feed alone (one caller of ``request(includingState:)`` at a time); other persists (the clock, the
 /// idle save, shutdown) call the core directly, ordered with these by the core's persist lock.

@@ -14,11 +14,10 @@ enum WebhookRoutes {
         router.register(EvaluatorAPI.listWebhookDeliveries) { request, _ in
             if request.minSeq > 0 {
                 let timeout = configuration.readYourWritesTimeout
-                // Backlogs are counted in the transition log: wait until the changes' transitions are in it.
-                guard await core.recorded.wait(untilReaching: request.minSeq, timeout: timeout) else {
+                guard await core.applied.wait(untilReaching: request.minSeq, timeout: timeout) else {
                     throw RPCError(
                         .deadlineExceeded,
-                        "the evaluator has recorded store changes up to \(core.recorded.headSeq), "
+                        "the evaluator has applied store changes up to \(core.applied.headSeq), "
                             + "not yet \(request.minSeq) (waited \(timeout))"
                     )
                 }
