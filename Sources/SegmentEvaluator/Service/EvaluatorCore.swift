@@ -259,56 +259,78 @@ final class EvaluatorCore: Sendable {
     }
 
     /// Writes the pending transitions and the checkpoint in one transaction — with the engine's
-    /// state (catalog and changed users) when `includingState` — then tells readers and watchers.
+    /// state (catalog and changed users) when `includingState` or a back-fill asked for it — then
+    /// tells readers and watchers.
     ///
     /// What to write is taken under the state lock (memory only); the SQLite transaction runs
     /// after it is released, under the persist lock alone, so reads of the engine never wait on
     /// the disk. The persist lock keeps writes in the order their contents were taken.
+    ///
+    /// When a state save is due and transitions are waiting, the transitions are written and
+    /// published first, and the state is taken and saved in a second round: taking it encodes every
+    /// changed user under the state lock (3–14 ms after a new segment's back-fill at 100k users),
+    /// which reads waiting for those transitions need not wait for.
     func persist(includingState: Bool = false) throws(SegmentEvaluatorError) {
         try self.persisting.withLock { _ throws(SegmentEvaluatorError) in
-            let clock = ContinuousClock()
-            let takeStart = clock.now
-            let batch = self.state.withLock { state in self.takePersistBatch(&state, includingState: includingState) }
-            if batch.write?.engineState != nil {
-                self.stateTakeNanoseconds.store((clock.now - takeStart).inNanoseconds, ordering: .relaxed)
+            var deferringState = true
+            while true {
+                let batch = try self.persistOnce(includingState: includingState, deferringState: deferringState)
+                guard batch.stateDeferred else { break }
+                deferringState = false
             }
-            if let write = batch.write {
-                let commitStart = clock.now
-                do throws(SegmentEvaluatorError) {
-                    try self.log.append(
-                        write.transitions,
-                        checkpointSeq: write.checkpointSeq,
-                        coversFromMs: write.coversFromMs,
-                        erasing: write.erasedUsers
-                    )
-                } catch {
-                    self.state.withLock { state in
-                        state.coverageStartMs = state.coverageStartMs ?? write.coversFromMs
-                        state.erasedUsers.insert(contentsOf: write.erasedUsers, at: 0)
-                        // Written again with the next batch. The changed users taken for the
-                        // state are gone, so no state is saved before a restart: it would be
-                        // incomplete (the restart replays from the last complete one).
-                        state.pending.insert(contentsOf: write.transitions, at: 0)
-                        if write.engineState != nil {
-                            self.log.engineState.abandon()
-                        }
-                    }
-                    throw error
-                }
-                self.transitionsRecordedCount.add(UInt64(write.transitions.count), ordering: .relaxed)
-                if let metrics = self.transitionMetrics {
-                    metrics.recordCommit(nanoseconds: (clock.now - commitStart).inNanoseconds)
-                    metrics.record(write.transitions)
-                }
-                // Only now: the saved state must never be ahead of the recorded transitions.
-                if let engineState = write.engineState {
-                    self.log.engineState.save(engineState, atSeq: write.checkpointSeq)
-                }
-            }
-            self.transitions.publish(headSeq: self.log.headSeq)
-            self.applied.publish(headSeq: batch.visibleSeq)
             try self.log.indexUsersWhenDue()
         }
+    }
+
+    /// One round of ``persist(includingState:)``, under the persist lock.
+    private func persistOnce(
+        includingState: Bool,
+        deferringState: Bool
+    ) throws(SegmentEvaluatorError) -> PersistBatch {
+        let clock = ContinuousClock()
+        let takeStart = clock.now
+        let batch = self.state.withLock { state in
+            self.takePersistBatch(&state, includingState: includingState, deferringState: deferringState)
+        }
+        if batch.write?.engineState != nil {
+            self.stateTakeNanoseconds.store((clock.now - takeStart).inNanoseconds, ordering: .relaxed)
+        }
+        if let write = batch.write {
+            let commitStart = clock.now
+            do throws(SegmentEvaluatorError) {
+                try self.log.append(
+                    write.transitions,
+                    checkpointSeq: write.checkpointSeq,
+                    coversFromMs: write.coversFromMs,
+                    erasing: write.erasedUsers
+                )
+            } catch {
+                self.state.withLock { state in
+                    state.coverageStartMs = state.coverageStartMs ?? write.coversFromMs
+                    state.erasedUsers.insert(contentsOf: write.erasedUsers, at: 0)
+                    // Written again with the next batch. The changed users taken for the
+                    // state are gone, so no state is saved before a restart: it would be
+                    // incomplete (the restart replays from the last complete one).
+                    state.pending.insert(contentsOf: write.transitions, at: 0)
+                    if write.engineState != nil {
+                        self.log.engineState.abandon()
+                    }
+                }
+                throw error
+            }
+            self.transitionsRecordedCount.add(UInt64(write.transitions.count), ordering: .relaxed)
+            if let metrics = self.transitionMetrics {
+                metrics.recordCommit(nanoseconds: (clock.now - commitStart).inNanoseconds)
+                metrics.record(write.transitions)
+            }
+            // Only now: the saved state must never be ahead of the recorded transitions.
+            if let engineState = write.engineState {
+                self.log.engineState.save(engineState, atSeq: write.checkpointSeq)
+            }
+        }
+        self.transitions.publish(headSeq: self.log.headSeq)
+        self.applied.publish(headSeq: batch.visibleSeq)
+        return batch
     }
 
     /// Persists with the engine's state and waits until that state is written (shutdown).
@@ -333,11 +355,19 @@ final class EvaluatorCore: Sendable {
         var write: Write?
         /// The store change reads may take as applied once the write is done.
         var visibleSeq: UInt64
+        /// A state save was due but left to a second round, after these transitions.
+        var stateDeferred = false
     }
 
     /// Takes the pending transitions (and, when due, the engine's state) out of `state`.
     /// Called under both locks.
-    private func takePersistBatch(_ state: inout State, includingState: Bool) -> PersistBatch {
+    /// - Parameter deferringState: leave a due state save to a second round when transitions are
+    ///   waiting (see ``persist(includingState:)``).
+    private func takePersistBatch(
+        _ state: inout State,
+        includingState: Bool,
+        deferringState: Bool
+    ) -> PersistBatch {
         let appliedSeq = state.engine.appliedSeq
         self.publishSizes(of: state.engine)
         if var recovery = state.recovery {
@@ -349,9 +379,11 @@ final class EvaluatorCore: Sendable {
         // While a back-fill waits for its snapshot's entry, or a replay has not reached the
         // checkpoint, the engine's state is not the recorded one: save it only after. While the
         // previous save is still being written, the changed users wait for the next one.
-        let saveState =
+        let stateDue =
             (includingState || state.saveStateSoon) && state.backfill == nil && state.recovery == nil
             && self.log.engineState.canSave
+        let stateDeferred = stateDue && deferringState && !state.pending.isEmpty
+        let saveState = stateDue && !stateDeferred
         // Read your writes: a segment put at `unmetSinceSeq` has no members until its back-fill
         // is installed, so reads waiting for that entry keep waiting until then.
         let visibleSeq = state.unmetSinceSeq.map { min(appliedSeq, $0 - 1) } ?? appliedSeq
@@ -386,7 +418,8 @@ final class EvaluatorCore: Sendable {
                 coversFromMs: coversFromMs,
                 erasedUsers: erasedUsers
             ),
-            visibleSeq: visibleSeq
+            visibleSeq: visibleSeq,
+            stateDeferred: stateDeferred
         )
     }
 
