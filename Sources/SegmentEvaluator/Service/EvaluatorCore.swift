@@ -272,21 +272,17 @@ final class EvaluatorCore: Sendable {
     /// which reads waiting for those transitions need not wait for.
     func persist(includingState: Bool = false) throws(SegmentEvaluatorError) {
         try self.persisting.withLock { _ throws(SegmentEvaluatorError) in
-            var deferringState = true
-            while true {
-                let batch = try self.persistOnce(includingState: includingState, deferringState: deferringState)
-                guard batch.stateDeferred else { break }
-                deferringState = false
+            if try self.persistOnce(includingState: includingState, deferringState: true) {
+                try self.persistOnce(includingState: includingState, deferringState: false)
             }
             try self.log.indexUsersWhenDue()
         }
     }
 
     /// One round of ``persist(includingState:)``, under the persist lock.
-    private func persistOnce(
-        includingState: Bool,
-        deferringState: Bool
-    ) throws(SegmentEvaluatorError) -> PersistBatch {
+    /// - Returns: whether a due state save was left to another round (only when `deferringState`).
+    @discardableResult
+    private func persistOnce(includingState: Bool, deferringState: Bool) throws(SegmentEvaluatorError) -> Bool {
         let clock = ContinuousClock()
         let takeStart = clock.now
         let batch = self.state.withLock { state in
@@ -330,7 +326,7 @@ final class EvaluatorCore: Sendable {
         }
         self.transitions.publish(headSeq: self.log.headSeq)
         self.applied.publish(headSeq: batch.visibleSeq)
-        return batch
+        return batch.stateDeferred
     }
 
     /// Persists with the engine's state and waits until that state is written (shutdown).
