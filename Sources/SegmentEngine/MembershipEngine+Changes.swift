@@ -127,37 +127,49 @@ extension MembershipEngine {
     public func addEvents(_ events: [(userID: String, event: EventRecord)], seq: UInt64) -> [MembershipTransition] {
         guard accept(seq) else { return [] }
         var out: [MembershipTransition] = []
-        if events.count == 1 {
-            applyEvents(events[...], into: &out)
+        guard events.count > 1 else {
+            if !events.isEmpty { applyEvents(events, first: 0, next: [], into: &out) }
             return out
         }
-        // Group by user, in order of first appearance, keeping each user's events in order.
+        // Group by user, in order of first appearance, keeping each user's events in order: each event links to the
+        // next one of its user, so that grouping allocates no array per user.
         var bucketOf: [ByteKey: Int] = [:]
-        var buckets: [[Int]] = []
-        for (i, item) in events.enumerated() {
-            let key = ByteKey(item.userID)
+        bucketOf.reserveCapacity(events.count)
+        var firsts: [Int] = []
+        var lasts: [Int] = []
+        var next = [Int](repeating: -1, count: events.count)
+        for i in events.indices {
+            let key = ByteKey(events[i].userID)
             if let b = bucketOf[key] {
-                buckets[b].append(i)
+                next[lasts[b]] = i
+                lasts[b] = i
             } else {
-                bucketOf[key] = buckets.count
-                buckets.append([i])
+                bucketOf[key] = firsts.count
+                firsts.append(i)
+                lasts.append(i)
             }
         }
-        for bucket in buckets {
-            applyEvents(bucket.lazy.map { events[$0] }, into: &out)
+        for first in firsts {
+            applyEvents(events, first: first, next: next, into: &out)
         }
         return out
     }
 
-    /// Applies events of one user and evaluates it.
-    private func applyEvents<C: Collection>(_ items: C, into out: inout [MembershipTransition])
-    where C.Element == (userID: String, event: EventRecord) {
-        guard let firstItem = items.first else { return }
-        let (u, isNew) = ensureUserReportingNew(firstItem.userID)
+    /// Applies the events of one user and evaluates it: `events[first]`, then `events[next[i]]` after `events[i]`
+    /// until -1 (or the end of `next`).
+    private func applyEvents(
+        _ events: [(userID: String, event: EventRecord)],
+        first: Int,
+        next: [Int],
+        into out: inout [MembershipTransition]
+    ) {
+        let (u, isNew) = ensureUserReportingNew(events[first].userID)
         var changed = isNew
         let now = self.nowMs
-        for item in items {
-            let event = item.event
+        var i = first
+        while i >= 0 {
+            let event = events[i].event
+            i = i < next.count ? next[i] : -1
             seenEvents?.insert(event.name)
             guard let ks = keysByEvent[event.name] else { continue }
             for k in ks {

@@ -184,8 +184,10 @@ final class EvaluatorCore: Sendable {
                     }
                 }
             case .eventsTracked(let tracked):
-                let events = tracked.events.filter { self.owns($0.userID) }.map {
-                    (userID: $0.userID, event: EventRecord(wire: $0))
+                var events: [(userID: String, event: EventRecord)] = []
+                events.reserveCapacity(tracked.events.count)
+                for event in tracked.events where self.owns(event.userID) {
+                    events.append((event.userID, EventRecord(wire: event)))
                 }
                 if !events.isEmpty {
                     produced += engine.addEvents(events, seq: seq).map { ($0, seq) }
