@@ -19,19 +19,4 @@ public enum FreeMemory {
         _ = malloc_trim(0)
         #endif
     }
-
-    /// Makes the allocator keep freed memory for reuse until ``releaseToSystem()`` is called, instead of handing it
-    /// back as it goes: blocks of up to 32 MiB come from the heap rather than from a mapping of their own, and free
-    /// space at the heap's top is kept up to 128 MiB.
-    ///
-    /// By default glibc maps large blocks (a batch's arrays, a state save's chunk, an index group's rows) and unmaps
-    /// them when freed, and shrinks the heap whenever its top has 128 KiB free: under live load each such block
-    /// came back as fresh pages that the kernel zeroes (`clear_page_erms` and page faults: about 8 % of the
-    /// evaluator's CPU samples). The daemon still hands memory back when it goes quiet. Call once, at start.
-    public static func keepFreedMemoryUntilReleased() {
-        #if canImport(Glibc)
-        _ = mallopt(M_MMAP_THRESHOLD, 32 << 20)
-        _ = mallopt(M_TRIM_THRESHOLD, 128 << 20)
-        #endif
-    }
 }

@@ -145,7 +145,6 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
             throw ValidationError("--shard '\(shardText)' must be I/N with 0 ≤ I < N, e.g. 0/1 or 2/4")
         }
         let logger = DaemonLogging.bootstrap(label: "segment-evaluator", level: level)
-        FreeMemory.keepFreedMemoryUntilReleased()
         let local = DefaultSocketPaths.localDirectory(environment: environment)
         let storeSocket =
             setting(self.store, "SEGMENT_EVALUATOR_STORE")
