@@ -39,20 +39,9 @@ with open(sys.argv[1], 'w') as out:
 EOF
 fi
 
+# Whether the evaluator of work directory $1 has applied the store's head.
 caught_up() {
-    "$bin/segclient" status --json --store "$1/store.sock" --evaluator "$1/ev.sock" 2>/dev/null | python3 -c '
-import json, sys
-def find(o, k):
-    if isinstance(o, dict):
-        for a, b in o.items():
-            if a == k: yield b
-            yield from find(b, k)
-    elif isinstance(o, list):
-        for x in o: yield from find(x, k)
-d = json.load(sys.stdin)
-head = max(find(d, "head_seq"), default=0)
-applied = list(find(d, "applied_seq"))
-print("yes" if applied and head > 0 and min(applied) >= head else "no")'
+    "$bin/segclient" status --max-lag 0 --store "$1/store.sock" --evaluator "$1/ev.sock" >/dev/null 2>&1
 }
 
 for _ in $(seq "$runs"); do
@@ -65,13 +54,13 @@ for _ in $(seq "$runs"); do
         --log-level info 2>"$work/evaluator.log" &
     evaluator=$!
     until [ -S "$work/ev.sock" ]; do sleep 0.1; done
-    until [ "$(caught_up "$work")" = yes ]; do sleep 0.5; done
+    until caught_up "$work"; do sleep 0.5; done
     sleep 3
     cpu0=$(awk '{print $14 + $15}' "/proc/$evaluator/stat")
     start=$(date +%s.%N)
     "$bin/segclient" import events "$events" --batch 1000 --store "$work/store.sock" >"$work/import.log" 2>&1
     imported=$(date +%s.%N)
-    until [ "$(caught_up "$work")" = yes ]; do sleep 0.05; done
+    until caught_up "$work"; do sleep 0.05; done
     done_at=$(date +%s.%N)
     cpu1=$(awk '{print $14 + $15}' "/proc/$evaluator/stat")
     python3 -c "

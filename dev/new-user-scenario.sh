@@ -31,17 +31,13 @@ with open(w+'/events2.ndjson','w') as f:
 PY
 start_store() { $B/profile-store --socket $W/store.sock --data-dir $W/store --log-level warning 2>>$W/store.log & SP=$!; until [ -S $W/store.sock ]; do sleep 0.1; done; }
 start_ev() { $B/segment-evaluator --store $W/store.sock --socket $W/$1.sock --data-dir $W/$1 --log-level info 2>>$W/$1.log & eval "$2=$!"; until [ -S $W/$1.sock ]; do sleep 0.1; done; }
-head_seq() { $SC status --json 2>/dev/null | python3 -c 'import json,sys
-d=json.load(sys.stdin)
-def f(o,k):
-    if isinstance(o,dict):
-        for a,b in o.items():
-            if a==k: yield b
-            yield from f(b,k)
-    elif isinstance(o,list):
-        for x in o: yield from f(x,k)
-print(max(f(d,"head_seq"),default=0), min(list(f(d,"applied_seq")) or [0]))'; }
-wait_head() { local t0=$(date +%s.%N); while true; do read h a <<<"$(head_seq)"; [ "$a" -ge "$h" ] && [ "$h" -gt 0 ] && break; sleep 0.01; done; python3 -c "print('%.0f ms' % (1000*($(date +%s.%N)-$t0)))"; }
+# Waits until evaluator $1 (ev or fresh) has applied the store's head (`status --max-lag 0` exits 0 then) and
+# prints how long that took.
+wait_head() {
+    local t0=$(date +%s.%N)
+    until SEGMENTS_EVALUATOR_SOCKET=$W/$1.sock $SC status --max-lag 0 >/dev/null 2>&1; do sleep 0.01; done
+    python3 -c "print('%.0f ms' % (1000 * ($(date +%s.%N) - $t0)))"
+}
 start_store
 t0=$(date +%s.%N)
 $SC import profiles $W/profiles.ndjson --batch 5000 2>&1 | tail -1
@@ -62,22 +58,13 @@ for i in "${!SEGS[@]}"; do
   if [ $i = 12 ]; then start_ev ev EP; echo "evaluator restarted at definition 13"; fi
 done
 wait "${pids[@]}"
-echo -n "evaluator at the store's head after the burst: "; wait_head
+echo -n "evaluator at the store's head after the burst: "; wait_head ev
 kill $SP; wait $SP 2>/dev/null; echo "store restarted (SIGTERM)"; start_store
 $SC import events $W/events2.ndjson --batch 5000 2>&1 | tail -1
 for i in 20 21 22 23 24; do $SC segment create s$i "count(page_view) >= $((i-17))" >/dev/null; done
-echo -n "evaluator at the new head: "; wait_head
+echo -n "evaluator at the new head: "; wait_head ev
 start_ev fresh FP
-echo -n "fresh evaluator at the head: "; t0=$(date +%s.%N); while true; do h=$(SEGMENTS_EVALUATOR_SOCKET=$W/fresh.sock $B/segclient status --json 2>/dev/null | python3 -c 'import json,sys
-d=json.load(sys.stdin)
-def f(o,k):
-    if isinstance(o,dict):
-        for a,b in o.items():
-            if a==k: yield b
-            yield from f(b,k)
-    elif isinstance(o,list):
-        for x in o: yield from f(x,k)
-h=max(f(d,"head_seq"),default=0); a=min(list(f(d,"applied_seq")) or [0]); print("yes" if h>0 and a>=h else "no")'); [ "$h" = yes ] && break; sleep 0.05; done; python3 -c "print('%.1f s' % ($(date +%s.%N)-$t0))"
+echo -n "fresh evaluator at the head: "; wait_head fresh
 diff=0
 for i in $(seq 0 24); do
   a=$($SC members s$i --count 2>&1); b=$(SEGMENTS_EVALUATOR_SOCKET=$W/fresh.sock $B/segclient members s$i --count 2>&1)
@@ -93,4 +80,5 @@ for line in open(sys.argv[1]+'/profiles.ndjson'):
     if a['country'] in ('DE','FR') and a['age'] >= 30: n += 1
 print('independent Python count for s0:', n)
 PY
-echo "burst client errors: $(wc -l < $W/burst.err)"; grep -ci "error\|fatal" $W/ev.log | sed 's/^/error lines in the survivor log: /'
+echo "burst client errors: $(wc -l < $W/burst.err)"
+echo "warnings and errors in the survivor's log:"; grep -E " (warning|error|critical) " $W/ev.log | cut -c1-200

@@ -128,7 +128,7 @@ extension MembershipEngine {
         guard accept(seq) else { return [] }
         var out: [MembershipTransition] = []
         guard events.count > 1 else {
-            if !events.isEmpty { applyEvents(events, first: 0, next: [], into: &out) }
+            if !events.isEmpty { applyEvents(events, first: 0, next: [-1], into: &out) }
             return out
         }
         // Group by user, in order of first appearance, keeping each user's events in order: each event links to the
@@ -156,7 +156,7 @@ extension MembershipEngine {
     }
 
     /// Applies the events of one user and evaluates it: `events[first]`, then `events[next[i]]` after `events[i]`
-    /// until -1 (or the end of `next`).
+    /// until -1.
     private func applyEvents(
         _ events: [(userID: String, event: EventRecord)],
         first: Int,
@@ -169,7 +169,7 @@ extension MembershipEngine {
         var i = first
         while i >= 0 {
             let event = events[i].event
-            i = i < next.count ? next[i] : -1
+            i = next[i]
             seenEvents?.insert(event.name)
             guard let ks = keysByEvent[event.name] else { continue }
             for k in ks {
