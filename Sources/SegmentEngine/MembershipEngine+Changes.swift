@@ -18,6 +18,8 @@ extension MembershipEngine {
     /// its next due instant if that is also `<= nowMs`; the transitions carry `d`, not `nowMs`. An earlier or equal
     /// instant changes nothing.
     ///
+    /// A move that wakes many users finishes in bulk (see `advanceInBulk`).
+    ///
     /// - Parameter nowMs: The new instant, in Unix milliseconds.
     /// - Returns: The transitions, in `(instant, user id, dependency order)` order.
     @discardableResult
@@ -25,7 +27,15 @@ extension MembershipEngine {
         guard nowMs > self.nowMs else { return [] }
         var out: [MembershipTransition] = []
         var group: [Int32] = []
+        var woken = 0
+        // A bulk pass reads and rebuilds the whole scheduler: worth it once the users woken one by one have cost
+        // about as much (two sifts each).
+        let bulkFrom = max(bulkAdvanceMinimum, heap.count / 64)
         while let top = heap.first, top.due <= nowMs {
+            if woken >= bulkFrom {
+                advanceInBulk(to: nowMs, into: &out)
+                break
+            }
             // Everyone due at this instant, taken out of the scheduler and sorted by id once (the scheduler
             // orders by instant alone); users are independent, and each goes back with its next instant.
             let due = top.due
@@ -36,9 +46,59 @@ extension MembershipEngine {
             }
             if group.count > 1 { group.sort { utf8Less(users[Int($0)].id, users[Int($1)].id) } }
             for u in group { processDue(u, at: due, into: &out) }
+            woken += group.count
         }
         self.nowMs = nowMs
         return out
+    }
+
+    /// The rest of ``advance(to:)`` when many users are due: each due user is taken through all its due instants up
+    /// to `nowMs` at once, users in slot order (the order of their records in memory), the scheduler left alone
+    /// meanwhile and rebuilt once at the end; the transitions are then put in `(instant, user id, production)` order.
+    ///
+    /// The result equals the one-instant-at-a-time loop's, transition for transition: users are independent (each
+    /// wake-up reads and writes only its own user's state, the segments' member counts are sums), a user is due
+    /// at most once per instant, and its own transitions come out in instant order. What it saves is a scheduler
+    /// update per wake-up (two sifts through a heap of every scheduled user, each a cache miss per level) and the
+    /// jumping between users' records in due order.
+    func advanceInBulk(to nowMs: Int64, into out: inout [MembershipTransition]) {
+        var due: [Int32] = []
+        for entry in heap where entry.due <= nowMs { due.append(entry.user) }
+        due.sort()
+        var produced: [MembershipTransition] = []
+        // Per transition: its instant, its user and where it is in `produced`.
+        var order: [(at: Int64, user: Int32, index: Int32)] = []
+        deferScheduling = true
+        for u in due {
+            let user = users[Int(u)]
+            while user.due <= nowMs {
+                let start = produced.count
+                processDue(u, at: user.due, into: &produced)
+                for i in start..<produced.count { order.append((produced[i].atMs, u, Int32(i))) }
+            }
+        }
+        deferScheduling = false
+        rebuildScheduler(after: nowMs)
+        // Sorted on integers first (instant, slot, production); then the rare runs of one instant with several users
+        // are put in id order, a user's own transitions in production order.
+        order.sort { ($0.at, $0.user, $0.index) < ($1.at, $1.user, $1.index) }
+        var runStart = 0
+        while runStart < order.count {
+            var runEnd = runStart + 1
+            var severalUsers = false
+            while runEnd < order.count, order[runEnd].at == order[runStart].at {
+                if order[runEnd].user != order[runStart].user { severalUsers = true }
+                runEnd += 1
+            }
+            if severalUsers {
+                order[runStart..<runEnd].sort { a, b in
+                    a.user != b.user ? utf8Less(users[Int(a.user)].id, users[Int(b.user)].id) : a.index < b.index
+                }
+            }
+            runStart = runEnd
+        }
+        out.reserveCapacity(out.count + produced.count)
+        for entry in order { out.append(produced[Int(entry.index)]) }
     }
 
     // MARK: - Users

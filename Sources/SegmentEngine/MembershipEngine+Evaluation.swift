@@ -270,10 +270,13 @@ extension MembershipEngine {
         setDue(u, due)
     }
 
-    /// Sets the user's due instant and repositions it in the scheduler.
+    /// Sets the user's due instant and repositions it in the scheduler (only the former while scheduling is
+    /// deferred, see `advanceInBulk`).
     func setDue(_ u: Int32, _ due: Int64) {
         let user = users[Int(u)]
-        if due != user.due || (due != .max) != (heapPos[Int(u)] >= 0) {
+        if deferScheduling {
+            user.due = due
+        } else if due != user.due || (due != .max) != (heapPos[Int(u)] >= 0) {
             user.due = due
             heapReposition(u)
         }
@@ -359,6 +362,27 @@ extension MembershipEngine {
             heap[pos].due = user.due
             if user.due < old { siftUp(pos) } else { siftDown(pos) }
         }
+    }
+
+    /// Rebuilds the scheduler after a bulk move to `nowMs`, during which only the woken users' `due` changed: their
+    /// entries (the ones due by `nowMs`) take their new instant or leave, then the heap is ordered again in one
+    /// bottom-up pass (linear in its size).
+    func rebuildScheduler(after nowMs: Int64) {
+        var kept = 0
+        for i in heap.indices {
+            var entry = heap[i]
+            if entry.due <= nowMs { entry.due = users[Int(entry.user)].due }
+            if entry.due == .max {
+                heapPos[Int(entry.user)] = -1
+                continue
+            }
+            heap[kept] = entry
+            heapPos[Int(entry.user)] = Int32(kept)
+            kept += 1
+        }
+        heap.removeLast(heap.count - kept)
+        guard heap.count > 1 else { return }
+        for i in stride(from: (heap.count - 2) / 4, through: 0, by: -1) { siftDown(i) }
     }
 
     func heapRemove(at pos: Int) {

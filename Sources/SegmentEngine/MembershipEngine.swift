@@ -76,6 +76,13 @@ public final class MembershipEngine {
     var dirtySlots: [Int32] = []
     var deletedUsers: Set<ByteKey> = []
 
+    /// From this many users woken by one ``advance(to:)`` on (and at least a 64th of the scheduled users), the rest
+    /// of the move is done in bulk (see `advanceInBulk`); the tests lower it to run that path over a few users.
+    var bulkAdvanceMinimum = 4_096
+    /// While true, a user's new due instant is only recorded, not put in the scheduler (`advanceInBulk` rebuilds
+    /// it).
+    var deferScheduling = false
+
     /// From this many user slots on, a segment evaluated for every user is evaluated on all processors (see
     /// `valueForEachUser`); the tests lower it to run the parallel path over a few users.
     var parallelEvaluationMinimum = 16_384

@@ -20,6 +20,9 @@ import Darwin
         var restores = false
         /// Every segment evaluated for all users is evaluated on all processors, however few the users.
         var parallel = false
+        /// Every clock move that wakes a user is done in bulk (`advanceInBulk`), and a twin doing them one instant
+        /// at a time must produce the same transitions.
+        var bulkAdvance = false
     }
 
     @Test(arguments: [1, 2, 3, 4] as [UInt64])
@@ -42,6 +45,11 @@ import Darwin
         try run(seed: seed, Options(backfills: seed % 2 == 1, restores: seed == 33, parallel: true))
     }
 
+    @Test(arguments: [41, 42, 43] as [UInt64])
+    func engineMatchesReferenceAdvancingInBulk(seed: UInt64) throws {
+        try run(seed: seed, Options(backfills: seed == 42, restores: seed == 43, bulkAdvance: true))
+    }
+
     /// A long soak over many seeds: `ENGINE_SOAK=200 swift test --filter EngineDifferentialTests/soak`.
     @Test(.enabled(if: getenv("ENGINE_SOAK") != nil))
     func soak() throws {
@@ -57,8 +65,10 @@ import Darwin
         let userIDs = ["u0", "u1", "u2", "u3", "é", "Zoë", "u10"]
         var engine = MembershipEngine(nowMs: baseMs)
         if options.parallel { engine.parallelEvaluationMinimum = 0 }
-        // The restore variant runs a twin that is never restored: both must produce the same transitions.
-        let shadow: MembershipEngine? = options.restores ? MembershipEngine(nowMs: baseMs) : nil
+        if options.bulkAdvance { engine.bulkAdvanceMinimum = 0 }
+        // The restore and bulk variants run a twin that is never restored and advances one instant at a time: both
+        // must produce the same transitions.
+        let shadow: MembershipEngine? = options.restores || options.bulkAdvance ? MembershipEngine(nowMs: baseMs) : nil
         var database: [String: [UInt8]] = [:]
         var catalog: [UInt8] = engine.encodeCatalog()
         var restores = 0
@@ -74,7 +84,7 @@ import Darwin
 
         func apply(_ op: (MembershipEngine) throws -> [MembershipTransition]) rethrows -> [MembershipTransition] {
             let out = try op(engine)
-            if let shadow { #expect(try op(shadow) == out, "twin diverged after a restore") }
+            if let shadow { #expect(try op(shadow) == out, "twin diverged") }
             return out
         }
 
@@ -270,6 +280,7 @@ import Darwin
                 if r.chance(0.04) {
                     engine = try MembershipEngine.restore(catalog: catalog, users: database.values)
                     if options.parallel { engine.parallelEvaluationMinimum = 0 }
+                    if options.bulkAdvance { engine.bulkAdvanceMinimum = 0 }
                     restores += 1
                     #expect(engine.encodeCatalog() == catalog)
                     #expect(engine.takeDirtyUsers().isEmpty)

@@ -162,7 +162,7 @@ final class EvaluatorCore: Sendable {
     func apply(_ entry: Segments_V1_ChangeEntry) {
         self.state.withLock { state in
             let engine = state.engine
-            var produced = engine.advance(to: entry.committedAtMs).map { ($0, engine.appliedSeq) }
+            var produced = self.advance(engine, to: entry.committedAtMs).map { ($0, engine.appliedSeq) }
             let seq = entry.seq
             if seq == 1 { state.coverageStartMs = entry.committedAtMs }
             switch entry.change {
@@ -249,12 +249,32 @@ final class EvaluatorCore: Sendable {
         }
     }
 
+    /// `engine.advance(to:)`, logged at `info` when it takes 100 ms or more (a long move: after downtime, or a
+    /// manual clock moved far).
+    private func advance(_ engine: MembershipEngine, to nowMs: Int64) -> [MembershipTransition] {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let fromMs = engine.nowMs
+        let transitions = engine.advance(to: nowMs)
+        let took = clock.now - start
+        if took >= .milliseconds(100) {
+            self.logger.info(
+                "moved time forward",
+                metadata: [
+                    "from": "\(RFC3339.format(fromMs))", "to": "\(RFC3339.format(nowMs))",
+                    "transitions": "\(transitions.count)", "took": "\(took)",
+                ]
+            )
+        }
+        return transitions
+    }
+
     /// Moves time forward (wall-clock mode); due transitions are kept for ``persist()``.
     func advance(to nowMs: Int64) {
         self.state.withLock { state in
             let engine = state.engine
             let seq = engine.appliedSeq
-            state.pending += engine.advance(to: nowMs).map {
+            state.pending += self.advance(engine, to: nowMs).map {
                 ($0.segment, $0.userID, $0.kind == .enter, $0.atMs, seq)
             }
         }

@@ -1,0 +1,75 @@
+#!/bin/bash
+# Measures a clock advance over a kept segbench data set (issue 11, item 7): copies a kept store and
+# evaluator, starts the store with a manual clock at the current instant, starts the evaluator and
+# waits until it is at the store's head, then moves the clock forward (`segclient clock advance`)
+# and reports how long the evaluator took to apply the move, its CPU meanwhile, and how many
+# transitions the move caused (counted in its transition log). "At the head" is polled with
+# `segclient status --max-lag 0`, every 10 ms plus a process start.
+#
+# Usage: dev/time-advance.sh BIN_DIR KEPT_RUN_DIR [DURATION] [runs]
+#   BIN_DIR       holds profile-store, segment-evaluator and segclient (e.g. .build/release)
+#   KEPT_RUN_DIR  the work directory of `segbench --scale large --keep --work-dir DIR`
+#                 (DIR/segbench-*, holding store/ and evaluator/)
+#   DURATION      how far to move the clock, e.g. 1d (default), 1h, 7d
+# PERF=1 records the evaluator with perf during the advance (perf.data in the run's directory,
+# which is then kept).
+set -euo pipefail
+bin=${1:?bin directory}
+kept=${2:?kept segbench work directory}
+duration=${3:-1d}
+runs=${4:-1}
+
+# Whether the evaluator of work directory $1 has applied the store's head.
+caught_up() {
+    "$bin/segclient" status --max-lag 0 --store "$1/store.sock" --evaluator "$1/ev.sock" >/dev/null 2>&1
+}
+
+for _ in $(seq "$runs"); do
+    work=$(mktemp -d /tmp/time-advance.XXXXXX)
+    cp -r "$kept"/store "$kept"/evaluator "$work"/
+    start_clock=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    "$bin/profile-store" --socket "$work/store.sock" --data-dir "$work/store" --manual-clock "$start_clock" \
+        --log-level warning 2>"$work/store.log" &
+    store=$!
+    until [ -S "$work/store.sock" ]; do sleep 0.1; done
+    "$bin/segment-evaluator" --store "$work/store.sock" --socket "$work/ev.sock" --data-dir "$work/evaluator" \
+        --log-level info 2>"$work/evaluator.log" &
+    evaluator=$!
+    until [ -S "$work/ev.sock" ]; do sleep 0.1; done
+    until caught_up "$work"; do sleep 0.5; done
+    # Let the evaluator's idle-time save and memory release finish before measuring.
+    sleep 5
+    if [ "${PERF:-0}" = 1 ]; then
+        perf record -F 999 -g -p "$evaluator" -o "$work/perf.data" 2>"$work/perf.log" &
+        perf_pid=$!
+        sleep 1
+    fi
+    before=$(python3 -c "import sqlite3, sys; db = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
+print(db.execute('SELECT coalesce(max(seq), 0) FROM transitions').fetchone()[0])" "$work/evaluator/evaluator.sqlite")
+    cpu0=$(awk '{print $14 + $15}' "/proc/$evaluator/stat")
+    start=$(date +%s.%N)
+    "$bin/segclient" clock advance "$duration" --store "$work/store.sock" >/dev/null
+    acked=$(date +%s.%N)
+    until caught_up "$work"; do sleep 0.01; done
+    done_at=$(date +%s.%N)
+    cpu1=$(awk '{print $14 + $15}' "/proc/$evaluator/stat")
+    if [ "${PERF:-0}" = 1 ]; then
+        kill -INT "$perf_pid"
+        wait "$perf_pid" || true
+    fi
+    kill "$evaluator" "$store"
+    wait "$evaluator" "$store" 2>/dev/null || true
+    # The move's transitions are those recorded after it was requested (they carry the log position
+    # before the clock entry: time passes before an entry is applied).
+    # The engine's own time for the move, from the evaluator's "moved time forward" line (logged from 100 ms).
+    engine=$(grep "moved time forward" "$work/evaluator.log" | tail -1 | sed -n 's/.* took=\([0-9.e-]* [a-z]*\).*/\1/p')
+    python3 - "$work/evaluator/evaluator.sqlite" "$before" "${engine:-under 100 ms}" <<EOF
+import sqlite3, sys
+db = sqlite3.connect('file:%s?mode=ro' % sys.argv[1], uri=True)
+n = db.execute('SELECT count(*) FROM transitions WHERE seq > ?', (int(sys.argv[2]),)).fetchone()[0]
+wall = $done_at - $start
+print('advance $duration: %d transitions; engine %s; evaluator at the head %.3f s after the request '
+      '(store ack %.3f s); evaluator CPU %.2f s' % (n, sys.argv[3], wall, $acked - $start, ($cpu1 - $cpu0) / 100))
+EOF
+    if [ "${PERF:-0}" = 1 ] || [ "${KEEP:-0}" = 1 ]; then echo "kept: $work"; else rm -rf "$work"; fi
+done
