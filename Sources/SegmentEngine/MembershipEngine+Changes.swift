@@ -18,7 +18,7 @@ extension MembershipEngine {
     /// its next due instant if that is also `<= nowMs`; the transitions carry `d`, not `nowMs`. An earlier or equal
     /// instant changes nothing.
     ///
-    /// A move that wakes many users finishes in bulk (see `advanceInBulk`).
+    /// A move that finds many users due finishes in bulk (see `advanceInBulk`).
     ///
     /// - Parameter nowMs: The new instant, in Unix milliseconds.
     /// - Returns: The transitions, in `(instant, user id, dependency order)` order.
@@ -26,16 +26,17 @@ extension MembershipEngine {
     public func advance(to nowMs: Int64) -> [MembershipTransition] {
         guard nowMs > self.nowMs else { return [] }
         var out: [MembershipTransition] = []
-        var group: [Int32] = []
-        var woken = 0
-        // A bulk pass reads and rebuilds the whole scheduler: worth it once the users woken one by one have cost
-        // about as much (two sifts each).
+        // A bulk pass rebuilds the whole scheduler: worth it when the users to wake one by one would cost about as
+        // much (two sifts each).
         let bulkFrom = max(bulkAdvanceMinimum, heap.count / 64)
+        let due = dueUsers(by: nowMs, limit: bulkFrom)
+        if !due.isEmpty, due.count >= bulkFrom {
+            advanceInBulk(to: nowMs, into: &out)
+            self.nowMs = nowMs
+            return out
+        }
+        var group: [Int32] = []
         while let top = heap.first, top.due <= nowMs {
-            if woken >= bulkFrom {
-                advanceInBulk(to: nowMs, into: &out)
-                break
-            }
             // Everyone due at this instant, taken out of the scheduler and sorted by id once (the scheduler
             // orders by instant alone); users are independent, and each goes back with its next instant.
             let due = top.due
@@ -46,13 +47,30 @@ extension MembershipEngine {
             }
             if group.count > 1 { group.sort { utf8Less(users[Int($0)].id, users[Int($1)].id) } }
             for u in group { processDue(u, at: due, into: &out) }
-            woken += group.count
         }
         self.nowMs = nowMs
         return out
     }
 
-    /// The rest of ``advance(to:)`` when many users are due: each due user is taken through all its due instants up
+    /// The users due by `nowMs` in the scheduler, up to `limit` of them, in no particular order: the heap's due
+    /// entries form a subtree at its root (an entry is due only if its parent is), walked without visiting the rest.
+    func dueUsers(by nowMs: Int64, limit: Int) -> [Int32] {
+        var due: [Int32] = []
+        guard let top = heap.first, top.due <= nowMs else { return due }
+        var stack = [0]
+        while let i = stack.popLast(), due.count < limit {
+            due.append(heap[i].user)
+            var child = 4 * i + 1
+            let end = min(child + 4, heap.count)
+            while child < end {
+                if heap[child].due <= nowMs { stack.append(child) }
+                child += 1
+            }
+        }
+        return due
+    }
+
+    /// ``advance(to:)`` when many users are due: each due user is taken through all its due instants up
     /// to `nowMs` at once, users in slot order (the order of their records in memory), the scheduler left alone
     /// meanwhile and rebuilt once at the end; the transitions are then put in `(instant, user id, production)` order.
     ///
@@ -62,8 +80,7 @@ extension MembershipEngine {
     /// update per wake-up (two sifts through a heap of every scheduled user, each a cache miss per level) and the
     /// jumping between users' records in due order.
     func advanceInBulk(to nowMs: Int64, into out: inout [MembershipTransition]) {
-        var due: [Int32] = []
-        for entry in heap where entry.due <= nowMs { due.append(entry.user) }
+        var due = dueUsers(by: nowMs, limit: .max)
         due.sort()
         var produced: [MembershipTransition] = []
         // Per transition: its instant, its user and where it is in `produced`.

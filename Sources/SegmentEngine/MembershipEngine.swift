@@ -76,8 +76,8 @@ public final class MembershipEngine {
     var dirtySlots: [Int32] = []
     var deletedUsers: Set<ByteKey> = []
 
-    /// From this many users woken by one ``advance(to:)`` on (and at least a 64th of the scheduled users), the rest
-    /// of the move is done in bulk (see `advanceInBulk`); the tests lower it to run that path over a few users.
+    /// From this many users due by the instant of an ``advance(to:)`` on (and at least a 64th of the scheduled
+    /// users), the move is done in bulk (see `advanceInBulk`); the tests lower it to run that path over a few users.
     var bulkAdvanceMinimum = 4_096
     /// While true, a user's new due instant is only recorded, not put in the scheduler (`advanceInBulk` rebuilds
     /// it).

@@ -283,6 +283,12 @@ import Testing
             }
         }
         #expect(bulk.engine.scheduledWakeupCount == stepwise.engine.scheduledWakeupCount)
+        // The walk of the scheduler's due subtree finds exactly the due entries, and stops at its limit.
+        for t in [baseMs, baseMs + 20 * 60_000, baseMs + 3 * msHour, baseMs + msDay] {
+            let scanned = Set(bulk.engine.heap.filter { $0.due <= t }.map(\.user))
+            #expect(Set(bulk.engine.dueUsers(by: t, limit: .max)) == scanned)
+            #expect(bulk.engine.dueUsers(by: t, limit: 10).count == min(10, scanned.count))
+        }
         for t in [baseMs + 20 * 60_000, baseMs + 3 * msHour, baseMs + msDay] {
             let woken = bulk.engine.statistics.dueWakeups
             let (a, b) = (bulk.advance(to: t), stepwise.advance(to: t))
