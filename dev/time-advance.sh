@@ -12,7 +12,10 @@
 #                 (DIR/segbench-*, holding store/ and evaluator/)
 #   DURATION      how far to move the clock, e.g. 1d (default), 1h, 7d
 # PERF=1 records the evaluator with perf during the advance (perf.data in the run's directory,
-# which is then kept).
+# which is then kept); KEEP=1 keeps that directory too.
+# BURST=N first imports N `burst_ping` events stamped at the manual clock's instant, one for each of
+# N new users, whom segbench's `bench_burst` segment (`count(burst_ping within 3s) >= 1`) takes in:
+# an advance of 3s then makes all N leave at one instant (segbench's burst of due exits).
 set -euo pipefail
 bin=${1:?bin directory}
 kept=${2:?kept segbench work directory}
@@ -37,6 +40,14 @@ for _ in $(seq "$runs"); do
     evaluator=$!
     until [ -S "$work/ev.sock" ]; do sleep 0.1; done
     until caught_up "$work"; do sleep 0.5; done
+    if [ "${BURST:-0}" -gt 0 ]; then
+        python3 -c "
+import json, sys
+for i in range(int(sys.argv[1])):
+    print(json.dumps({'user': 'burst-%d' % i, 'event': 'burst_ping', 'id': 'burst-%d' % i}))" "$BURST" >"$work/burst.ndjson"
+        "$bin/segclient" import events "$work/burst.ndjson" --batch 5000 --store "$work/store.sock" >/dev/null
+        until caught_up "$work"; do sleep 0.5; done
+    fi
     # Let the evaluator's idle-time save and memory release finish before measuring.
     sleep 5
     if [ "${PERF:-0}" = 1 ]; then
