@@ -11,6 +11,7 @@
 # The events file is generated once, with a fixed seed, in /tmp/live-cpu-events.ndjson. Runs of
 # two builds are best interleaved: the machine's speed drifts between runs.
 set -euo pipefail
+. "$(dirname "$0")/kept-pair.sh"
 bin=${1:?bin directory}
 kept=${2:?kept segbench work directory}
 runs=${3:-1}
@@ -39,22 +40,9 @@ with open(sys.argv[1], 'w') as out:
 EOF
 fi
 
-# Whether the evaluator of work directory $1 has applied the store's head.
-caught_up() {
-    "$bin/segclient" status --max-lag 0 --store "$1/store.sock" --evaluator "$1/ev.sock" >/dev/null 2>&1
-}
-
 for _ in $(seq "$runs"); do
     work=$(mktemp -d /tmp/live-cpu.XXXXXX)
-    cp -r "$kept"/store "$kept"/evaluator "$work"/
-    "$bin/profile-store" --socket "$work/store.sock" --data-dir "$work/store" --log-level warning 2>"$work/store.log" &
-    store=$!
-    until [ -S "$work/store.sock" ]; do sleep 0.1; done
-    "$bin/segment-evaluator" --store "$work/store.sock" --socket "$work/ev.sock" --data-dir "$work/evaluator" \
-        --log-level info 2>"$work/evaluator.log" &
-    evaluator=$!
-    until [ -S "$work/ev.sock" ]; do sleep 0.1; done
-    until caught_up "$work"; do sleep 0.5; done
+    start_kept_pair "$work"
     sleep 3
     cpu0=$(awk '{print $14 + $15}' "/proc/$evaluator/stat")
     start=$(date +%s.%N)

@@ -17,29 +17,15 @@
 # N new users, whom segbench's `bench_burst` segment (`count(burst_ping within 3s) >= 1`) takes in:
 # an advance of 3s then makes all N leave at one instant (segbench's burst of due exits).
 set -euo pipefail
+. "$(dirname "$0")/kept-pair.sh"
 bin=${1:?bin directory}
 kept=${2:?kept segbench work directory}
 duration=${3:-1d}
 runs=${4:-1}
 
-# Whether the evaluator of work directory $1 has applied the store's head.
-caught_up() {
-    "$bin/segclient" status --max-lag 0 --store "$1/store.sock" --evaluator "$1/ev.sock" >/dev/null 2>&1
-}
-
 for _ in $(seq "$runs"); do
     work=$(mktemp -d /tmp/time-advance.XXXXXX)
-    cp -r "$kept"/store "$kept"/evaluator "$work"/
-    start_clock=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-    "$bin/profile-store" --socket "$work/store.sock" --data-dir "$work/store" --manual-clock "$start_clock" \
-        --log-level warning 2>"$work/store.log" &
-    store=$!
-    until [ -S "$work/store.sock" ]; do sleep 0.1; done
-    "$bin/segment-evaluator" --store "$work/store.sock" --socket "$work/ev.sock" --data-dir "$work/evaluator" \
-        --log-level info 2>"$work/evaluator.log" &
-    evaluator=$!
-    until [ -S "$work/ev.sock" ]; do sleep 0.1; done
-    until caught_up "$work"; do sleep 0.5; done
+    start_kept_pair "$work" --manual-clock "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     if [ "${BURST:-0}" -gt 0 ]; then
         python3 -c "
 import json, sys
@@ -73,7 +59,7 @@ print(db.execute('SELECT coalesce(max(seq), 0) FROM transitions').fetchone()[0])
     # The move's transitions are those recorded after it was requested (they carry the log position
     # before the clock entry: time passes before an entry is applied).
     # The engine's own time for the move, from the evaluator's "moved time forward" line (logged from 100 ms).
-    engine=$(grep "moved time forward" "$work/evaluator.log" | tail -1 | sed -n 's/.* took=\([0-9.e-]* [a-z]*\).*/\1/p')
+    engine=$(grep "moved time forward" "$work/evaluator.log" | tail -1 | sed -n 's/.* took=\([0-9.e-]* [a-z]*\).*/\1/p' || true)
     python3 - "$work/evaluator/evaluator.sqlite" "$before" "${engine:-under 100 ms}" <<EOF
 import sqlite3, sys
 db = sqlite3.connect('file:%s?mode=ro' % sys.argv[1], uri=True)
