@@ -43,6 +43,7 @@ for i in range(int(sys.argv[1])):
     fi
     before=$(python3 -c "import sqlite3, sys; db = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
 print(db.execute('SELECT coalesce(max(seq), 0) FROM transitions').fetchone()[0])" "$work/evaluator/evaluator.sqlite")
+    log_lines=$(wc -l <"$work/evaluator.log")
     cpu0=$(awk '{print $14 + $15}' "/proc/$evaluator/stat")
     start=$(date +%s.%N)
     "$bin/segclient" clock advance "$duration" --store "$work/store.sock" >/dev/null
@@ -59,7 +60,7 @@ print(db.execute('SELECT coalesce(max(seq), 0) FROM transitions').fetchone()[0])
     # The move's transitions are those recorded after it was requested (they carry the log position
     # before the clock entry: time passes before an entry is applied).
     # The engine's own time for the move, from the evaluator's "moved time forward" line (logged from 100 ms).
-    engine=$(grep "moved time forward" "$work/evaluator.log" | tail -1 | sed -n 's/.* took=\([0-9.e-]* [a-z]*\).*/\1/p' || true)
+    engine=$(tail -n +"$((log_lines + 1))" "$work/evaluator.log" | grep "moved time forward" | tail -1 | sed -n 's/.* took=\([0-9.e-]* [a-z]*\).*/\1/p' || true)
     python3 - "$work/evaluator/evaluator.sqlite" "$before" "${engine:-under 100 ms}" <<EOF
 import sqlite3, sys
 db = sqlite3.connect('file:%s?mode=ro' % sys.argv[1], uri=True)

@@ -28,9 +28,8 @@ extension MembershipEngine {
         var out: [MembershipTransition] = []
         // A bulk pass rebuilds the whole scheduler: worth it when the users to wake one by one would cost about as
         // much (two sifts each).
-        let bulkFrom = max(bulkAdvanceMinimum, heap.count / 64)
-        let due = dueUsers(by: nowMs, limit: bulkFrom)
-        if !due.isEmpty, due.count >= bulkFrom {
+        let bulkFrom = max(1, bulkAdvanceMinimum, heap.count / 64)
+        if heap.count >= bulkFrom, countDueUsers(by: nowMs, limit: bulkFrom) >= bulkFrom {
             advanceInBulk(to: nowMs, into: &out)
             self.nowMs = nowMs
             return out
@@ -52,20 +51,43 @@ extension MembershipEngine {
         return out
     }
 
-    /// The users due by `nowMs` in the scheduler, up to `limit` of them, in no particular order: the heap's due
-    /// entries form a subtree at its root (an entry is due only if its parent is), walked without visiting the rest.
-    func dueUsers(by nowMs: Int64, limit: Int) -> [Int32] {
-        var due: [Int32] = []
-        guard let top = heap.first, top.due <= nowMs else { return due }
-        var stack = [0]
-        while let i = stack.popLast(), due.count < limit {
-            due.append(heap[i].user)
+    /// Walks the scheduler's entries due by `nowMs` — they form a subtree at the heap's root (an entry is due only if
+    /// its parent is) — without visiting the rest, calling `visit` with each one's heap position until it returns
+    /// false. Uses the engine's scratch stack: no allocation once it has grown.
+    @inline(__always)
+    func forEachDueEntry(by nowMs: Int64, _ visit: (Int) -> Bool) {
+        guard let top = heap.first, top.due <= nowMs else { return }
+        var stack = scratchPositions
+        scratchPositions = []
+        stack.removeAll(keepingCapacity: true)
+        stack.append(0)
+        while let i = stack.popLast(), visit(i) {
             var child = 4 * i + 1
             let end = min(child + 4, heap.count)
             while child < end {
                 if heap[child].due <= nowMs { stack.append(child) }
                 child += 1
             }
+        }
+        scratchPositions = stack
+    }
+
+    /// The number of users due by `nowMs`, counted up to `limit`.
+    func countDueUsers(by nowMs: Int64, limit: Int) -> Int {
+        var count = 0
+        forEachDueEntry(by: nowMs) { _ in
+            count += 1
+            return count < limit
+        }
+        return count
+    }
+
+    /// The users due by `nowMs`, in no particular order.
+    func dueUsers(by nowMs: Int64) -> [Int32] {
+        var due: [Int32] = []
+        forEachDueEntry(by: nowMs) { i in
+            due.append(heap[i].user)
+            return true
         }
         return due
     }
@@ -80,42 +102,43 @@ extension MembershipEngine {
     /// update per wake-up (two sifts through a heap of every scheduled user, each a cache miss per level) and the
     /// jumping between users' records in due order.
     func advanceInBulk(to nowMs: Int64, into out: inout [MembershipTransition]) {
-        var due = dueUsers(by: nowMs, limit: .max)
+        var due = dueUsers(by: nowMs)
         due.sort()
+        statistics.bulkAdvances += 1
         var produced: [MembershipTransition] = []
         // Per transition: its instant, its user and where it is in `produced`.
-        var order: [(at: Int64, user: Int32, index: Int32)] = []
+        var keys: [(at: Int64, user: Int32, index: Int)] = []
         deferScheduling = true
         for u in due {
             let user = users[Int(u)]
             while user.due <= nowMs {
                 let start = produced.count
                 processDue(u, at: user.due, into: &produced)
-                for i in start..<produced.count { order.append((produced[i].atMs, u, Int32(i))) }
+                for i in start..<produced.count { keys.append((produced[i].atMs, u, i)) }
             }
         }
         deferScheduling = false
         rebuildScheduler(after: nowMs)
         // Sorted on integers first (instant, slot, production); then the rare runs of one instant with several users
         // are put in id order, a user's own transitions in production order.
-        order.sort { ($0.at, $0.user, $0.index) < ($1.at, $1.user, $1.index) }
+        keys.sort { ($0.at, $0.user, $0.index) < ($1.at, $1.user, $1.index) }
         var runStart = 0
-        while runStart < order.count {
+        while runStart < keys.count {
             var runEnd = runStart + 1
             var severalUsers = false
-            while runEnd < order.count, order[runEnd].at == order[runStart].at {
-                if order[runEnd].user != order[runStart].user { severalUsers = true }
+            while runEnd < keys.count, keys[runEnd].at == keys[runStart].at {
+                if keys[runEnd].user != keys[runStart].user { severalUsers = true }
                 runEnd += 1
             }
             if severalUsers {
-                order[runStart..<runEnd].sort { a, b in
+                keys[runStart..<runEnd].sort { a, b in
                     a.user != b.user ? utf8Less(users[Int(a.user)].id, users[Int(b.user)].id) : a.index < b.index
                 }
             }
             runStart = runEnd
         }
         out.reserveCapacity(out.count + produced.count)
-        for entry in order { out.append(produced[Int(entry.index)]) }
+        for entry in keys { out.append(produced[entry.index]) }
     }
 
     // MARK: - Users

@@ -95,6 +95,8 @@ public final class MembershipEngine {
     var scratchValues: [AttributeValue?] = []
     /// Scratch: attribute values handed to a plan, in the order of its `attributes`.
     var scratchAttributes: [AttributeValue?] = []
+    /// Scratch: heap positions still to visit in a walk of the scheduler's due entries (`forEachDueEntry`).
+    var scratchPositions: [Int] = []
     /// Scratch: the time-sensitive segments with a comparison due at the wake-up at hand (`flagDueComparisons`).
     var dueSensitive: [Int32] = []
 

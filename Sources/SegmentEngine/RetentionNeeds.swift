@@ -74,6 +74,8 @@ public struct MembershipEngineStatistics: Sendable, Hashable {
     public var segmentEvaluations = 0
     /// Calls of a plan's next-change computation (comparisons with `now`/`D ago`).
     public var nextChangeQueries = 0
+    /// Clock moves done in bulk (many users due at once; see `MembershipEngine.advance(to:)`).
+    public var bulkAdvances = 0
 
     /// Creates zeroed counters.
     public init() {}

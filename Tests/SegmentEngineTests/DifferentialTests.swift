@@ -72,6 +72,8 @@ import Darwin
         var database: [String: [UInt8]] = [:]
         var catalog: [UInt8] = engine.encodeCatalog()
         var restores = 0
+        // Bulk moves made by engines since replaced by a restore.
+        var bulkMovesBefore = 0
         var model = ReferenceModel()
         var seq: UInt64 = 0
         var log: [MembershipTransition] = []
@@ -278,6 +280,7 @@ import Darwin
                 }
                 #expect(database.count == engine.userCount)
                 if r.chance(0.04) {
+                    bulkMovesBefore += engine.statistics.bulkAdvances
                     engine = try MembershipEngine.restore(catalog: catalog, users: database.values)
                     if options.parallel { engine.parallelEvaluationMinimum = 0 }
                     if options.bulkAdvance { engine.bulkAdvanceMinimum = 0 }
@@ -376,6 +379,10 @@ import Darwin
                     "\(context): explain \(s.name) \(user) \(s.expression)\n\(explanation?.description ?? "")"
                 )
             }
+        }
+        if options.bulkAdvance {
+            #expect(bulkMovesBefore + engine.statistics.bulkAdvances > 50, "seed \(seed): the bulk path was not taken")
+            #expect(shadow?.statistics.bulkAdvances == 0)
         }
     }
 }

@@ -286,13 +286,16 @@ import Testing
         // The walk of the scheduler's due subtree finds exactly the due entries, and stops at its limit.
         for t in [baseMs, baseMs + 20 * 60_000, baseMs + 3 * msHour, baseMs + msDay] {
             let scanned = Set(bulk.engine.heap.filter { $0.due <= t }.map(\.user))
-            #expect(Set(bulk.engine.dueUsers(by: t, limit: .max)) == scanned)
-            #expect(bulk.engine.dueUsers(by: t, limit: 10).count == min(10, scanned.count))
+            #expect(Set(bulk.engine.dueUsers(by: t)) == scanned)
+            #expect(bulk.engine.countDueUsers(by: t, limit: 10) == min(10, scanned.count))
+            #expect(bulk.engine.countDueUsers(by: t, limit: .max) == scanned.count)
         }
         for t in [baseMs + 20 * 60_000, baseMs + 3 * msHour, baseMs + msDay] {
-            let woken = bulk.engine.statistics.dueWakeups
+            let (woken, moves) = (bulk.engine.statistics.dueWakeups, bulk.engine.statistics.bulkAdvances)
             let (a, b) = (bulk.advance(to: t), stepwise.advance(to: t))
-            // Far more wake-ups than the bulk path's threshold, and many transitions.
+            // Done in bulk on one side only; far more wake-ups than the threshold, and many transitions.
+            #expect(bulk.engine.statistics.bulkAdvances == moves + 1)
+            #expect(stepwise.engine.statistics.bulkAdvances == 0)
             #expect(bulk.engine.statistics.dueWakeups - woken > 300)
             #expect(a.count > 500)
             #expect(a == b)
