@@ -57,10 +57,12 @@ print(db.execute('SELECT coalesce(max(seq), 0) FROM transitions').fetchone()[0])
     fi
     kill "$evaluator" "$store"
     wait "$evaluator" "$store" 2>/dev/null || true
+    # The engine's own time for the move, from the evaluator's "moved time forward" line (logged from
+    # 100 ms) among the lines written since the request.
+    engine=$(tail -n +"$((log_lines + 1))" "$work/evaluator.log" | grep "moved time forward" | tail -1 |
+        sed -n 's/.* took=\([0-9.e-]* [a-z]*\).*/\1/p' || true)
     # The move's transitions are those recorded after it was requested (they carry the log position
     # before the clock entry: time passes before an entry is applied).
-    # The engine's own time for the move, from the evaluator's "moved time forward" line (logged from 100 ms).
-    engine=$(tail -n +"$((log_lines + 1))" "$work/evaluator.log" | grep "moved time forward" | tail -1 | sed -n 's/.* took=\([0-9.e-]* [a-z]*\).*/\1/p' || true)
     python3 - "$work/evaluator/evaluator.sqlite" "$before" "${engine:-under 100 ms}" <<EOF
 import sqlite3, sys
 db = sqlite3.connect('file:%s?mode=ro' % sys.argv[1], uri=True)
