@@ -45,6 +45,7 @@ var package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // MARK: - System libraries
@@ -64,10 +65,27 @@ var package = Package(
 
         // MARK: - Libraries
 
+        /// The SQL connection interface the store's storage code is written against (SQLite or PostgreSQL).
+        .target(
+            name: "SegmentsSQL",
+            swiftSettings: swiftSettings
+        ),
+        /// ``SegmentsSQL``'s connection interface on PostgreSQL (postgres-nio, blocking, for the store's storage threads).
+        .target(
+            name: "SegmentsPostgres",
+            dependencies: [
+                "SegmentsSQL",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         /// Thin Swift wrapper over the system SQLite library.
         .target(
             name: "SegmentsSQLite",
-            dependencies: ["CSQLite"],
+            dependencies: ["CSQLite", "SegmentsSQL"],
             swiftSettings: swiftSettings
         ),
         /// The segment expression language: parser, checker, printer, plan, reference interpreter. Pure.
@@ -140,11 +158,12 @@ var package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        /// The system of record: SQLite storage, the ordered change log and the store's RPC service.
+        /// The system of record: storage on SQLite or PostgreSQL, the ordered change log and the store's RPC service.
         .target(
             name: "ProfileStore",
             dependencies: [
-                "SegmentsWire", "SegmentsRPC", "SegmentsSQLite", "SegmentLanguage", "DaemonSupport", "SegmentsMetrics",
+                "SegmentsWire", "SegmentsRPC", "SegmentsSQL", "SegmentsSQLite", "SegmentsPostgres", "SegmentLanguage",
+                "DaemonSupport", "SegmentsMetrics",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -165,7 +184,8 @@ var package = Package(
         .target(
             name: "SegmentEvaluator",
             dependencies: [
-                "SegmentEngine", "SegmentsWire", "SegmentsRPC", "SegmentsSQLite", "SegmentLanguage", "DaemonSupport",
+                "SegmentEngine", "SegmentsWire", "SegmentsRPC", "SegmentsSQL", "SegmentsSQLite", "SegmentLanguage",
+                "DaemonSupport",
                 "SegmentsJSON", "SegmentsMetrics",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -205,7 +225,7 @@ var package = Package(
         .target(
             name: "SegmentsTesting",
             dependencies: [
-                "ProfileStore", "SegmentEvaluator", "SegmentsClient", "SegmentsRPC",
+                "ProfileStore", "SegmentEvaluator", "SegmentsClient", "SegmentsRPC", "SegmentsPostgres",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -332,7 +352,7 @@ var package = Package(
         ),
         .testTarget(
             name: "SegmentsSQLiteTests",
-            dependencies: ["SegmentsSQLite"],
+            dependencies: ["SegmentsSQL", "SegmentsSQLite"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

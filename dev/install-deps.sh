@@ -2,10 +2,11 @@
 # Installs the Debian packages Segments needs to build, run and test, if any is missing.
 set -euo pipefail
 # With --test: also what only the tests use (Chromium drives the web console's pages; openssl makes the TLS tests'
-# certificates; iproute2 makes their network namespaces).
+# certificates; iproute2 makes their network namespaces; the store's tests also run on a throwaway PostgreSQL server,
+# see dev/postgres-server.sh).
 packages=(libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler systemd)
 if [ "${1:-}" = "--test" ]; then
-    packages+=(chromium openssl iproute2)
+    packages+=(chromium openssl iproute2 postgresql)
 fi
 missing=()
 for package in "${packages[@]}"; do

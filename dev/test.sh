@@ -36,6 +36,12 @@ if grep -E "^$repo/Examples/.*: warning:" "$log" | sort -u | grep .; then
 fi
 
 echo "== tests" >&2
+# The store's tests (and those that choose it) also run on PostgreSQL: a throwaway server for this run only.
+postgres_dir=$(mktemp -d /tmp/segments-test-postgres.XXXXXX)
+trap 'dev/postgres-server.sh stop "$postgres_dir"' EXIT
+SEGMENTS_TEST_POSTGRES=$(dev/postgres-server.sh start "$postgres_dir")
+export SEGMENTS_TEST_POSTGRES
+echo "test: PostgreSQL for the tests at $SEGMENTS_TEST_POSTGRES" >&2
 # Serially: on 2 cores parallel tests gain little, and CPU-heavy tests would starve the ones
 # that wait for real daemons.
 swift test --skip-build --no-parallel

@@ -25,8 +25,13 @@ public struct ProfileStoreConfiguration: Sendable {
 
     /// The RPC socket and its limits.
     public var server: RPCServerConfiguration
-    /// Directory holding `store.sqlite` and its WAL; created if missing.
+    /// Directory holding `store.sqlite` and its WAL; created if missing. Not used when ``postgres`` is set.
     public var dataDirectory: String
+    /// When set, the store keeps its data in this PostgreSQL database instead of SQLite: a
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` URL (`?host=/directory` for a Unix socket).
+    /// The store creates its tables and migrates them itself. ``durability``, ``writerCacheKiB`` and
+    /// ``integrityCheck`` are SQLite's and do not apply.
+    public var postgres: String?
     /// The clock.
     public var clock: ClockMode
     /// Commit durability. Default ``Durability/full``.

@@ -40,7 +40,7 @@ public final class ProfileStoreService: Service {
         self.logger.info(
             "profile store opened",
             metadata: [
-                "data-dir": "\(self.configuration.dataDirectory)",
+                "database": "\(database.location)",
                 "head-seq": "\(database.notifier.headSeq)",
                 "clock": "\(database.clock.isManual ? "manual" : "wall")",
             ]

@@ -201,7 +201,13 @@ public final class DaemonPair: @unchecked Sendable {
 
     private static func startStore(_ directory: String, _ options: Options, number: Int) async throws -> DaemonProcess {
         let socket = directory + "/store.sock"
-        var arguments = ["--socket", socket, "--data-dir", directory + "/store", "--durability", "normal"]
+        var arguments = ["--socket", socket]
+        // The store's data: on the test's backend (TestStoreBackend.current).
+        if let url = try TestStoreBackend.current.postgresURL(forDirectory: directory) {
+            arguments += ["--postgres", url]
+        } else {
+            arguments += ["--data-dir", directory + "/store", "--durability", "normal"]
+        }
         if let clock = options.manualClock {
             arguments += ["--manual-clock", clock]
         }

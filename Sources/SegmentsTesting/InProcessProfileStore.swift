@@ -23,6 +23,9 @@ public struct InProcessProfileStore: Sendable {
     ///   - feedSubscriberExpiry: how long an unseen feed subscriber stays registered.
     ///   - access: who may do what; default: this process is admin.
     ///   - body: the test.
+    ///
+    /// The store keeps its data on ``TestStoreBackend/current``: SQLite under `directory`, or a
+    /// PostgreSQL database of its own for `directory`.
     public static func with<Result: Sendable>(
         directory: String,
         manualClockMs: Int64? = 1_793_491_200_000,
@@ -50,6 +53,7 @@ public struct InProcessProfileStore: Sendable {
             userIndexFlushEntries: userIndexFlushEntries
         )
         configuration.feedSubscriberExpiry = feedSubscriberExpiry
+        configuration.postgres = try TestStoreBackend.current.postgresURL(forDirectory: directory)
         configuration.server.access = RPCAccessControl(access)
         let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
         let service = ProfileStoreService(configuration: configuration, logger: logger) {
@@ -58,7 +62,11 @@ public struct InProcessProfileStore: Sendable {
         }
         let group = ServiceGroup(services: [service], logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
+            tasks.addTask {
+                // A store that fails to start never calls back: end the wait for it.
+                defer { readyContinuation.finish() }
+                try await group.run()
+            }
             var iterator = ready.makeAsyncIterator()
             guard await iterator.next() != nil else {
                 // The service ended before it was ready: surface its error.

@@ -16,7 +16,7 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         abstract: "The Segments profile store: profiles, events, segment definitions and the ordered change log.",
         discussion: """
             Every flag may also be given as an environment variable: PROFILE_STORE_SOCKET, \
-            PROFILE_STORE_DATA_DIR, PROFILE_STORE_MANUAL_CLOCK, PROFILE_STORE_DURABILITY, \
+            PROFILE_STORE_DATA_DIR, PROFILE_STORE_POSTGRES, PROFILE_STORE_MANUAL_CLOCK, PROFILE_STORE_DURABILITY, \
             PROFILE_STORE_LOG_LEVEL, PROFILE_STORE_MAX_FRAME_BYTES, PROFILE_STORE_IDLE_TIMEOUT, \
             PROFILE_STORE_SUBSCRIBER_EXPIRY, PROFILE_STORE_METRICS, PROFILE_STORE_INTEGRITY_CHECK, \
             PROFILE_STORE_MAX_CONNECTIONS, PROFILE_STORE_MAX_SEGMENTS, PROFILE_STORE_MAX_LISTS, \
@@ -31,6 +31,15 @@ struct ProfileStoreCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("data-dir"), help: "Directory for the SQLite database. Default: ./data/store")
     var dataDir: String?
+
+    @Option(
+        help: """
+            Keep the data in this PostgreSQL database instead of SQLite: \
+            postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (?host=/socket/directory for a Unix socket). \
+            The store creates and migrates its tables itself.
+            """
+    )
+    var postgres: String?
 
     @Option(
         name: .customLong("manual-clock"),
@@ -189,6 +198,12 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             clock: clock,
             durability: durability
         )
+        if let postgres = setting(self.postgres, "PROFILE_STORE_POSTGRES") {
+            guard self.dataDir == nil else {
+                throw ValidationError("--postgres and --data-dir exclude each other: the data lives in one of them")
+            }
+            configuration.postgres = postgres
+        }
         if let expiry { configuration.feedSubscriberExpiry = .seconds(expiry) }
         if let maxSegments { configuration.maximumSegments = maxSegments }
         if let maxLists { configuration.maximumLists = maxLists }

@@ -6,11 +6,19 @@ import Testing
 
 /// `kill -9` of a real profile-store process right after acknowledged writes loses none of them.
 @Suite struct CrashDurabilityTests {
-    @Test(arguments: ["full", "normal"])
-    func acknowledgedWritesSurviveKillNine(durability: String) async throws {
+    /// SQLite in both durabilities, and PostgreSQL when the test command started a server.
+    static let storages = ["full", "normal"] + (TestStoreBackend.available.count > 1 ? ["postgres"] : [])
+
+    @Test(arguments: Self.storages)
+    func acknowledgedWritesSurviveKillNine(storage: String) async throws {
         try await TemporaryDirectory.with { directory in
             let socket = directory + "/store.sock"
-            let arguments = ["--socket", socket, "--data-dir", directory + "/data", "--durability", durability]
+            let arguments =
+                if storage == "postgres", let server = TestStoreBackend.available.last {
+                    ["--socket", socket] + (try server.storeArguments(directory: directory))
+                } else {
+                    ["--socket", socket, "--data-dir", directory + "/data", "--durability", storage]
+                }
             var acknowledged: [(UInt64, String)] = []
             for round in 0..<3 {
                 let daemon = try await DaemonProcess.start(

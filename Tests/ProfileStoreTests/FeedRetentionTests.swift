@@ -128,13 +128,15 @@ import Testing
     /// back resuming history from before the released deletion, it is refused (it must rebuild);
     /// starting over, or a new subscriber, is fine.
     @Test func aForgottenSubscriberCannotResumePastReleasedData() async throws {
-        try await TemporaryDirectory.with { directory in
-            try await InProcessProfileStore.with(directory: directory, feedSubscriberExpiry: .seconds(1)) { store in
+        try await withStoreDirectory { directory in
+            // Long enough that the subscriber is still registered when its first entries are counted, on a busy
+            // machine too.
+            try await InProcessProfileStore.with(directory: directory, feedSubscriberExpiry: .seconds(3)) { store in
                 try await Self.register(store, "e1")
                 try await Self.writeThenDelete(store.client)
                 #expect(try await store.client.storeInfo().heldEntryCount == 2)
 
-                let deadline = ContinuousClock.now + .seconds(10)
+                let deadline = ContinuousClock.now + .seconds(20)
                 while try await store.client.storeInfo().heldEntryCount > 0, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(50))
                 }

@@ -93,7 +93,7 @@ import Testing
     }
 
     @Test func manualClockNeverGoesBackAcrossRestarts() async throws {
-        try await TemporaryDirectory.with { directory in
+        try await withStoreDirectory { directory in
             try await InProcessProfileStore.with(directory: directory, manualClockMs: 1000) { store in
                 _ = try await store.client.setClock(toMs: 50_000)
             }

@@ -8,7 +8,7 @@ import Testing
 /// as a durable subscriber (the store would keep deleted users' data for it) nor acknowledge a position.
 @Suite(.timeLimit(.minutes(1))) struct StoreAccessTests {
     @Test func aReaderFollowsTheLogButCannotRegisterOrAcknowledge() async throws {
-        try await TemporaryDirectory.with { directory in
+        try await withStoreDirectory { directory in
             try await InProcessProfileStore.with(directory: directory) { store in
                 try await store.client.setProfile("u1", ["plan": .string("pro")])
                 try await store.client.setProfile("u2", ["plan": .string("free")])

@@ -2,13 +2,25 @@
 import SegmentsTesting
 import SegmentsWire
 
-/// Runs `body` against a fresh in-process store in a temporary directory.
+/// Runs `body` against a fresh in-process store in a temporary directory, once on each backend
+/// (SQLite, and PostgreSQL when the test command started a server).
 func withStore<Result: Sendable>(
     manualClockMs: Int64? = 1_793_491_200_000,
     _ body: @Sendable (InProcessProfileStore) async throws -> Result
 ) async throws -> Result {
-    try await TemporaryDirectory.with { directory in
-        try await InProcessProfileStore.with(directory: directory, manualClockMs: manualClockMs, body)
+    try await TestStoreBackend.withEach {
+        try await TemporaryDirectory.with { directory in
+            try await InProcessProfileStore.with(directory: directory, manualClockMs: manualClockMs, body)
+        }
+    }
+}
+
+/// Runs `body` with a fresh temporary directory once on each backend (SQLite, and PostgreSQL when
+/// the test command started a server): stores started on it keep their data there, or in a
+/// PostgreSQL database of the directory's own.
+func withStoreDirectory<Result: Sendable>(_ body: @Sendable (String) async throws -> Result) async throws -> Result {
+    try await TestStoreBackend.withEach {
+        try await TemporaryDirectory.with(body)
     }
 }
 

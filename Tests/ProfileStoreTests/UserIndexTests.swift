@@ -8,7 +8,7 @@ import Testing
 @Suite struct UserIndexTests {
     @Test(.timeLimit(.minutes(1)))
     func dedupAndDeletionAcrossFlushesAndRestarts() async throws {
-        try await TemporaryDirectory.with { directory in
+        try await withStoreDirectory { directory in
             // Flush every 7 entries: batches land partly flushed, partly in memory.
             try await InProcessProfileStore.with(directory: directory, userIndexFlushEntries: 7) { store in
                 for round in 0..<10 {
@@ -55,7 +55,7 @@ import Testing
     /// after a restart that has nothing left in memory.
     @Test(.timeLimit(.minutes(1)))
     func largeFlushesKeepEveryIDAndMention() async throws {
-        try await TemporaryDirectory.with { directory in
+        try await withStoreDirectory { directory in
             // 300 users x 2 ids = 600 ids + 300 mentions per batch: above the threshold of 500.
             let batch: @Sendable (Int) -> [SegmentsEvent] = { round in
                 (0..<600).map { SegmentsEvent(userID: "u\($0 % 300)", name: "e", atMs: 1, id: "r\(round)-\($0)") }

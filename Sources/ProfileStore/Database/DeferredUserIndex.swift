@@ -1,4 +1,4 @@
-import SegmentsSQLite
+import SegmentsSQL
 import SegmentsWire
 import SwiftProtobuf
 
@@ -50,7 +50,7 @@ final class DeferredUserIndex {
 
     /// Records the user's event id unless it is already known.
     /// - Returns: `false` when the id was already recorded (the event is a duplicate).
-    func insertEventID(_ eventID: String, userKey: Int64, in connection: SQLiteConnection) throws -> Bool {
+    func insertEventID(_ eventID: String, userKey: Int64, in connection: any SQLConnection) throws -> Bool {
         if self.eventIDs[userKey]?.contains(eventID) == true {
             return false
         }
@@ -75,7 +75,7 @@ final class DeferredUserIndex {
     /// the ids) rather than a second pass over the table.
     /// - Returns: The number of pairs in the table.
     @discardableResult
-    func loadEventIDFilter(from connection: SQLiteConnection) throws -> Int {
+    func loadEventIDFilter(from connection: any SQLConnection) throws -> Int {
         let events = try connection.prepare("SELECT coalesce((SELECT value FROM meta WHERE key = 'event_count'), 0)")
         _ = try events.step()
         let filter = EventIDFilter(capacity: max(4_000_000, 2 * Int(events.int64(at: 0))))
@@ -93,7 +93,7 @@ final class DeferredUserIndex {
     }
 
     /// Every log entry that mentions the user, ascending.
-    func entries(ofUser userKey: Int64, in connection: SQLiteConnection) throws -> [UInt64] {
+    func entries(ofUser userKey: Int64, in connection: any SQLConnection) throws -> [UInt64] {
         let select = try connection.cachedStatement("SELECT seq FROM user_seqs WHERE user_key = ? ORDER BY seq")
         defer { select.reset() }
         try select.bind(userKey, at: 1)
@@ -105,7 +105,7 @@ final class DeferredUserIndex {
     }
 
     /// Forgets everything about a deleted user, in memory and in the tables.
-    func forget(_ userKey: Int64, in connection: SQLiteConnection) throws {
+    func forget(_ userKey: Int64, in connection: any SQLConnection) throws {
         self.pendingCount -= (self.seqs.removeValue(forKey: userKey)?.count ?? 0)
         self.pendingCount -= (self.eventIDs.removeValue(forKey: userKey)?.count ?? 0)
         for sql in ["DELETE FROM user_seqs WHERE user_key = ?", "DELETE FROM event_ids WHERE user_key = ?"] {
@@ -120,7 +120,7 @@ final class DeferredUserIndex {
     /// Writes the pending entries when there are enough of them (or always with `force`), sorted,
     /// inside the caller's open transaction, and records that the tables cover entries up to
     /// `headSeq`.
-    func flushIfNeeded(headSeq: UInt64, in connection: SQLiteConnection, force: Bool = false) throws {
+    func flushIfNeeded(headSeq: UInt64, in connection: any SQLConnection, force: Bool = false) throws {
         guard force || self.pendingCount >= self.flushThreshold else { return }
         var seqRows: [(userKey: Int64, seq: UInt64)] = []
         seqRows.reserveCapacity(self.pendingCount)
@@ -159,28 +159,28 @@ final class DeferredUserIndex {
     /// Rows per multi-row `INSERT` of a flush.
     static let rowsPerInsert = 128
 
-    /// Runs `INSERT OR IGNORE INTO target VALUES (?, ?), …` for `count` two-column rows.
+    /// Runs `INSERT INTO target VALUES (?, ?), … ON CONFLICT DO NOTHING` for `count` two-column rows.
     /// - Parameters:
     ///   - target: table and its two columns, e.g. `user_seqs(user_key, seq)`.
     ///   - bind: binds row `row` at parameters `at` and `at + 1`.
-    private static func insertRows(
+    private static func insertRows<Connection: SQLConnection>(
         _ target: String,
         count: Int,
-        in connection: SQLiteConnection,
-        bind: (_ statement: SQLiteStatement, _ row: Int, _ at: Int) throws -> Void
+        in connection: Connection,
+        bind: (_ statement: any SQLStatement, _ row: Int, _ at: Int) throws -> Void
     ) throws {
         try connection.insertRows(
-            "INSERT OR IGNORE INTO \(target)",
+            "INSERT INTO \(target)",
+            conflict: "ON CONFLICT DO NOTHING",
             columns: 2,
             count: count,
-            rowsPerStatement: Self.rowsPerInsert,
-            bind: bind
-        )
+            rowsPerStatement: Self.rowsPerInsert
+        ) { statement, row, at in try bind(statement, row, at) }
     }
 
     /// Rebuilds the in-memory part from the change log: every entry after `meta.index_seq`.
     /// Called at start-up and after a rolled-back write.
-    func rebuild(from connection: SQLiteConnection) throws {
+    func rebuild(from connection: any SQLConnection) throws {
         self.seqs.removeAll()
         self.eventIDs.removeAll()
         self.pendingCount = 0

@@ -1,17 +1,11 @@
 import DaemonSupport
 import Logging
-import SegmentsSQLite
+import SegmentsSQL
 import SegmentsWire
 import SwiftProtobuf
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// The store's data: one SQLite file in WAL mode with one writer (group commit) and a few
-/// readers, the clock and the change-log head.
+/// The store's data: one SQLite file in WAL mode, or a PostgreSQL database, with one writer
+/// (group commit) and a few readers; the clock and the change-log head.
 ///
 /// Operations live in extensions by concern: profiles, events, segments, clock, feed, snapshot.
 final class StoreDatabase: Sendable {
@@ -22,6 +16,8 @@ final class StoreDatabase: Sendable {
     let storeID: String
     let clock: StoreClock
     let logger: Logger
+    /// Where the data lives: the SQLite file's path or the PostgreSQL URL (without its password).
+    let location: String
     /// How long a feed subscriber may go unseen before the store forgets it (and releases what
     /// it held), in ms.
     let feedSubscriberExpiryMs: Int64
@@ -31,41 +27,23 @@ final class StoreDatabase: Sendable {
     /// Most items in one write request.
     let maximumBatchItems: Int
 
-    /// Opens (creating and migrating if needed) the database under `configuration.dataDirectory`.
+    /// Opens (creating and migrating if needed) the database: SQLite under
+    /// `configuration.dataDirectory`, or the PostgreSQL database of `configuration.postgres`.
     init(configuration: ProfileStoreConfiguration, logger: Logger) throws(ProfileStoreError) {
-        let directory = configuration.dataDirectory
-        if mkdir(directory, 0o750) != 0, errno != EEXIST {
-            throw ProfileStoreError(
-                .startup,
-                "cannot create data directory \(directory): \(String(cString: strerror(errno)))"
-            )
-        }
-        let path = directory + "/store.sqlite"
-        let connection: SQLiteConnection
+        let opened =
+            if let url = configuration.postgres {
+                try OpenedDatabase.postgres(url, logger: logger)
+            } else {
+                try OpenedDatabase.sqlite(configuration, logger: logger)
+            }
+        let connection = opened.writer
         let headSeq: UInt64
         let storeID: String
         let userIndex = DeferredUserIndex(flushThreshold: configuration.userIndexFlushEntries)
         var manualStart: Int64?
         do {
-            connection = try SQLiteConnection(
-                path: path,
-                options: .init(
-                    journalMode: .wal,
-                    synchronous: configuration.durability == .full ? .full : .normal,
-                    cacheSizeKiB: configuration.writerCacheKiB,
-                    statementCacheCapacity: 64
-                )
-            )
-            try Self.checkIntegrity(of: connection, path: path, mode: configuration.integrityCheck, logger: logger)
-            try StoreSchema.migrate(connection)
-            storeID = try Self.storeID(in: connection)
-            // Checkpoint the WAL every 64 MiB rather than SQLite's 4 MiB default (bulk writes then copy pages back
-            // to the database far less often), on a thread of its own: inline, a checkpoint held the commit that
-            // ran it, and every write waiting to be acknowledged behind it, for its whole copy.
-            try WALCheckpointer(path: path, label: "store", thresholdFrames: 16_384, backstopFrames: 32_768) { error in
-                logger.warning("store checkpoint failed", metadata: ["error": "\(error)"])
-            }
-            .attach(to: connection)
+            try StoreSchema.migrate(connection, opened.migrations)
+            storeID = try Self.storeID(in: connection, opened.identity)
             try userIndex.rebuild(from: connection)
             let clock = ContinuousClock()
             let filterStart = clock.now
@@ -77,16 +55,19 @@ final class StoreDatabase: Sendable {
             let head = try connection.prepare("SELECT coalesce(max(seq), 0) FROM change_log")
             _ = try head.step()
             headSeq = UInt64(head.int64(at: 0))
+            head.reset()
             if case .manual(let startMs) = configuration.clock {
                 let saved = try connection.prepare("SELECT value FROM meta WHERE key = 'manual_clock_ms'")
                 let savedMs = try saved.step() ? saved.int64(at: 0) : Int64.min
+                saved.reset()
                 manualStart = max(startMs, savedMs)
             }
         } catch let error as ProfileStoreError {
             throw error
         } catch {
-            throw ProfileStoreError(.startup, "cannot open database \(path): \(error)", underlying: error)
+            throw ProfileStoreError(.startup, "cannot open database \(opened.location): \(error)", underlying: error)
         }
+        self.location = opened.location
         self.logger = logger
         self.storeID = storeID
         self.feedSubscriberExpiryMs = configuration.feedSubscriberExpiry.inMilliseconds
@@ -95,7 +76,7 @@ final class StoreDatabase: Sendable {
         self.maximumBatchItems = configuration.maximumBatchItems
         self.clock = StoreClock(manualStartMs: manualStart)
         self.notifier = ProgressNotifier(headSeq: headSeq)
-        self.readers = try StoreReaders(path: path, count: configuration.readerCount)
+        self.readers = try StoreReaders(count: configuration.readerCount, open: opened.openReader)
         self.writer = StoreWriter(
             transaction: WriteTransaction(
                 connection: connection,
@@ -110,40 +91,6 @@ final class StoreDatabase: Sendable {
         )
     }
 
-    /// Refuses a database that fails SQLite's integrity check (a damaged file would otherwise serve and log wrong
-    /// data), naming what SQLite found.
-    private static func checkIntegrity(
-        of connection: SQLiteConnection,
-        path: String,
-        mode: ProfileStoreConfiguration.IntegrityCheck,
-        logger: Logger
-    ) throws {
-        guard mode != .off else { return }
-        let clock = ContinuousClock()
-        let start = clock.now
-        let pragma = mode == .full ? "integrity_check" : "quick_check"
-        var findings: [String] = []
-        do {
-            let check = try connection.prepare("PRAGMA \(pragma)(10)")
-            while try check.step() {
-                findings.append(check.string(at: 0))
-            }
-        } catch {
-            // Damaged beyond what the check can walk.
-            guard error.code == .corrupt || error.code == .notADatabase else { throw error }
-            findings = [error.message]
-        }
-        guard findings == ["ok"] else {
-            throw ProfileStoreError(
-                .startup,
-                "the database \(path) fails SQLite's integrity check (\(pragma)): "
-                    + findings.joined(separator: "; ")
-                    + ". Restore it from a backup; --integrity-check off starts anyway, at your own risk"
-            )
-        }
-        logger.info("database integrity checked", metadata: ["check": "\(pragma)", "took": "\(clock.now - start)"])
-    }
-
     /// 16 random hexadecimal digits (64 bits), for identities.
     static func randomHexDigits() -> String {
         var generator = SystemRandomNumberGenerator()
@@ -152,13 +99,19 @@ final class StoreDatabase: Sendable {
     }
 
     /// The store's identity, made at the first start.
-    private static func storeID(in connection: SQLiteConnection) throws -> String {
-        let select = try connection.prepare("SELECT value FROM meta WHERE key = 'store_id'")
+    private static func storeID(
+        in connection: any SQLConnection,
+        _ identity: OpenedDatabase.IdentitySQL
+    ) throws
+        -> String
+    {
+        let select = try connection.prepare(identity.select)
         if try select.step() {
+            defer { select.reset() }
             return select.string(at: 0)
         }
         let made = Self.randomHexDigits() + Self.randomHexDigits()
-        let insert = try connection.prepare("INSERT INTO meta(key, value) VALUES ('store_id', ?)")
+        let insert = try connection.prepare(identity.insert)
         try insert.bind(made, at: 1)
         try insert.execute()
         return made

@@ -1,16 +1,17 @@
 import NIOPosix
-import SegmentsSQLite
+import SegmentsSQL
 import Synchronization
 
-/// Read-only connections for queries, the change feed and snapshots, each used by one thread at
-/// a time. In WAL mode readers never block the writer and see only committed data.
+/// Read connections for queries, the change feed and snapshots, each used by one thread at a
+/// time. They see only committed data and never block the writer (SQLite in WAL mode, PostgreSQL's
+/// MVCC).
 final class StoreReaders: Sendable {
     /// One read connection; `@unchecked` because it is handed to one thread at a time by the pool.
     final class Connection: @unchecked Sendable {
-        let sqlite: SQLiteConnection
+        let sql: any SQLConnection
 
-        init(_ sqlite: SQLiteConnection) {
-            self.sqlite = sqlite
+        init(_ sql: any SQLConnection) {
+            self.sql = sql
         }
     }
 
@@ -24,16 +25,12 @@ final class StoreReaders: Sendable {
     private let pool: Mutex<Pool>
     private let threads: NIOThreadPool
 
-    /// Opens `count` read connections to the database at `path`.
-    init(path: String, count: Int) throws(ProfileStoreError) {
+    /// Opens `count` read connections with `open`.
+    init(count: Int, open: () throws -> any SQLConnection) throws(ProfileStoreError) {
         var connections: [Connection] = []
         do {
             for _ in 0..<max(1, count) {
-                let sqlite = try SQLiteConnection(
-                    path: path,
-                    options: .init(readOnly: true, createIfMissing: false, journalMode: nil, synchronous: nil)
-                )
-                connections.append(Connection(sqlite))
+                connections.append(Connection(try open()))
             }
         } catch {
             throw ProfileStoreError(.startup, "cannot open read connections: \(error)", underlying: error)
@@ -46,7 +43,7 @@ final class StoreReaders: Sendable {
     /// Runs `body` with a read connection on a reader thread.
     /// - Parameter body: the query; throws ``ProfileStoreError`` to fail.
     func read<Result: Sendable>(
-        _ body: @escaping @Sendable (SQLiteConnection) throws -> Result
+        _ body: @escaping @Sendable (any SQLConnection) throws -> Result
     ) async throws(ProfileStoreError)
         -> Result
     {
@@ -103,11 +100,11 @@ final class StoreReaders: Sendable {
     /// Runs `body` on a reader thread with a connection taken by ``checkOut()``.
     func run<Result: Sendable>(
         on connection: Connection,
-        _ body: @escaping @Sendable (SQLiteConnection) throws -> Result
+        _ body: @escaping @Sendable (any SQLConnection) throws -> Result
     ) async throws(ProfileStoreError) -> Result {
         do {
             return try await self.threads.runIfActive {
-                try body(connection.sqlite)
+                try body(connection.sql)
             }
         } catch let error as ProfileStoreError {
             throw error

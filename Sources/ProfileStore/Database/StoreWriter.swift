@@ -2,7 +2,7 @@ import CoreMetrics
 import DaemonSupport
 import Logging
 import NIOPosix
-import SegmentsSQLite
+import SegmentsSQL
 import Synchronization
 
 /// The store's only writer: runs write jobs on one dedicated thread and commits them in groups.
@@ -129,7 +129,7 @@ final class StoreWriter: @unchecked Sendable {
         var completions: [@Sendable () -> Void] = []
         var succeeded: [Job] = []
         do {
-            try connection.cachedStatement("BEGIN IMMEDIATE").execute()
+            try connection.cachedStatement(connection.beginWriteSQL).execute()
             for job in jobs {
                 let seqBefore = transaction.headSeq
                 let clockBefore = transaction.pendingManualNow

@@ -1,4 +1,4 @@
-import SegmentsSQLite
+import SegmentsSQL
 
 /// Maps user ids to their integer keys, with a bounded in-memory cache in front of the `users`
 /// table. Used only on the writer thread.
@@ -20,7 +20,7 @@ final class UserKeyCache {
     var count: Int { self.keys.count }
 
     /// The key of user `id`, or `nil` when there is no such user.
-    func key(for id: String, in connection: SQLiteConnection) throws -> Int64? {
+    func key(for id: String, in connection: any SQLConnection) throws -> Int64? {
         if let key = self.keys[id] {
             return key
         }

@@ -1,11 +1,11 @@
-import SegmentsSQLite
+import SegmentsSQL
 import SegmentsWire
 import SwiftProtobuf
 
 /// What a write job sees: the writer connection inside an open transaction, the next change-log
 /// number, the clock and the user-key cache. Used only on the writer thread.
 final class WriteTransaction {
-    let connection: SQLiteConnection
+    let connection: any SQLConnection
     let clock: StoreClock
     let userKeys: UserKeyCache
     let userIndex: DeferredUserIndex
@@ -15,7 +15,7 @@ final class WriteTransaction {
     var pendingManualNow: Int64?
 
     init(
-        connection: SQLiteConnection,
+        connection: any SQLConnection,
         clock: StoreClock,
         userKeys: UserKeyCache,
         userIndex: DeferredUserIndex,
@@ -86,7 +86,7 @@ final class WriteTransaction {
     func addToCounter(_ key: String, _ delta: Int64) throws {
         guard delta != 0 else { return }
         let statement = try self.connection.cachedStatement(
-            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = value + ?2"
+            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = meta.value + ?2"
         )
         try statement.bind(key, at: 1)
         try statement.bind(delta, at: 2)

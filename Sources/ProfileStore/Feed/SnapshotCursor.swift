@@ -1,4 +1,4 @@
-import SegmentsSQLite
+import SegmentsSQL
 import SegmentsWire
 import SwiftProtobuf
 
@@ -18,7 +18,7 @@ final class SnapshotCursor: @unchecked Sendable {
     private let includeEvents: Bool
     private var phase = Phase.start
     private var headSeq: UInt64 = 0
-    private var statement: SQLiteStatement?
+    private var statement: (any SQLStatement)?
 
     /// Profiles per chunk, and events (or list members) per chunk.
     static let profilesPerChunk = 2000
@@ -35,8 +35,8 @@ final class SnapshotCursor: @unchecked Sendable {
     }
 
     /// Begins the read transaction and returns the first chunk (head, segments).
-    func begin(_ connection: SQLiteConnection, nowMs: Int64, manualClock: Bool) throws -> Segments_V1_SnapshotChunk {
-        try connection.execute("BEGIN DEFERRED")
+    func begin(_ connection: any SQLConnection, nowMs: Int64, manualClock: Bool) throws -> Segments_V1_SnapshotChunk {
+        try connection.execute(connection.beginSnapshotSQL)
         let head = try connection.prepare("SELECT coalesce(max(seq), 0) FROM change_log")
         _ = try head.step()
         self.headSeq = UInt64(head.int64(at: 0))
@@ -67,7 +67,7 @@ final class SnapshotCursor: @unchecked Sendable {
     }
 
     /// The next chunk, or `nil` when the snapshot is complete.
-    func next(_ connection: SQLiteConnection) throws -> Segments_V1_SnapshotChunk? {
+    func next(_ connection: any SQLConnection) throws -> Segments_V1_SnapshotChunk? {
         var chunk = Segments_V1_SnapshotChunk()
         chunk.seq = self.headSeq
         while true {
@@ -146,7 +146,7 @@ final class SnapshotCursor: @unchecked Sendable {
     }
 
     /// Ends the read transaction (also after a failure or cancellation).
-    func finish(_ connection: SQLiteConnection) {
+    func finish(_ connection: any SQLConnection) {
         self.statement = nil
         self.phase = .done
         if connection.isInTransaction {

@@ -1,6 +1,6 @@
 import DaemonSupport
 import SegmentsRPC
-import SegmentsSQLite
+import SegmentsSQL
 import SegmentsWire
 
 extension StoreDatabase {
@@ -55,7 +55,7 @@ extension StoreDatabase {
         limit: Int,
         head: UInt64,
         held: Bool,
-        in connection: SQLiteConnection
+        in connection: any SQLConnection
     ) throws -> (bytes: [UInt8], count: Int) {
         let join = try held && Self.holdsEntries(from: seq, through: head, in: connection)
         let select = try connection.cachedStatement(
@@ -97,7 +97,7 @@ extension StoreDatabase {
     fileprivate static func holdsEntries(
         from seq: UInt64,
         through head: UInt64,
-        in connection: SQLiteConnection
+        in connection: any SQLConnection
     ) throws -> Bool {
         let select = try connection.cachedStatement(
             "SELECT EXISTS (SELECT 1 FROM held_entries WHERE seq >= ? AND seq <= ?)"

@@ -1,5 +1,5 @@
 import DaemonSupport
-import SegmentsSQLite
+import SegmentsSQL
 import SegmentsWire
 
 // Deleted users' data, kept replayable for the evaluators.
@@ -92,7 +92,7 @@ extension StoreDatabase {
 
     /// The registered subscribers and the number of held entries, for `GetInfo`.
     static func feedRetention(
-        in connection: SQLiteConnection
+        in connection: any SQLConnection
     ) throws -> (subscribers: [Segments_V1_FeedSubscriber], heldEntries: UInt64) {
         let select = try connection.cachedStatement(
             "SELECT id, name, durable_seq, seen_at_ms FROM feed_subscribers ORDER BY id"
@@ -116,7 +116,7 @@ extension StoreDatabase {
     // MARK: - Inside write transactions
 
     /// Whether a deletion must keep what it scrubs: some subscriber is registered.
-    static func holdsScrubbedEntries(in connection: SQLiteConnection) throws -> Bool {
+    static func holdsScrubbedEntries(in connection: any SQLConnection) throws -> Bool {
         let select = try connection.cachedStatement("SELECT EXISTS (SELECT 1 FROM feed_subscribers)")
         defer { select.reset() }
         _ = try select.step()
@@ -125,11 +125,13 @@ extension StoreDatabase {
 
     /// Keeps entry `seq` as it is before a scrub by the deletion at `deletionSeq` (its first
     /// form, if an earlier deletion already scrubbed it; kept until the latest deletion is passed).
-    static func hold(entry seq: Int64, payload: [UInt8], deletionSeq: UInt64, in connection: SQLiteConnection) throws {
+    static func hold(entry seq: Int64, payload: [UInt8], deletionSeq: UInt64, in connection: any SQLConnection) throws {
         let insert = try connection.cachedStatement(
             """
             INSERT INTO held_entries(seq, payload, release_seq) VALUES (?1, ?2, ?3)
-            ON CONFLICT(seq) DO UPDATE SET release_seq = max(release_seq, excluded.release_seq)
+            ON CONFLICT(seq) DO UPDATE SET release_seq = CASE
+                WHEN held_entries.release_seq > excluded.release_seq THEN held_entries.release_seq
+                ELSE excluded.release_seq END
             """
         )
         try insert.bind(seq, at: 1)
@@ -143,7 +145,7 @@ extension StoreDatabase {
         name: String,
         durableSeq: UInt64,
         now: Int64,
-        in connection: SQLiteConnection
+        in connection: any SQLConnection
     ) throws {
         let upsert = try connection.cachedStatement(
             """
@@ -158,14 +160,14 @@ extension StoreDatabase {
         try upsert.execute()
     }
 
-    private static func durableSeq(of id: String, in connection: SQLiteConnection) throws -> UInt64? {
+    private static func durableSeq(of id: String, in connection: any SQLConnection) throws -> UInt64? {
         let select = try connection.cachedStatement("SELECT durable_seq FROM feed_subscribers WHERE id = ?")
         defer { select.reset() }
         try select.bind(id, at: 1)
         return try select.step() ? UInt64(select.int64(at: 0)) : nil
     }
 
-    private static func expireSubscribers(now: Int64, expiryMs: Int64, in connection: SQLiteConnection) throws {
+    private static func expireSubscribers(now: Int64, expiryMs: Int64, in connection: any SQLConnection) throws {
         let delete = try connection.cachedStatement("DELETE FROM feed_subscribers WHERE seen_at_ms < ?")
         try delete.bind(now - expiryMs, at: 1)
         try delete.execute()
@@ -174,7 +176,7 @@ extension StoreDatabase {
     /// Drops the held entries every registered subscriber has durably passed (all of them when
     /// none is registered) and moves `held_released_through` forward.
     /// - Returns: how many were dropped.
-    private static func releaseHeldEntries(in connection: SQLiteConnection) throws -> Int {
+    private static func releaseHeldEntries(in connection: any SQLConnection) throws -> Int {
         let bound = try connection.cachedStatement(
             "SELECT coalesce((SELECT min(durable_seq) FROM feed_subscribers), 9223372036854775807)"
         )
@@ -199,18 +201,18 @@ extension StoreDatabase {
     /// Notes that deleted users' data scrubbed by deletions up to `deletionSeq` is no longer kept
     /// for anyone: released, or scrubbed with no subscriber registered to hold it for. A forgotten
     /// subscriber resuming from before it is refused.
-    static func markReleased(through deletionSeq: UInt64, in connection: SQLiteConnection) throws {
+    static func markReleased(through deletionSeq: UInt64, in connection: any SQLConnection) throws {
         let mark = try connection.cachedStatement(
             """
             INSERT INTO meta(key, value) VALUES ('held_released_through', ?1)
-            ON CONFLICT(key) DO UPDATE SET value = max(value, ?1)
+            ON CONFLICT(key) DO UPDATE SET value = CASE WHEN meta.value > ?1 THEN meta.value ELSE ?1 END
             """
         )
         try mark.bind(Int64(deletionSeq), at: 1)
         try mark.execute()
     }
 
-    private static func meta(_ key: String, in connection: SQLiteConnection) throws -> UInt64 {
+    private static func meta(_ key: String, in connection: any SQLConnection) throws -> UInt64 {
         let select = try connection.cachedStatement("SELECT value FROM meta WHERE key = ?")
         defer { select.reset() }
         try select.bind(key, at: 1)

@@ -22,13 +22,14 @@ extension StoreDatabase {
                 try cursor.begin(sqlite, nowMs: nowMs, manualClock: manual)
             }
             try await writer.write(first)
-            while let chunk = try await self.readers.run(on: connection, { sqlite in try cursor.next(sqlite) }) {
+            while let chunk = try await self.readers.run(on: connection, { connection in try cursor.next(connection) })
+            {
                 try await writer.write(chunk)
             }
         } catch {
-            _ = try? await self.readers.run(on: connection) { sqlite in cursor.finish(sqlite) }
+            _ = try? await self.readers.run(on: connection) { connection in cursor.finish(connection) }
             throw error
         }
-        _ = try? await self.readers.run(on: connection) { sqlite in cursor.finish(sqlite) }
+        _ = try? await self.readers.run(on: connection) { connection in cursor.finish(connection) }
     }
 }

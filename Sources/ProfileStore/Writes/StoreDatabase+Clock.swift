@@ -1,6 +1,6 @@
 import DaemonSupport
 import SegmentLanguage
-import SegmentsSQLite
+import SegmentsSQL
 import SegmentsWire
 
 extension StoreDatabase {

@@ -1,5 +1,5 @@
 import SegmentsRPC
-import SegmentsSQLite
+import SegmentsSQL
 import SegmentsWire
 
 /// Static lists: named sets of users, written through the change log like every other write and
@@ -63,7 +63,7 @@ extension StoreDatabase {
             var touched: [Int64] = []
 
             let insert = try connection.cachedStatement(
-                "INSERT OR IGNORE INTO list_members(list_key, user_key) VALUES (?, ?)"
+                "INSERT INTO list_members(list_key, user_key) VALUES (?, ?) ON CONFLICT DO NOTHING"
             )
             for (index, userID) in request.add.enumerated() {
                 do throws(ProfileStoreError) {
@@ -212,7 +212,7 @@ extension StoreDatabase {
     }
 
     /// Takes a user out of every list (the user is being deleted).
-    static func removeFromAllLists(userKey: Int64, in connection: SQLiteConnection) throws {
+    static func removeFromAllLists(userKey: Int64, in connection: any SQLConnection) throws {
         let resize = try connection.cachedStatement(
             "UPDATE lists SET size = size - 1 WHERE list_key IN (SELECT list_key FROM list_members WHERE user_key = ?)"
         )
@@ -223,14 +223,14 @@ extension StoreDatabase {
         try delete.execute()
     }
 
-    static func listKey(named name: String, in connection: SQLiteConnection) throws -> Int64? {
+    static func listKey(named name: String, in connection: any SQLConnection) throws -> Int64? {
         let select = try connection.cachedStatement("SELECT list_key FROM lists WHERE name = ?")
         defer { select.reset() }
         try select.bind(name, at: 1)
         return try select.step() ? select.int64(at: 0) : nil
     }
 
-    static func allLists(in connection: SQLiteConnection) throws -> [Segments_V1_StaticList] {
+    static func allLists(in connection: any SQLConnection) throws -> [Segments_V1_StaticList] {
         let select = try connection.cachedStatement("SELECT name, size, created_seq FROM lists ORDER BY name")
         defer { select.reset() }
         var lists: [Segments_V1_StaticList] = []

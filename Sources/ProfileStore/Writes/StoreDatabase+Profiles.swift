@@ -1,4 +1,4 @@
-import SegmentsSQLite
+import SegmentsSQL
 import SegmentsWire
 import SwiftProtobuf
 
@@ -81,15 +81,12 @@ extension StoreDatabase {
         }
 
         guard let existing else {
-            let insert = try connection.cachedStatement(
-                "INSERT INTO users(id, attributes, created_seq, updated_seq) VALUES (?, ?, ?, ?)"
+            let key = try Self.insertUser(
+                patch.userID,
+                attributes: try Self.encodeAttributes(attributes),
+                seq: seq,
+                in: connection
             )
-            try insert.bind(patch.userID, at: 1)
-            try insert.bind(try Self.encodeAttributes(attributes), at: 2)
-            try insert.bind(Int64(seq), at: 3)
-            try insert.bind(Int64(seq), at: 4)
-            try insert.execute()
-            let key = connection.lastInsertRowID
             transaction.userKeys.remember(patch.userID, key)
             change.created = true
             return (change, key)
@@ -234,7 +231,7 @@ extension StoreDatabase {
         ofUser userID: String,
         entries: [UInt64],
         holdingFor deletionSeq: UInt64?,
-        in connection: SQLiteConnection
+        in connection: any SQLConnection
     ) throws -> Int {
         let numbers = entries.map { Int64($0) }
         let load = try connection.cachedStatement("SELECT payload FROM change_log WHERE seq = ?")

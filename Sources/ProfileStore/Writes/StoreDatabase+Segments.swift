@@ -1,5 +1,5 @@
 import SegmentLanguage
-import SegmentsSQLite
+import SegmentsSQL
 import SegmentsWire
 
 extension StoreDatabase {
@@ -138,7 +138,7 @@ extension StoreDatabase {
     }
 
     /// Refuses `name` for a definition of kind `kind` when a definition of another kind has it.
-    static func checkNameFree(_ name: String, for kind: NameOwner, in connection: SQLiteConnection) throws {
+    static func checkNameFree(_ name: String, for kind: NameOwner, in connection: any SQLConnection) throws {
         if kind != .list, try Self.listKey(named: name, in: connection) != nil {
             throw ProfileStoreError(.alreadyExists, "'\(name)' is already the name of a static list")
         }
@@ -151,12 +151,12 @@ extension StoreDatabase {
     }
 
     /// The segments whose expressions name `name` with `in_segment`, sorted.
-    static func segments(referring name: String, in connection: SQLiteConnection) throws -> [String] {
+    static func segments(referring name: String, in connection: any SQLConnection) throws -> [String] {
         try Self.catalog(connection).filter { $0.key != name && $0.value.contains(name) }.keys.sorted()
     }
 
     /// Every saved segment mapped to the names it references with `in_segment`.
-    private static func catalog(_ connection: SQLiteConnection) throws -> [String: Set<String>] {
+    private static func catalog(_ connection: any SQLConnection) throws -> [String: Set<String>] {
         var catalog: [String: Set<String>] = [:]
         for segment in try Self.allSegments(in: connection) {
             // Saved expressions were checked when saved; one that no longer parses references nothing.
@@ -166,7 +166,7 @@ extension StoreDatabase {
         return catalog
     }
 
-    static func allSegments(in connection: SQLiteConnection) throws -> [Segments_V1_Segment] {
+    static func allSegments(in connection: any SQLConnection) throws -> [Segments_V1_Segment] {
         let select = try connection.cachedStatement(
             """
             SELECT name, expression, created_seq, updated_seq, created_at_ms, updated_at_ms, evaluated_expression
@@ -181,7 +181,7 @@ extension StoreDatabase {
         return segments
     }
 
-    static func segment(named name: String, in connection: SQLiteConnection) throws -> Segments_V1_Segment? {
+    static func segment(named name: String, in connection: any SQLConnection) throws -> Segments_V1_Segment? {
         let select = try connection.cachedStatement(
             """
             SELECT name, expression, created_seq, updated_seq, created_at_ms, updated_at_ms, evaluated_expression
@@ -193,7 +193,7 @@ extension StoreDatabase {
         return try select.step() ? Self.segment(from: select) : nil
     }
 
-    private static func segment(from row: SQLiteStatement) -> Segments_V1_Segment {
+    private static func segment(from row: any SQLStatement) -> Segments_V1_Segment {
         var segment = Segments_V1_Segment()
         segment.name = row.string(at: 0)
         segment.expression = row.string(at: 1)

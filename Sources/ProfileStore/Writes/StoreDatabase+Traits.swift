@@ -1,6 +1,6 @@
 import DaemonSupport
 import SegmentLanguage
-import SegmentsSQLite
+import SegmentsSQL
 import SegmentsWire
 
 // Computed traits (segment language version 2): named values per user. A segment reads one as `trait("name")`,
@@ -207,7 +207,7 @@ extension StoreDatabase {
     }
 
     /// The saved traits by name, parsed (a saved expression that no longer parses is left out).
-    static func traitDefinitions(in connection: SQLiteConnection) throws -> [String: TraitDefinition] {
+    static func traitDefinitions(in connection: any SQLConnection) throws -> [String: TraitDefinition] {
         var out: [String: TraitDefinition] = [:]
         for trait in try Self.allTraits(in: connection) {
             if let definition = try? TraitDefinition.parse(trait.expression) { out[trait.name] = definition }
@@ -215,7 +215,7 @@ extension StoreDatabase {
         return out
     }
 
-    static func allTraits(in connection: SQLiteConnection) throws -> [Segments_V1_Trait] {
+    static func allTraits(in connection: any SQLConnection) throws -> [Segments_V1_Trait] {
         let select = try connection.cachedStatement(
             "SELECT name, expression, created_seq, updated_seq, created_at_ms, updated_at_ms FROM traits ORDER BY name"
         )
@@ -225,7 +225,7 @@ extension StoreDatabase {
         return traits
     }
 
-    static func trait(named name: String, in connection: SQLiteConnection) throws -> Segments_V1_Trait? {
+    static func trait(named name: String, in connection: any SQLConnection) throws -> Segments_V1_Trait? {
         let select = try connection.cachedStatement(
             """
             SELECT name, expression, created_seq, updated_seq, created_at_ms, updated_at_ms FROM traits WHERE name = ?
@@ -236,7 +236,7 @@ extension StoreDatabase {
         return try select.step() ? Self.trait(from: select) : nil
     }
 
-    private static func trait(from row: SQLiteStatement) -> Segments_V1_Trait {
+    private static func trait(from row: any SQLStatement) -> Segments_V1_Trait {
         var trait = Segments_V1_Trait()
         trait.name = row.string(at: 0)
         trait.expression = row.string(at: 1)

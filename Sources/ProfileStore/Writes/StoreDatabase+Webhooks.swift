@@ -1,4 +1,4 @@
-import SegmentsSQLite
+import SegmentsSQL
 import SegmentsWire
 
 extension StoreDatabase {
@@ -85,7 +85,7 @@ extension StoreDatabase {
 
     // MARK: - Reading
 
-    static func allWebhooks(in connection: SQLiteConnection) throws -> [Segments_V1_Webhook] {
+    static func allWebhooks(in connection: any SQLConnection) throws -> [Segments_V1_Webhook] {
         let select = try connection.cachedStatement(
             "SELECT id, url, segments, created_seq FROM webhooks ORDER BY created_seq"
         )
@@ -97,7 +97,7 @@ extension StoreDatabase {
         return webhooks
     }
 
-    private static func webhook(id: String, in connection: SQLiteConnection) throws -> Segments_V1_Webhook? {
+    private static func webhook(id: String, in connection: any SQLConnection) throws -> Segments_V1_Webhook? {
         let select = try connection.cachedStatement(
             "SELECT id, url, segments, created_seq FROM webhooks WHERE id = ?"
         )
@@ -106,7 +106,7 @@ extension StoreDatabase {
         return try select.step() ? Self.webhook(from: select) : nil
     }
 
-    private static func webhook(from row: SQLiteStatement) -> Segments_V1_Webhook {
+    private static func webhook(from row: any SQLStatement) -> Segments_V1_Webhook {
         var webhook = Segments_V1_Webhook()
         webhook.id = row.string(at: 0)
         webhook.url = row.string(at: 1)

@@ -1,5 +1,6 @@
 import Logging
 import SegmentEngine
+import SegmentsSQL
 import SegmentsSQLite
 import SegmentsWire
 import Synchronization

@@ -1,0 +1,167 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import SegmentsSQL
+
+/// A blocking connection to PostgreSQL with the ``SQLConnection`` interface, so that the store's
+/// storage code runs on PostgreSQL as it runs on SQLite: on a thread of its own, one statement at a
+/// time, each a round trip to the server (postgres-nio underneath, its futures waited for).
+///
+/// Never use it on an event loop thread: it waits.
+public final class PostgresSQLConnection: SQLConnection {
+    let connection: PostgresConnection
+    let logger: Logger
+    private var statementCache: [String: PostgresSQLStatement] = [:]
+    /// Whether a transaction is open, followed from the statements run (`BEGIN`, `COMMIT`, `ROLLBACK`).
+    public private(set) var isInTransaction = false
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    public private(set) var changes = 0
+    /// The address connected to.
+    public let address: PostgresAddress
+
+    /// Connects to `address`.
+    /// - Throws: ``PostgresSQLError`` (`.connection`) when the server cannot be reached or refuses the login.
+    public init(address: PostgresAddress, logger: Logger) throws(PostgresSQLError) {
+        self.address = address
+        self.logger = logger
+        do {
+            self.connection = try PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.next(),
+                configuration: address.configuration,
+                id: 0,
+                logger: logger
+            ).wait()
+        } catch {
+            let reason = PostgresSQLError(error, sql: nil)
+            throw PostgresSQLError(
+                .connection,
+                "cannot connect to \(address): \(reason.message)",
+                sqlState: reason.sqlState
+            )
+        }
+    }
+
+    deinit {
+        // Without waiting: the last reference may go on an event loop thread. postgres-nio asserts that a
+        // connection is closed before it goes, so the close keeps it until then.
+        let connection = self.connection
+        guard !connection.isClosed else { return }
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+
+    /// Closes the connection (an open transaction is rolled back by the server) and waits until it is.
+    public func close() {
+        guard !self.connection.isClosed else { return }
+        try? self.connection.close().wait()
+    }
+
+    /// Whether the connection to the server is closed (lost or closed here).
+    public var isClosed: Bool {
+        self.connection.isClosed
+    }
+
+    /// `BEGIN`: PostgreSQL's default READ COMMITTED, under one writer.
+    public var beginWriteSQL: String { "BEGIN" }
+    /// A repeatable-read, read-only transaction: every read sees the snapshot of its first.
+    public var beginSnapshotSQL: String { "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" }
+
+    public func prepare(_ sql: String) throws -> PostgresSQLStatement {
+        PostgresSQLStatement(sql: sql, connection: self)
+    }
+
+    public func cachedStatement(_ sql: String) throws -> PostgresSQLStatement {
+        if let statement = self.statementCache[sql] {
+            statement.reset()
+            return statement
+        }
+        let statement = PostgresSQLStatement(sql: sql, connection: self)
+        self.statementCache[sql] = statement
+        return statement
+    }
+
+    /// Runs `sql`, which may hold several statements separated by `;` (none inside quotes), one
+    /// after the other, without parameters.
+    public func execute(_ sql: String) throws {
+        for statement in Self.statements(of: sql) {
+            _ = try self.run(PostgresQuery(unsafeSQL: statement), sql: statement)
+        }
+    }
+
+    /// The statements of a script: split at each `;` outside quoted text, blank ones left out.
+    static func statements(of script: String) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        var quote: Character?
+        for character in script {
+            if let open = quote {
+                if character == open { quote = nil }
+            } else if character == "'" || character == "\"" {
+                quote = character
+            } else if character == ";" {
+                statements.append(current)
+                current = ""
+                continue
+            }
+            current.append(character)
+        }
+        statements.append(current)
+        return statements.filter { !$0.allSatisfy(\.isWhitespace) }
+    }
+
+    /// Schema version: the one row of `schema_version`, or 0 when the table does not exist.
+    public func userVersion() throws -> Int {
+        let exists = try self.prepare("SELECT to_regclass('schema_version') IS NOT NULL")
+        let present = try exists.step() && exists.int64(at: 0) != 0
+        exists.reset()
+        guard present else { return 0 }
+        let select = try self.prepare("SELECT version FROM schema_version")
+        return try select.step() ? select.int(at: 0) : 0
+    }
+
+    public func setUserVersion(_ version: Int) throws {
+        try self.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version(version BIGINT NOT NULL); DELETE FROM schema_version; "
+                + "INSERT INTO schema_version VALUES (\(version))"
+        )
+    }
+
+    /// Runs one query and collects its rows; follows transaction state from the statement's text.
+    func run(_ query: PostgresQuery, sql: String) throws -> [PostgresRow] {
+        let rows: [PostgresRow]
+        do {
+            let future: EventLoopFuture<PostgresQueryResult> = self.connection.query(query, logger: self.logger)
+            let result = try future.wait()
+            rows = result.rows
+            self.changes = result.changedRows
+        } catch {
+            if self.connection.isClosed {
+                self.isInTransaction = false
+            }
+            throw PostgresSQLError(error, sql: sql)
+        }
+        self.followTransaction(sql)
+        return rows
+    }
+
+    private func followTransaction(_ sql: String) {
+        let head = sql.prefix(12).uppercased()
+        if head.hasPrefix("BEGIN") || head.hasPrefix("START") {
+            self.isInTransaction = true
+        } else if head.hasPrefix("COMMIT") || head.hasPrefix("END") || head == "ROLLBACK" {
+            self.isInTransaction = false
+        } else if head.hasPrefix("ROLLBACK") && !head.hasPrefix("ROLLBACK TO") {
+            self.isInTransaction = false
+        }
+    }
+}
+
+extension PostgresQueryResult {
+    /// Rows inserted, updated or deleted (0 for other statements).
+    fileprivate var changedRows: Int {
+        switch self.metadata.command {
+        case "INSERT", "UPDATE", "DELETE", "MERGE": self.metadata.rows ?? 0
+        default: 0
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import SegmentsSQL
+
+extension SQLiteConnection: SQLConnection {
+    /// `BEGIN IMMEDIATE`: a write transaction takes the write lock at once.
+    public var beginWriteSQL: String { "BEGIN IMMEDIATE" }
+    /// `BEGIN DEFERRED`: in WAL mode the first read fixes the snapshot the transaction sees.
+    public var beginSnapshotSQL: String { "BEGIN DEFERRED" }
+}
+
+extension SQLiteStatement: SQLStatement {}
