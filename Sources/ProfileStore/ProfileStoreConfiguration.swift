@@ -32,6 +32,12 @@ public struct ProfileStoreConfiguration: Sendable {
     /// The store creates its tables and migrates them itself. ``durability``, ``writerCacheKiB`` and
     /// ``integrityCheck`` are SQLite's and do not apply.
     public var postgres: String?
+    /// How clients reach this store, recorded when it becomes the writer so that standby stores on the
+    /// same PostgreSQL database can name it in their refusals: a socket path or `tls://host:port`.
+    /// Default: the socket path.
+    public var advertisedAddress: String
+    /// How often a standby store tries to take the writer role over. Default 1 s.
+    public var takeoverInterval: Duration = .seconds(1)
     /// The clock.
     public var clock: ClockMode
     /// Commit durability. Default ``Durability/full``.
@@ -91,6 +97,7 @@ public struct ProfileStoreConfiguration: Sendable {
         userIndexFlushEntries: Int = 400_000
     ) {
         self.server = server
+        self.advertisedAddress = server.socketPath
         self.dataDirectory = dataDirectory
         self.clock = clock
         self.durability = durability

@@ -1,7 +1,9 @@
 import DaemonSupport
 import Logging
 import SegmentsMetrics
+import SegmentsPostgres
 import SegmentsRPC
+import SegmentsSQL
 import SegmentsWire
 import ServiceLifecycle
 
@@ -36,7 +38,32 @@ public final class ProfileStoreService: Service {
     ///   the socket cannot be owned.
     public func run() async throws {
         ProcessVitals.markStart()
-        let database = try StoreDatabase(configuration: self.configuration, logger: self.logger)
+        var postgresWriter: PostgresSQLConnection?
+        if let url = self.configuration.postgres {
+            let address: PostgresAddress
+            do {
+                address = try PostgresAddress(url: url)
+            } catch {
+                throw ProfileStoreError(.startup, error.message, underlying: error)
+            }
+            let election = WriterElection(
+                address: address,
+                advertisedAddress: self.configuration.advertisedAddress,
+                interval: self.configuration.takeoverInterval,
+                logger: self.logger
+            )
+            do {
+                postgresWriter = try await election.becomeWriter(server: self.configuration.server)
+            } catch is CancellationError {
+                self.logger.info("profile store stopped while standing by")
+                return
+            }
+        }
+        let database = try StoreDatabase(
+            configuration: self.configuration,
+            postgresWriter: postgresWriter,
+            logger: self.logger
+        )
         self.logger.info(
             "profile store opened",
             metadata: [
@@ -69,6 +96,17 @@ public final class ProfileStoreService: Service {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await server.run() }
                 group.addTask { await cancelWhenGracefulShutdown { await self.releaseExpiredHolds(database) } }
+                // The writer's database connection lost (PostgreSQL): the store stops, with the reason.
+                group.addTask {
+                    try await cancelWhenGracefulShutdown {
+                        for await failure in database.failures {
+                            throw failure
+                        }
+                    }
+                }
+                if self.configuration.postgres != nil {
+                    group.addTask { await cancelWhenGracefulShutdown { await Self.checkConnection(database) } }
+                }
                 if let endpoint = self.configuration.metricsEndpoint {
                     let metrics = StoreMetrics(database: database)
                     let server = MetricsServer(endpoint: endpoint, logger: self.logger) { await metrics.collect() }
@@ -100,6 +138,21 @@ public final class ProfileStoreService: Service {
                 return
             } catch {
                 self.logger.warning("cannot release held change-log entries", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Until cancelled, runs an empty write every second, so that a writer whose PostgreSQL connection
+    /// is gone finds out (and stops) while no one writes, not only at the next write.
+    private static func checkConnection(_ database: StoreDatabase) async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: .seconds(1))
+                try await database.writer.write { transaction in
+                    try transaction.connection.execute("SELECT 1")
+                }
+            } catch {
+                // A lost connection is reported through `database.failures`.
             }
         }
     }

@@ -5,7 +5,9 @@ import SegmentsRPC
 import SegmentsWire
 import Synchronization
 
-/// One lazily opened, automatically reopened connection to a daemon socket.
+/// One lazily opened, automatically reopened connection to a daemon socket — or to whichever of
+/// several addresses serves (profile stores on one PostgreSQL database: the writer; see
+/// ``RPCAddressList``).
 ///
 /// One connect at a time: callers that arrive while a connect is under way wait for it and share
 /// its connection (the actor is re-entered at the connect's `await`, so without this every first
@@ -15,7 +17,8 @@ actor ConnectionSlot {
     /// The connection, readable without entering the actor: a call on a connection that is up (nearly every call)
     /// then takes no executor hop (one of the hand-offs issue 11 counts in a `check`).
     private nonisolated let connection = Mutex<RPCConnection?>(nil)
-    private let path: String
+    /// Where to connect: one address, or several tried in turn.
+    nonisolated let addresses: RPCAddressList
     private let tls: RPCTLSFiles?
     private let options: SegmentsClientConfiguration.Options
     private let logger: Logger?
@@ -30,7 +33,7 @@ actor ConnectionSlot {
         logger: Logger? = nil,
         eventLoopGroup: (any EventLoopGroup)? = nil
     ) {
-        self.path = path
+        self.addresses = RPCAddressList(path)
         self.tls = tls.map {
             RPCTLSFiles(
                 certificatePath: $0.certificatePath,
@@ -61,11 +64,11 @@ actor ConnectionSlot {
         if let connecting {
             attempt = connecting
         } else {
-            let (path, tls, options, logger, group) = (
-                self.path, self.tls, self.options, self.logger, self.eventLoopGroup
+            let (addresses, tls, options, logger, group) = (
+                self.addresses, self.tls, self.options, self.logger, self.eventLoopGroup
             )
             attempt = Task {
-                try await Self.open(path, tls: tls, options: options, logger: logger, eventLoopGroup: group)
+                try await Self.open(addresses, tls: tls, options: options, logger: logger, eventLoopGroup: group)
             }
             self.connecting = attempt
         }
@@ -88,7 +91,7 @@ actor ConnectionSlot {
     func dedicated(for method: String) async throws(SegmentsClientError) -> RPCConnection {
         do {
             return try await Self.open(
-                self.path,
+                self.addresses,
                 tls: self.tls,
                 options: self.options,
                 logger: self.logger,
@@ -99,16 +102,19 @@ actor ConnectionSlot {
         }
     }
 
-    /// Connects to `path`, trying again as `options.reconnect` says.
+    /// Connects to the current address, trying again as `options.reconnect` says; with several
+    /// addresses, each failure moves on to the next, and the delay comes once all were tried.
     private static func open(
-        _ path: String,
+        _ addresses: RPCAddressList,
         tls: RPCTLSFiles?,
         options: SegmentsClientConfiguration.Options,
         logger: Logger?,
         eventLoopGroup: any EventLoopGroup
     ) async throws -> RPCConnection {
         var attempt = 1
+        let count = addresses.addresses.count
         while true {
+            let path = addresses.current
             do {
                 let connection = try await RPCConnection.connect(
                     to: path,
@@ -122,15 +128,18 @@ actor ConnectionSlot {
             } catch {
                 // A wrong address or unusable certificate files do not get better by trying again.
                 let permanent = (error as? RPCError)?.code == .invalidArgument
-                guard attempt < options.reconnect.attempts, !Task.isCancelled, !permanent else {
+                guard attempt < options.reconnect.attempts * count, !Task.isCancelled, !permanent else {
                     logger?.info(
                         "cannot connect",
                         metadata: ["socket": "\(path)", "attempts": "\(attempt)", "error": "\(error)"]
                     )
                     throw error
                 }
+                addresses.advance(from: path)
                 attempt += 1
-                let delay = options.reconnect.delay(before: attempt)
+                // With several addresses, the others are tried at once; the delay comes between rounds.
+                guard (attempt - 1) % count == 0 else { continue }
+                let delay = options.reconnect.delay(before: (attempt - 1) / count + 1)
                 logger?.debug(
                     "cannot connect; trying again",
                     metadata: ["socket": "\(path)", "attempt": "\(attempt)", "in": "\(delay)", "error": "\(error)"]
@@ -145,10 +154,37 @@ actor ConnectionSlot {
         if let error = error as? RPCError { return SegmentsClientError(error, method: method) }
         return SegmentsClientError(
             .unavailable,
-            "cannot connect to \(self.path): \(error)",
+            "cannot connect to \(self.addresses): \(error)",
             method: method,
             underlying: error
         )
+    }
+
+    /// After a standby store refused a call on `connection` (made to `address`): drops that connection,
+    /// so that the next call connects to the writer it named (or the next address).
+    func follow(_ refusal: RPCError, on connection: RPCConnection, address: String) async {
+        self.addresses.follow(refusal, from: address)
+        let dropped = self.connection.withLock { current -> RPCConnection? in
+            guard current === connection else { return nil }
+            current = nil
+            return connection
+        }
+        await dropped?.close()
+    }
+
+    /// Stops using `connection` for new calls (the next one connects again) and closes it after `grace`,
+    /// when the calls still on it have had their time.
+    func abandon(_ connection: RPCConnection, after grace: Duration) {
+        let abandoned = self.connection.withLock { current -> Bool in
+            guard current === connection else { return false }
+            current = nil
+            return true
+        }
+        guard abandoned else { return }
+        Task {
+            try? await Task.sleep(for: grace)
+            await connection.close()
+        }
     }
 
     /// Closes the connection if open, and the one a connect under way opens.

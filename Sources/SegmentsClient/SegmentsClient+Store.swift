@@ -81,17 +81,11 @@ extension SegmentsClient {
         for event in events {
             event.appendWireBytes(to: &request)
         }
-        let connection = try await self.store.get(for: ProfileStoreAPI.trackEvents.name)
-        do {
-            let response = try await connection.call(
-                ProfileStoreAPI.trackEvents,
-                serializedRequest: request,
-                timeout: self.configuration.options.requestTimeout
-            )
-            return SegmentsWriteResult(response)
-        } catch {
-            throw SegmentsClientError(error, method: ProfileStoreAPI.trackEvents.name)
+        let timeout = self.configuration.options.requestTimeout
+        let response = try await self.onStore(ProfileStoreAPI.trackEvents.name) { connection throws(RPCError) in
+            try await connection.call(ProfileStoreAPI.trackEvents, serializedRequest: request, timeout: timeout)
         }
+        return SegmentsWriteResult(response)
     }
 }
 

@@ -45,15 +45,49 @@ public final class SegmentsClient: Sendable {
         }
     }
 
+    /// Calls the store; see ``onStore(_:_:)``.
     func callStore<Request, Response>(
         _ method: UnaryMethod<Request, Response>,
         _ request: Request
     ) async throws(SegmentsClientError) -> Response {
-        let connection = try await self.store.get(for: method.name)
-        do {
-            return try await connection.call(method, request, timeout: self.configuration.options.requestTimeout)
-        } catch {
-            throw SegmentsClientError(error, method: method.name)
+        let timeout = self.configuration.options.requestTimeout
+        return try await self.onStore(method.name) { connection throws(RPCError) in
+            try await connection.call(method, request, timeout: timeout)
+        }
+    }
+
+    /// Runs one unary call of the store (`method`) on a store connection. A standby store's refusal
+    /// (the call was not run) sends the call on to the writer it names, or to the next address while a
+    /// takeover is under way, for as long as the reconnect policy allows.
+    func onStore<Response>(
+        _ method: String,
+        _ call: (RPCConnection) async throws(RPCError) -> Response
+    ) async throws(SegmentsClientError) -> Response {
+        let options = self.configuration.options
+        var refusals = 0
+        while true {
+            let address = self.store.addresses.current
+            let connection = try await self.store.get(for: method)
+            do {
+                return try await call(connection)
+            } catch  where error.isStandbyRefusal {
+                refusals += 1
+                guard refusals < options.reconnect.attempts * max(2, self.store.addresses.addresses.count) else {
+                    throw SegmentsClientError(error, method: method)
+                }
+                await self.store.follow(error, on: connection, address: address)
+                if error.writerAddress?.isEmpty ?? true {
+                    // No writer yet: give the takeover time.
+                    try? await Task.sleep(for: options.reconnect.delay(before: refusals + 1))
+                }
+            } catch {
+                if error.code == .deadlineExceeded {
+                    // No answer in time: the next calls take a new connection rather than wait on this one (a daemon
+                    // that stopped serving it, e.g. a standby store that became the writer, may never answer).
+                    await self.store.abandon(connection, after: options.requestTimeout ?? .seconds(10))
+                }
+                throw SegmentsClientError(error, method: method)
+            }
         }
     }
 

@@ -83,7 +83,9 @@ public struct SegmentsClientConfiguration: Sendable {
         }
     }
 
-    /// The profile store's socket, or its TLS listener as `tls://HOST:PORT`.
+    /// The profile store's socket, or its TLS listener as `tls://HOST:PORT`; or several stores of one PostgreSQL
+    /// database, comma-separated: calls go to the writer (a standby's refusal names it), a store that cannot be
+    /// reached is skipped.
     public var storeSocketPath: String
     /// The evaluators' sockets (or `tls://HOST:PORT` addresses), one per shard in shard order (shard `i` at index
     /// `i`).
@@ -101,7 +103,8 @@ public struct SegmentsClientConfiguration: Sendable {
 
     /// Creates a configuration.
     /// - Parameters:
-    ///   - storeSocketPath: the store's socket.
+    ///   - storeSocketPath: the store's socket (or `tls://HOST:PORT`); several stores of one PostgreSQL database
+    ///     comma-separated, of which the client follows the writer.
     ///   - evaluatorSocketPaths: the evaluator shards' sockets, in shard order.
     ///   - options: timeouts, reconnects and frame size.
     ///   - logger: where the client logs its connections; `nil`: nowhere.

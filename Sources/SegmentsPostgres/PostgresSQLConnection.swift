@@ -10,8 +10,10 @@ import SegmentsSQL
 ///
 /// Never use it on an event loop thread: it waits.
 public final class PostgresSQLConnection: SQLConnection {
-    let connection: PostgresConnection
+    private var connection: PostgresConnection
     let logger: Logger
+    /// Whether a lost connection is made again at the next statement run outside a transaction.
+    private let reconnects: Bool
     private var statementCache: [String: PostgresSQLStatement] = [:]
     /// Whether a transaction is open, followed from the statements run (`BEGIN`, `COMMIT`, `ROLLBACK`).
     public private(set) var isInTransaction = false
@@ -21,12 +23,24 @@ public final class PostgresSQLConnection: SQLConnection {
     public let address: PostgresAddress
 
     /// Connects to `address`.
+    /// - Parameter reconnects: make the connection again, when it was lost, at the next statement run
+    ///   outside a transaction. Not for a connection whose session state matters (e.g. a lock it holds).
     /// - Throws: ``PostgresSQLError`` (`.connection`) when the server cannot be reached or refuses the login.
-    public init(address: PostgresAddress, logger: Logger) throws(PostgresSQLError) {
+    public init(address: PostgresAddress, logger: Logger, reconnects: Bool = false) throws(PostgresSQLError) {
         self.address = address
         self.logger = logger
+        self.reconnects = reconnects
+        self.connection = try Self.connect(address, logger: logger)
+    }
+
+    private static func connect(
+        _ address: PostgresAddress,
+        logger: Logger
+    ) throws(PostgresSQLError)
+        -> PostgresConnection
+    {
         do {
-            self.connection = try PostgresConnection.connect(
+            return try PostgresConnection.connect(
                 on: MultiThreadedEventLoopGroup.singleton.next(),
                 configuration: address.configuration,
                 id: 0,
@@ -59,6 +73,11 @@ public final class PostgresSQLConnection: SQLConnection {
     /// Whether the connection to the server is closed (lost or closed here).
     public var isClosed: Bool {
         self.connection.isClosed
+    }
+
+    /// Closed, and not one that reconnects.
+    public var isLost: Bool {
+        self.connection.isClosed && !self.reconnects
     }
 
     /// `BEGIN`: PostgreSQL's default READ COMMITTED, under one writer.
@@ -128,6 +147,9 @@ public final class PostgresSQLConnection: SQLConnection {
 
     /// Runs one query and collects its rows; follows transaction state from the statement's text.
     func run(_ query: PostgresQuery, sql: String) throws -> [PostgresRow] {
+        if self.reconnects, self.connection.isClosed, !self.isInTransaction {
+            self.connection = try Self.connect(self.address, logger: self.logger)
+        }
         let rows: [PostgresRow]
         do {
             let future: EventLoopFuture<PostgresQueryResult> = self.connection.query(query, logger: self.logger)

@@ -93,6 +93,9 @@ public protocol SQLConnection: AnyObject {
     var beginWriteSQL: String { get }
     /// The SQL that begins a read-only transaction whose reads all see one snapshot of the database.
     var beginSnapshotSQL: String { get }
+    /// Whether the connection to the database is gone and will not come back (a server connection that
+    /// closed and does not reconnect). Never for SQLite.
+    var isLost: Bool { get }
 }
 
 extension SQLConnection {

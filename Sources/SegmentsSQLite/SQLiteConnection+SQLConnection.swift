@@ -5,6 +5,8 @@ extension SQLiteConnection: SQLConnection {
     public var beginWriteSQL: String { "BEGIN IMMEDIATE" }
     /// `BEGIN DEFERRED`: in WAL mode the first read fixes the snapshot the transaction sees.
     public var beginSnapshotSQL: String { "BEGIN DEFERRED" }
+    /// A file is never lost.
+    public var isLost: Bool { false }
 }
 
 extension SQLiteStatement: SQLStatement {}

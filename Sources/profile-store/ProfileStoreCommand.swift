@@ -16,7 +16,7 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         abstract: "The Segments profile store: profiles, events, segment definitions and the ordered change log.",
         discussion: """
             Every flag may also be given as an environment variable: PROFILE_STORE_SOCKET, \
-            PROFILE_STORE_DATA_DIR, PROFILE_STORE_POSTGRES, PROFILE_STORE_MANUAL_CLOCK, PROFILE_STORE_DURABILITY, \
+            PROFILE_STORE_DATA_DIR, PROFILE_STORE_POSTGRES, PROFILE_STORE_ADVERTISE, PROFILE_STORE_MANUAL_CLOCK, PROFILE_STORE_DURABILITY, \
             PROFILE_STORE_LOG_LEVEL, PROFILE_STORE_MAX_FRAME_BYTES, PROFILE_STORE_IDLE_TIMEOUT, \
             PROFILE_STORE_SUBSCRIBER_EXPIRY, PROFILE_STORE_METRICS, PROFILE_STORE_INTEGRITY_CHECK, \
             PROFILE_STORE_MAX_CONNECTIONS, PROFILE_STORE_MAX_SEGMENTS, PROFILE_STORE_MAX_LISTS, \
@@ -40,6 +40,14 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             """
     )
     var postgres: String?
+
+    @Option(
+        help: """
+            With --postgres: how clients reach this store (a socket path or tls://HOST:PORT), handed out by \
+            standby stores of the same database while this one is the writer. Default: the socket path.
+            """
+    )
+    var advertise: String?
 
     @Option(
         name: .customLong("manual-clock"),
@@ -203,6 +211,9 @@ struct ProfileStoreCommand: AsyncParsableCommand {
                 throw ValidationError("--postgres and --data-dir exclude each other: the data lives in one of them")
             }
             configuration.postgres = postgres
+        }
+        if let advertise = setting(self.advertise, "PROFILE_STORE_ADVERTISE") {
+            configuration.advertisedAddress = advertise
         }
         if let expiry { configuration.feedSubscriberExpiry = .seconds(expiry) }
         if let maxSegments { configuration.maximumSegments = maxSegments }

@@ -26,7 +26,12 @@ struct SegmentEvaluatorCommand: AsyncParsableCommand {
         version: "0.1.0"
     )
 
-    @Option(help: "The profile store's socket, or tls://HOST:PORT. Default: as segclient finds it.")
+    @Option(
+        help: """
+            The profile store's socket, or tls://HOST:PORT; several stores of one PostgreSQL database \
+            comma-separated (the writer is followed). Default: as segclient finds it.
+            """
+    )
     var store: String?
 
     @Option(

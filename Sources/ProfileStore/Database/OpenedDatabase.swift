@@ -1,3 +1,4 @@
+import DaemonSupport
 import Logging
 import SegmentsPostgres
 import SegmentsSQL
@@ -27,6 +28,8 @@ struct OpenedDatabase {
     let openReader: @Sendable () throws -> any SQLConnection
     /// The file's path or the URL (without its password), for messages.
     let location: String
+    /// Run on the writer connection once migrated (PostgreSQL: records this store as the writer).
+    var afterMigration: (any SQLConnection) throws -> Void = { _ in }
 
     /// Opens (creating if needed) `store.sqlite` under the data directory in WAL mode, checks it and
     /// attaches the checkpointer.
@@ -84,26 +87,29 @@ struct OpenedDatabase {
         }
     }
 
-    /// Connects to the PostgreSQL database at `url`.
-    static func postgres(_ url: String, logger: Logger) throws(ProfileStoreError) -> OpenedDatabase {
-        let address: PostgresAddress
-        let connection: PostgresSQLConnection
-        do {
-            address = try PostgresAddress(url: url)
-            connection = try PostgresSQLConnection(address: address, logger: logger)
-        } catch {
-            throw ProfileStoreError(.startup, error.message, underlying: error)
-        }
-        return OpenedDatabase(
-            writer: connection,
+    /// The PostgreSQL database of `writer`, a connection that holds the writer lock (see
+    /// ``WriterElection``). Readers connect again by themselves when their connection is lost; the
+    /// writer does not (the lock went with its session).
+    static func postgres(
+        writer: PostgresSQLConnection,
+        advertisedAddress: String,
+        logger: Logger
+    ) -> OpenedDatabase {
+        let address = writer.address
+        var opened = OpenedDatabase(
+            writer: writer,
             migrations: StoreSchema.postgresMigrations,
             identity: IdentitySQL(
                 select: "SELECT id FROM store_identity",
                 insert: "INSERT INTO store_identity(id) VALUES (?)"
             ),
-            openReader: { try PostgresSQLConnection(address: address, logger: logger) },
+            openReader: { try PostgresSQLConnection(address: address, logger: logger, reconnects: true) },
             location: address.description
         )
+        opened.afterMigration = { connection in
+            try WriterElection.record(advertisedAddress, nowMs: WallClock.nowMs(), in: connection)
+        }
+        return opened
     }
 
     /// Refuses a database that fails SQLite's integrity check (a damaged file would otherwise serve and log wrong

@@ -1,5 +1,6 @@
 import DaemonSupport
 import Logging
+import SegmentsPostgres
 import SegmentsSQL
 import SegmentsWire
 import SwiftProtobuf
@@ -18,6 +19,9 @@ final class StoreDatabase: Sendable {
     let logger: Logger
     /// Where the data lives: the SQLite file's path or the PostgreSQL URL (without its password).
     let location: String
+    /// Yields the error that stops the store: the writer's database connection lost (PostgreSQL).
+    let failures: AsyncStream<ProfileStoreError>
+    private let failuresContinuation: AsyncStream<ProfileStoreError>.Continuation
     /// How long a feed subscriber may go unseen before the store forgets it (and releases what
     /// it held), in ms.
     let feedSubscriberExpiryMs: Int64
@@ -28,11 +32,20 @@ final class StoreDatabase: Sendable {
     let maximumBatchItems: Int
 
     /// Opens (creating and migrating if needed) the database: SQLite under
-    /// `configuration.dataDirectory`, or the PostgreSQL database of `configuration.postgres`.
-    init(configuration: ProfileStoreConfiguration, logger: Logger) throws(ProfileStoreError) {
+    /// `configuration.dataDirectory`, or the PostgreSQL database of `postgresWriter`, a connection
+    /// that holds the writer lock.
+    init(
+        configuration: ProfileStoreConfiguration,
+        postgresWriter: PostgresSQLConnection? = nil,
+        logger: Logger
+    ) throws(ProfileStoreError) {
         let opened =
-            if let url = configuration.postgres {
-                try OpenedDatabase.postgres(url, logger: logger)
+            if let postgresWriter {
+                OpenedDatabase.postgres(
+                    writer: postgresWriter,
+                    advertisedAddress: configuration.advertisedAddress,
+                    logger: logger
+                )
             } else {
                 try OpenedDatabase.sqlite(configuration, logger: logger)
             }
@@ -43,6 +56,7 @@ final class StoreDatabase: Sendable {
         var manualStart: Int64?
         do {
             try StoreSchema.migrate(connection, opened.migrations)
+            try opened.afterMigration(connection)
             storeID = try Self.storeID(in: connection, opened.identity)
             try userIndex.rebuild(from: connection)
             let clock = ContinuousClock()
@@ -68,6 +82,8 @@ final class StoreDatabase: Sendable {
             throw ProfileStoreError(.startup, "cannot open database \(opened.location): \(error)", underlying: error)
         }
         self.location = opened.location
+        let (failures, failuresContinuation) = AsyncStream.makeStream(of: ProfileStoreError.self)
+        (self.failures, self.failuresContinuation) = (failures, failuresContinuation)
         self.logger = logger
         self.storeID = storeID
         self.feedSubscriberExpiryMs = configuration.feedSubscriberExpiry.inMilliseconds
@@ -87,7 +103,11 @@ final class StoreDatabase: Sendable {
             ),
             notifier: self.notifier,
             logger: logger,
-            metrics: configuration.metricsEndpoint == nil ? nil : StoreWriter.Metrics()
+            metrics: configuration.metricsEndpoint == nil ? nil : StoreWriter.Metrics(),
+            onLost: { [failuresContinuation] error in
+                failuresContinuation.yield(error)
+                failuresContinuation.finish()
+            }
         )
     }
 
@@ -119,6 +139,7 @@ final class StoreDatabase: Sendable {
 
     /// Finishes queued writes and stops the writer and reader threads.
     func close() async {
+        self.failuresContinuation.finish()
         await self.writer.shutdown()
         await self.readers.shutdown()
     }

@@ -112,6 +112,7 @@ enum StoreSchema {
     /// PostgreSQL migrations in order, numbered on their own. Text that is compared or sorted is in
     /// the `C` collation, so that names and ids sort by their bytes as on SQLite. `meta` holds integers
     /// only; the store's identity has a table of its own (on SQLite it is the text `meta` row `store_id`).
+    /// `store_writer` names the store that is the writer, for the standbys (see ``WriterElection``).
     static let postgresMigrations: [String] = [
         """
         CREATE TABLE meta(
@@ -119,6 +120,11 @@ enum StoreSchema {
             value BIGINT NOT NULL
         );
         CREATE TABLE store_identity(id TEXT NOT NULL);
+        CREATE TABLE store_writer(
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            address TEXT NOT NULL,
+            since_ms BIGINT NOT NULL
+        );
         CREATE TABLE change_log(
             seq BIGINT PRIMARY KEY,
             committed_at_ms BIGINT NOT NULL,

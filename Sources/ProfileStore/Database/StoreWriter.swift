@@ -33,6 +33,8 @@ final class StoreWriter: @unchecked Sendable {
     private let notifier: ProgressNotifier
     private let logger: Logger
     private let metrics: Metrics?
+    /// Called once the writer's connection is lost for good (PostgreSQL): the store must stop.
+    private let onLost: @Sendable (ProfileStoreError) -> Void
 
     /// The writer's instruments, when the store serves metrics.
     struct Metrics: Sendable {
@@ -46,7 +48,14 @@ final class StoreWriter: @unchecked Sendable {
         let entries = CoreMetrics.Counter(label: "segments_store_log_entries_total")
     }
 
-    init(transaction: WriteTransaction, notifier: ProgressNotifier, logger: Logger, metrics: Metrics? = nil) {
+    init(
+        transaction: WriteTransaction,
+        notifier: ProgressNotifier,
+        logger: Logger,
+        metrics: Metrics? = nil,
+        onLost: @escaping @Sendable (ProfileStoreError) -> Void
+    ) {
+        self.onLost = onLost
         self.transaction = transaction
         self.notifier = notifier
         self.logger = logger
@@ -176,6 +185,16 @@ final class StoreWriter: @unchecked Sendable {
             let failure = ProfileStoreError.writeFailed(error, what: "the commit")
             for job in succeeded {
                 job.fail(failure)
+            }
+            if connection.isLost {
+                self.onLost(
+                    ProfileStoreError(
+                        .storage,
+                        "lost the connection to the database, and with it the writer role: stopping "
+                            + "(a standby store takes over; restarted, this one stands by or becomes the writer again)",
+                        underlying: error
+                    )
+                )
             }
             return
         }

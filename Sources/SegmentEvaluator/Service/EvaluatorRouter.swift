@@ -19,10 +19,7 @@ struct EvaluatorRouter {
         self.core = core
         self.webhooks = webhooks
         self.configuration = configuration
-        self.storeHead = PublishedStoreHead(
-            storeSocketPath: configuration.storeSocketPath,
-            tls: configuration.storeTLS
-        )
+        self.storeHead = PublishedStoreHead(stores: configuration.storeAddresses, tls: configuration.storeTLS)
     }
     static let version = "0.1.0"
     /// User ids per streamed members chunk; transitions per watch/history batch.
@@ -128,7 +125,7 @@ struct EvaluatorRouter {
             try await self.waitApplied(request.minSeq)
             return try await SegmentPreview.run(
                 request,
-                storeSocketPath: self.configuration.storeSocketPath,
+                storeSocketPath: self.configuration.storeAddresses.current,
                 storeTLS: self.configuration.storeTLS,
                 shardIndex: self.configuration.shardIndex,
                 shardCount: self.configuration.shardCount

@@ -45,14 +45,12 @@ struct FeedApplier: Sendable {
         let watchdog = FeedWatchdog(
             progress: self.progress,
             applied: self.core.applied,
-            storeHead: PublishedStoreHead(
-                storeSocketPath: self.configuration.storeSocketPath,
-                tls: self.configuration.storeTLS
-            ),
+            storeHead: PublishedStoreHead(stores: self.configuration.storeAddresses, tls: self.configuration.storeTLS),
             timeout: self.configuration.stallTimeout,
             logger: self.logger
         )
         while !Task.isCancelled {
+            let store = self.configuration.storeAddresses.current
             do {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await self.followOnce() }
@@ -70,7 +68,16 @@ struct FeedApplier: Sendable {
                     await self.waitForSpace(diskFull)
                     continue
                 }
-                self.logger.warning("store feed interrupted; reconnecting", metadata: ["error": "\(error)"])
+                // Several stores: a standby names the writer to follow; any other failure tries the next store.
+                if let refusal = error as? RPCError, refusal.isStandbyRefusal {
+                    self.configuration.storeAddresses.follow(refusal, from: store)
+                } else {
+                    self.configuration.storeAddresses.advance(from: store)
+                }
+                self.logger.warning(
+                    "store feed interrupted; reconnecting",
+                    metadata: ["error": "\(error)", "store": "\(self.configuration.storeAddresses.current)"]
+                )
             }
             try? await Task.sleep(for: self.configuration.reconnectDelay)
         }

@@ -10,14 +10,15 @@ import Synchronization
 /// The head is one memory load from the file the store publishes beside its socket
 /// (``SharedSequence``, ``DefaultSocketPaths/headFile(ofStoreSocket:)``), opened on first use.
 /// Without that file (a store on another machine, an old store) it is asked of the store with
-/// `GetInfo`, a round trip per read.
+/// `GetInfo`, a round trip per read. So is it with several stores (PostgreSQL, one of them the
+/// writer): the file beside a store that is no longer the writer would stand still.
 final class PublishedStoreHead: Sendable {
-    private let storeSocketPath: String
+    private let stores: RPCAddressList
     private let storeTLS: RPCTLSFiles?
     private let shared = Mutex<SharedSequence?>(nil)
 
-    init(storeSocketPath: String, tls: RPCTLSFiles? = nil) {
-        self.storeSocketPath = storeSocketPath
+    init(stores: RPCAddressList, tls: RPCTLSFiles? = nil) {
+        self.stores = stores
         self.storeTLS = tls
     }
 
@@ -27,9 +28,15 @@ final class PublishedStoreHead: Sendable {
         if let head = self.published() {
             return head
         }
-        let connection = try await RPCConnection.connect(to: self.storeSocketPath, tls: self.storeTLS)
+        let store = self.stores.current
+        let connection = try await RPCConnection.connect(to: store, tls: self.storeTLS)
         defer { Task { await connection.close() } }
-        return try await connection.call(ProfileStoreAPI.getInfo, .init()).headSeq
+        do {
+            return try await connection.call(ProfileStoreAPI.getInfo, .init()).headSeq
+        } catch  where error.isStandbyRefusal {
+            self.stores.follow(error, from: store)
+            throw error
+        }
     }
 
     /// The published head, or `nil` when the store's head file cannot be opened.
@@ -38,8 +45,9 @@ final class PublishedStoreHead: Sendable {
             return shared.load()
         }
         // A store reached over TLS is on another machine: there is no file to read.
-        guard !self.storeSocketPath.hasPrefix(RPCAddress.tlsScheme) else { return nil }
-        let path = DefaultSocketPaths.headFile(ofStoreSocket: self.storeSocketPath)
+        let store = self.stores.current
+        guard !self.stores.hasAlternatives, !store.hasPrefix(RPCAddress.tlsScheme) else { return nil }
+        let path = DefaultSocketPaths.headFile(ofStoreSocket: store)
         guard let opened = try? SharedSequence.reader(path: path) else { return nil }
         self.shared.withLock { $0 = opened }
         return opened.load()

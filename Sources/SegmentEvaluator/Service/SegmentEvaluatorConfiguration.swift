@@ -3,8 +3,13 @@ import SegmentsRPC
 
 /// How a segment evaluator runs.
 public struct SegmentEvaluatorConfiguration: Sendable {
-    /// The profile store's socket, or its TLS listener as `tls://HOST:PORT`.
-    public var storeSocketPath: String
+    /// The profile store's socket, or its TLS listener as `tls://HOST:PORT`; or several stores of one
+    /// PostgreSQL database, comma-separated, of which the evaluator follows the writer.
+    public var storeSocketPath: String {
+        didSet { self.storeAddresses = RPCAddressList(self.storeSocketPath) }
+    }
+    /// ``storeSocketPath`` as a list, and which store is followed now.
+    public private(set) var storeAddresses: RPCAddressList
     /// The evaluator's client certificate, key and the CA that signs the store's certificate, for a `tls://` store
     /// address. Default none.
     public var storeTLS: RPCTLSFiles?
@@ -54,6 +59,7 @@ public struct SegmentEvaluatorConfiguration: Sendable {
         stallTimeout: Duration = .seconds(15)
     ) {
         self.storeSocketPath = storeSocketPath
+        self.storeAddresses = RPCAddressList(storeSocketPath)
         self.server = server
         self.dataDirectory = dataDirectory
         self.shardIndex = shardIndex
@@ -68,6 +74,6 @@ extension SegmentEvaluatorConfiguration {
     /// Opens a connection to the store: its socket, or its TLS listener with ``storeTLS``.
     /// - Throws: `RPCError` UNAVAILABLE when the store cannot be reached.
     func connectToStore() async throws -> RPCConnection {
-        try await RPCConnection.connect(to: self.storeSocketPath, tls: self.storeTLS)
+        try await RPCConnection.connect(to: self.storeAddresses.current, tls: self.storeTLS)
     }
 }

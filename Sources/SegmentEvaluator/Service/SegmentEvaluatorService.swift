@@ -43,10 +43,7 @@ public final class SegmentEvaluatorService: Service {
     ///   `RPCServerError` when the socket cannot be owned.
     public func run() async throws {
         ProcessVitals.markStart()
-        let storeHead = PublishedStoreHead(
-            storeSocketPath: self.configuration.storeSocketPath,
-            tls: self.configuration.storeTLS
-        )
+        let storeHead = PublishedStoreHead(stores: self.configuration.storeAddresses, tls: self.configuration.storeTLS)
         let log = try self.openTransitionLog()
         let core = EvaluatorCore(
             log: log,

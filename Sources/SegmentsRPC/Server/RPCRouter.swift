@@ -38,11 +38,21 @@ public struct RPCRouter: Sendable {
     }
 
     var handlers: [String: Handler] = [:]
+    /// When set, every call, whatever its method, is answered with this error (see ``refusingEveryCall(_:)``).
+    var refusal: (@Sendable () -> RPCError)?
     /// The least role each method needs (from its declaration); a call by a connection with less is refused.
     var requiredRoles: [String: RPCRole] = [:]
 
     /// Creates an empty router.
     public init() {}
+
+    /// A router that answers every call with `error()`, read at each call: a daemon that is up but may
+    /// not serve (a standby profile store) says so, and why, to anyone who asks.
+    public static func refusingEveryCall(_ error: @escaping @Sendable () -> RPCError) -> RPCRouter {
+        var router = RPCRouter()
+        router.refusal = error
+        return router
+    }
 
     /// Serves `method` synchronously on the event loop. The handler must not block or wait.
     /// - Parameters:

@@ -26,6 +26,9 @@ public final class RPCServer: Service {
         var nextID = 0
         var drains: [Int: @Sendable () -> Void] = [:]
         var isShuttingDown = false
+        /// Connections accepted but not yet admitted or refused (nothing is read from them meanwhile): closed when
+        /// the server stops, or a client would wait on one for an answer that never comes.
+        var unadmitted: [ObjectIdentifier: any Channel] = [:]
     }
 
     /// Creates a server.
@@ -68,6 +71,15 @@ public final class RPCServer: Service {
         } catch {
             try? await unixChannel.channel.close()
             throw error
+        }
+        defer {
+            let unadmitted = self.connections.withLock { registry in
+                defer { registry.unadmitted.removeAll() }
+                return Array(registry.unadmitted.values)
+            }
+            for channel in unadmitted {
+                channel.close(promise: nil)
+            }
         }
         try ownership.setMode(self.configuration.socketMode)
         self.logger.debug("listening", metadata: ["socket": "\(self.configuration.socketPath)"])
@@ -209,6 +221,11 @@ public final class RPCServer: Service {
         // Nothing is read until `serve` has admitted or refused the connection: a call sent at once must not be
         // served on a connection about to be refused (no access, too many connections).
         try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+        let key = ObjectIdentifier(channel)
+        self.connections.withLock { $0.unadmitted[key] = channel }
+        channel.closeFuture.whenComplete { _ in
+            _ = self.connections.withLock { $0.unadmitted.removeValue(forKey: key) }
+        }
         let loopBound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
         let eventLoop = channel.eventLoop
         let startReading: @Sendable () -> Void = {
@@ -259,6 +276,7 @@ public final class RPCServer: Service {
         }
         let limit = self.configuration.maximumConnections
         let admission = self.connections.withLock { registry -> Admission in
+            registry.unadmitted.removeValue(forKey: ObjectIdentifier(connection.channel))
             guard !registry.isShuttingDown else { return .shuttingDown }
             guard connection.grant != nil else { return .denied }
             guard registry.drains.count < limit else { return .full }
@@ -299,6 +317,11 @@ public final class RPCServer: Service {
                 }
             }
             group.cancelAll()
+        }
+        // The server was cancelled (not shut down gracefully, which drains): close the connection, or a client
+        // would wait on it for answers no one gives any more.
+        if Task.isCancelled {
+            connection.channel.close(promise: nil)
         }
     }
 }

@@ -108,6 +108,10 @@ final class RPCServerHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
+        if let refusal = self.router.refusal {
+            self.respond(context, frame.callID, error: refusal())
+            return
+        }
         guard let handler = self.router.handlers[frame.method] else {
             let method = frame.method.isEmpty ? "(empty)" : frame.method
             self.respond(context, frame.callID, error: RPCError(.unimplemented, "unknown method \(method)"))

@@ -88,6 +88,11 @@ extension ByteBuffer {
                     status.writeVarint(UInt64(error.message.utf8.count))
                     status.writeString(error.message)
                 }
+                if let writer = error.writerAddress, !writer.isEmpty {
+                    status.writeVarint(0x1A)  // writer_address (3)
+                    status.writeVarint(UInt64(writer.utf8.count))
+                    status.writeString(writer)
+                }
             }
             self.writeVarint(0x22)
             self.writeVarint(UInt64(status.readableBytes))

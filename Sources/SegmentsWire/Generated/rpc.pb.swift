@@ -169,6 +169,11 @@ public nonisolated struct Segments_V1_Status: Sendable {
   /// What went wrong, where and why; empty on success.
   public var message: String = String()
 
+  /// Set when a profile store stands by while another store is the writer (code UNAVAILABLE): the
+  /// writer's address as it advertises it (a Unix socket path or tls://host:port), or empty while no
+  /// store is the writer (a takeover under way). The call did nothing; send it to the writer.
+  public var writerAddress: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -246,7 +251,7 @@ nonisolated extension Segments_V1_StatusCode: SwiftProtobuf._ProtoNameProviding 
 
 nonisolated extension Segments_V1_Status: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Status"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0\u{3}writer_address\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -256,6 +261,7 @@ nonisolated extension Segments_V1_Status: SwiftProtobuf.Message, SwiftProtobuf._
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.code) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.writerAddress) }()
       default: break
       }
     }
@@ -268,12 +274,16 @@ nonisolated extension Segments_V1_Status: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.message.isEmpty {
       try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
     }
+    if !self.writerAddress.isEmpty {
+      try visitor.visitSingularStringField(value: self.writerAddress, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Segments_V1_Status, rhs: Segments_V1_Status) -> Bool {
     if lhs.code != rhs.code {return false}
     if lhs.message != rhs.message {return false}
+    if lhs.writerAddress != rhs.writerAddress {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -63,6 +63,9 @@ public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
     public var code: Code
     /// What went wrong, where and why, for people.
     public var message: String
+    /// For a refusal by a profile store that stands by: the writer's address (empty while no store
+    /// is the writer); `nil` for every other error. See ``isStandbyRefusal``.
+    public var writerAddress: String?
 
     /// Creates an error.
     /// - Parameters:
@@ -73,17 +76,41 @@ public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
+    /// A standby profile store's refusal: UNAVAILABLE, naming the writer when one is known.
+    /// - Parameters:
+    ///   - message: a human message.
+    ///   - writerAddress: where the writer is, or `""` when no store is the writer at the moment.
+    public static func standby(_ message: String, writerAddress: String) -> RPCError {
+        var error = RPCError(.unavailable, message)
+        error.writerAddress = writerAddress
+        return error
+    }
+
+    /// Whether a standby profile store refused the call (which it did not run): send it to the
+    /// writer, ``writerAddress``, or to another store when that is empty.
+    public var isStandbyRefusal: Bool {
+        self.writerAddress != nil
+    }
+
     /// Reads the error carried by a non-OK status.
     /// - Parameter status: a status from a response frame.
     public init(status: Segments_V1_Status) {
         self.init(Code(status.code), status.message)
+        // Only a standby sets it; an empty one from a standby means "no writer yet", marked by the message.
+        if status.code == .unavailable, !status.writerAddress.isEmpty || status.message.hasPrefix(Self.standbyPrefix) {
+            self.writerAddress = status.writerAddress
+        }
     }
+
+    /// How a standby's refusal begins, so that one naming no writer is still known for what it is.
+    public static let standbyPrefix = "this profile store is a standby"
 
     /// The status to put on the wire.
     public var status: Segments_V1_Status {
         .with {
             $0.code = self.code.wireValue
             $0.message = self.message
+            $0.writerAddress = self.writerAddress ?? ""
         }
     }
 

@@ -4,7 +4,10 @@ import SegmentsClient
 
 /// Where the daemons are, shared by every subcommand.
 struct ConnectionOptions: ParsableArguments {
-    @Option(name: .customLong("store"), help: "The profile store's socket, or tls://HOST:PORT.")
+    @Option(
+        name: .customLong("store"),
+        help: "The profile store's socket, or tls://HOST:PORT; several stores of one database comma-separated."
+    )
     var storeSocket: String?
 
     @Option(
