@@ -77,6 +77,7 @@ var package = Package(
                 "SegmentsSQL",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -400,7 +401,8 @@ var package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "SegmentsClient", "SegmentsTesting", "SegmentsWire", "SegmentLanguage", "SegmentsBenchKit",
-                "SegmentsSQLite", .product(name: "Crypto", package: "swift-crypto"),
+                "SegmentsSQLite", "SegmentsPostgres", "SegmentsRPC", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -81,9 +81,10 @@ public final class SegmentsClient: Sendable {
                     try? await Task.sleep(for: options.reconnect.delay(before: refusals + 1))
                 }
             } catch {
-                if error.code == .deadlineExceeded {
-                    // No answer in time: the next calls take a new connection rather than wait on this one (a daemon
-                    // that stopped serving it, e.g. a standby store that became the writer, may never answer).
+                if error.code == .deadlineExceeded, self.store.addresses.hasAlternatives {
+                    // No answer in time, with several stores: the next calls take a new connection rather than wait
+                    // on this one, which may lead to a store that stopped serving it (one store: the connection is
+                    // kept, a slow store is no reason to reconnect).
                     await self.store.abandon(connection, after: options.requestTimeout ?? .seconds(10))
                 }
                 throw SegmentsClientError(error, method: method)

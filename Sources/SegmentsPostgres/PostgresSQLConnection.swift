@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PostgresNIO
@@ -15,6 +16,8 @@ public final class PostgresSQLConnection: SQLConnection {
     /// Whether a lost connection is made again at the next statement run outside a transaction.
     private let reconnects: Bool
     private var statementCache: [String: PostgresSQLStatement] = [:]
+    /// Completes the query being waited for, if any; see ``answer(to:)``.
+    private let waiting = NIOLockedValueBox<(@Sendable (Result<PostgresQueryResult, any Error>) -> Void)?>(nil)
     /// Whether a transaction is open, followed from the statements run (`BEGIN`, `COMMIT`, `ROLLBACK`).
     public private(set) var isInTransaction = false
     /// Rows changed by the last INSERT, UPDATE or DELETE.
@@ -31,6 +34,7 @@ public final class PostgresSQLConnection: SQLConnection {
         self.logger = logger
         self.reconnects = reconnects
         self.connection = try Self.connect(address, logger: logger)
+        Self.failWaitingOnClose(self.connection, self.waiting)
     }
 
     private static func connect(
@@ -149,11 +153,12 @@ public final class PostgresSQLConnection: SQLConnection {
     func run(_ query: PostgresQuery, sql: String) throws -> [PostgresRow] {
         if self.reconnects, self.connection.isClosed, !self.isInTransaction {
             self.connection = try Self.connect(self.address, logger: self.logger)
+            Self.failWaitingOnClose(self.connection, self.waiting)
         }
         let rows: [PostgresRow]
         do {
-            let future: EventLoopFuture<PostgresQueryResult> = self.connection.query(query, logger: self.logger)
-            let result = try future.wait()
+            defer { self.waiting.withLockedValue { $0 = nil } }
+            let result = try self.answer(to: query).wait()
             rows = result.rows
             self.changes = result.changedRows
         } catch {
@@ -164,6 +169,41 @@ public final class PostgresSQLConnection: SQLConnection {
         }
         self.followTransaction(sql)
         return rows
+    }
+
+    /// The query's result, or a failure once the connection closes: postgres-nio drops a query written to a
+    /// connection that has just closed without ever answering it, which would leave the caller waiting for good.
+    /// The connection's one close callback fails the query waiting at the time (there is at most one).
+    private func answer(to query: PostgresQuery) -> EventLoopFuture<PostgresQueryResult> {
+        let promise = self.connection.eventLoop.makePromise(of: PostgresQueryResult.self)
+        let settled = NIOLockedValueBox(false)
+        let settle: @Sendable (Result<PostgresQueryResult, any Error>) -> Void = { result in
+            let first = settled.withLockedValue { done in
+                defer { done = true }
+                return !done
+            }
+            guard first else { return }
+            promise.completeWith(result)
+        }
+        self.waiting.withLockedValue { $0 = settle }
+        let future: EventLoopFuture<PostgresQueryResult> = self.connection.query(query, logger: self.logger)
+        future.whenComplete(settle)
+        if self.connection.isClosed {
+            settle(.failure(Self.closed))
+        }
+        return promise.futureResult
+    }
+
+    private static let closed = PostgresSQLError(.connection, "the connection to the server closed")
+
+    /// Fails the query waiting on `connection` when it closes.
+    private static func failWaitingOnClose(
+        _ connection: PostgresConnection,
+        _ waiting: NIOLockedValueBox<(@Sendable (Result<PostgresQueryResult, any Error>) -> Void)?>
+    ) {
+        connection.closeFuture.whenComplete { _ in
+            waiting.withLockedValue { $0 }?(.failure(Self.closed))
+        }
     }
 
     private func followTransaction(_ sql: String) {

@@ -31,6 +31,10 @@ public struct PostgresSQLError: Error, Sendable, CustomStringConvertible {
 
     /// Wraps what postgres-nio threw, keeping the server's message (PSQLError's own description hides it).
     init(_ error: any Error, sql: String?) {
+        if let error = error as? PostgresSQLError {
+            self.init(error.kind, error.message, sqlState: error.sqlState, sql: sql ?? error.sql)
+            return
+        }
         guard let error = error as? PSQLError else {
             self.init(.connection, "\(error)", sql: sql)
             return

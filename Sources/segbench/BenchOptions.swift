@@ -18,6 +18,8 @@ struct BenchOptions: Sendable {
     var keep: Bool
     /// Store durability passed to `profile-store --durability`.
     var durability: String
+    /// The PostgreSQL database the store keeps its data in (`profile-store --postgres`), instead of SQLite.
+    var postgres: String?
     /// How many segments the SQL baseline computes whole (0 = all).
     var baselineSegments: Int
     var commandLine: String

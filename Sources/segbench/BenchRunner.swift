@@ -147,10 +147,9 @@ final class BenchRunner {
         return try await BenchDaemon.start(
             name: "profile-store",
             executable: executable,
-            arguments: [
-                "--socket", self.storeSocket, "--data-dir", self.storeDataDirectory,
-                "--durability", self.options.durability, "--log-level", "warning",
-            ],
+            arguments: ["--socket", self.storeSocket, "--log-level", "warning"]
+                + (self.options.postgres.map { ["--postgres", $0] }
+                    ?? ["--data-dir", self.storeDataDirectory, "--durability", self.options.durability]),
             socketPath: self.storeSocket,
             logPath: self.workDirectory + "/store.log"
         )

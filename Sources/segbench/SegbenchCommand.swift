@@ -62,6 +62,14 @@ struct SegbenchCommand: AsyncParsableCommand {
     var durability: String = "full"
 
     @Option(
+        help: """
+            Run the store on this PostgreSQL database instead of SQLite (postgres://USER@HOST:PORT/DATABASE); \
+            the database must be empty. The store's disk figure is then left out.
+            """
+    )
+    var postgres: String?
+
+    @Option(
         name: .customLong("baseline-segments"),
         help: "How many segments the SQL baseline computes whole (0 = all; large scale defaults to 16)."
     )
@@ -116,6 +124,7 @@ struct SegbenchCommand: AsyncParsableCommand {
             workDirectory: self.workDir,
             keep: self.keep,
             durability: self.durability,
+            postgres: self.postgres,
             baselineSegments: self.baselineSegments ?? (scale.users >= 1_000_000 ? 16 : 0),
             commandLine: CommandLine.arguments.joined(separator: " ")
         )

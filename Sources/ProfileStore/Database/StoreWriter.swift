@@ -136,18 +136,21 @@ final class StoreWriter: @unchecked Sendable {
         let connection = transaction.connection
         let startSeq = transaction.headSeq
         var completions: [@Sendable () -> Void] = []
-        var succeeded: [Job] = []
+        var succeeded = 0
+        // Jobs that answered already (they failed alone); every other job is answered with a failed commit.
+        var answered: Set<Int> = []
         do {
             try connection.cachedStatement(connection.beginWriteSQL).execute()
-            for job in jobs {
+            for (index, job) in jobs.enumerated() {
                 let seqBefore = transaction.headSeq
                 let clockBefore = transaction.pendingManualNow
                 try connection.cachedStatement("SAVEPOINT job").execute()
                 if let completion = job.execute(transaction) {
                     try connection.cachedStatement("RELEASE job").execute()
                     completions.append(completion)
-                    succeeded.append(job)
+                    succeeded += 1
                 } else {
+                    answered.insert(index)
                     try connection.cachedStatement("ROLLBACK TO job").execute()
                     try connection.cachedStatement("RELEASE job").execute()
                     transaction.rewind(to: seqBefore)
@@ -161,8 +164,8 @@ final class StoreWriter: @unchecked Sendable {
             try connection.cachedStatement("COMMIT").execute()
             if let metrics = self.metrics {
                 metrics.commit.recordNanoseconds((ContinuousClock.now - commitStart).inNanoseconds)
-                metrics.writes.increment(by: Int64(succeeded.count))
-                metrics.refused.increment(by: Int64(jobs.count - succeeded.count))
+                metrics.writes.increment(by: Int64(succeeded))
+                metrics.refused.increment(by: Int64(jobs.count - succeeded))
                 metrics.entries.increment(by: Int64(transaction.headSeq - startSeq))
             }
         } catch {
@@ -181,9 +184,9 @@ final class StoreWriter: @unchecked Sendable {
                 )
             }
             self.logger.error("commit failed", metadata: ["error": "\(error)"])
-            self.metrics?.failed.increment(by: Int64(succeeded.count))
+            self.metrics?.failed.increment(by: Int64(jobs.count - answered.count))
             let failure = ProfileStoreError.writeFailed(error, what: "the commit")
-            for job in succeeded {
+            for (index, job) in jobs.enumerated() where !answered.contains(index) {
                 job.fail(failure)
             }
             if connection.isLost {

@@ -33,6 +33,67 @@ final class UserKeyCache {
         return key
     }
 
+    /// Ids looked up, or users created, per statement by ``prefetch(_:in:)`` and ``createUsers(_:seq:in:)``.
+    static let idsPerStatement = 256
+
+    /// Looks up every id of `ids` not cached yet, `idsPerStatement` per query (on PostgreSQL each query is a
+    /// round trip). Returns the ids that name no user, in their order in `ids`, each once.
+    func prefetch(_ ids: [String], in connection: any SQLConnection) throws -> [String] {
+        var missing: [String] = []
+        var seen: Set<String> = []
+        for id in ids where self.keys[id] == nil && seen.insert(id).inserted {
+            missing.append(id)
+        }
+        guard !missing.isEmpty else { return [] }
+        var found: Set<String> = []
+        var start = 0
+        while start < missing.count {
+            let chunk = missing[start..<min(start + Self.idsPerStatement, missing.count)]
+            // A short chunk repeats its last id, so that one cached statement serves every chunk.
+            let placeholders = repeatElement("?", count: Self.idsPerStatement).joined(separator: ", ")
+            let select = try connection.cachedStatement("SELECT user_key, id FROM users WHERE id IN (\(placeholders))")
+            for slot in 0..<Self.idsPerStatement {
+                try select.bind(chunk[min(chunk.startIndex + slot, chunk.endIndex - 1)], at: slot + 1)
+            }
+            while try select.step() {
+                let id = select.string(at: 1)
+                self.remember(id, select.int64(at: 0))
+                found.insert(id)
+            }
+            start += Self.idsPerStatement
+        }
+        return missing.filter { !found.contains($0) }
+    }
+
+    /// Creates users `ids` (none exists yet), as created by change-log entry `seq`, in order, with
+    /// multi-row inserts; remembers their keys.
+    func createUsers(_ ids: [String], seq: UInt64, in connection: any SQLConnection) throws {
+        var start = 0
+        while start < ids.count {
+            let chunk = ids[start..<min(start + Self.idsPerStatement, ids.count)]
+            let values = repeatElement("(?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
+            let sql =
+                "INSERT INTO users(id, attributes, created_seq, updated_seq) VALUES \(values) RETURNING user_key, id"
+            let insert =
+                chunk.count == Self.idsPerStatement ? try connection.cachedStatement(sql) : try connection.prepare(sql)
+            for (offset, id) in chunk.enumerated() {
+                try insert.bind(id, at: 4 * offset + 1)
+                try insert.bind([UInt8](), at: 4 * offset + 2)
+                try insert.bind(Int64(seq), at: 4 * offset + 3)
+                try insert.bind(Int64(seq), at: 4 * offset + 4)
+            }
+            var created = 0
+            while try insert.step() {
+                self.remember(insert.string(at: 1), insert.int64(at: 0))
+                created += 1
+            }
+            guard created == chunk.count else {
+                throw ProfileStoreError(.storage, "creating \(chunk.count) users returned \(created) keys")
+            }
+            start += Self.idsPerStatement
+        }
+    }
+
     /// Remembers a user just created.
     func remember(_ id: String, _ key: Int64) {
         if self.keys.count >= self.capacity {

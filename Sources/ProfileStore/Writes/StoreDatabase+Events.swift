@@ -37,18 +37,20 @@ extension StoreDatabase {
             response.rejected = batch.rejected
             var accepted: [Int] = []
             accepted.reserveCapacity(batch.items.count)
-            var createdUsers: [String] = []
+            // Users looked up, and the new ones created, a few hundred per statement rather than one by one (on
+            // PostgreSQL a statement is a round trip), in the order they first appear in the batch.
+            let createdUsers = try transaction.userKeys.prefetch(
+                batch.items.map(\.event.userID),
+                in: connection
+            )
+            try transaction.userKeys.createUsers(createdUsers, seq: seq, in: connection)
             var touchedKeys: Set<Int64> = []
             // By index, reading fields in place: copying each item (an event and a Data slice)
             // costs several retains and releases.
             for position in batch.items.indices {
                 let userID = batch.items[position].event.userID
-                let key: Int64
-                if let existing = try transaction.userKeys.key(for: userID, in: connection) {
-                    key = existing
-                } else {
-                    key = try Self.createUser(userID, seq: seq, in: transaction)
-                    createdUsers.append(userID)
+                guard let key = try transaction.userKeys.key(for: userID, in: connection) else {
+                    throw ProfileStoreError(.storage, "user '\(userID)' was neither found nor created")
                 }
                 let eventID = batch.items[position].event.eventID
                 if !eventID.isEmpty,

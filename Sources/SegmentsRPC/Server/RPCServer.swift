@@ -29,6 +29,8 @@ public final class RPCServer: Service {
         /// Connections accepted but not yet admitted or refused (nothing is read from them meanwhile): closed when
         /// the server stops, or a client would wait on one for an answer that never comes.
         var unadmitted: [ObjectIdentifier: any Channel] = [:]
+        /// Set once the server has stopped: a connection whose set-up runs after that is closed at once.
+        var isStopped = false
     }
 
     /// Creates a server.
@@ -74,6 +76,7 @@ public final class RPCServer: Service {
         }
         defer {
             let unadmitted = self.connections.withLock { registry in
+                registry.isStopped = true
                 defer { registry.unadmitted.removeAll() }
                 return Array(registry.unadmitted.values)
             }
@@ -222,7 +225,15 @@ public final class RPCServer: Service {
         // served on a connection about to be refused (no access, too many connections).
         try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
         let key = ObjectIdentifier(channel)
-        self.connections.withLock { $0.unadmitted[key] = channel }
+        let stopped = self.connections.withLock { registry -> Bool in
+            guard !registry.isStopped else { return true }
+            registry.unadmitted[key] = channel
+            return false
+        }
+        if stopped {
+            // Accepted as the server stopped: no one will serve it.
+            channel.close(promise: nil)
+        }
         channel.closeFuture.whenComplete { _ in
             _ = self.connections.withLock { $0.unadmitted.removeValue(forKey: key) }
         }
