@@ -76,9 +76,10 @@ public final class SegmentsClient: Sendable {
                     throw SegmentsClientError(error, method: method)
                 }
                 await self.store.follow(error, on: connection, address: address)
-                if error.writerAddress?.isEmpty ?? true {
-                    // No writer yet: give the takeover time.
-                    try? await Task.sleep(for: options.reconnect.delay(before: refusals + 1))
+                if refusals > 1 {
+                    // Refused again: a takeover is under way (the standby may still name the writer that died). Give
+                    // it time, longer each round.
+                    try? await Task.sleep(for: options.reconnect.delay(before: refusals))
                 }
             } catch {
                 if error.code == .deadlineExceeded, self.store.addresses.hasAlternatives {

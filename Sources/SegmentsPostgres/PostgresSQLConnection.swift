@@ -79,6 +79,9 @@ public final class PostgresSQLConnection: SQLConnection {
         self.connection.isClosed
     }
 
+    /// A query's rows all come with its first step.
+    public var streamsRows: Bool { false }
+
     /// Closed, and not one that reconnects.
     public var isLost: Bool {
         self.connection.isClosed && !self.reconnects
@@ -161,6 +164,14 @@ public final class PostgresSQLConnection: SQLConnection {
             let result = try self.answer(to: query).wait()
             rows = result.rows
             self.changes = result.changedRows
+            // PostgreSQL answers COMMIT of a transaction a failed statement aborted with ROLLBACK, not an error.
+            if result.metadata.command == "ROLLBACK", sql.uppercased().hasPrefix("COMMIT") {
+                self.isInTransaction = false
+                throw PostgresSQLError(
+                    .server,
+                    "the transaction was rolled back, not committed (a statement in it failed)"
+                )
+            }
         } catch {
             if self.connection.isClosed {
                 self.isInTransaction = false

@@ -7,6 +7,8 @@ extension SQLiteConnection: SQLConnection {
     public var beginSnapshotSQL: String { "BEGIN DEFERRED" }
     /// A file is never lost.
     public var isLost: Bool { false }
+    /// Rows are read from the file as they are stepped through.
+    public var streamsRows: Bool { true }
 }
 
 extension SQLiteStatement: SQLStatement {}

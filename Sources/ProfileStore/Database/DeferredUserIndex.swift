@@ -187,7 +187,10 @@ final class DeferredUserIndex {
         let meta = try connection.cachedStatement("SELECT value FROM meta WHERE key = 'index_seq'")
         self.indexedThroughSeq = try meta.step() ? UInt64(meta.int64(at: 0)) : 0
         meta.reset()
-        let entries = try connection.prepare("SELECT seq, payload FROM change_log WHERE seq > ? AND kind IN (?, ?, ?)")
+        // In log order: a user's entries are kept ascending (PostgreSQL, unlike SQLite, returns rows in no set order).
+        let entries = try connection.prepare(
+            "SELECT seq, payload FROM change_log WHERE seq > ? AND kind IN (?, ?, ?) ORDER BY seq"
+        )
         try entries.bind(Int64(self.indexedThroughSeq), at: 1)
         try entries.bind(ChangeKind.profilesUpserted.rawValue, at: 2)
         try entries.bind(ChangeKind.eventsTracked.rawValue, at: 3)

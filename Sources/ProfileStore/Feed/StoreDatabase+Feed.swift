@@ -8,6 +8,9 @@ extension StoreDatabase {
     static let defaultFeedBatch = 1024
     /// A batch stops growing past this many payload bytes (frames stay well under 16 MiB).
     static let feedBatchBytes = 4 * 1024 * 1024
+    /// Entries per query where a query's rows all come at once (PostgreSQL): at most this many are held beyond
+    /// what a batch takes.
+    static let feedRowsPerQuery = 16
 
     /// Streams the change log from `from_seq`, then live entries as they commit, until the call
     /// is cancelled.
@@ -67,23 +70,33 @@ extension StoreDatabase {
                 : "SELECT seq, payload FROM change_log WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?"
         )
         defer { select.reset() }
-        try select.bind(Int64(seq), at: 1)
-        try select.bind(Int64(head), at: 2)
-        try select.bind(limit, at: 3)
+        // Where the rows of a query all come at once (PostgreSQL), a few at a time, until the batch is full: a
+        // catch-up's entries can be megabytes each, and most of a large read would be thrown away.
+        let rowsPerQuery = connection.streamsRows ? limit : min(limit, Self.feedRowsPerQuery)
         var bytes: [UInt8] = []
         var count = 0
         var expected = seq
-        while bytes.count < Self.feedBatchBytes, try select.step() {
-            guard UInt64(select.int64(at: 0)) == expected else {
-                throw ProfileStoreError(.storage, "change log has a gap at \(expected)")
+        var more = true
+        while more, count < limit, bytes.count < Self.feedBatchBytes, expected <= head {
+            try select.bind(Int64(expected), at: 1)
+            try select.bind(Int64(head), at: 2)
+            try select.bind(min(rowsPerQuery, limit - count), at: 3)
+            var rows = 0
+            while bytes.count < Self.feedBatchBytes, try select.step() {
+                guard UInt64(select.int64(at: 0)) == expected else {
+                    throw ProfileStoreError(.storage, "change log has a gap at \(expected)")
+                }
+                select.withBlob(at: 1) { payload in
+                    bytes.appendProtobufTag(field: 1, wireType: 2)
+                    Varint.append(UInt64(payload.count), to: &bytes)
+                    bytes.append(contentsOf: payload)
+                }
+                count += 1
+                rows += 1
+                expected += 1
             }
-            select.withBlob(at: 1) { payload in
-                bytes.appendProtobufTag(field: 1, wireType: 2)
-                Varint.append(UInt64(payload.count), to: &bytes)
-                bytes.append(contentsOf: payload)
-            }
-            count += 1
-            expected += 1
+            select.reset()
+            more = rows == rowsPerQuery
         }
         bytes.appendProtobufTag(field: 2, wireType: 0)
         Varint.append(head, to: &bytes)

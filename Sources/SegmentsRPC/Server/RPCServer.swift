@@ -6,6 +6,12 @@ import SegmentsWire
 import ServiceLifecycle
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Serves an ``RPCRouter`` on a Unix domain socket, and optionally a TCP listener with mutual TLS, until graceful
 /// shutdown.
 ///
@@ -60,7 +66,21 @@ public final class RPCServer: Service {
         let ownership = try UnixSocketOwnership(socketPath: self.configuration.socketPath)
         let unixChannel: NIOAsyncChannel<RPCServerConnection, Never>
         do {
-            unixChannel = try await self.bindUnixSocket()
+            // Bound under a name of its own, given its mode, then renamed into place: at its path the socket has its
+            // mode from the first connection on (bound in place, it briefly had the umask's, refusing other users).
+            let staging = self.configuration.socketPath + ".~"
+            unlink(staging)
+            unixChannel = try await self.bindUnixSocket(at: staging)
+            guard chmod(staging, mode_t(self.configuration.socketMode)) == 0,
+                rename(staging, self.configuration.socketPath) == 0
+            else {
+                let reason = String(cString: strerror(errno))
+                try? await unixChannel.channel.close()
+                unlink(staging)
+                throw RPCServerError(.socketUnavailable, "cannot put the socket in place: \(reason)")
+            }
+        } catch let error as RPCServerError {
+            throw error
         } catch {
             throw RPCServerError(
                 .socketUnavailable,
@@ -133,10 +153,10 @@ public final class RPCServer: Service {
         }
     }
 
-    private func bindUnixSocket() async throws -> NIOAsyncChannel<RPCServerConnection, Never> {
+    private func bindUnixSocket(at path: String) async throws -> NIOAsyncChannel<RPCServerConnection, Never> {
         try await ServerBootstrap(group: self.eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
-            .bind(unixDomainSocketPath: self.configuration.socketPath, cleanupExistingSocketFile: false) { channel in
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false) { channel in
                 Self.peer(of: channel).flatMapThrowing { peer in
                     try self.startServing(channel, peer: peer)
                 }
