@@ -57,9 +57,7 @@ public enum TestStoreBackend: Sendable, CustomStringConvertible {
         } catch let error as PostgresSQLError where error.sqlState == "42P04" {
             // Already made for this directory: a restart.
         }
-        var address = server.database(name)
-        address.password = server.password
-        return address.urlString
+        return server.database(name).urlString
     }
 
     /// The `profile-store` arguments that put a store's data for `directory` on this backend.

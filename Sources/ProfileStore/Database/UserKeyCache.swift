@@ -35,6 +35,10 @@ final class UserKeyCache {
 
     /// Ids looked up, or users created, per statement by ``prefetch(_:in:)`` and ``createUsers(_:seq:in:)``.
     static let idsPerStatement = 256
+    /// The lookup of ``prefetch(_:in:)``, `idsPerStatement` ids at a time.
+    private static let lookupSQL =
+        "SELECT user_key, id FROM users WHERE id IN ("
+        + repeatElement("?", count: idsPerStatement).joined(separator: ", ") + ")"
 
     /// Looks up every id of `ids` not cached yet, `idsPerStatement` per query (on PostgreSQL each query is a
     /// round trip). Returns the ids that name no user, in their order in `ids`, each once.
@@ -50,8 +54,7 @@ final class UserKeyCache {
         while start < missing.count {
             let chunk = missing[start..<min(start + Self.idsPerStatement, missing.count)]
             // A short chunk repeats its last id, so that one cached statement serves every chunk.
-            let placeholders = repeatElement("?", count: Self.idsPerStatement).joined(separator: ", ")
-            let select = try connection.cachedStatement("SELECT user_key, id FROM users WHERE id IN (\(placeholders))")
+            let select = try connection.cachedStatement(Self.lookupSQL)
             for slot in 0..<Self.idsPerStatement {
                 try select.bind(chunk[min(chunk.startIndex + slot, chunk.endIndex - 1)], at: slot + 1)
             }
