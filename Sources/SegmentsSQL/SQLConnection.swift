@@ -119,6 +119,40 @@ extension SQLConnection {
         return result
     }
 
+    /// Runs one statement per chunk of up to `perStatement` items — an `IN (…)` list or a multi-row
+    /// `VALUES` list built by `sql` for a chunk's size — and hands every row it returns to `row`.
+    /// Statements of a full chunk are cached on the connection; the last, shorter chunk is prepared once.
+    ///
+    /// One statement per item spends a batch in per-statement work (SQLite) or round trips
+    /// (PostgreSQL); one statement per chunk does not.
+    ///
+    /// - Parameters:
+    ///   - count: items.
+    ///   - perStatement: items per statement.
+    ///   - sql: the statement for a chunk of `items` items.
+    ///   - bind: binds item `item` as the `slot`-th item (from 0) of its chunk's statement.
+    ///   - row: called with the statement positioned on each row it returns.
+    public func runInChunks(
+        count: Int,
+        perStatement: Int,
+        sql: (_ items: Int) -> String,
+        bind: (_ statement: Statement, _ item: Int, _ slot: Int) throws -> Void,
+        row: (_ statement: Statement) throws -> Void = { _ in }
+    ) throws {
+        var start = 0
+        while start < count {
+            let items = min(perStatement, count - start)
+            let statement = items == perStatement ? try self.cachedStatement(sql(items)) : try self.prepare(sql(items))
+            for slot in 0..<items {
+                try bind(statement, start + slot, slot)
+            }
+            while try statement.step() {
+                try row(statement)
+            }
+            start += items
+        }
+    }
+
     /// Inserts `count` rows with a multi-row statement — `INSERT … VALUES (?, …), (?, …), …` with
     /// `rowsPerStatement` rows — and the rest one statement per row. One statement per row spends
     /// most of a bulk insert in per-statement work (SQLite) or round trips (PostgreSQL).
@@ -140,12 +174,12 @@ extension SQLConnection {
         rowsPerStatement: Int,
         bind: (_ statement: Statement, _ row: Int, _ first: Int) throws -> Void
     ) throws {
-        let values = "(" + repeatElement("?", count: columns).joined(separator: ", ") + ")"
+        let values = SQLPlaceholders.rows(1, columns: columns)
         let tail = conflict.isEmpty ? "" : " " + conflict
         var row = 0
         if count >= rowsPerStatement {
             let many = try self.cachedStatement(
-                insert + " VALUES " + repeatElement(values, count: rowsPerStatement).joined(separator: ", ") + tail
+                insert + " VALUES " + SQLPlaceholders.rows(rowsPerStatement, columns: columns) + tail
             )
             while count - row >= rowsPerStatement {
                 for offset in 0..<rowsPerStatement {
@@ -161,5 +195,18 @@ extension SQLConnection {
             try one.execute()
             row += 1
         }
+    }
+}
+
+/// Placeholder lists for statements built for a number of items.
+public enum SQLPlaceholders {
+    /// `count` comma-separated placeholders, `?, ?, ?`, for an `IN (…)` list.
+    public static func list(_ count: Int) -> String {
+        repeatElement("?", count: count).joined(separator: ", ")
+    }
+
+    /// `count` rows of `columns` placeholders each, `(?, ?), (?, ?)`, for a `VALUES` list.
+    public static func rows(_ count: Int, columns: Int) -> String {
+        repeatElement("(" + Self.list(columns) + ")", count: count).joined(separator: ", ")
     }
 }

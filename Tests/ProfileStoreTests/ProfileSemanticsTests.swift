@@ -93,4 +93,51 @@ import Testing
             #expect(try await store.client.profile("ok3").attributes.isEmpty)
         }
     }
+
+    /// Items of one request are applied in request order, even though users are read and written a few hundred
+    /// per statement: a user named twice sees its first item, and a batch spans several statements.
+    @Test func aBatchAppliesItsItemsInOrderAcrossStatements() async throws {
+        try await withStore { store in
+            let client = store.client
+            try await client.setProfile("old", ["plan": .string("free"), "age": .number(40)])
+            var patches: [(userID: String, attributes: [String: SegmentsValue?])] = [
+                (userID: "new", attributes: ["plan": .string("pro")]),
+                (userID: "old", attributes: ["plan": .string("pro")]),
+                (userID: "new", attributes: ["plan": nil, "country": .string("DE")]),
+                (userID: "old", attributes: ["age": .number(40)]),
+                (userID: "old", attributes: ["age": nil]),
+            ]
+            patches += (0..<600).map { (userID: "bulk\($0)", attributes: ["n": .number(Double($0))]) }
+            let result = try await client.upsertProfiles(patches)
+            #expect(result.accepted == 605)
+            #expect(try await client.profile("new").attributes == ["country": .string("DE")])
+            #expect(try await client.profile("old").attributes == ["plan": .string("pro")])
+            #expect(try await client.profile("bulk599").attributes == ["n": .number(599)])
+            let entry = try #require(try await readLog(client, fromSeq: result.seq, count: 1).first)
+            let changes = entry.profilesUpserted.changes
+            // The unchanged patch of "old" (age 40 again) is not logged.
+            #expect(changes.count == 604)
+            #expect(changes.prefix(4).map(\.userID) == ["new", "old", "new", "old"])
+            #expect(changes.prefix(4).map(\.created) == [true, false, false, false])
+            #expect(changes[2].removed == ["plan"])
+            #expect(changes[3].removed == ["age"])
+
+            try await client.createList("l")
+            try await client.changeListMembers("l", add: ["old"])
+            let adds = ["old", "a", "old", "b"] + (0..<300).map { "bulk\($0)" } + ["fresh", "a"]
+            let members = try await client.changeListMembers("l", add: adds, remove: ["fresh", "ghost", "b", "b"])
+            #expect(members.accepted == 309)
+            #expect(members.rejected.map(\.index) == [307])
+            #expect(members.rejected.first?.error.message == "no user 'ghost'")
+            // Duplicates: "old" (a member already, and named twice), the second "a", the second "b".
+            #expect(members.duplicates == 4)
+            let changed = try #require(try await readLog(client, fromSeq: members.seq, count: 1).first).listMembersChanged
+            #expect(changed.added == ["a", "b"] + (0..<300).map { "bulk\($0)" } + ["fresh"])
+            #expect(changed.removed == ["fresh", "b"])
+            #expect(changed.createdUsers == ["a", "b", "fresh"])
+            let listed = try await client.listMembers("l")
+            #expect(listed == (["a", "old"] + (0..<300).map { "bulk\($0)" }).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+            #expect(try await client.lists().first?.size == 302)
+        }
+    }
 }

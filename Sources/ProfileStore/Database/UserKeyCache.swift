@@ -33,12 +33,9 @@ final class UserKeyCache {
         return key
     }
 
-    /// Ids looked up, or users created, per statement by ``prefetch(_:in:)`` and ``createUsers(_:seq:in:)``.
+    /// Ids looked up, or users created, per statement by ``prefetch(_:in:)`` and
+    /// ``createUsers(_:seq:in:attributes:)``.
     static let idsPerStatement = 256
-    /// The lookup of ``prefetch(_:in:)``, `idsPerStatement` ids at a time.
-    private static let lookupSQL =
-        "SELECT user_key, id FROM users WHERE id IN ("
-        + repeatElement("?", count: idsPerStatement).joined(separator: ", ") + ")"
 
     /// Looks up every id of `ids` not cached yet, `idsPerStatement` per query (on PostgreSQL each query is a
     /// round trip). Returns the ids that name no user, in their order in `ids`, each once.
@@ -50,50 +47,50 @@ final class UserKeyCache {
         }
         guard !missing.isEmpty else { return [] }
         var found: Set<String> = []
-        var start = 0
-        while start < missing.count {
-            let chunk = missing[start..<min(start + Self.idsPerStatement, missing.count)]
-            // A short chunk repeats its last id, so that one cached statement serves every chunk.
-            let select = try connection.cachedStatement(Self.lookupSQL)
-            for slot in 0..<Self.idsPerStatement {
-                try select.bind(chunk[min(chunk.startIndex + slot, chunk.endIndex - 1)], at: slot + 1)
-            }
-            while try select.step() {
-                let id = select.string(at: 1)
-                self.remember(id, select.int64(at: 0))
+        try connection.runInChunks(
+            count: missing.count,
+            perStatement: Self.idsPerStatement,
+            sql: { "SELECT user_key, id FROM users WHERE id IN (\(SQLPlaceholders.list($0)))" },
+            bind: { statement, item, slot in try statement.bind(missing[item], at: slot + 1) },
+            row: { statement in
+                let id = statement.string(at: 1)
+                self.remember(id, statement.int64(at: 0))
                 found.insert(id)
             }
-            start += Self.idsPerStatement
-        }
+        )
         return missing.filter { !found.contains($0) }
     }
 
     /// Creates users `ids` (none exists yet), as created by change-log entry `seq`, in order, with
     /// multi-row inserts; remembers their keys.
-    func createUsers(_ ids: [String], seq: UInt64, in connection: any SQLConnection) throws {
-        var start = 0
-        while start < ids.count {
-            let chunk = ids[start..<min(start + Self.idsPerStatement, ids.count)]
-            let values = repeatElement("(?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
-            let sql =
-                "INSERT INTO users(id, attributes, created_seq, updated_seq) VALUES \(values) RETURNING user_key, id"
-            let insert =
-                chunk.count == Self.idsPerStatement ? try connection.cachedStatement(sql) : try connection.prepare(sql)
-            for (offset, id) in chunk.enumerated() {
-                try insert.bind(id, at: 4 * offset + 1)
-                try insert.bind([UInt8](), at: 4 * offset + 2)
-                try insert.bind(Int64(seq), at: 4 * offset + 3)
-                try insert.bind(Int64(seq), at: 4 * offset + 4)
-            }
-            var created = 0
-            while try insert.step() {
-                self.remember(insert.string(at: 1), insert.int64(at: 0))
+    /// - Parameter attributes: the encoded attributes of the user at an index of `ids` (none by default).
+    func createUsers(
+        _ ids: [String],
+        seq: UInt64,
+        in connection: any SQLConnection,
+        attributes: (_ index: Int) throws -> [UInt8] = { _ in [] }
+    ) throws {
+        var created = 0
+        try connection.runInChunks(
+            count: ids.count,
+            perStatement: Self.idsPerStatement,
+            sql: {
+                "INSERT INTO users(id, attributes, created_seq, updated_seq) VALUES "
+                    + SQLPlaceholders.rows($0, columns: 4) + " RETURNING user_key, id"
+            },
+            bind: { statement, item, slot in
+                try statement.bind(ids[item], at: 4 * slot + 1)
+                try statement.bind(try attributes(item), at: 4 * slot + 2)
+                try statement.bind(Int64(seq), at: 4 * slot + 3)
+                try statement.bind(Int64(seq), at: 4 * slot + 4)
+            },
+            row: { statement in
+                self.remember(statement.string(at: 1), statement.int64(at: 0))
                 created += 1
             }
-            guard created == chunk.count else {
-                throw ProfileStoreError(.storage, "creating \(chunk.count) users returned \(created) keys")
-            }
-            start += Self.idsPerStatement
+        )
+        guard created == ids.count else {
+            throw ProfileStoreError(.storage, "creating \(ids.count) users returned \(created) keys")
         }
     }
 

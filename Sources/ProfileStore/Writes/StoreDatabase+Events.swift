@@ -156,32 +156,4 @@ extension StoreDatabase {
             try InputValidation.checkValue(value, name: name)
         }
     }
-
-    /// Creates a user with no attributes; returns its key.
-    static func createUser(_ userID: String, seq: UInt64, in transaction: WriteTransaction) throws -> Int64 {
-        let key = try Self.insertUser(userID, attributes: [], seq: seq, in: transaction.connection)
-        transaction.userKeys.remember(userID, key)
-        return key
-    }
-
-    /// Inserts a user row created by change-log entry `seq`; returns the key the database gave it.
-    static func insertUser(
-        _ userID: String,
-        attributes: [UInt8],
-        seq: UInt64,
-        in connection: any SQLConnection
-    ) throws -> Int64 {
-        let insert = try connection.cachedStatement(
-            "INSERT INTO users(id, attributes, created_seq, updated_seq) VALUES (?, ?, ?, ?) RETURNING user_key"
-        )
-        defer { insert.reset() }
-        try insert.bind(userID, at: 1)
-        try insert.bind(attributes, at: 2)
-        try insert.bind(Int64(seq), at: 3)
-        try insert.bind(Int64(seq), at: 4)
-        guard try insert.step() else {
-            throw ProfileStoreError(.storage, "inserting user '\(userID)' returned no key")
-        }
-        return insert.int64(at: 0)
-    }
 }

@@ -45,74 +45,102 @@ extension StoreDatabase {
     /// unknown users being removed and invalid ids are rejected item by item, the rest applied.
     /// Items that change nothing (already a member, not a member) count as `duplicates`.
     /// One change-log entry holds what actually changed; nothing is logged when nothing did.
+    ///
+    /// The additions are applied before the removals, each a few hundred users per statement (on
+    /// PostgreSQL a statement is a round trip); an id repeated among the additions (or the removals)
+    /// changes nothing the second time.
     func changeListMembers(
         _ request: Segments_V1_ChangeListMembersRequest
     ) async throws(ProfileStoreError)
         -> Segments_V1_WriteResponse
     {
         try self.checkBatchSize(request.add.count + request.remove.count, of: "list member changes")
-        return try await self.writer.write { transaction in
+        var response = Segments_V1_WriteResponse()
+        var adds: [String] = []
+        var removes: [(index: Int, id: String)] = []
+        for (index, userID) in (request.add + request.remove).enumerated() {
+            do throws(ProfileStoreError) {
+                try InputValidation.checkUserID(userID)
+                if index < request.add.count {
+                    adds.append(userID)
+                } else {
+                    removes.append((index, userID))
+                }
+            } catch {
+                response.rejected.append(.init(index: index, error: error))
+            }
+        }
+        return try await self.writer.write { [response, adds, removes] transaction in
+            var response = response
             let connection = transaction.connection
             guard let listKey = try Self.listKey(named: request.name, in: connection) else {
                 throw ProfileStoreError(.notFound, "no list '\(request.name)'")
             }
             let seq = transaction.nextSeq
-            var response = Segments_V1_WriteResponse()
             var change = Segments_V1_ListMembersChanged()
             change.name = request.name
-            var touched: [Int64] = []
+            let unknown = Set(try transaction.userKeys.prefetch(adds + removes.map(\.id), in: connection))
+            var createdUsers: Set<String> = []
+            change.createdUsers = adds.filter { unknown.contains($0) && createdUsers.insert($0).inserted }
+            try transaction.userKeys.createUsers(change.createdUsers, seq: seq, in: connection)
 
-            let insert = try connection.cachedStatement(
-                "INSERT INTO list_members(list_key, user_key) VALUES (?, ?) ON CONFLICT DO NOTHING"
+            func keys(of ids: [String]) throws -> [Int64] {
+                try ids.map { id in
+                    guard let key = try transaction.userKeys.key(for: id, in: connection) else {
+                        throw ProfileStoreError(.storage, "user '\(id)' was neither found nor created")
+                    }
+                    return key
+                }
+            }
+            let addKeys = try keys(of: adds)
+            let added = try Self.changeMembers(
+                of: listKey,
+                keys: addKeys,
+                sql: {
+                    "INSERT INTO list_members(list_key, user_key) VALUES \(SQLPlaceholders.rows($0, columns: 2)) "
+                        + "ON CONFLICT DO NOTHING RETURNING user_key"
+                },
+                listKeyEachRow: true,
+                in: connection
             )
-            for (index, userID) in request.add.enumerated() {
-                do throws(ProfileStoreError) {
-                    try InputValidation.checkUserID(userID)
-                } catch {
-                    response.rejected.append(.init(index: index, error: error))
-                    continue
-                }
+            var touched: [Int64] = []
+            var seen: Set<Int64> = []
+            for (id, key) in zip(adds, addKeys) {
                 response.accepted += 1
-                let userKey: Int64
-                if let known = try transaction.userKeys.key(for: userID, in: connection) {
-                    userKey = known
-                } else {
-                    userKey = try Self.createUser(userID, seq: seq, in: transaction)
-                    change.createdUsers.append(userID)
-                }
-                try insert.bind(listKey, at: 1)
-                try insert.bind(userKey, at: 2)
-                try insert.execute()
-                if connection.changes == 1 {
-                    change.added.append(userID)
-                    touched.append(userKey)
+                if seen.insert(key).inserted, added.contains(key) {
+                    change.added.append(id)
+                    touched.append(key)
                 } else {
                     response.duplicates += 1
                 }
             }
 
-            let delete = try connection.cachedStatement("DELETE FROM list_members WHERE list_key = ? AND user_key = ?")
-            for (offset, userID) in request.remove.enumerated() {
-                let index = request.add.count + offset
-                do throws(ProfileStoreError) {
-                    try InputValidation.checkUserID(userID)
-                } catch {
-                    response.rejected.append(.init(index: index, error: error))
-                    continue
+            // An id removed that is neither stored nor added by this request names no user.
+            var removable: [(id: String, key: Int64)] = []
+            for (index, id) in removes {
+                if unknown.contains(id), !createdUsers.contains(id) {
+                    response.rejected.append(.init(index: index, error: ProfileStoreError(.notFound, "no user '\(id)'")))
+                } else {
+                    removable.append((id, try keys(of: [id])[0]))
                 }
-                guard let userKey = try transaction.userKeys.key(for: userID, in: connection) else {
-                    response.rejected.append(
-                        .init(index: index, error: ProfileStoreError(.notFound, "no user '\(userID)'"))
-                    )
-                    continue
-                }
+            }
+            response.rejected.sort { $0.index < $1.index }
+            let removed = try Self.changeMembers(
+                of: listKey,
+                keys: removable.map(\.key),
+                sql: {
+                    "DELETE FROM list_members WHERE list_key = ? AND user_key IN (\(SQLPlaceholders.list($0))) "
+                        + "RETURNING user_key"
+                },
+                listKeyEachRow: false,
+                in: connection
+            )
+            seen = []
+            for (id, key) in removable {
                 response.accepted += 1
-                try delete.bind(listKey, at: 1)
-                try delete.bind(userKey, at: 2)
-                try delete.execute()
-                if connection.changes == 1 {
-                    change.removed.append(userID)
-                    touched.append(userKey)
+                if seen.insert(key).inserted, removed.contains(key) {
+                    change.removed.append(id)
+                    touched.append(key)
                 } else {
                     response.duplicates += 1
                 }
@@ -135,6 +163,37 @@ extension StoreDatabase {
             }
             return response
         }
+    }
+
+    /// Runs a membership change for `keys` of list `listKey`, a chunk of users per statement, and
+    /// returns the users the statements returned (those actually added or removed).
+    /// - Parameter listKeyEachRow: whether each row of the statement binds the list key before the
+    ///   user key (`VALUES (?, ?), …`); otherwise the statement binds it once, first.
+    private static func changeMembers(
+        of listKey: Int64,
+        keys: [Int64],
+        sql: (_ users: Int) -> String,
+        listKeyEachRow: Bool,
+        in connection: any SQLConnection
+    ) throws -> Set<Int64> {
+        let unique = Array(Set(keys))
+        var changed: Set<Int64> = []
+        try connection.runInChunks(
+            count: unique.count,
+            perStatement: UserKeyCache.idsPerStatement,
+            sql: sql,
+            bind: { statement, item, slot in
+                if listKeyEachRow {
+                    try statement.bind(listKey, at: 2 * slot + 1)
+                    try statement.bind(unique[item], at: 2 * slot + 2)
+                } else {
+                    try statement.bind(listKey, at: 1)
+                    try statement.bind(unique[item], at: slot + 2)
+                }
+            },
+            row: { statement in changed.insert(statement.int64(at: 0)) }
+        )
+        return changed
     }
 
     /// Streams a list's members sorted by the UTF-8 bytes of their ids, all read in one

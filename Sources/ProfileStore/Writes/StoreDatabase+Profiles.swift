@@ -6,37 +6,82 @@ extension StoreDatabase {
     /// Merges attribute patches; a null value removes the attribute. One change-log entry for
     /// the whole request; patches that change nothing on an existing user are accepted but not
     /// logged.
+    ///
+    /// The users are read, created and updated a few hundred per statement (on PostgreSQL a statement is a
+    /// round trip); the patches are applied in memory in request order, so a user patched twice sees its
+    /// first patch.
     func upsertProfiles(
         _ request: Segments_V1_UpsertProfilesRequest
     ) async throws(ProfileStoreError)
         -> Segments_V1_WriteResponse
     {
         try self.checkBatchSize(request.patches.count, of: "profile patches")
-        return try await self.writer.write { transaction in
-            var response = Segments_V1_WriteResponse()
-            var changes: [Segments_V1_ProfileChange] = []
-            var touchedKeys: [Int64] = []
+        var response = Segments_V1_WriteResponse()
+        var valid: [Segments_V1_ProfilePatch] = []
+        for (index, patch) in request.patches.enumerated() {
+            do throws(ProfileStoreError) {
+                try Self.validate(patch)
+                valid.append(patch)
+            } catch {
+                response.rejected.append(.init(index: index, error: error))
+            }
+        }
+        response.accepted = UInt32(valid.count)
+        guard !valid.isEmpty else { return response }
+        return try await self.writer.write { [response, valid] transaction in
+            var response = response
+            let connection = transaction.connection
             let seq = transaction.nextSeq
-            for (index, patch) in request.patches.enumerated() {
-                do throws(ProfileStoreError) {
-                    try Self.validate(patch)
-                } catch {
-                    response.rejected.append(.init(index: index, error: error))
+            var profiles = try Self.storedProfiles(valid.map(\.userID), in: connection)
+            var created: [String] = []
+            var changes: [Segments_V1_ProfileChange] = []
+            for patch in valid {
+                var profile = profiles[patch.userID] ?? StoredProfile(key: nil, attributes: [:], changed: true)
+                var change = Segments_V1_ProfileChange()
+                change.userID = patch.userID
+                for name in patch.attributes.keys.sorted() {
+                    guard let value = patch.attributes[name] else { continue }
+                    if value.kind == nil {
+                        if profile.attributes.removeValue(forKey: name) != nil {
+                            change.removed.append(name)
+                        }
+                    } else if profile.attributes[name] != value {
+                        profile.attributes[name] = value
+                        change.set[name] = value
+                    }
+                }
+                if profiles[patch.userID] == nil {
+                    change.created = true
+                    created.append(patch.userID)
+                } else if change.set.isEmpty && change.removed.isEmpty {
                     continue
                 }
-                if let change = try Self.apply(patch, seq: seq, in: transaction) {
-                    changes.append(change.change)
-                    touchedKeys.append(change.userKey)
-                }
-                response.accepted += 1
+                profile.changed = true
+                profiles[patch.userID] = profile
+                changes.append(change)
             }
-            if !changes.isEmpty {
-                var entry = Segments_V1_ChangeEntry()
-                entry.profilesUpserted.changes = changes
-                response.seq = try transaction.appendLog(&entry)
-                for key in touchedKeys {
-                    transaction.noteUserInLog(userKey: key, seq: seq)
+            guard !changes.isEmpty else { return response }
+            try transaction.userKeys.createUsers(created, seq: seq, in: connection) { index in
+                try Self.encodeAttributes(profiles[created[index]]?.attributes ?? [:])
+            }
+            let updated = profiles.compactMap { id, profile in
+                profile.changed ? profile.key.map { (key: $0, id: id) } : nil
+            }.sorted { $0.key < $1.key }
+            try Self.updateAttributes(of: updated, seq: seq, in: connection) { id in
+                try Self.encodeAttributes(profiles[id]?.attributes ?? [:])
+            }
+            var entry = Segments_V1_ChangeEntry()
+            entry.profilesUpserted.changes = changes
+            response.seq = try transaction.appendLog(&entry)
+            var noted: Set<String> = []
+            for change in changes where noted.insert(change.userID).inserted {
+                guard
+                    let key = try profiles[change.userID]?.key
+                        ?? transaction.userKeys.key(for: change.userID, in: connection)
+                else {
+                    throw ProfileStoreError(.storage, "user '\(change.userID)' was neither found nor created")
                 }
+                transaction.noteUserInLog(userKey: key, seq: seq)
             }
             return response
         }
@@ -50,58 +95,57 @@ extension StoreDatabase {
         }
     }
 
-    /// Applies one patch. Returns the change to log, or `nil` when nothing changed.
-    private static func apply(
-        _ patch: Segments_V1_ProfilePatch,
-        seq: UInt64,
-        in transaction: WriteTransaction
-    ) throws -> (change: Segments_V1_ProfileChange, userKey: Int64)? {
-        let connection = transaction.connection
-        let select = try connection.cachedStatement("SELECT user_key, attributes FROM users WHERE id = ?")
-        try select.bind(patch.userID, at: 1)
-        var existing: (key: Int64, attributes: [String: Segments_V1_Value])?
-        if try select.step() {
-            existing = (select.int64(at: 0), try Self.decodeAttributes(select.blob(at: 1)))
-        }
-        select.reset()
+    /// A user's row as an upsert sees it: its key (`nil` until created) and attributes, and whether a
+    /// patch changed them.
+    private struct StoredProfile {
+        var key: Int64?
+        var attributes: [String: Segments_V1_Value]
+        var changed = false
+    }
 
-        var attributes = existing?.attributes ?? [:]
-        var change = Segments_V1_ProfileChange()
-        change.userID = patch.userID
-        for name in patch.attributes.keys.sorted() {
-            guard let value = patch.attributes[name] else { continue }
-            if value.kind == nil {
-                if attributes.removeValue(forKey: name) != nil {
-                    change.removed.append(name)
-                }
-            } else if attributes[name] != value {
-                attributes[name] = value
-                change.set[name] = value
+    /// The stored users among `ids`, read `UserKeyCache.idsPerStatement` per query.
+    private static func storedProfiles(
+        _ ids: [String],
+        in connection: any SQLConnection
+    ) throws -> [String: StoredProfile] {
+        let unique = Array(Set(ids))
+        var profiles: [String: StoredProfile] = [:]
+        try connection.runInChunks(
+            count: unique.count,
+            perStatement: UserKeyCache.idsPerStatement,
+            sql: { "SELECT user_key, id, attributes FROM users WHERE id IN (\(SQLPlaceholders.list($0)))" },
+            bind: { statement, item, slot in try statement.bind(unique[item], at: slot + 1) },
+            row: { statement in
+                profiles[statement.string(at: 1)] = StoredProfile(
+                    key: statement.int64(at: 0),
+                    attributes: try Self.decodeAttributes(statement.blob(at: 2))
+                )
             }
-        }
-
-        guard let existing else {
-            let key = try Self.insertUser(
-                patch.userID,
-                attributes: try Self.encodeAttributes(attributes),
-                seq: seq,
-                in: connection
-            )
-            transaction.userKeys.remember(patch.userID, key)
-            change.created = true
-            return (change, key)
-        }
-        guard !change.set.isEmpty || !change.removed.isEmpty else {
-            return nil
-        }
-        let update = try connection.cachedStatement(
-            "UPDATE users SET attributes = ?, updated_seq = ? WHERE user_key = ?"
         )
-        try update.bind(try Self.encodeAttributes(attributes), at: 1)
-        try update.bind(Int64(seq), at: 2)
-        try update.bind(existing.key, at: 3)
-        try update.execute()
-        return (change, existing.key)
+        return profiles
+    }
+
+    /// Stores new attributes for existing users, as updated by change-log entry `seq`, with one
+    /// `UPDATE … FROM (VALUES …)` per chunk of users.
+    private static func updateAttributes(
+        of users: [(key: Int64, id: String)],
+        seq: UInt64,
+        in connection: any SQLConnection,
+        attributes: (_ id: String) throws -> [UInt8]
+    ) throws {
+        try connection.runInChunks(
+            count: users.count,
+            perStatement: UserKeyCache.idsPerStatement,
+            sql: {
+                "UPDATE users SET attributes = v.column2, updated_seq = ? FROM (VALUES "
+                    + SQLPlaceholders.rows($0, columns: 2) + ") AS v WHERE users.user_key = v.column1"
+            },
+            bind: { statement, item, slot in
+                try statement.bind(Int64(seq), at: 1)
+                try statement.bind(users[item].key, at: 2 * slot + 2)
+                try statement.bind(try attributes(users[item].id), at: 2 * slot + 3)
+            }
+        )
     }
 
     /// Reads one profile.
