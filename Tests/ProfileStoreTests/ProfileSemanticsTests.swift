@@ -131,12 +131,18 @@ import Testing
             #expect(members.rejected.first?.error.message == "no user 'ghost'")
             // Duplicates: "old" (a member already, and named twice), the second "a", the second "b".
             #expect(members.duplicates == 4)
-            let changed = try #require(try await readLog(client, fromSeq: members.seq, count: 1).first).listMembersChanged
+            let changed = try #require(try await readLog(client, fromSeq: members.seq, count: 1).first)
+                .listMembersChanged
             #expect(changed.added == ["a", "b"] + (0..<300).map { "bulk\($0)" } + ["fresh"])
             #expect(changed.removed == ["fresh", "b"])
             #expect(changed.createdUsers == ["a", "b", "fresh"])
             let listed = try await client.listMembers("l")
-            #expect(listed == (["a", "old"] + (0..<300).map { "bulk\($0)" }).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+            #expect(
+                listed
+                    == (["a", "old"] + (0..<300).map { "bulk\($0)" }).sorted {
+                        $0.utf8.lexicographicallyPrecedes($1.utf8)
+                    }
+            )
             #expect(try await client.lists().first?.size == 302)
         }
     }

@@ -79,10 +79,19 @@ final class DeferredUserIndex {
         let events = try connection.prepare("SELECT coalesce((SELECT value FROM meta WHERE key = 'event_count'), 0)")
         _ = try events.step()
         let filter = EventIDFilter(capacity: max(4_000_000, 2 * Int(events.int64(at: 0))))
-        let rows = try connection.prepare("SELECT user_key, event_id FROM event_ids")
+        let pages = KeysetPages(
+            "SELECT user_key, event_id FROM event_ids WHERE (user_key, event_id) > (?, ?) ORDER BY user_key, event_id",
+            after: (userKey: Int64.min, eventID: ""),
+            rowsPerPage: Self.rowsPerPage,
+            bind: { statement, after in
+                try statement.bind(after.userKey, at: 1)
+                try statement.bind(after.eventID, at: 2)
+            },
+            readKey: { (userKey: $0.int64(at: 0), eventID: $0.string(at: 1)) }
+        )
         var stored = 0
-        while try rows.step() {
-            filter.insert(userKey: rows.int64(at: 0), eventID: rows.string(at: 1))
+        try pages.forEach(in: connection) { row in
+            filter.insert(userKey: row.int64(at: 0), eventID: row.string(at: 1))
             stored += 1
         }
         for (userKey, ids) in self.eventIDs {
@@ -91,6 +100,9 @@ final class DeferredUserIndex {
         self.eventIDFilter = filter
         return stored
     }
+
+    /// Rows per query when reading a whole table (see ``KeysetPages``).
+    static let rowsPerPage = 10_000
 
     /// Every log entry that mentions the user, ascending.
     func entries(ofUser userKey: Int64, in connection: any SQLConnection) throws -> [UInt64] {
@@ -188,43 +200,55 @@ final class DeferredUserIndex {
         self.indexedThroughSeq = try meta.step() ? UInt64(meta.int64(at: 0)) : 0
         meta.reset()
         // In log order: a user's entries are kept ascending (PostgreSQL, unlike SQLite, returns rows in no set order).
-        let entries = try connection.prepare(
-            "SELECT seq, payload FROM change_log WHERE seq > ? AND kind IN (?, ?, ?) ORDER BY seq"
+        // A few entries per query, since entries can be large; their users looked up a few hundred per query.
+        let pages = KeysetPages(
+            "SELECT seq, payload FROM change_log WHERE seq > ? AND kind IN (?, ?, ?) ORDER BY seq",
+            after: Int64(self.indexedThroughSeq),
+            rowsPerPage: Self.entriesPerPage,
+            bind: { statement, after in
+                try statement.bind(after, at: 1)
+                try statement.bind(ChangeKind.profilesUpserted.rawValue, at: 2)
+                try statement.bind(ChangeKind.eventsTracked.rawValue, at: 3)
+                try statement.bind(ChangeKind.listMembersChanged.rawValue, at: 4)
+            },
+            readKey: { $0.int64(at: 0) }
         )
-        try entries.bind(Int64(self.indexedThroughSeq), at: 1)
-        try entries.bind(ChangeKind.profilesUpserted.rawValue, at: 2)
-        try entries.bind(ChangeKind.eventsTracked.rawValue, at: 3)
-        try entries.bind(ChangeKind.listMembersChanged.rawValue, at: 4)
-        let userKey = try connection.prepare("SELECT user_key FROM users WHERE id = ?")
-        func key(_ id: String) throws -> Int64? {
-            defer { userKey.reset() }
-            try userKey.bind(id, at: 1)
-            return try userKey.step() ? userKey.int64(at: 0) : nil
-        }
-        while try entries.step() {
-            let seq = UInt64(entries.int64(at: 0))
-            let entry = try Segments_V1_ChangeEntry(serializedBytes: entries.blob(at: 1))
-            switch entry.change {
-            case .profilesUpserted(let upserted):
-                for change in upserted.changes {
-                    if let key = try key(change.userID) { self.noteUser(key, inEntry: seq) }
+        let userKeys = UserKeyCache()
+        var page: [(seq: UInt64, entry: Segments_V1_ChangeEntry)] = []
+        repeat {
+            page.removeAll(keepingCapacity: true)
+            while page.count < Self.entriesPerPage, let row = try pages.next(in: connection) {
+                page.append((UInt64(row.int64(at: 0)), try Segments_V1_ChangeEntry(serializedBytes: row.blob(at: 1))))
+            }
+            let deleted = Set(try userKeys.prefetch(page.flatMap { Self.users(of: $0.entry) }, in: connection))
+            for (seq, entry) in page {
+                for userID in Self.users(of: entry) where !deleted.contains(userID) {
+                    if let key = try userKeys.key(for: userID, in: connection) {
+                        self.noteUser(key, inEntry: seq)
+                    }
                 }
-            case .eventsTracked(let tracked):
-                for event in tracked.events {
-                    guard let key = try key(event.userID) else { continue }
-                    self.noteUser(key, inEntry: seq)
-                    if !event.eventID.isEmpty, self.eventIDs[key, default: []].insert(event.eventID).inserted {
+                guard case .eventsTracked(let tracked) = entry.change else { continue }
+                for event in tracked.events where !event.eventID.isEmpty && !deleted.contains(event.userID) {
+                    guard let key = try userKeys.key(for: event.userID, in: connection) else { continue }
+                    if self.eventIDs[key, default: []].insert(event.eventID).inserted {
                         self.eventIDFilter?.insert(userKey: key, eventID: event.eventID)
                         self.pendingCount += 1
                     }
                 }
-            case .listMembersChanged(let changed):
-                for id in changed.added + changed.removed {
-                    if let key = try key(id) { self.noteUser(key, inEntry: seq) }
-                }
-            default:
-                break
             }
+        } while page.count == Self.entriesPerPage
+    }
+
+    /// Change-log entries read per query by ``rebuild(from:)``.
+    static let entriesPerPage = 16
+
+    /// The users an entry mentions (a user may come more than once).
+    private static func users(of entry: Segments_V1_ChangeEntry) -> [String] {
+        switch entry.change {
+        case .profilesUpserted(let upserted): upserted.changes.map(\.userID)
+        case .eventsTracked(let tracked): tracked.events.map(\.userID)
+        case .listMembersChanged(let changed): changed.added + changed.removed
+        default: []
         }
     }
 }

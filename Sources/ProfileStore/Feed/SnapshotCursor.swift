@@ -18,11 +18,18 @@ final class SnapshotCursor: @unchecked Sendable {
     private let includeEvents: Bool
     private var phase = Phase.start
     private var headSeq: UInt64 = 0
-    private var statement: (any SQLStatement)?
+    private var profileRows: KeysetPages<Int64>?
+    private var listRows: KeysetPages<(listKey: Int64, userKey: Int64)>?
+    private var eventRows: KeysetPages<Int64>?
 
     /// Profiles per chunk, and events (or list members) per chunk.
     static let profilesPerChunk = 2000
     static let eventsPerChunk = 10_000
+    /// Rows read per query: users and list members, and change-log entries (which can be large). Each phase
+    /// reads its table a page at a time (see ``KeysetPages``), so that a PostgreSQL snapshot never holds a
+    /// whole table in memory.
+    static let rowsPerPage = 5000
+    static let entriesPerPage = 16
 
     init(_ request: Segments_V1_ReadSnapshotRequest) {
         self.shardIndex = request.shardIndex
@@ -59,8 +66,12 @@ final class SnapshotCursor: @unchecked Sendable {
             return list
         }
         chunk.webhooks = try StoreDatabase.allWebhooks(in: connection)
-        self.statement = try connection.prepare(
-            "SELECT id, attributes, created_seq, updated_seq FROM users ORDER BY user_key"
+        self.profileRows = KeysetPages(
+            "SELECT user_key, id, attributes, created_seq, updated_seq FROM users WHERE user_key > ? ORDER BY user_key",
+            after: Int64.min,
+            rowsPerPage: Self.rowsPerPage,
+            bind: { statement, after in try statement.bind(after, at: 1) },
+            readKey: { $0.int64(at: 0) }
         )
         self.phase = .profiles
         return chunk
@@ -75,44 +86,34 @@ final class SnapshotCursor: @unchecked Sendable {
             case .start, .done:
                 return nil
             case .profiles:
-                guard let statement else { return nil }
+                guard let profileRows else { return nil }
                 while chunk.profiles.count < Self.profilesPerChunk {
-                    guard try statement.step() else {
+                    guard let row = try profileRows.next(in: connection) else {
                         self.phase = .lists
-                        self.statement = try connection.prepare(
-                            """
-                            SELECT l.name, u.id FROM list_members m
-                            JOIN lists l ON l.list_key = m.list_key JOIN users u ON u.user_key = m.user_key
-                            ORDER BY m.list_key
-                            """
-                        )
+                        self.profileRows = nil
+                        self.listRows = self.listMemberPages()
                         break
                     }
-                    let id = statement.string(at: 0)
+                    let id = row.string(at: 1)
                     guard self.owns(id) else { continue }
                     var profile = Segments_V1_Profile()
                     profile.userID = id
-                    profile.attributes = try StoreDatabase.decodeAttributes(statement.blob(at: 1))
-                    profile.createdSeq = UInt64(statement.int64(at: 2))
-                    profile.updatedSeq = UInt64(statement.int64(at: 3))
+                    profile.attributes = try StoreDatabase.decodeAttributes(row.blob(at: 2))
+                    profile.createdSeq = UInt64(row.int64(at: 3))
+                    profile.updatedSeq = UInt64(row.int64(at: 4))
                     chunk.profiles.append(profile)
                 }
             case .lists:
-                guard let statement else { return nil }
+                guard let listRows else { return nil }
                 var count = 0
                 while count < Self.eventsPerChunk {
-                    guard try statement.step() else {
+                    guard let row = try listRows.next(in: connection) else {
                         self.phase = self.includeEvents ? .events : .done
-                        self.statement =
-                            self.includeEvents
-                            ? try connection.prepare(
-                                "SELECT payload FROM change_log WHERE kind = ? AND seq <= ? ORDER BY seq"
-                            ) : nil
-                        try self.statement?.bind(ChangeKind.eventsTracked.rawValue, at: 1)
-                        try self.statement?.bind(Int64(self.headSeq), at: 2)
+                        self.listRows = nil
+                        self.eventRows = self.includeEvents ? self.eventEntryPages(connection) : nil
                         break
                     }
-                    let (name, id) = (statement.string(at: 0), statement.string(at: 1))
+                    let (name, id) = (row.string(at: 2), row.string(at: 3))
                     guard self.owns(id) else { continue }
                     if chunk.lists.last?.name != name {
                         var list = Segments_V1_ListSnapshot()
@@ -123,14 +124,14 @@ final class SnapshotCursor: @unchecked Sendable {
                     count += 1
                 }
             case .events:
-                guard let statement else { return nil }
+                guard let eventRows else { return nil }
                 while chunk.events.count < Self.eventsPerChunk {
-                    guard try statement.step() else {
+                    guard let row = try eventRows.next(in: connection) else {
                         self.phase = .done
-                        self.statement = nil
+                        self.eventRows = nil
                         break
                     }
-                    let entry = try Segments_V1_ChangeEntry(serializedBytes: statement.blob(at: 0))
+                    let entry = try Segments_V1_ChangeEntry(serializedBytes: row.blob(at: 1))
                     for event in entry.eventsTracked.events where self.owns(event.userID) {
                         chunk.events.append(event)
                     }
@@ -145,9 +146,45 @@ final class SnapshotCursor: @unchecked Sendable {
         }
     }
 
+    /// Every list's members, list by list.
+    private func listMemberPages() -> KeysetPages<(listKey: Int64, userKey: Int64)> {
+        KeysetPages(
+            """
+            SELECT m.list_key, m.user_key, l.name, u.id FROM list_members m
+            JOIN lists l ON l.list_key = m.list_key JOIN users u ON u.user_key = m.user_key
+            WHERE (m.list_key, m.user_key) > (?, ?) ORDER BY m.list_key, m.user_key
+            """,
+            after: (listKey: Int64.min, userKey: Int64.min),
+            rowsPerPage: Self.rowsPerPage,
+            bind: { statement, after in
+                try statement.bind(after.listKey, at: 1)
+                try statement.bind(after.userKey, at: 2)
+            },
+            readKey: { (listKey: $0.int64(at: 0), userKey: $0.int64(at: 1)) }
+        )
+    }
+
+    /// The entries that stored events, up to the snapshot's head: few per query where a query's rows are
+    /// all fetched at once (PostgreSQL).
+    private func eventEntryPages(_ connection: any SQLConnection) -> KeysetPages<Int64> {
+        KeysetPages(
+            "SELECT seq, payload FROM change_log WHERE seq > ? AND kind = ? AND seq <= ? ORDER BY seq",
+            after: 0,
+            rowsPerPage: connection.streamsRows ? Self.rowsPerPage : Self.entriesPerPage,
+            bind: { [headSeq] statement, after in
+                try statement.bind(after, at: 1)
+                try statement.bind(ChangeKind.eventsTracked.rawValue, at: 2)
+                try statement.bind(Int64(headSeq), at: 3)
+            },
+            readKey: { $0.int64(at: 0) }
+        )
+    }
+
     /// Ends the read transaction (also after a failure or cancellation).
     func finish(_ connection: any SQLConnection) {
-        self.statement = nil
+        self.profileRows = nil
+        self.listRows = nil
+        self.eventRows = nil
         self.phase = .done
         if connection.isInTransaction {
             try? connection.execute("COMMIT")

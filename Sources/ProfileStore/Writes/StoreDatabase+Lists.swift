@@ -119,7 +119,9 @@ extension StoreDatabase {
             var removable: [(id: String, key: Int64)] = []
             for (index, id) in removes {
                 if unknown.contains(id), !createdUsers.contains(id) {
-                    response.rejected.append(.init(index: index, error: ProfileStoreError(.notFound, "no user '\(id)'")))
+                    response.rejected.append(
+                        .init(index: index, error: ProfileStoreError(.notFound, "no user '\(id)'"))
+                    )
                 } else {
                     removable.append((id, try keys(of: [id])[0]))
                 }
