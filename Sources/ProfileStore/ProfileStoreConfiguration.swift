@@ -36,6 +36,11 @@ public struct ProfileStoreConfiguration: Sendable {
     /// same PostgreSQL database can name it in their refusals: a socket path or `tls://host:port`.
     /// Default: the socket path.
     public var advertisedAddress: String
+    /// With ``postgres``: how long a statement may wait for PostgreSQL's answer. Past it the statement fails
+    /// and the connection is closed — for the writer, that ends its role: it stops, and a standby takes over.
+    /// It catches a server that stops answering without closing the connection (a frozen host, a half-open
+    /// TCP connection). Default 30 s; `nil` waits as long as TCP does.
+    public var postgresQueryTimeout: Duration? = .seconds(30)
     /// How often a standby store tries to take the writer role over. Default 1 s.
     public var takeoverInterval: Duration = .seconds(1)
     /// The clock.

@@ -50,6 +50,7 @@ public final class ProfileStoreService: Service {
                 address: address,
                 advertisedAddress: self.configuration.advertisedAddress,
                 interval: self.configuration.takeoverInterval,
+                queryTimeout: self.configuration.postgresQueryTimeout,
                 logger: self.logger
             )
             do {

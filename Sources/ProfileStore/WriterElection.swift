@@ -24,6 +24,8 @@ struct WriterElection {
     /// How this store is reached, recorded for the standbys to hand out.
     let advertisedAddress: String
     let interval: Duration
+    /// See ``PostgresSQLConnection/queryTimeout``.
+    let queryTimeout: Duration?
     let logger: Logger
 
     /// Returns a connection that holds the writer lock; until it does, serves standby refusals on
@@ -64,12 +66,8 @@ struct WriterElection {
                     return false
                 }
                 group.addTask {
-                    while true {
-                        try await Task.sleep(for: self.interval)
-                        if try self.tryLock(candidate.connection) { return true }
-                        let current = self.writerAddress(candidate.connection)
-                        writer.withLock { $0 = current }
-                    }
+                    try await self.waitForLock(candidate, writer: writer)
+                    return true
                 }
                 // Taking the lock ends the standby server (the socket is free again for the writer's); the standby
                 // server failing (e.g. its socket taken) ends the wait.
@@ -80,7 +78,47 @@ struct WriterElection {
             }
         }
         self.logger.notice("took the writer role over", metadata: ["database": "\(self.address)"])
-        return connection
+        return candidate.connection
+    }
+
+    /// Tries the lock every `interval` until it is taken, keeping `writer` up to date meanwhile. A standby whose
+    /// connection is lost (the server restarted, a failover of PostgreSQL itself, the session ended) goes on
+    /// standing by and connects again at the next try: it holds nothing that the lost session took with it.
+    private func waitForLock(_ candidate: Candidate, writer: WriterName) async throws {
+        var disconnected = false
+        while true {
+            try await Task.sleep(for: self.interval)
+            do {
+                if candidate.connection.isClosed {
+                    if !disconnected {
+                        self.logger.notice(
+                            "lost the database connection; connecting again",
+                            metadata: ["database": "\(self.address)"]
+                        )
+                    }
+                    candidate.connection = try self.connect()
+                }
+                if try self.tryLock(candidate.connection) { return }
+                if disconnected {
+                    disconnected = false
+                    self.logger.notice(
+                        "connected to the database again; standing by",
+                        metadata: ["database": "\(self.address)"]
+                    )
+                }
+            } catch {
+                if !disconnected {
+                    disconnected = true
+                    self.logger.warning(
+                        "standing by without a database connection; trying again every \(self.interval)",
+                        metadata: ["database": "\(self.address)", "error": "\(error)"]
+                    )
+                }
+                continue
+            }
+            let current = self.writerAddress(candidate.connection)
+            writer.withLock { $0 = current }
+        }
     }
 
     /// The writer's address as last read, shared by the standby server's refusals and the election's loop.
@@ -96,9 +134,10 @@ struct WriterElection {
         }
     }
 
-    /// The connection that waits for the lock, used by one task at a time: the election's loop, then the writer.
+    /// The connection that waits for the lock (made again when lost), used by one task at a time: the election's
+    /// loop, then the writer.
     private final class Candidate: @unchecked Sendable {
-        let connection: PostgresSQLConnection
+        var connection: PostgresSQLConnection
 
         init(_ connection: PostgresSQLConnection) {
             self.connection = connection
@@ -120,7 +159,11 @@ struct WriterElection {
 
     private func connect() throws(ProfileStoreError) -> PostgresSQLConnection {
         do {
-            return try PostgresSQLConnection(address: self.address, logger: self.logger)
+            return try PostgresSQLConnection(
+                address: self.address,
+                logger: self.logger,
+                queryTimeout: self.queryTimeout
+            )
         } catch {
             throw ProfileStoreError(.startup, error.message, underlying: error)
         }

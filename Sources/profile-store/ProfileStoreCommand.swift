@@ -50,6 +50,16 @@ struct ProfileStoreCommand: AsyncParsableCommand {
     var advertise: String?
 
     @Option(
+        name: .customLong("postgres-query-timeout"),
+        help: """
+            With --postgres: seconds a statement may wait for the database's answer before the connection is \
+            given up (and, on the writer, the writer role: it stops and a standby takes over). Catches a database \
+            that stops answering without closing the connection. Default 30.
+            """
+    )
+    var postgresQueryTimeout: Int?
+
+    @Option(
         name: .customLong("manual-clock"),
         help: "Test mode: freeze time at this RFC 3339 instant until moved with `segclient clock`."
     )
@@ -162,6 +172,11 @@ struct ProfileStoreCommand: AsyncParsableCommand {
             "--max-frame-bytes"
         )
         let idle = try Self.integer(self.idleTimeout, environment["PROFILE_STORE_IDLE_TIMEOUT"], "--idle-timeout")
+        let queryTimeout = try Self.integer(
+            self.postgresQueryTimeout,
+            environment["PROFILE_STORE_POSTGRES_QUERY_TIMEOUT"],
+            "--postgres-query-timeout"
+        )
         let expiry = try Self.integer(
             self.subscriberExpiry,
             environment["PROFILE_STORE_SUBSCRIBER_EXPIRY"],
@@ -215,6 +230,7 @@ struct ProfileStoreCommand: AsyncParsableCommand {
         if let advertise = setting(self.advertise, "PROFILE_STORE_ADVERTISE") {
             configuration.advertisedAddress = advertise
         }
+        if let queryTimeout { configuration.postgresQueryTimeout = .seconds(queryTimeout) }
         if let expiry { configuration.feedSubscriberExpiry = .seconds(expiry) }
         if let maxSegments { configuration.maximumSegments = maxSegments }
         if let maxLists { configuration.maximumLists = maxLists }

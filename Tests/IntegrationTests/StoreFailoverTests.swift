@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 @_spi(SegmentsInternal) import SegmentsClient
+import SegmentsPostgres
 import SegmentsRPC
 import SegmentsTesting
 import SegmentsWire
@@ -168,6 +170,75 @@ import Testing
                 let members = Set(try await client.members(name, minSeq: info.headSeq))
                 #expect(members == expected[name] ?? [], "\(name)")
             }
+        }
+    }
+
+    /// A standby whose database connection is lost stands by on a new one, and still takes over when the writer dies.
+    @Test(.enabled(if: Self.hasPostgres, "needs the test PostgreSQL server (SEGMENTS_TEST_POSTGRES)"))
+    func aStandbyThatLosesItsConnectionReconnectsAndStillTakesOver() async throws {
+        try await TemporaryDirectory.with { directory in
+            guard let server = TestStoreBackend.available.last,
+                let url = try server.postgresURL(forDirectory: directory)
+            else { return }
+            func startStore(_ name: String) async throws -> DaemonProcess {
+                try await DaemonProcess.start(
+                    BuiltProducts.path(of: "profile-store"),
+                    arguments: ["--socket", "\(directory)/\(name).sock", "--postgres", url],
+                    socketPath: "\(directory)/\(name).sock",
+                    logPath: "\(directory)/\(name).log"
+                )
+            }
+            let storeA = try await startStore("a")
+            let storeB = try await startStore("b")
+            defer {
+                storeA.kill()
+                _ = storeB.terminate()
+            }
+            let database = try PostgresSQLConnection(address: PostgresAddress(url: url), logger: Logger(label: "test"))
+            defer { database.close() }
+            // The standby's session: the one that asks who the writer is and does not hold the lock.
+            let standbySession = try database.prepare(
+                """
+                SELECT pid FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid()
+                AND (query LIKE '%pg_try_advisory_lock%' OR query LIKE '%FROM store_writer%')
+                AND pid NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory')
+                """
+            )
+            var standbyPID: Int64?
+            let deadline = ContinuousClock.now + .seconds(10)
+            while standbyPID == nil, ContinuousClock.now < deadline {
+                standbyPID = try standbySession.step() ? standbySession.int64(at: 0) : nil
+                standbySession.reset()
+                if standbyPID == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            let pid = try #require(standbyPID)
+            let terminate = try database.prepare("SELECT pg_terminate_backend(CAST(? AS integer))")
+            try terminate.bind(pid, at: 1)
+            #expect(try terminate.step() && terminate.int64(at: 0) == 1)
+            terminate.reset()
+            // Two tries of the lock later, it stands by on a new connection.
+            try await Task.sleep(for: .milliseconds(2500))
+            #expect(storeB.isRunning)
+            #expect(storeB.log.contains("lost the database connection; connecting again"))
+
+            storeA.kill()
+            let killed = ContinuousClock.now
+            let client = SegmentsClient(
+                configuration: .init(
+                    storeSocketPath: "\(directory)/b.sock",
+                    options: .init(reconnect: .backoff(attempts: 40, maximumDelay: .milliseconds(250)))
+                )
+            )
+            defer { Task { await client.close() } }
+            var written: SegmentsWriteResult?
+            while written == nil, ContinuousClock.now - killed < .seconds(10) {
+                written = try? await client.setProfile("u1", ["plan": .string("pro")])
+                if written == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(written?.seq ?? 0 > 0)
+            #expect(ContinuousClock.now - killed < .seconds(5))
+            #expect(storeB.log.contains("took the writer role over"))
         }
     }
 }

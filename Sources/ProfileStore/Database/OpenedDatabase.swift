@@ -95,7 +95,7 @@ struct OpenedDatabase {
         advertisedAddress: String,
         logger: Logger
     ) -> OpenedDatabase {
-        let address = writer.address
+        let (address, queryTimeout) = (writer.address, writer.queryTimeout)
         var opened = OpenedDatabase(
             writer: writer,
             migrations: StoreSchema.postgresMigrations,
@@ -103,7 +103,14 @@ struct OpenedDatabase {
                 select: "SELECT id FROM store_identity",
                 insert: "INSERT INTO store_identity(id) VALUES (?)"
             ),
-            openReader: { try PostgresSQLConnection(address: address, logger: logger, reconnects: true) },
+            openReader: {
+                try PostgresSQLConnection(
+                    address: address,
+                    logger: logger,
+                    reconnects: true,
+                    queryTimeout: queryTimeout
+                )
+            },
             location: address.description
         )
         opened.afterMigration = { connection in
