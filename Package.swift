@@ -387,7 +387,8 @@ var package = Package(
         .testTarget(
             name: "ProfileStoreTests",
             dependencies: [
-                "ProfileStore", "DaemonSupport", "SegmentsClient", "SegmentsRPC", "SegmentsTesting", "SegmentsWire",
+                "ProfileStore", "DaemonSupport", "SegmentsClient", "SegmentsRPC", "SegmentsSQL", "SegmentsSQLite",
+                "SegmentsTesting", "SegmentsWire",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: swiftSettings

@@ -1,3 +1,5 @@
+import SegmentsSQL
+import SegmentsSQLite
 import Testing
 
 @testable import ProfileStore
@@ -31,5 +33,36 @@ import Testing
         filter.insert(userKey: .max, eventID: "é😀")
         #expect(filter.mayContain(userKey: .min, eventID: ""))
         #expect(filter.mayContain(userKey: .max, eventID: "é😀"))
+    }
+
+    /// The filter is loaded while the store serves. A pair written to the table during the load, after the load
+    /// read past its place, must still be in the installed filter: otherwise its duplicate would be taken for new
+    /// without a lookup.
+    @Test func aPairFlushedWhileTheFilterLoadsIsStillADuplicate() throws {
+        let connection = try SQLiteConnection(path: ":memory:", options: .init(journalMode: nil))
+        try StoreSchema.migrate(connection, StoreSchema.sqliteMigrations)
+        let index = DeferredUserIndex(flushThreshold: 1_000)
+        try connection.writeTransaction {
+            #expect(try index.insertEventID("before", userKey: 1, in: connection))
+            try index.flushIfNeeded(headSeq: 1, in: connection, force: true)
+        }
+        // At start: "pending" is in memory only (not flushed), as after a rebuild of the log's tail.
+        #expect(try index.insertEventID("pending", userKey: 2, in: connection))
+        let capacity = try index.beginEventIDFilterLoad(from: connection)
+        // The load reads the table as it is now...
+        let loaded = try #require(
+            try DeferredUserIndex.loadEventIDFilter(capacity: capacity, from: connection) { false }
+        )
+        #expect(loaded.pairs == 1)
+        // ... while the writer records a new pair and flushes everything to the table.
+        try connection.writeTransaction {
+            #expect(try index.insertEventID("during", userKey: 3, in: connection))
+            try index.flushIfNeeded(headSeq: 2, in: connection, force: true)
+        }
+        index.installEventIDFilter(loaded.filter)
+        for (eventID, userKey) in [("before", Int64(1)), ("pending", 2), ("during", 3)] {
+            #expect(try !index.insertEventID(eventID, userKey: userKey, in: connection), "\(eventID) taken for new")
+        }
+        #expect(try index.insertEventID("after", userKey: 3, in: connection))
     }
 }

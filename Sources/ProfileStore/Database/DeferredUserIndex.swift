@@ -28,6 +28,9 @@ final class DeferredUserIndex {
     private var eventIDs: [Int64: Set<String>] = [:]
     /// Every pair in `event_ids` and in `eventIDs` (and maybe more), once loaded.
     private var eventIDFilter: EventIDFilter?
+    /// While the filter is loaded on another thread: the pairs pending at the start of the load and every pair
+    /// recorded since, which the load may not see (see ``beginEventIDFilterLoad(from:)``).
+    private var eventIDsDuringLoad: EventIDFilter?
     private var pendingCount = 0
     /// Every change-log entry up to this number is in the SQLite tables.
     private(set) var indexedThroughSeq: UInt64 = 0
@@ -65,20 +68,41 @@ final class DeferredUserIndex {
             }
         }
         self.eventIDs[userKey, default: []].insert(eventID)
-        self.eventIDFilter?.insert(userKey: userKey, eventID: eventID)
+        self.rememberInFilters(userKey: userKey, eventID: eventID)
         self.pendingCount += 1
         return true
     }
 
-    /// Builds the filter in front of `event_ids` from the table and the pending ids (at start-up,
-    /// after ``rebuild(from:)``), sized from `meta.event_count` (every stored event, so at least
-    /// the ids) rather than a second pass over the table.
-    /// - Returns: The number of pairs in the table.
-    @discardableResult
-    func loadEventIDFilter(from connection: any SQLConnection) throws -> Int {
+    /// Starts the load of the filter in front of `event_ids` (at start-up, after ``rebuild(from:)``): until
+    /// ``installEventIDFilter(_:)``, every id is looked up in the table, and the pairs pending now or recorded from
+    /// now on are kept in a filter of their own, to be merged into the loaded one.
+    ///
+    /// The load runs on a reader connection while the store serves: at 20M stored ids it takes tens of seconds,
+    /// which would otherwise delay a start, and a standby's takeover. It needs no snapshot: a pair in the table
+    /// before the load began stays there (a deleted user's pairs may stay in the filter; a false positive costs a
+    /// lookup), and one flushed to the table since is in this filter.
+    /// - Returns: the capacity to load the filter with, sized from `meta.event_count` (every stored event, so at
+    ///   least the ids) rather than a count of the table.
+    func beginEventIDFilterLoad(from connection: any SQLConnection) throws -> Int {
         let events = try connection.prepare("SELECT coalesce((SELECT value FROM meta WHERE key = 'event_count'), 0)")
         _ = try events.step()
-        let filter = EventIDFilter(capacity: max(4_000_000, 2 * Int(events.int64(at: 0))))
+        let capacity = max(4_000_000, 2 * Int(events.int64(at: 0)))
+        let during = EventIDFilter(capacity: capacity)
+        for (userKey, ids) in self.eventIDs {
+            for eventID in ids { during.insert(userKey: userKey, eventID: eventID) }
+        }
+        self.eventIDsDuringLoad = during
+        return capacity
+    }
+
+    /// Reads every pair of `event_ids` into a new filter of `capacity`, a page at a time, on any connection;
+    /// stops early, returning `nil`, once `isCancelled` says so.
+    static func loadEventIDFilter(
+        capacity: Int,
+        from connection: any SQLConnection,
+        isCancelled: () -> Bool
+    ) throws -> (filter: EventIDFilter, pairs: Int)? {
+        let filter = EventIDFilter(capacity: capacity)
         let pages = KeysetPages(
             "SELECT user_key, event_id FROM event_ids WHERE (user_key, event_id) > (?, ?) ORDER BY user_key, event_id",
             after: (userKey: Int64.min, eventID: ""),
@@ -89,16 +113,28 @@ final class DeferredUserIndex {
             },
             readKey: { (userKey: $0.int64(at: 0), eventID: $0.string(at: 1)) }
         )
-        var stored = 0
-        try pages.forEach(in: connection) { row in
+        var pairs = 0
+        while let row = try pages.next(in: connection) {
             filter.insert(userKey: row.int64(at: 0), eventID: row.string(at: 1))
-            stored += 1
+            pairs += 1
+            if pairs % Self.rowsPerPage == 0, isCancelled() { return nil }
         }
-        for (userKey, ids) in self.eventIDs {
-            for eventID in ids { filter.insert(userKey: userKey, eventID: eventID) }
+        return (filter, pairs)
+    }
+
+    /// Puts a filter made by ``loadEventIDFilter(capacity:from:isCancelled:)`` in front of `event_ids`, with the
+    /// pairs recorded while it was loaded.
+    func installEventIDFilter(_ loaded: EventIDFilter) {
+        if let during = self.eventIDsDuringLoad {
+            loaded.formUnion(during)
         }
-        self.eventIDFilter = filter
-        return stored
+        self.eventIDFilter = loaded
+        self.eventIDsDuringLoad = nil
+    }
+
+    private func rememberInFilters(userKey: Int64, eventID: String) {
+        self.eventIDFilter?.insert(userKey: userKey, eventID: eventID)
+        self.eventIDsDuringLoad?.insert(userKey: userKey, eventID: eventID)
     }
 
     /// Rows per query when reading a whole table (see ``KeysetPages``).
@@ -231,7 +267,7 @@ final class DeferredUserIndex {
                 for event in tracked.events where !event.eventID.isEmpty && !deleted.contains(event.userID) {
                     guard let key = try userKeys.key(for: event.userID, in: connection) else { continue }
                     if self.eventIDs[key, default: []].insert(event.eventID).inserted {
-                        self.eventIDFilter?.insert(userKey: key, eventID: event.eventID)
+                        self.rememberInFilters(userKey: key, eventID: event.eventID)
                         self.pendingCount += 1
                     }
                 }

@@ -12,8 +12,9 @@
 /// 10 bits each); past that the false-positive rate rises gradually (~2 % at twice the size) and
 /// the next start sizes it anew.
 ///
-/// Used only on the writer thread.
-final class EventIDFilter {
+/// Used on one thread at a time: loaded on a reader thread, then handed to the writer thread for good
+/// (hence `@unchecked Sendable`).
+final class EventIDFilter: @unchecked Sendable {
     private var words: [UInt64]
     private let mask: UInt64
 
@@ -35,6 +36,14 @@ final class EventIDFilter {
         for i in 0..<UInt64(Self.hashes) {
             let bit = (h1 &+ i &* h2) & self.mask
             self.words[Int(bit >> 6)] |= 1 << (bit & 63)
+        }
+    }
+
+    /// Adds every pair of `other`, a filter of the same capacity.
+    func formUnion(_ other: EventIDFilter) {
+        precondition(other.words.count == self.words.count, "event-id filters of different sizes")
+        for index in self.words.indices {
+            self.words[index] |= other.words[index]
         }
     }
 

@@ -4,6 +4,7 @@ import SegmentsPostgres
 import SegmentsSQL
 import SegmentsWire
 import SwiftProtobuf
+import Synchronization
 
 /// The store's data: one SQLite file in WAL mode, or a PostgreSQL database, with one writer
 /// (group commit) and a few readers; the clock and the change-log head.
@@ -30,6 +31,8 @@ final class StoreDatabase: Sendable {
     let maximumLists: Int
     /// Most items in one write request.
     let maximumBatchItems: Int
+    /// The size of the filter in front of the event-id index, fixed at start (see ``loadEventIDFilter()``).
+    private let eventIDFilterCapacity: Int
 
     /// Opens (creating and migrating if needed) the database: SQLite under
     /// `configuration.dataDirectory`, or the PostgreSQL database of `postgresWriter`, a connection
@@ -53,19 +56,14 @@ final class StoreDatabase: Sendable {
         let headSeq: UInt64
         let storeID: String
         let userIndex = DeferredUserIndex(flushThreshold: configuration.userIndexFlushEntries)
+        let filterCapacity: Int
         var manualStart: Int64?
         do {
             try StoreSchema.migrate(connection, opened.migrations)
             try opened.afterMigration(connection)
             storeID = try Self.storeID(in: connection, opened.identity)
             try userIndex.rebuild(from: connection)
-            let clock = ContinuousClock()
-            let filterStart = clock.now
-            let eventIDs = try userIndex.loadEventIDFilter(from: connection)
-            logger.info(
-                "event-id filter loaded",
-                metadata: ["event-ids": "\(eventIDs)", "time": "\(clock.now - filterStart)"]
-            )
+            filterCapacity = try userIndex.beginEventIDFilterLoad(from: connection)
             let head = try connection.prepare("SELECT coalesce(max(seq), 0) FROM change_log")
             _ = try head.step()
             headSeq = UInt64(head.int64(at: 0))
@@ -82,6 +80,7 @@ final class StoreDatabase: Sendable {
             throw ProfileStoreError(.startup, "cannot open database \(opened.location): \(error)", underlying: error)
         }
         self.location = opened.location
+        self.eventIDFilterCapacity = filterCapacity
         let (failures, failuresContinuation) = AsyncStream.makeStream(of: ProfileStoreError.self)
         (self.failures, self.failuresContinuation) = (failures, failuresContinuation)
         self.logger = logger
@@ -109,6 +108,41 @@ final class StoreDatabase: Sendable {
                 failuresContinuation.finish()
             }
         )
+    }
+
+    /// Loads the filter in front of the event-id index on a reader connection and hands it to the writer (see
+    /// ``DeferredUserIndex/beginEventIDFilterLoad(from:)``); meanwhile the store serves, and every event id is
+    /// looked up in the index. Run once, after start-up; returns early when cancelled.
+    func loadEventIDFilter() async {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let cancelled = Atomic(false)
+        let capacity = self.eventIDFilterCapacity
+        do {
+            let loaded = try await withTaskCancellationHandler {
+                try await self.readers.read { connection in
+                    try DeferredUserIndex.loadEventIDFilter(capacity: capacity, from: connection) {
+                        cancelled.load(ordering: .relaxed)
+                    }
+                }
+            } onCancel: {
+                cancelled.store(true, ordering: .relaxed)
+            }
+            guard let loaded else { return }
+            try await self.writer.write { transaction in
+                transaction.userIndex.installEventIDFilter(loaded.filter)
+            }
+            self.logger.info(
+                "event-id filter loaded",
+                metadata: ["event-ids": "\(loaded.pairs)", "time": "\(clock.now - start)"]
+            )
+        } catch {
+            guard !cancelled.load(ordering: .relaxed) else { return }
+            self.logger.warning(
+                "cannot load the event-id filter; every event id is looked up in the index until the next start",
+                metadata: ["error": "\(error)"]
+            )
+        }
     }
 
     /// 16 random hexadecimal digits (64 bits), for identities.
