@@ -96,7 +96,7 @@ public final class ProfileStoreService: Service {
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await server.run() }
-                group.addTask { await database.loadEventIDFilter() }
+                group.addTask { await cancelWhenGracefulShutdown { await database.loadEventIDFilter() } }
                 group.addTask { await cancelWhenGracefulShutdown { await self.releaseExpiredHolds(database) } }
                 // The writer's database connection lost (PostgreSQL): the store stops, with the reason.
                 group.addTask {

@@ -96,6 +96,9 @@ public protocol SQLConnection: AnyObject {
     /// Whether the connection to the database is gone and will not come back (a server connection that
     /// closed and does not reconnect). Never for SQLite.
     var isLost: Bool { get }
+    /// Closes the connection (an open transaction is rolled back); does nothing when it is closed already.
+    /// Its statements fail from then on.
+    func close()
     /// Whether a query's rows come one at a time as they are stepped through (SQLite). When not
     /// (PostgreSQL), the first step fetches them all: ask for few at a time when they are large.
     var streamsRows: Bool { get }

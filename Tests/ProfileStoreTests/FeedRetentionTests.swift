@@ -130,13 +130,13 @@ import Testing
     @Test func aForgottenSubscriberCannotResumePastReleasedData() async throws {
         try await withStoreDirectory { directory in
             // Long enough that the subscriber is still registered when its first entries are counted, on a busy
-            // machine too.
-            try await InProcessProfileStore.with(directory: directory, feedSubscriberExpiry: .seconds(3)) { store in
+            // machine too (3 s was not, once, with the whole suite running on both backends).
+            try await InProcessProfileStore.with(directory: directory, feedSubscriberExpiry: .seconds(8)) { store in
                 try await Self.register(store, "e1")
                 try await Self.writeThenDelete(store.client)
                 #expect(try await store.client.storeInfo().heldEntryCount == 2)
 
-                let deadline = ContinuousClock.now + .seconds(20)
+                let deadline = ContinuousClock.now + .seconds(30)
                 while try await store.client.storeInfo().heldEntryCount > 0, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(50))
                 }

@@ -174,8 +174,11 @@ final class StoreDatabase: Sendable {
     /// Finishes queued writes and stops the writer and reader threads.
     func close() async {
         self.failuresContinuation.finish()
-        await self.writer.shutdown()
+        // The readers' connections first, the writer's last: on SQLite the connection that closes last checkpoints
+        // the WAL into the database file and removes it, which a read-only reader that has read the WAL cannot do.
+        // So a stopped store leaves one complete file.
         await self.readers.shutdown()
+        await self.writer.shutdown()
     }
 }
 

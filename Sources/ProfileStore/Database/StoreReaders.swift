@@ -113,8 +113,13 @@ final class StoreReaders: Sendable {
         }
     }
 
-    /// Stops the reader threads.
+    /// Closes the idle read connections and stops the reader threads.
     func shutdown() async {
+        // Closed here rather than whenever the last reference goes: see ``StoreDatabase/close()``.
+        let idle = self.pool.withLock { $0.idle }
+        try? await self.threads.runIfActive {
+            for connection in idle { connection.sql.close() }
+        }
         try? await self.threads.shutdownGracefully()
     }
 }

@@ -97,8 +97,10 @@ final class StoreWriter: @unchecked Sendable {
         }
     }
 
-    /// Stops the writer thread after the jobs already queued.
+    /// Stops the writer thread after the jobs already queued, and closes its connection.
     func shutdown() async {
+        // After the queued jobs, on the writer's thread: see ``StoreDatabase/close()``.
+        try? await self.thread.runIfActive { self.transaction.connection.close() }
         try? await self.thread.shutdownGracefully()
     }
 
