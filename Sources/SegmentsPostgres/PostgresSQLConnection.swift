@@ -216,8 +216,7 @@ public final class PostgresSQLConnection: SQLConnection {
         }
         if let timeout = self.queryTimeout {
             let connection = self.connection
-            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
-            let expiry = connection.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) {
+            let expiry = connection.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 settle(
                     .failure(
                         PostgresSQLError(

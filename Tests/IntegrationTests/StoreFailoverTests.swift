@@ -30,19 +30,9 @@ import Testing
             guard let server = TestStoreBackend.available.last,
                 let url = try server.postgresURL(forDirectory: directory)
             else { return }
-            func startStore(_ name: String) async throws -> DaemonProcess {
-                try await DaemonProcess.start(
-                    BuiltProducts.path(of: "profile-store"),
-                    arguments: [
-                        "--socket", "\(directory)/\(name).sock", "--postgres", url, "--manual-clock", Self.start,
-                    ],
-                    socketPath: "\(directory)/\(name).sock",
-                    logPath: "\(directory)/\(name).log"
-                )
-            }
-            let storeA = try await startStore("a")
+            let storeA = try await Self.startStore("a", in: directory, url: url, ["--manual-clock", Self.start])
             // Started second, and A serves already: B stands by.
-            let storeB = try await startStore("b")
+            let storeB = try await Self.startStore("b", in: directory, url: url, ["--manual-clock", Self.start])
             defer {
                 storeA.kill()
                 _ = storeB.terminate()
@@ -180,16 +170,8 @@ import Testing
             guard let server = TestStoreBackend.available.last,
                 let url = try server.postgresURL(forDirectory: directory)
             else { return }
-            func startStore(_ name: String) async throws -> DaemonProcess {
-                try await DaemonProcess.start(
-                    BuiltProducts.path(of: "profile-store"),
-                    arguments: ["--socket", "\(directory)/\(name).sock", "--postgres", url],
-                    socketPath: "\(directory)/\(name).sock",
-                    logPath: "\(directory)/\(name).log"
-                )
-            }
-            let storeA = try await startStore("a")
-            let storeB = try await startStore("b")
+            let storeA = try await Self.startStore("a", in: directory, url: url)
+            let storeB = try await Self.startStore("b", in: directory, url: url)
             defer {
                 storeA.kill()
                 _ = storeB.terminate()
@@ -240,5 +222,20 @@ import Testing
             #expect(ContinuousClock.now - killed < .seconds(5))
             #expect(storeB.log.contains("took the writer role over"))
         }
+    }
+
+    /// Starts store `name` on the database at `url`, with its socket and log in `directory`.
+    private static func startStore(
+        _ name: String,
+        in directory: String,
+        url: String,
+        _ arguments: [String] = []
+    ) async throws -> DaemonProcess {
+        try await DaemonProcess.start(
+            BuiltProducts.path(of: "profile-store"),
+            arguments: ["--socket", "\(directory)/\(name).sock", "--postgres", url] + arguments,
+            socketPath: "\(directory)/\(name).sock",
+            logPath: "\(directory)/\(name).log"
+        )
     }
 }

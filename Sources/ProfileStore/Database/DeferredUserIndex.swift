@@ -106,7 +106,7 @@ final class DeferredUserIndex {
         let pages = KeysetPages(
             "SELECT user_key, event_id FROM event_ids WHERE (user_key, event_id) > (?, ?) ORDER BY user_key, event_id",
             after: (userKey: Int64.min, eventID: ""),
-            rowsPerPage: Self.rowsPerPage,
+            rowsPerPage: StoreDatabase.rowsPerQuery,
             bind: { statement, after in
                 try statement.bind(after.userKey, at: 1)
                 try statement.bind(after.eventID, at: 2)
@@ -117,7 +117,7 @@ final class DeferredUserIndex {
         while let row = try pages.next(in: connection) {
             filter.insert(userKey: row.int64(at: 0), eventID: row.string(at: 1))
             pairs += 1
-            if pairs % Self.rowsPerPage == 0, isCancelled() { return nil }
+            if pairs % StoreDatabase.rowsPerQuery == 0, isCancelled() { return nil }
         }
         return (filter, pairs)
     }
@@ -136,9 +136,6 @@ final class DeferredUserIndex {
         self.eventIDFilter?.insert(userKey: userKey, eventID: eventID)
         self.eventIDsDuringLoad?.insert(userKey: userKey, eventID: eventID)
     }
-
-    /// Rows per query when reading a whole table (see ``KeysetPages``).
-    static let rowsPerPage = 10_000
 
     /// Every log entry that mentions the user, ascending.
     func entries(ofUser userKey: Int64, in connection: any SQLConnection) throws -> [UInt64] {
@@ -240,7 +237,7 @@ final class DeferredUserIndex {
         let pages = KeysetPages(
             "SELECT seq, payload FROM change_log WHERE seq > ? AND kind IN (?, ?, ?) ORDER BY seq",
             after: Int64(self.indexedThroughSeq),
-            rowsPerPage: Self.entriesPerPage,
+            rowsPerPage: StoreDatabase.logEntriesPerQuery,
             bind: { statement, after in
                 try statement.bind(after, at: 1)
                 try statement.bind(ChangeKind.profilesUpserted.rawValue, at: 2)
@@ -253,7 +250,7 @@ final class DeferredUserIndex {
         var page: [(seq: UInt64, entry: Segments_V1_ChangeEntry)] = []
         repeat {
             page.removeAll(keepingCapacity: true)
-            while page.count < Self.entriesPerPage, let row = try pages.next(in: connection) {
+            while page.count < StoreDatabase.logEntriesPerQuery, let row = try pages.next(in: connection) {
                 page.append((UInt64(row.int64(at: 0)), try Segments_V1_ChangeEntry(serializedBytes: row.blob(at: 1))))
             }
             let deleted = Set(try userKeys.prefetch(page.flatMap { Self.users(of: $0.entry) }, in: connection))
@@ -272,11 +269,8 @@ final class DeferredUserIndex {
                     }
                 }
             }
-        } while page.count == Self.entriesPerPage
+        } while page.count == StoreDatabase.logEntriesPerQuery
     }
-
-    /// Change-log entries read per query by ``rebuild(from:)``.
-    static let entriesPerPage = 16
 
     /// The users an entry mentions (a user may come more than once).
     private static func users(of entry: Segments_V1_ChangeEntry) -> [String] {

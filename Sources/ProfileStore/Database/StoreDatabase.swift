@@ -171,6 +171,13 @@ final class StoreDatabase: Sendable {
         return made
     }
 
+    /// Rows read per query when a whole table is read (see ``KeysetPages``): a PostgreSQL query's rows all
+    /// arrive together, so no query holds a whole table in memory.
+    static let rowsPerQuery = 5000
+    /// Change-log entries read per query where a query's rows all arrive together (PostgreSQL), or where the
+    /// entries read are held decoded: entries can be megabytes each.
+    static let logEntriesPerQuery = 16
+
     /// Finishes queued writes and stops the writer and reader threads.
     func close() async {
         self.failuresContinuation.finish()

@@ -25,11 +25,6 @@ final class SnapshotCursor: @unchecked Sendable {
     /// Profiles per chunk, and events (or list members) per chunk.
     static let profilesPerChunk = 2000
     static let eventsPerChunk = 10_000
-    /// Rows read per query: users and list members, and change-log entries (which can be large). Each phase
-    /// reads its table a page at a time (see ``KeysetPages``), so that a PostgreSQL snapshot never holds a
-    /// whole table in memory.
-    static let rowsPerPage = 5000
-    static let entriesPerPage = 16
 
     init(_ request: Segments_V1_ReadSnapshotRequest) {
         self.shardIndex = request.shardIndex
@@ -69,7 +64,7 @@ final class SnapshotCursor: @unchecked Sendable {
         self.profileRows = KeysetPages(
             "SELECT user_key, id, attributes, created_seq, updated_seq FROM users WHERE user_key > ? ORDER BY user_key",
             after: Int64.min,
-            rowsPerPage: Self.rowsPerPage,
+            rowsPerPage: StoreDatabase.rowsPerQuery,
             bind: { statement, after in try statement.bind(after, at: 1) },
             readKey: { $0.int64(at: 0) }
         )
@@ -155,7 +150,7 @@ final class SnapshotCursor: @unchecked Sendable {
             WHERE (m.list_key, m.user_key) > (?, ?) ORDER BY m.list_key, m.user_key
             """,
             after: (listKey: Int64.min, userKey: Int64.min),
-            rowsPerPage: Self.rowsPerPage,
+            rowsPerPage: StoreDatabase.rowsPerQuery,
             bind: { statement, after in
                 try statement.bind(after.listKey, at: 1)
                 try statement.bind(after.userKey, at: 2)
@@ -170,7 +165,7 @@ final class SnapshotCursor: @unchecked Sendable {
         KeysetPages(
             "SELECT seq, payload FROM change_log WHERE seq > ? AND kind = ? AND seq <= ? ORDER BY seq",
             after: 0,
-            rowsPerPage: connection.streamsRows ? Self.rowsPerPage : Self.entriesPerPage,
+            rowsPerPage: connection.streamsRows ? StoreDatabase.rowsPerQuery : StoreDatabase.logEntriesPerQuery,
             bind: { [headSeq] statement, after in
                 try statement.bind(after, at: 1)
                 try statement.bind(ChangeKind.eventsTracked.rawValue, at: 2)

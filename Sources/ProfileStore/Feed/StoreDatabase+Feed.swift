@@ -8,9 +8,6 @@ extension StoreDatabase {
     static let defaultFeedBatch = 1024
     /// A batch stops growing past this many payload bytes (frames stay well under 16 MiB).
     static let feedBatchBytes = 4 * 1024 * 1024
-    /// Entries per query where a query's rows all come at once (PostgreSQL): at most this many are held beyond
-    /// what a batch takes.
-    static let feedRowsPerQuery = 16
 
     /// Streams the change log from `from_seq`, then live entries as they commit, until the call
     /// is cancelled.
@@ -72,7 +69,7 @@ extension StoreDatabase {
         defer { select.reset() }
         // Where the rows of a query all come at once (PostgreSQL), a few at a time, until the batch is full: a
         // catch-up's entries can be megabytes each, and most of a large read would be thrown away.
-        let rowsPerQuery = connection.streamsRows ? limit : min(limit, Self.feedRowsPerQuery)
+        let rowsPerQuery = connection.streamsRows ? limit : min(limit, Self.logEntriesPerQuery)
         var bytes: [UInt8] = []
         var count = 0
         var expected = seq

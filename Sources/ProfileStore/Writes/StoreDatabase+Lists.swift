@@ -84,23 +84,22 @@ extension StoreDatabase {
             change.createdUsers = adds.filter { unknown.contains($0) && createdUsers.insert($0).inserted }
             try transaction.userKeys.createUsers(change.createdUsers, seq: seq, in: connection)
 
-            func keys(of ids: [String]) throws -> [Int64] {
-                try ids.map { id in
-                    guard let key = try transaction.userKeys.key(for: id, in: connection) else {
-                        throw ProfileStoreError(.storage, "user '\(id)' was neither found nor created")
-                    }
-                    return key
+            func key(_ id: String) throws -> Int64 {
+                guard let key = try transaction.userKeys.key(for: id, in: connection) else {
+                    throw ProfileStoreError(.storage, "user '\(id)' was neither found nor created")
                 }
+                return key
             }
-            let addKeys = try keys(of: adds)
+            let addKeys = try adds.map(key)
+            // `WHERE true` tells SQLite's parser that `ON CONFLICT` belongs to the INSERT, not to a join.
             let added = try Self.changeMembers(
                 of: listKey,
                 keys: addKeys,
                 sql: {
-                    "INSERT INTO list_members(list_key, user_key) VALUES \(SQLPlaceholders.rows($0, columns: 2)) "
+                    "INSERT INTO list_members(list_key, user_key) SELECT ?, v.column1 FROM (VALUES "
+                        + SQLPlaceholders.rows($0, columns: 1) + ") AS v WHERE true "
                         + "ON CONFLICT DO NOTHING RETURNING user_key"
                 },
-                listKeyEachRow: true,
                 in: connection
             )
             var touched: [Int64] = []
@@ -123,7 +122,7 @@ extension StoreDatabase {
                         .init(index: index, error: ProfileStoreError(.notFound, "no user '\(id)'"))
                     )
                 } else {
-                    removable.append((id, try keys(of: [id])[0]))
+                    removable.append((id, try key(id)))
                 }
             }
             response.rejected.sort { $0.index < $1.index }
@@ -134,7 +133,6 @@ extension StoreDatabase {
                     "DELETE FROM list_members WHERE list_key = ? AND user_key IN (\(SQLPlaceholders.list($0))) "
                         + "RETURNING user_key"
                 },
-                listKeyEachRow: false,
                 in: connection
             )
             seen = []
@@ -169,13 +167,11 @@ extension StoreDatabase {
 
     /// Runs a membership change for `keys` of list `listKey`, a chunk of users per statement, and
     /// returns the users the statements returned (those actually added or removed).
-    /// - Parameter listKeyEachRow: whether each row of the statement binds the list key before the
-    ///   user key (`VALUES (?, ?), …`); otherwise the statement binds it once, first.
+    /// - Parameter sql: the statement for a chunk of users: the list key its first parameter, the users after it.
     private static func changeMembers(
         of listKey: Int64,
         keys: [Int64],
         sql: (_ users: Int) -> String,
-        listKeyEachRow: Bool,
         in connection: any SQLConnection
     ) throws -> Set<Int64> {
         let unique = Array(Set(keys))
@@ -185,13 +181,8 @@ extension StoreDatabase {
             perStatement: UserKeyCache.idsPerStatement,
             sql: sql,
             bind: { statement, item, slot in
-                if listKeyEachRow {
-                    try statement.bind(listKey, at: 2 * slot + 1)
-                    try statement.bind(unique[item], at: 2 * slot + 2)
-                } else {
-                    try statement.bind(listKey, at: 1)
-                    try statement.bind(unique[item], at: slot + 2)
-                }
+                try statement.bind(listKey, at: 1)
+                try statement.bind(unique[item], at: slot + 2)
             },
             row: { statement in changed.insert(statement.int64(at: 0)) }
         )

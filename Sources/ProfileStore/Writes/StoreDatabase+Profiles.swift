@@ -36,7 +36,7 @@ extension StoreDatabase {
             var created: [String] = []
             var changes: [Segments_V1_ProfileChange] = []
             for patch in valid {
-                var profile = profiles[patch.userID] ?? StoredProfile(key: nil, attributes: [:], changed: true)
+                var profile = profiles[patch.userID] ?? StoredProfile(key: nil, attributes: [:])
                 var change = Segments_V1_ProfileChange()
                 change.userID = patch.userID
                 for name in patch.attributes.keys.sorted() {
@@ -64,12 +64,10 @@ extension StoreDatabase {
             try transaction.userKeys.createUsers(created, seq: seq, in: connection) { index in
                 try Self.encodeAttributes(profiles[created[index]]?.attributes ?? [:])
             }
-            let updated = profiles.compactMap { id, profile in
-                profile.changed ? profile.key.map { (key: $0, id: id) } : nil
+            let updated = try profiles.values.filter(\.changed).compactMap { profile in
+                try profile.key.map { (key: $0, attributes: try Self.encodeAttributes(profile.attributes)) }
             }.sorted { $0.key < $1.key }
-            try Self.updateAttributes(of: updated, seq: seq, in: connection) { id in
-                try Self.encodeAttributes(profiles[id]?.attributes ?? [:])
-            }
+            try Self.updateAttributes(of: updated, seq: seq, in: connection)
             var entry = Segments_V1_ChangeEntry()
             entry.profilesUpserted.changes = changes
             response.seq = try transaction.appendLog(&entry)
@@ -128,10 +126,9 @@ extension StoreDatabase {
     /// Stores new attributes for existing users, as updated by change-log entry `seq`, with one
     /// `UPDATE … FROM (VALUES …)` per chunk of users.
     private static func updateAttributes(
-        of users: [(key: Int64, id: String)],
+        of users: [(key: Int64, attributes: [UInt8])],
         seq: UInt64,
-        in connection: any SQLConnection,
-        attributes: (_ id: String) throws -> [UInt8]
+        in connection: any SQLConnection
     ) throws {
         try connection.runInChunks(
             count: users.count,
@@ -143,7 +140,7 @@ extension StoreDatabase {
             bind: { statement, item, slot in
                 try statement.bind(Int64(seq), at: 1)
                 try statement.bind(users[item].key, at: 2 * slot + 2)
-                try statement.bind(try attributes(users[item].id), at: 2 * slot + 3)
+                try statement.bind(users[item].attributes, at: 2 * slot + 3)
             }
         )
     }
