@@ -26,7 +26,8 @@ enum AggregateLogic {
     static func project(_ properties: [String: AttributeValue], _ names: [String]) -> [String: AttributeValue] {
         if names.isEmpty || properties.isEmpty { return [:] }
         var out: [String: AttributeValue] = [:]
-        for name in names { if let v = properties[name] { out[name] = v } }
+        // Kept for good: the values are copied out of the decoder's allocations (see `AttributeValue.copiedOut`).
+        for name in names { if let v = properties[name] { out[name] = v.copiedOut() } }
         return out
     }
 
@@ -152,7 +153,7 @@ enum AggregateLogic {
         case .raw:
             if let w = key.windowMs, expired(event.atMs, at: now, windowMs: w) { return false }
             let record = EventRecord(
-                name: event.name,
+                name: event.name.copiedOut(),
                 atMs: event.atMs,
                 properties: project(event.properties, slot.projection)
             )
@@ -207,7 +208,7 @@ enum AggregateLogic {
                     // A pending first/last needs its properties when it settles: keep them in `raw`.
                     st.raw.append(
                         EventRecord(
-                            name: event.name,
+                            name: event.name.copiedOut(),
                             atMs: event.atMs,
                             properties: project(event.properties, slot.projection)
                         )

@@ -148,18 +148,17 @@ extension MembershipEngine {
 
     /// The slot of a user and whether it was just created (then every active segment is flagged for it).
     func ensureUserReportingNew(_ id: String) -> (slot: Int32, isNew: Bool) {
-        let key = ByteKey(id)
-        if let u = userIndex[key] { return (u, false) }
+        if let u = userIndex.slot(of: id, in: users) { return (u, false) }
         let u: Int32
         if let free = freeUsers.popLast() {
             u = free
-            users[Int(u)] = UserRecord(id: id)
+            users[Int(u)] = UserRecord(id: id.copiedOut())
         } else {
             u = Int32(users.count)
-            users.append(UserRecord(id: id))
+            users.append(UserRecord(id: id.copiedOut()))
             heapPos.append(-1)
         }
-        userIndex[key] = u
+        userIndex.insert(id, slot: u)
         markDirty(u)
         flagAllActive()
         return (u, true)
@@ -200,9 +199,9 @@ extension MembershipEngine {
             let p = users[Int(u)].attrPosition(a)
             if p.found {
                 if users[Int(u)].attrs[p.index].value == value { continue }
-                users[Int(u)].attrs[p.index].value = value
+                users[Int(u)].attrs[p.index].value = value.copiedOut()
             } else {
-                users[Int(u)].attrs.compactInsert(AttrEntry(name: a, value: value), at: p.index)
+                users[Int(u)].attrs.compactInsert(AttrEntry(name: a, value: value.copiedOut()), at: p.index)
             }
             flag(slot.segments)
             changed = true
@@ -337,7 +336,7 @@ extension MembershipEngine {
     /// - Returns: The exits, at ``nowMs``.
     @discardableResult
     public func deleteUser(userID: String, seq: UInt64) -> [MembershipTransition] {
-        guard accept(seq), let u = userIndex[ByteKey(userID)] else { return [] }
+        guard accept(seq), let u = userIndex.slot(of: userID, in: users) else { return [] }
         var out: [MembershipTransition] = []
         for s in order where users[Int(u)].memberPosition(s).found {
             guard let seg = segs[Int(s)] else { continue }
@@ -353,9 +352,8 @@ extension MembershipEngine {
     func removeUser(_ u: Int32) {
         let pos = heapPos[Int(u)]
         if pos >= 0 { heapRemove(at: Int(pos)) }
-        let key = ByteKey(users[Int(u)].id)
-        userIndex[key] = nil
-        deletedUsers.insert(key)
+        userIndex.remove(users[Int(u)].id, in: users)
+        deletedUsers.insert(ByteKey(users[Int(u)].id))
         users[Int(u)] = UserRecord(id: "")
         users[Int(u)].alive = false
         freeUsers.append(u)
@@ -428,7 +426,7 @@ extension MembershipEngine {
         guard accept(seq), let l = listIndex[name] else { return [] }
         var out: [MembershipTransition] = []
         for id in userIDs {
-            guard let u = userIndex[ByteKey(id)] else { continue }
+            guard let u = userIndex.slot(of: id, in: users) else { continue }
             let p = users[Int(u)].listPosition(l)
             guard p.found else { continue }
             users[Int(u)].lists.remove(at: p.index)

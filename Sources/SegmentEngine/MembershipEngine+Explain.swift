@@ -19,7 +19,7 @@ extension MembershipEngine {
     ///   - segment: The segment name.
     /// - Returns: The explanation, or `nil` when there is no such segment or user.
     public func explain(userID: String, segment: String) -> ExplanationNode? {
-        guard let s = segIndex[segment], let seg = segs[Int(s)], let user = userIndex[ByteKey(userID)] else {
+        guard let s = segIndex[segment], let seg = segs[Int(s)], let user = userIndex.slot(of: userID, in: users) else {
             return nil
         }
         let u: Int32? = user

@@ -7,7 +7,7 @@ public struct EngineMemoryUsage: Sendable, Hashable {
     public var userRecords = 0
     /// User ids too long to be stored inline (more than 15 UTF-8 bytes).
     public var userIDs = 0
-    /// The id → user slot hash table.
+    /// The id → user slot table (``UserSlotIndex``).
     public var userIndex = 0
     /// Retained attribute values (arrays of 24-byte cells), including strings stored out of line.
     public var attributes = 0
@@ -87,23 +87,10 @@ extension MembershipEngine {
             usage.memberships += arrayHeapBytes(user.members) + arrayHeapBytes(user.lists)
         }
         usage.userRecords += arrayHeapBytes(users)
-        // A native dictionary: one allocation holding the keys, the values and a bitmap of occupied buckets.
-        let buckets = userIndex.capacity == 0 ? 0 : Int(Double(userIndex.capacity) / 0.75).nextPowerOfTwo
-        usage.userIndex = mallocSize(
-            64 + buckets * (MemoryLayout<ByteKey>.stride + MemoryLayout<Int32>.stride) + buckets / 8
-        )
+        usage.userIndex = userIndex.heapBytes
         usage.scheduler =
             arrayHeapBytes(heap) + arrayHeapBytes(heapPos) + arrayHeapBytes(dirtySlots)
             + arrayHeapBytes(freeUsers)
         return usage
-    }
-}
-
-extension Int {
-    /// The smallest power of two at least `self` (1 for 0).
-    fileprivate var nextPowerOfTwo: Int {
-        var p = 1
-        while p < self { p <<= 1 }
-        return p
     }
 }

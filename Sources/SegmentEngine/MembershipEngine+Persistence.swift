@@ -79,7 +79,7 @@ extension MembershipEngine {
     /// - Parameter userID: The user id.
     /// - Returns: The record, or `nil` for an unknown user (delete its record).
     public func encodeUserState(_ userID: String) -> [UInt8]? {
-        guard let u = userIndex[ByteKey(userID)] else { return nil }
+        guard let u = userIndex.slot(of: userID, in: users) else { return nil }
         return encodeUser(slot: u)
     }
 
@@ -97,7 +97,7 @@ extension MembershipEngine {
             out.append((users[Int(u)].id, UserStateSnapshot(users[Int(u)])))
         }
         // A user deleted and created again has a state from its new slot above.
-        for key in deletedUsers where userIndex[key] == nil {
+        for key in deletedUsers where userIndex.slot(of: key.string, in: users) == nil {
             out.append((key.string, nil))
         }
         dirtySlots.removeAll(keepingCapacity: true)
@@ -318,8 +318,7 @@ extension MembershipEngine {
         guard isSorted(user.attrs.map(\.name)), isSorted(user.aggs.map(\.key)), isSorted(user.members.map(\.segment)),
             isSorted(user.lists)
         else { throw BinaryReader.corrupt("unsorted user tables") }
-        let key = ByteKey(user.id)
-        guard userIndex[key] == nil else {
+        guard userIndex.slot(of: user.id, in: users) == nil else {
             throw MembershipEngineError(.stateMismatch, "a user record appears twice")
         }
         for m in user.members { segs[Int(m.segment)]!.memberCount += 1 }
@@ -327,7 +326,7 @@ extension MembershipEngine {
         let u = Int32(users.count)
         users.append(user)
         heapPos.append(-1)
-        userIndex[key] = u
+        userIndex.insert(user.id, slot: u)
         if user.due != .max { heapReposition(u) }
     }
 

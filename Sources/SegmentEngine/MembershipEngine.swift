@@ -64,7 +64,7 @@ public final class MembershipEngine {
     // MARK: - Users
 
     var users: [UserRecord] = []
-    var userIndex: [ByteKey: Int32] = [:]
+    var userIndex = UserSlotIndex()
     var freeUsers: [Int32] = []
     /// The scheduler: an indexed 4-ary min-heap of user slots ordered by `due` (``advance(to:)`` orders the users due
     /// at one instant by id); one entry per user with a due instant.
@@ -147,7 +147,7 @@ public final class MembershipEngine {
     ///
     /// - Parameter userID: The user id.
     /// - Returns: Whether the user exists.
-    public func knowsUser(_ userID: String) -> Bool { userIndex[ByteKey(userID)] != nil }
+    public func knowsUser(_ userID: String) -> Bool { userIndex.slot(of: userID, in: users) != nil }
 
     /// The number of users.
     public var userCount: Int { userIndex.count }
@@ -168,7 +168,7 @@ public final class MembershipEngine {
     ///   - segment: A segment or static list name.
     /// - Returns: Membership and the instant the user entered (`nil` for lists and non-members).
     public func isMember(userID: String, segment: String) -> (member: Bool, sinceMs: Int64?) {
-        guard let u = userIndex[ByteKey(userID)] else { return (false, nil) }
+        guard let u = userIndex.slot(of: userID, in: users) else { return (false, nil) }
         if let s = segIndex[segment] {
             let p = users[Int(u)].memberPosition(s)
             return p.found ? (true, users[Int(u)].members[p.index].sinceMs) : (false, nil)
@@ -182,7 +182,7 @@ public final class MembershipEngine {
     /// - Parameter userID: The user id.
     /// - Returns: Segment and list names.
     public func segments(of userID: String) -> [String] {
-        guard let u = userIndex[ByteKey(userID)] else { return [] }
+        guard let u = userIndex.slot(of: userID, in: users) else { return [] }
         let segments = users[Int(u)].members.compactMap { segs[Int($0.segment)]?.name }
         let lists = users[Int(u)].lists.compactMap { listSlots[Int($0)]?.name }
         return (segments + lists).sorted(by: utf8Less)

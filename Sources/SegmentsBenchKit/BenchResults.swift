@@ -305,11 +305,18 @@ public struct BenchResults: Codable, Sendable {
         public var storePeakRSSBytes: UInt64
         /// Evaluator peak resident memory (VmHWM), before and after its restart.
         public var evaluatorPeakRSSBytes: UInt64
-        /// Evaluator resident memory right after catching up, and per user / per stored event.
+        /// Evaluator resident memory after catching up, read once it has gone idle (after the SQL copy's load,
+        /// seconds later: its post-catch-up state save written and its free memory handed back).
         public var evaluatorRSSAfterCatchUpBytes: UInt64
-        /// Evaluator RSS after catch-up per user.
+        /// Evaluator resident memory at the moment it reached the store's head (`nil` in runs before it was
+        /// recorded).
+        public var evaluatorRSSAtHeadBytes: UInt64?
+        /// Resident memory of the same evaluator binary idle over the empty store, before the load (`nil` in runs
+        /// before it was measured; then counted as 0).
+        public var evaluatorIdleRSSBytes: UInt64?
+        /// Evaluator memory per user: RSS after catch-up minus the idle RSS, divided by the users.
         public var evaluatorBytesPerUser: Double
-        /// Evaluator RSS after catch-up per generated event.
+        /// The same per generated event.
         public var evaluatorBytesPerEvent: Double
         /// Evaluator resident memory right after a restart from its saved state.
         public var evaluatorRSSAfterRestartBytes: UInt64
@@ -328,6 +335,8 @@ public struct BenchResults: Codable, Sendable {
             storePeakRSSBytes: UInt64,
             evaluatorPeakRSSBytes: UInt64,
             evaluatorRSSAfterCatchUpBytes: UInt64,
+            evaluatorRSSAtHeadBytes: UInt64,
+            evaluatorIdleRSSBytes: UInt64,
             users: Int,
             events: Int,
             evaluatorRSSAfterRestartBytes: UInt64,
@@ -338,14 +347,23 @@ public struct BenchResults: Codable, Sendable {
             self.storePeakRSSBytes = storePeakRSSBytes
             self.evaluatorPeakRSSBytes = evaluatorPeakRSSBytes
             self.evaluatorRSSAfterCatchUpBytes = evaluatorRSSAfterCatchUpBytes
-            self.evaluatorBytesPerUser = Double(evaluatorRSSAfterCatchUpBytes) / Double(max(users, 1))
-            self.evaluatorBytesPerEvent = Double(evaluatorRSSAfterCatchUpBytes) / Double(max(events, 1))
+            self.evaluatorRSSAtHeadBytes = evaluatorRSSAtHeadBytes
+            self.evaluatorIdleRSSBytes = evaluatorIdleRSSBytes
+            let loaded = evaluatorRSSAfterCatchUpBytes - min(evaluatorIdleRSSBytes, evaluatorRSSAfterCatchUpBytes)
+            self.evaluatorBytesPerUser = Double(loaded) / Double(max(users, 1))
+            self.evaluatorBytesPerEvent = Double(loaded) / Double(max(events, 1))
             self.evaluatorRSSAfterRestartBytes = evaluatorRSSAfterRestartBytes
             self.storeDiskBytes = storeDiskBytes
             self.evaluatorDiskBytes = evaluatorDiskBytes
             self.storeDiskBytesPerEvent = Double(storeDiskBytes) / Double(max(events, 1))
             self.evaluatorDiskBytesPerUser = Double(evaluatorDiskBytes) / Double(max(users, 1))
             self.baselineDiskBytes = baselineDiskBytes
+        }
+
+        /// What the evaluator holds above its idle resident memory after catching up.
+        public var evaluatorLoadedBytes: UInt64 {
+            self.evaluatorRSSAfterCatchUpBytes
+                - min(self.evaluatorIdleRSSBytes ?? 0, self.evaluatorRSSAfterCatchUpBytes)
         }
     }
 

@@ -112,9 +112,16 @@ public enum ResultsTable {
                 "store / evaluator peak RSS",
                 "\(Self.mib(m.storePeakRSSBytes)) / \(Self.mib(m.evaluatorPeakRSSBytes))"
             )
+            if let idle = m.evaluatorIdleRSSBytes, let atHead = m.evaluatorRSSAtHeadBytes {
+                add(
+                    "memory",
+                    "evaluator RSS idle / at the head / after catch-up (idle)",
+                    "\(Self.mib(idle)) / \(Self.mib(atHead)) / \(Self.mib(m.evaluatorRSSAfterCatchUpBytes))"
+                )
+            }
             add(
                 "memory",
-                "evaluator RSS per user / per event",
+                "evaluator (RSS after catch-up − idle) per user / per event",
                 "\(Self.int(m.evaluatorBytesPerUser)) B / \(Self.fixed(m.evaluatorBytesPerEvent, 1)) B",
                 "goal ≤ 100 B/user + 16 B/event"
             )

@@ -133,6 +133,28 @@ extension BenchRunner {
         }
     }
 
+    /// The resident memory of the evaluator with nothing loaded: started over the empty store (and a data
+    /// directory of its own, removed after), read once it has followed the store's head for a second, then
+    /// stopped. The memory figure per user counts what the evaluator holds above this.
+    func measureIdleEvaluator() async throws(SegbenchError) {
+        let directory = self.workDirectory + "/evaluator-idle"
+        let evaluator = try await self.startEvaluator(dataDirectory: directory)
+        do {
+            _ = try await self.waitForEvaluator(seq: try await self.storeHead(), timeout: .seconds(60))
+            try? await Task.sleep(for: .seconds(1))
+        } catch {
+            evaluator.kill()
+            throw error
+        }
+        self.evaluatorIdleRSS = evaluator.rssBytes
+        let status = evaluator.terminate()
+        guard status == 0 else {
+            throw SegbenchError(.daemon, "the idle evaluator exited with status \(status); log: \(evaluator.logTail)")
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+        self.note("idle evaluator: \(self.evaluatorIdleRSS / 1024) KiB resident")
+    }
+
     func catchUp() async throws(SegbenchError) {
         let head = try await self.storeHead()
         let storeCPU = self.store?.cpuSeconds ?? 0
@@ -147,7 +169,7 @@ extension BenchRunner {
             evaluatorCPUSeconds: evaluator.cpuSeconds,
             storeCPUSeconds: (self.store?.cpuSeconds ?? 0) - storeCPU
         )
-        self.evaluatorRSSAfterCatchUp = evaluator.rssBytes
+        self.evaluatorRSSAtHead = evaluator.rssBytes
         self.note("evaluator caught up with seq \(head) in \(String(format: "%.2f", seconds)) s")
     }
 

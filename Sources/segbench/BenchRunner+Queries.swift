@@ -341,6 +341,8 @@ extension BenchRunner {
             storePeakRSSBytes: self.store?.peakRSSBytes ?? 0,
             evaluatorPeakRSSBytes: max(self.evaluatorPeakBeforeRestart, self.evaluator?.peakRSSBytes ?? 0),
             evaluatorRSSAfterCatchUpBytes: self.evaluatorRSSAfterCatchUp,
+            evaluatorRSSAtHeadBytes: self.evaluatorRSSAtHead,
+            evaluatorIdleRSSBytes: self.evaluatorIdleRSS,
             users: self.options.scale.users,
             events: self.options.scale.events,
             evaluatorRSSAfterRestartBytes: self.evaluatorRSSAfterRestart,

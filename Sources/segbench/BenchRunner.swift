@@ -28,6 +28,8 @@ final class BenchRunner {
     var baseline: SQLBaseline?
     var baselineSQLPath: String
     var evaluatorRSSAfterCatchUp: UInt64 = 0
+    var evaluatorRSSAtHead: UInt64 = 0
+    var evaluatorIdleRSS: UInt64 = 0
     var baselineLoad: (load: Double, index: Double) = (0, 0)
     var evaluatorRSSAfterRestart: UInt64 = 0
     var evaluatorPeakBeforeRestart: UInt64 = 0
@@ -115,6 +117,7 @@ final class BenchRunner {
         self.note("\(SegmentMix.segments.count) segments parse; data: \(self.options.scale), seed \(self.options.seed)")
         if self.ownsDaemons {
             self.store = try await self.startStore()
+            try await self.measureIdleEvaluator()
         }
         try await self.saveSegments()
         try await self.bulkImport()
@@ -124,6 +127,7 @@ final class BenchRunner {
             try await self.waitForEvaluator(seq: try await self.storeHead(), timeout: .seconds(3600))
         }
         try self.loadBaseline()
+        if let evaluator = self.evaluator { self.evaluatorRSSAfterCatchUp = evaluator.rssBytes }
         try await self.compareCounts()
         try await self.queryLatency()
         try await self.membersThroughput()
@@ -155,13 +159,14 @@ final class BenchRunner {
         )
     }
 
-    func startEvaluator() async throws(SegbenchError) -> BenchDaemon {
+    /// Starts the evaluator on its socket, over `dataDirectory` (default: the run's evaluator directory).
+    func startEvaluator(dataDirectory: String? = nil) async throws(SegbenchError) -> BenchDaemon {
         try await BenchDaemon.start(
             name: "segment-evaluator",
             executable: try self.executable("segment-evaluator"),
             arguments: [
                 "--store", self.storeSocket, "--socket", self.evaluatorSocket,
-                "--data-dir", self.evaluatorDataDirectory, "--log-level", "warning",
+                "--data-dir", dataDirectory ?? self.evaluatorDataDirectory, "--log-level", "warning",
             ],
             socketPath: self.evaluatorSocket,
             logPath: self.workDirectory + "/evaluator.log"

@@ -60,4 +60,47 @@ import Testing
         #expect(h.engine.isMember(userID: "u1", segment: "buyers").member)
         #expect(h.engine.memoryUsage().windowEntryCount == 2)
     }
+
+    /// What the engine keeps for good is in allocations of its own, not the caller's (in the evaluator the caller
+    /// is the feed's decoder, on another thread and glibc arena): long user ids, string and list attribute values,
+    /// and the properties of raw events. Short strings are inline and need no copy.
+    @Test func keptStringsAreTheEnginesOwnAllocations() throws {
+        let h = EngineHarness()
+        try h.put("tagged", #"tags contains "a-tag-longer-than-fifteen-bytes""#)
+        try h.put("named", #"nickname = "a nickname longer than fifteen bytes""#)
+        try h.put("recent", #"count(visit where page = "/a/page/path/longer/than/fifteen" and seen_at > 1d ago) >= 1"#)
+        let id = "a-user-id-longer-than-fifteen-bytes"
+        let tag = "a-tag-longer-than-fifteen-bytes"
+        let nickname = "a nickname longer than fifteen bytes"
+        let page = "/a/page/path/longer/than/fifteen"
+        h.profile(id, ["tags": .stringList([tag, "short"]), "nickname": .string(nickname)])
+        h.track(id, "visit", at: baseMs, ["page": .string(page), "seen_at": .timestamp(baseMs)])
+        #expect(h.members("tagged") == [id] && h.members("named") == [id] && h.members("recent") == [id])
+
+        let user = h.engine.users[Int(try #require(h.engine.userIndex.slot(of: id, in: h.engine.users)))]
+        #expect(storage(user.id) != storage(id))
+        var keptTag: String?
+        var keptNickname: String?
+        for entry in user.attrs {
+            switch entry.value {
+            case .stringList(let list): keptTag = list.first
+            case .string(let s): keptNickname = s
+            default: break
+            }
+        }
+        let (storedTag, storedNickname) = (try #require(keptTag), try #require(keptNickname))
+        #expect(storedTag == tag && storage(storedTag) != storage(tag))
+        #expect(storedNickname == nickname && storage(storedNickname) != storage(nickname))
+        let raw = try #require(user.aggs.first { !$0.raw.isEmpty }?.raw.first)
+        guard case .string(let keptPage) = raw.properties["page"] else {
+            Issue.record("the raw event lost its property")
+            return
+        }
+        #expect(keptPage == page && storage(keptPage) != storage(page))
+    }
+}
+
+/// Where a string's UTF-8 bytes are stored.
+private func storage(_ s: String) -> UnsafePointer<UInt8>? {
+    s.utf8.withContiguousStorageIfAvailable { $0.baseAddress } ?? nil
 }
