@@ -124,9 +124,28 @@ extension [AttrEntry] {
 }
 
 /// One membership of a user: the segment and the instant the user entered it.
+///
+/// The instant is kept as two 32-bit halves, so that the entry is 12 bytes with 4-byte alignment instead of 16
+/// (an `Int64` field would align the entry to 8 bytes and pad it): users hold several memberships each.
 struct MemberEntry {
     var segment: Int32
-    var sinceMs: Int64
+    private var sinceLow: UInt32
+    private var sinceHigh: Int32
+
+    init(segment: Int32, sinceMs: Int64) {
+        self.segment = segment
+        sinceLow = UInt32(truncatingIfNeeded: sinceMs)
+        sinceHigh = Int32(truncatingIfNeeded: sinceMs >> 32)
+    }
+
+    /// The instant the user entered the segment, in Unix milliseconds.
+    var sinceMs: Int64 {
+        get { Int64(sinceHigh) << 32 | Int64(sinceLow) }
+        set {
+            sinceLow = UInt32(truncatingIfNeeded: newValue)
+            sinceHigh = Int32(truncatingIfNeeded: newValue >> 32)
+        }
+    }
 }
 
 /// One matching event of a windowed aggregate, or one pending (future-dated) event of an unwindowed one: its

@@ -18,7 +18,7 @@ public struct EngineMemoryUsage: Sendable, Hashable {
     public var windowEntries = 0
     /// Raw events kept for filters that read the clock, and first/last witnesses.
     public var rawEvents = 0
-    /// Memberships (16 bytes each) and static-list memberships (4 bytes each).
+    /// Memberships (12 bytes each) and static-list memberships (4 bytes each).
     public var memberships = 0
     /// The scheduler's heap and positions, and the dirty-user list.
     public var scheduler = 0

@@ -61,6 +61,17 @@ import Testing
         #expect(h.engine.memoryUsage().windowEntryCount == 2)
     }
 
+    /// A membership is 12 bytes and keeps every instant, negative and beyond 32 bits included.
+    @Test func aMembershipIsTwelveBytesAndKeepsItsInstant() {
+        #expect(MemoryLayout<MemberEntry>.stride == 12)
+        for instant: Int64 in [0, -1, 1, Int64(Int32.max) + 1, -(1 << 40) - 7, baseMs, .max, .min] {
+            var entry = MemberEntry(segment: 3, sinceMs: instant)
+            #expect(entry.sinceMs == instant && entry.segment == 3)
+            entry.sinceMs = ~instant
+            #expect(entry.sinceMs == ~instant)
+        }
+    }
+
     /// What the engine keeps for good is in allocations of its own, not the caller's (in the evaluator the caller
     /// is the feed's decoder, on another thread and glibc arena): long user ids, string and list attribute values,
     /// and the properties of raw events. Short strings are inline and need no copy.
