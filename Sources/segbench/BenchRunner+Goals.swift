@@ -124,6 +124,58 @@ extension BenchRunner {
                 )
             )
         }
+        // The ratios issue 11 judges within one medium run.
+        if let i = r.bulkImport, i.eventsPerSecond > 0 {
+            if let l = r.liveIngest {
+                let share = l.sustainedEventsPerSecond / i.eventsPerSecond
+                ratios["live sustained ÷ acknowledged import"] = share
+                goals.append(
+                    .init(
+                        name: "live sustained ÷ acknowledged import",
+                        goal: "≥ 25 %",
+                        measured: String(format: "%.1f %%", share * 100),
+                        met: share >= 0.25
+                    )
+                )
+            }
+            if let c = r.catchUp {
+                let ratio = c.eventsPerSecond / i.eventsPerSecond
+                ratios["catch-up ÷ acknowledged import"] = ratio
+                goals.append(
+                    .init(
+                        name: "catch-up ÷ acknowledged import",
+                        goal: "≥ 1.5×",
+                        measured: String(format: "%.2f×", ratio),
+                        met: ratio >= 1.5
+                    )
+                )
+            }
+        }
+        if let f = r.backfill, f.baselineSQLSeconds > 0 {
+            goals.append(
+                .init(
+                    name: "new segment put → readable ÷ the SQL baseline's one query",
+                    goal: "≤ 1",
+                    measured: String(
+                        format: "%.2f (%.1f ms vs %.1f ms)",
+                        f.seconds / f.baselineSQLSeconds,
+                        f.seconds * 1000,
+                        f.baselineSQLSeconds * 1000
+                    ),
+                    met: f.seconds <= f.baselineSQLSeconds
+                )
+            )
+        }
+        if let m = r.footprint, m.evaluatorIdleRSSBytes != nil {
+            goals.append(
+                .init(
+                    name: "evaluator memory per user ((RSS after catch-up − idle) ÷ users)",
+                    goal: "≤ 400 B",
+                    measured: "\(fmt(m.evaluatorBytesPerUser)) B",
+                    met: m.evaluatorBytesPerUser <= 400
+                )
+            )
+        }
         if let m = r.footprint {
             let budget = 100 * Double(r.run.users) + 16 * Double(r.run.events)
             goals.append(

@@ -47,6 +47,9 @@ import Testing
             if let b = results.backfill { figures["back-fill s"] = b.seconds }
             if let r = results.restartToReadySeconds { figures["restart s"] = r }
             if let m = results.footprint {
+                // The evaluator measured idle over the empty store, and memory per user counted above it.
+                #expect((m.evaluatorIdleRSSBytes ?? 0) > 0 && (m.evaluatorRSSAtHeadBytes ?? 0) > 0)
+                #expect(m.evaluatorBytesPerUser > 0 && m.evaluatorLoadedBytes < m.evaluatorRSSAfterCatchUpBytes)
                 figures["store peak RSS"] = Double(m.storePeakRSSBytes)
                 figures["evaluator peak RSS"] = Double(m.evaluatorPeakRSSBytes)
                 figures["store disk"] = Double(m.storeDiskBytes)
@@ -67,6 +70,9 @@ import Testing
             }
             let goalCount = results.goals.count
             #expect(goalCount >= 10)
+            // Issue 11's ratios within one run are judged too.
+            let judged = results.goals.map(\.name).filter { $0.contains("÷") }
+            #expect(judged.count == 4, "\(judged)")
             // The baseline answers the same questions: counts should agree (window edges aside).
             let agreeing = results.baseline?.segmentsAgreeing ?? 0
             #expect(agreeing >= (results.baseline?.segmentsQueried ?? 0) - 2)
