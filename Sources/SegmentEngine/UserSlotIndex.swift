@@ -7,7 +7,7 @@
 /// one cell and one comparison of bytes. 8 bytes per cell at a load of at most three quarters: 11–21 bytes per
 /// user.
 ///
-/// The hash is Swift's `Hasher` over the id's UTF-8 bytes (seeded per process, so ids chosen by an outsider cannot
+/// The hash is ``ByteKey``'s: Swift's `Hasher` over the id's UTF-8 bytes (seeded per process, so ids chosen by an outsider cannot
 /// be made to collide on purpose). Ids are compared by their UTF-8 bytes, as the contract compares them.
 /// Removal shifts the following cells back (no tombstones), so a table that sees many deletions does not fill up
 /// with dead cells.
@@ -28,17 +28,9 @@ struct UserSlotIndex {
     /// The heap bytes the table holds.
     var heapBytes: Int { arrayHeapBytes(cells) }
 
-    /// The low 32 bits of the hash of `id`'s UTF-8 bytes.
+    /// The low 32 bits of the hash of `id`'s UTF-8 bytes (``ByteKey``'s hash).
     @inline(__always)
-    private static func hash(_ id: String) -> UInt32 {
-        var hasher = Hasher()
-        let done: Void? = id.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-        if done == nil {
-            var copy = id
-            copy.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-        }
-        return UInt32(truncatingIfNeeded: hasher.finalize())
-    }
+    private static func hash(_ id: String) -> UInt32 { UInt32(truncatingIfNeeded: ByteKey(id).hashValue) }
 
     /// The cell holding `id` (its users' records are `users`), or `nil`.
     @inline(__always)
@@ -92,18 +84,10 @@ struct UserSlotIndex {
         return true
     }
 
-    /// Makes room for `minimumCount` users without growing again.
-    mutating func reserveCapacity(_ minimumCount: Int) {
-        var size = Swift.max(cells.count, 16)
-        while minimumCount * 4 > size * 3 { size *= 2 }
-        if size != cells.count { rehash(size: size) }
-    }
-
-    private mutating func grow() { rehash(size: Swift.max(16, cells.count * 2)) }
-
-    private mutating func rehash(size: Int) {
+    /// Doubles the table (16 cells at first) and puts every cell in again.
+    private mutating func grow() {
         let old = cells
-        cells = Array(repeating: Cell(), count: size)
+        cells = Array(repeating: Cell(), count: Swift.max(16, cells.count * 2))
         for cell in old where cell.slot >= 0 { place(cell) }
     }
 

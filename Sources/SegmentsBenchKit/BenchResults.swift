@@ -349,7 +349,7 @@ public struct BenchResults: Codable, Sendable {
             self.evaluatorRSSAfterCatchUpBytes = evaluatorRSSAfterCatchUpBytes
             self.evaluatorRSSAtHeadBytes = evaluatorRSSAtHeadBytes
             self.evaluatorIdleRSSBytes = evaluatorIdleRSSBytes
-            let loaded = evaluatorRSSAfterCatchUpBytes - min(evaluatorIdleRSSBytes, evaluatorRSSAfterCatchUpBytes)
+            let loaded = Self.loadedBytes(after: evaluatorRSSAfterCatchUpBytes, idle: evaluatorIdleRSSBytes)
             self.evaluatorBytesPerUser = Double(loaded) / Double(max(users, 1))
             self.evaluatorBytesPerEvent = Double(loaded) / Double(max(events, 1))
             self.evaluatorRSSAfterRestartBytes = evaluatorRSSAfterRestartBytes
@@ -362,9 +362,11 @@ public struct BenchResults: Codable, Sendable {
 
         /// What the evaluator holds above its idle resident memory after catching up.
         public var evaluatorLoadedBytes: UInt64 {
-            self.evaluatorRSSAfterCatchUpBytes
-                - min(self.evaluatorIdleRSSBytes ?? 0, self.evaluatorRSSAfterCatchUpBytes)
+            Self.loadedBytes(after: self.evaluatorRSSAfterCatchUpBytes, idle: self.evaluatorIdleRSSBytes ?? 0)
         }
+
+        /// Resident bytes above the idle ones (none when the idle figure is the larger).
+        private static func loadedBytes(after: UInt64, idle: UInt64) -> UInt64 { after - min(idle, after) }
     }
 
     /// The naive approach: a relational copy in SQLite, membership recomputed with SQL.

@@ -125,29 +125,29 @@ extension BenchRunner {
             )
         }
         // The ratios issue 11 judges within one medium run.
+        func judgedRatio(_ name: String, _ ratio: Double, goal: String, measured: String, met: Bool) {
+            ratios[name] = ratio
+            goals.append(.init(name: name, goal: goal, measured: measured, met: met))
+        }
         if let i = r.bulkImport, i.eventsPerSecond > 0 {
             if let l = r.liveIngest {
                 let share = l.sustainedEventsPerSecond / i.eventsPerSecond
-                ratios["live sustained ÷ acknowledged import"] = share
-                goals.append(
-                    .init(
-                        name: "live sustained ÷ acknowledged import",
-                        goal: "≥ 25 %",
-                        measured: String(format: "%.1f %%", share * 100),
-                        met: share >= 0.25
-                    )
+                judgedRatio(
+                    "live sustained ÷ acknowledged import",
+                    share,
+                    goal: "≥ 25 %",
+                    measured: String(format: "%.1f %%", share * 100),
+                    met: share >= 0.25
                 )
             }
             if let c = r.catchUp {
                 let ratio = c.eventsPerSecond / i.eventsPerSecond
-                ratios["catch-up ÷ acknowledged import"] = ratio
-                goals.append(
-                    .init(
-                        name: "catch-up ÷ acknowledged import",
-                        goal: "≥ 1.5×",
-                        measured: String(format: "%.2f×", ratio),
-                        met: ratio >= 1.5
-                    )
+                judgedRatio(
+                    "catch-up ÷ acknowledged import",
+                    ratio,
+                    goal: "≥ 1.5×",
+                    measured: String(format: "%.2f×", ratio),
+                    met: ratio >= 1.5
                 )
             }
         }
