@@ -42,14 +42,14 @@ extension Array {
     }
 }
 
-/// Whether two strings have the same UTF-8 bytes. Compares the contiguous storage of native strings directly
-/// (`UTF8View.elementsEqual` walks it byte by byte through the view); falls back to the view otherwise.
+/// Whether two strings have the same UTF-8 bytes. Compares the contiguous storage of native strings with `memcmp`
+/// (`elementsEqual` walks it byte by byte); falls back to the UTF-8 views otherwise.
 @inline(__always)
 func utf8Equal(_ a: String, _ b: String) -> Bool {
     let (x, y) = (a.utf8, b.utf8)
     guard x.count == y.count else { return false }
     let fast = x.withContiguousStorageIfAvailable { p in
-        y.withContiguousStorageIfAvailable { q in p.elementsEqual(q) }
+        y.withContiguousStorageIfAvailable { q in p.isEmpty || memcmp(p.baseAddress!, q.baseAddress!, p.count) == 0 }
     }
     if let fast, let fast { return fast }
     return x.elementsEqual(y)
@@ -448,9 +448,37 @@ final class KeySlot {
         var names = key.filter?.propertyNames ?? key.sequence?.propertyNames ?? []
         if let p = key.property, !names.contains(p) { names.append(p) }
         projection = names
+        eventNames = key.eventNames
+        kind = key.kind
+        windowMs = key.windowMs
+        filter = key.filter
+        property = key.property
     }
 
-    var isFirstOrLast: Bool { key.kind == .first || key.kind == .last }
+    // The key's fields read at every event, held apart: reading them through `key` can copy the whole key (and
+    // retain each of its fields) at each access.
+
+    /// ``SegmentLanguage/AggregateKey/kind``.
+    let kind: AggregateKind
+    /// ``SegmentLanguage/AggregateKey/windowMs``.
+    let windowMs: Int64?
+    /// ``SegmentLanguage/AggregateKey/filter``.
+    let filter: EventFilter?
+    /// ``SegmentLanguage/AggregateKey/property``.
+    let property: String?
+
+    /// The names of the events that can change the value (``SegmentLanguage/AggregateKey/eventNames``).
+    let eventNames: [String]
+
+    /// Whether events named `name` can change the value: ``SegmentLanguage/AggregateKey/reads(_:)``, without copying
+    /// the key (and retaining its fields) at every event.
+    @inline(__always)
+    func reads(_ name: String) -> Bool {
+        for candidate in eventNames where utf8Equal(candidate, name) { return true }
+        return false
+    }
+
+    var isFirstOrLast: Bool { kind == .first || kind == .last }
 }
 
 /// A saved segment. A class so that reading one from the table does not copy (and retain) its fields.

@@ -116,7 +116,7 @@ public final class MembershipBackfill {
         updatePartial(ByteKey(userID)) { partial in
             for i in indexes {
                 let (k, slot) = keys[i]
-                guard slot.key.reads(event.name) else { continue }
+                guard slot.reads(event.name) else { continue }
                 if let j = partial.aggs.firstIndex(where: { $0.state.key == k }) {
                     _ = partial.aggs[j].ingest(slot: slot, event: event, now: nowMs)
                 } else {

@@ -227,52 +227,72 @@ extension MembershipEngine {
         guard accept(seq) else { return [] }
         var out: [MembershipTransition] = []
         guard events.count > 1 else {
-            if !events.isEmpty { applyEvents(events, first: 0, next: [-1], into: &out) }
+            var keysByName = BatchEventKeys()
+            if !events.isEmpty {
+                applyEvents(events, first: 0, next: [-1], slot: nil, keysByName: &keysByName, into: &out)
+            }
             return out
         }
         // Group by user, in order of first appearance, keeping each user's events in order: each event links to the
-        // next one of its user, so that grouping allocates no array per user.
-        var bucketOf: [ByteKey: Int] = [:]
-        bucketOf.reserveCapacity(events.count)
+        // next one of its user, so that grouping allocates no array per user. A known user's slot is looked up once,
+        // here, and its group found by slot in a small table of the batch's own; only users new to the engine are
+        // grouped by id (they get their slot when their first event is applied, in order of first appearance).
+        var table = BatchSlotTable(capacityFor: events.count)
+        var newUsers: [ByteKey: Int] = [:]
         var firsts: [Int] = []
         var lasts: [Int] = []
+        var slots: [Int32] = []
+        firsts.reserveCapacity(events.count)
+        lasts.reserveCapacity(events.count)
+        slots.reserveCapacity(events.count)
         var next = [Int](repeating: -1, count: events.count)
         for i in events.indices {
-            let key = ByteKey(events[i].userID)
-            if let b = bucketOf[key] {
-                next[lasts[b]] = i
-                lasts[b] = i
+            let slot = userIndex.slot(of: events[i].userID, in: users)
+            let group: Int?
+            if let slot {
+                group = table.group(of: slot, orAdd: firsts.count)
             } else {
-                bucketOf[key] = firsts.count
+                let key = ByteKey(events[i].userID)
+                group = newUsers[key]
+                if group == nil { newUsers[key] = firsts.count }
+            }
+            if let group {
+                next[lasts[group]] = i
+                lasts[group] = i
+            } else {
                 firsts.append(i)
                 lasts.append(i)
+                slots.append(slot ?? -1)
             }
         }
-        for first in firsts {
-            applyEvents(events, first: first, next: next, into: &out)
+        var keysByName = BatchEventKeys()
+        for g in firsts.indices {
+            let slot = slots[g] >= 0 ? slots[g] : nil
+            applyEvents(events, first: firsts[g], next: next, slot: slot, keysByName: &keysByName, into: &out)
         }
         return out
     }
 
     /// Applies the events of one user and evaluates it: `events[first]`, then `events[next[i]]` after `events[i]`
-    /// until -1.
+    /// until -1. `slot` is the user's, when the caller looked it up already (`nil`: looked up, or created, here).
     private func applyEvents(
         _ events: [(userID: String, event: EventRecord)],
         first: Int,
         next: [Int],
+        slot knownSlot: Int32?,
+        keysByName: inout BatchEventKeys,
         into out: inout [MembershipTransition]
     ) {
-        let (u, isNew) = ensureUserReportingNew(events[first].userID)
+        let (u, isNew) = knownSlot.map { ($0, false) } ?? ensureUserReportingNew(events[first].userID)
         var changed = isNew
         let now = self.nowMs
         var i = first
         while i >= 0 {
             let event = events[i].event
             i = next[i]
-            seenEvents?.insert(event.name)
-            guard let ks = keysByEvent[event.name] else { continue }
+            guard let ks = keysByName.keys(for: event.name, in: self) else { continue }
             for k in ks {
-                guard let slot = keySlots[Int(k)], slot.live, slot.key.reads(event.name) else { continue }
+                guard let slot = keySlots[Int(k)], slot.live, slot.reads(event.name) else { continue }
                 let user = users[Int(u)]
                 let p = user.aggPosition(k)
                 let base = user.entryBase(p.index)
@@ -600,5 +620,26 @@ private struct ParallelEvaluation: @unchecked Sendable {
             }
         }
         evaluated[part] = count
+    }
+}
+
+/// The aggregates reading each event name met in one batch of events. A batch holds few distinct names: comparing
+/// an event's name with those met before costs less than hashing it, to look it up in the engine's table and to
+/// record it among the names seen.
+struct BatchEventKeys {
+    private var names: [String] = []
+    private var keys: [[Int32]?] = []
+
+    /// The aggregates reading events named `name` (`engine.keysByEvent[name]`), the name recorded as seen; both done
+    /// once per batch for the first 16 distinct names (by their bytes).
+    mutating func keys(for name: String, in engine: MembershipEngine) -> [Int32]? {
+        for i in names.indices where utf8Equal(names[i], name) { return keys[i] }
+        engine.seenEvents?.insert(name)
+        let found = engine.keysByEvent[name]
+        if names.count < 16 {
+            names.append(name)
+            keys.append(found)
+        }
+        return found
     }
 }

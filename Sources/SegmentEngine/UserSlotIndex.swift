@@ -99,3 +99,41 @@ struct UserSlotIndex {
         cells[i] = cell
     }
 }
+
+/// The groups of one batch of events by user slot: open addressing over the slots, sized for the batch.
+///
+/// Grouping a batch's events by user used a `[ByteKey: Int]` dictionary, which hashed every event's user id a second
+/// time (the engine's ``UserSlotIndex`` hashes it to find the slot) and compared ids byte by byte. Keyed by the slot
+/// found, a probe costs a multiplication and integer comparisons.
+struct BatchSlotTable {
+    private var slots: [Int32]
+    private var groups: [Int32]
+    private let shift: Int
+
+    /// A table for at most `count` distinct slots (at most half full).
+    init(capacityFor count: Int) {
+        var bits = 4
+        while 1 << bits < 2 * count { bits += 1 }
+        slots = [Int32](repeating: -1, count: 1 << bits)
+        groups = [Int32](repeating: 0, count: 1 << bits)
+        shift = 64 - bits
+    }
+
+    /// The group of `slot`, or `nil` after recording `newGroup` as its group.
+    @inline(__always)
+    mutating func group(of slot: Int32, orAdd newGroup: Int) -> Int? {
+        // Fibonacci hashing: the top bits of the slot times 2^64 / φ.
+        var i = Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: slot)) &* 0x9E37_79B9_7F4A_7C15) >> UInt64(shift))
+        let mask = slots.count - 1
+        while true {
+            let s = slots[i]
+            if s == slot { return Int(groups[i]) }
+            if s < 0 {
+                slots[i] = slot
+                groups[i] = Int32(truncatingIfNeeded: newGroup)
+                return nil
+            }
+            i = (i &+ 1) & mask
+        }
+    }
+}

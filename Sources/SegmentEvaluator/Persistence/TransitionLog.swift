@@ -1,3 +1,4 @@
+import DaemonSupport
 import Logging
 import SegmentEngine
 import SegmentsSQL
@@ -26,7 +27,7 @@ final class TransitionLog: @unchecked Sendable {
     // own mutex.
 
     private let writer: SQLiteConnection
-    private let reader: Mutex<SQLiteConnection>
+    private let reader: SleepingMutex<SQLiteConnection>
     private let head: Atomic<UInt64>
     private let checkpoint: Atomic<UInt64>
     /// Transitions up to this number are in `user_transitions`; later ones are found by a scan of
@@ -164,7 +165,7 @@ final class TransitionLog: @unchecked Sendable {
                         + "\(Self.schemaVersion))"
                 )
             }
-            self.reader = Mutex(
+            self.reader = SleepingMutex(
                 try SQLiteConnection(
                     path: path,
                     options: .init(readOnly: true, createIfMissing: false, journalMode: nil, synchronous: nil)

@@ -78,9 +78,9 @@ final class EvaluatorCore: Sendable {
 
     typealias Pending = (segment: String, userID: String, enter: Bool, atMs: Int64, storeSeq: UInt64)
 
-    let state: Mutex<State>
+    let state: SleepingMutex<State>
     /// Held while persisting, around the state lock (never the other way round): orders writes.
-    private let persisting = Mutex(())
+    private let persisting = SleepingMutex(())
     let log: TransitionLog
     /// The store change-log number applied and persisted.
     let applied: ProgressNotifier
@@ -146,7 +146,7 @@ final class EvaluatorCore: Sendable {
         self.shardIndex = shardIndex
         self.shardCount = shardCount
         self.logger = logger
-        self.state = Mutex(State(box: EngineBox(MembershipEngine(nowMs: Int64.min, appliedSeq: 0))))
+        self.state = SleepingMutex(State(box: EngineBox(MembershipEngine(nowMs: Int64.min, appliedSeq: 0))))
         self.applied = ProgressNotifier(headSeq: 0)
         self.transitions = ProgressNotifier(headSeq: log.headSeq)
     }

@@ -144,9 +144,13 @@ public struct EventFilter: Sendable, Hashable, CustomStringConvertible {
     /// Whether the filter mentions `now` or `D ago`.
     public let readsTime: Bool
 
+    /// The tree prepared for matching many events (see ``PreparedFilter``).
+    private let prepared: PreparedFilter
+
     init(_ node: Node) {
         self.node = node
         self.readsTime = Self.mentionsTime(node)
+        self.prepared = PreparedFilter(node)
     }
 
     /// The filter's canonical text, e.g. `url starts_with "/pricing"`.
@@ -162,7 +166,7 @@ public struct EventFilter: Sendable, Hashable, CustomStringConvertible {
     ///   - nowMs: The instant (only read when ``readsTime``).
     /// - Returns: The filter's value.
     public func matches(_ properties: [String: AttributeValue], nowMs: Int64) -> Bool {
-        Evaluation.filterMatches(node, properties: properties, nowMs: nowMs)
+        prepared.matches(properties, nowMs: nowMs)
     }
 
     /// The property names the filter reads.
@@ -192,6 +196,74 @@ public struct EventFilter: Sendable, Hashable, CustomStringConvertible {
             }
             return false
         case .exists, .inSegment, .sequence: return false
+        }
+    }
+}
+
+/// A `where` filter prepared for matching many events: its meaning is the tree's (``Evaluation/filterMatches``,
+/// which the reference interpreter uses), with the literals' values made once and no evaluation context built per
+/// event.
+///
+/// A comparison between properties and literals is what filters hold in practice; its sides are read as
+/// ``Evaluation/value(_:)`` reads them (a property is looked up in the event's properties, a literal is its value)
+/// and neither is a time operand, so ``Semantics/coerce(left:_:right:_:)`` leaves them as they are and
+/// ``Semantics/compare(_:_:_:)`` decides. Any other node (a comparison with `now`, `D ago`, a timestamp or
+/// arithmetic) is evaluated on the tree.
+private indirect enum PreparedFilter: Sendable {
+    case or([PreparedFilter])
+    case and([PreparedFilter])
+    case not(PreparedFilter)
+    case exists(String)
+    case compare(Side, CompareOp, Side)
+    case tree(Node)
+
+    /// One side of a prepared comparison.
+    enum Side: Sendable {
+        case property(String)
+        case value(Value)
+
+        init?(_ operand: Operand) {
+            switch operand {
+            case .name(let name): self = .property(name)
+            case .literal(let literal): self = .value(Value(literal))
+            default: return nil
+            }
+        }
+
+        @inline(__always)
+        func value(in properties: [String: AttributeValue]) -> Value? {
+            switch self {
+            case .property(let name): return properties[name].map(Value.init)
+            case .value(let value): return value
+            }
+        }
+    }
+
+    init(_ node: Node) {
+        switch node {
+        case .or(let items): self = .or(items.map(PreparedFilter.init))
+        case .and(let items): self = .and(items.map(PreparedFilter.init))
+        case .not(let inner): self = .not(PreparedFilter(inner))
+        case .exists(let name): self = .exists(name)
+        case .compare(let left, let op, let right):
+            if let l = Side(left), let r = Side(right) {
+                self = .compare(l, op, r)
+            } else {
+                self = .tree(node)
+            }
+        case .inSegment, .sequence: self = .tree(node)
+        }
+    }
+
+    func matches(_ properties: [String: AttributeValue], nowMs: Int64) -> Bool {
+        switch self {
+        case .or(let items): return items.contains { $0.matches(properties, nowMs: nowMs) }
+        case .and(let items): return items.allSatisfy { $0.matches(properties, nowMs: nowMs) }
+        case .not(let inner): return !inner.matches(properties, nowMs: nowMs)
+        case .exists(let name): return properties[name] != nil
+        case .compare(let l, let op, let r):
+            return Semantics.compare(l.value(in: properties), op, r.value(in: properties))
+        case .tree(let node): return Evaluation.filterMatches(node, properties: properties, nowMs: nowMs)
         }
     }
 }

@@ -10,6 +10,7 @@
 //      memory per user is measured here (malloc in-use bytes, mallinfo2, before/after).
 //   2. sweep: the clock advances 30 days in 1-minute steps: due wake-ups and transitions per second.
 //   3. isMember: random (user, segment) lookups.
+//   3b. live: events stamped at the clock's instant for random users, batches of 1,000 (`--live`).
 //   4. new segment: a segment over aggregates the engine keeps, put on the loaded data (wall time, `--puts`).
 //   5. replay (unless --no-replay): a fresh engine follows the log as if live, the clock moving with the events for
 //      180 days, so windows expire while events arrive.
@@ -32,6 +33,8 @@ struct Options {
     var segmentLimit = Int.max
     /// New segments put over the loaded data (phase 4), one after the other, each deleted after it is timed.
     var puts = 5
+    /// Live events (phase 3b): stamped at the clock's instant, for users drawn at random, in batches of 1,000.
+    var live = 300_000
 }
 
 var options = Options()
@@ -46,10 +49,11 @@ while let arg = argv.popFirst() {
     case "--no-replay": options.replay = false
     case "--puts": options.puts = Int(argv.popFirst() ?? "") ?? options.puts
     case "--segments": options.segmentLimit = Int(argv.popFirst() ?? "") ?? options.segmentLimit
+    case "--live": options.live = Int(argv.popFirst() ?? "") ?? options.live
     default:
         print(
             "usage: engine-bench [--users N] [--events N] [--seed S] [--batch N] [--lookups N] [--segments N] "
-                + "[--puts N] [--no-replay]"
+                + "[--puts N] [--live N] [--no-replay]"
         )
         exit(2)
     }
@@ -397,6 +401,61 @@ let lookupCPU = cpuSeconds() - lookupCPU0
 print("")
 print("3. isMember")
 print("   \(options.lookups) lookups: \(fmt(lookupCPU * 1e9 / Double(options.lookups))) ns each (\(hits) hits)")
+
+// MARK: - 3b. Live events
+
+/// The live phase's work, in a function of its own so that a profiler can count it alone
+/// (`valgrind --tool=callgrind --toggle-collect='*applyLiveBatches*'`).
+@inline(never)
+@MainActor
+func applyLiveBatches(
+    _ batches: [[(userID: String, event: EventRecord)]],
+    to engine: MembershipEngine,
+    seq: inout UInt64
+) -> Int {
+    var transitions = 0
+    for batch in batches {
+        seq += 1
+        transitions += engine.addEvents(batch, seq: seq).count
+    }
+    return transitions
+}
+
+// What the evaluator's feed does under live load: events stamped "now" (so inside every window), for users spread
+// over the whole engine, a batch of 1,000 per change-log entry — unlike the import, whose events are mostly old.
+if options.live > 0 {
+    var liveRNG = SplitMix64(state: options.seed ^ 0x11FE)
+    let liveNames = ["page_view", "page_view", "page_view", "page_view", "email_open", "add_to_cart", "purchase"]
+    var batches: [[(userID: String, event: EventRecord)]] = []
+    var batch: [(userID: String, event: EventRecord)] = []
+    for i in 0..<options.live {
+        let name = liveNames[Int(liveRNG.next() % UInt64(liveNames.count))]
+        var properties: [String: AttributeValue] = [:]
+        switch name {
+        case "page_view": properties["url"] = .string(urls[Int(liveRNG.next() % UInt64(urls.count))])
+        case "purchase": properties["amount"] = .number(Double(5 + liveRNG.next() % 300))
+        case "add_to_cart": properties["sku"] = .string("sku-1")
+        default: break
+        }
+        let user = userIDs[Int(liveRNG.next() % UInt64(options.users))]
+        batch.append((user, EventRecord(name: name, atMs: engine.nowMs, properties: properties)))
+        if batch.count == 1000 || i == options.live - 1 {
+            batches.append(batch)
+            batch.removeAll(keepingCapacity: true)
+        }
+    }
+    let liveEvaluations0 = engine.statistics.segmentEvaluations
+    let liveCPU0 = cpuSeconds()
+    let liveTransitions = applyLiveBatches(batches, to: engine, seq: &seq)
+    let liveCPU = cpuSeconds() - liveCPU0
+    print("")
+    print("3b. live (\(options.live) events at the clock's instant, random users, batches of 1,000)")
+    print(
+        "   events:            \(fmt(Double(options.live) / liveCPU)) events/s (CPU), "
+            + "\(fmt(liveCPU * 1e6 / Double(options.live), 2)) µs each; \(liveTransitions) transitions, "
+            + "\(engine.statistics.segmentEvaluations - liveEvaluations0) segment evaluations"
+    )
+}
 
 // MARK: - 4. A new segment over the loaded data
 
