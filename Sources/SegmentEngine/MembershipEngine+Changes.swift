@@ -233,43 +233,23 @@ extension MembershipEngine {
             }
             return out
         }
-        // Group by user, in order of first appearance, keeping each user's events in order: each event links to the
-        // next one of its user, so that grouping allocates no array per user. A known user's slot is looked up once,
-        // here, and its group found by slot in a small table of the batch's own; only users new to the engine are
-        // grouped by id (they get their slot when their first event is applied, in order of first appearance).
-        var table = BatchSlotTable(capacityFor: events.count)
-        var newUsers: [ByteKey: Int] = [:]
-        var firsts: [Int] = []
-        var lasts: [Int] = []
-        var slots: [Int32] = []
-        firsts.reserveCapacity(events.count)
-        lasts.reserveCapacity(events.count)
-        slots.reserveCapacity(events.count)
-        var next = [Int](repeating: -1, count: events.count)
-        for i in events.indices {
-            let slot = userIndex.slot(of: events[i].userID, in: users)
-            let group: Int?
-            if let slot {
-                group = table.group(of: slot, orAdd: firsts.count)
-            } else {
-                let key = ByteKey(events[i].userID)
-                group = newUsers[key]
-                if group == nil { newUsers[key] = firsts.count }
-            }
-            if let group {
-                next[lasts[group]] = i
-                lasts[group] = i
-            } else {
-                firsts.append(i)
-                lasts.append(i)
-                slots.append(slot ?? -1)
-            }
-        }
+        // Taken out of the engine while in use, so that filling it does not copy it.
+        var grouping = batchGrouping
+        batchGrouping = BatchGrouping()
+        grouping.group(events, index: userIndex, users: users)
         var keysByName = BatchEventKeys()
-        for g in firsts.indices {
-            let slot = slots[g] >= 0 ? slots[g] : nil
-            applyEvents(events, first: firsts[g], next: next, slot: slot, keysByName: &keysByName, into: &out)
+        for g in grouping.firsts.indices {
+            let slot = grouping.slots[g] >= 0 ? grouping.slots[g] : nil
+            applyEvents(
+                events,
+                first: grouping.firsts[g],
+                next: grouping.next,
+                slot: slot,
+                keysByName: &keysByName,
+                into: &out
+            )
         }
+        batchGrouping = grouping
         return out
     }
 

@@ -97,6 +97,8 @@ public final class MembershipEngine {
     var scratchAttributes: [AttributeValue?] = []
     /// Scratch: heap positions still to visit in a walk of the scheduler's due entries (`forEachDueEntry`).
     var scratchPositions: [Int] = []
+    /// Scratch: the batch of events at hand grouped by user (see ``BatchGrouping``).
+    var batchGrouping = BatchGrouping()
     /// Scratch: the time-sensitive segments with a comparison due at the wake-up at hand (`flagDueComparisons`).
     var dueSensitive: [Int32] = []
 

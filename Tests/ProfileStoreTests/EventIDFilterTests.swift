@@ -26,6 +26,22 @@ import Testing
         #expect(claimed < 4_000, "\(claimed) false positives of 200,000")
     }
 
+    /// At its design load, 10 bits per pair (2^22 bits hold 419,430 pairs), the blocked filter claims about 1 % of
+    /// the pairs it does not hold.
+    @Test func falsePositivesAtTheDesignLoadStayNearOnePercent() {
+        let pairs = (1 << 22) / 10
+        let filter = EventIDFilter(capacity: pairs)
+        for i in 0..<pairs {
+            filter.insert(userKey: Int64(i % 100_000), eventID: "live-\(i)")
+        }
+        var claimed = 0
+        for i in pairs..<(pairs + 200_000) where filter.mayContain(userKey: Int64(i % 100_000), eventID: "live-\(i)") {
+            claimed += 1
+        }
+        #expect(claimed < 3_000, "\(claimed) false positives of 200,000")
+        #expect(claimed > 0, "no false positive at all: the filter is larger than its design")
+    }
+
     @Test func emptyIDsAndExtremeKeysAreHashedLikeAnyOther() {
         let filter = EventIDFilter(capacity: 10)
         #expect(!filter.mayContain(userKey: .min, eventID: ""))
