@@ -87,7 +87,7 @@ enum AggregateLogic {
         case .totals: return Int(st.n)
         case .window:
             let span = st.span(base: base)
-            let start = slot.windowMs.map { expiredPrefix(entries, span, at: t, windowMs: $0) } ?? 0
+            let start = slot.key.windowMs.map { expiredPrefix(entries, span, at: t, windowMs: $0) } ?? 0
             return firstAfter(entries, span, t) - span.lowerBound - start
         case .raw: return -1
         }
@@ -148,15 +148,16 @@ enum AggregateLogic {
         event: EventRecord,
         now: Int64
     ) -> Bool {
+        let key = slot.key
         switch slot.mode {
         case .raw:
-            if let w = slot.windowMs, expired(event.atMs, at: now, windowMs: w) { return false }
+            if let w = key.windowMs, expired(event.atMs, at: now, windowMs: w) { return false }
             let record = EventRecord(
                 name: event.name.copiedOut(),
                 atMs: event.atMs,
                 properties: project(event.properties, slot.projection)
             )
-            if let sequence = slot.key.sequence {
+            if let sequence = key.sequence {
                 // An event that matches no step (its filters read no clock) is never needed.
                 if !sequence.filtersReadTime, !sequence.steps.contains(where: { $0.matches(event, nowMs: now) }) {
                     return false
@@ -192,18 +193,18 @@ enum AggregateLogic {
             st.n = computeNext(st, entries, base: base, slot: slot, after: now)
             return true
         case .window:
-            if let w = slot.windowMs, expired(event.atMs, at: now, windowMs: w) { return false }
-            if let filter = slot.filter, !filter.matches(event.properties, nowMs: now) { return false }
-            if let w = slot.windowMs { dropExpired(&st, &entries, base: base, at: now, windowMs: w) }
-            insertSorted(&st, &entries, base: base, Entry(at: event.atMs, v: numeric(event.properties, slot.property)))
+            if let w = key.windowMs, expired(event.atMs, at: now, windowMs: w) { return false }
+            if let filter = key.filter, !filter.matches(event.properties, nowMs: now) { return false }
+            if let w = key.windowMs { dropExpired(&st, &entries, base: base, at: now, windowMs: w) }
+            insertSorted(&st, &entries, base: base, Entry(at: event.atMs, v: numeric(event.properties, key.property)))
             st.n = computeNext(st, entries, base: base, slot: slot, after: now)
             return true
         case .totals:
-            if let filter = slot.filter, !filter.matches(event.properties, nowMs: now) { return false }
-            let v = numeric(event.properties, slot.property)
+            if let filter = key.filter, !filter.matches(event.properties, nowMs: now) { return false }
+            let v = numeric(event.properties, key.property)
             if event.atMs > now {
                 insertSorted(&st, &entries, base: base, Entry(at: event.atMs, v: v))
-                if slot.isFirstOrLast, slot.filter != nil {
+                if slot.isFirstOrLast, key.filter != nil {
                     // A pending first/last needs its properties when it settles: keep them in `raw`.
                     st.raw.append(
                         EventRecord(
@@ -216,11 +217,11 @@ enum AggregateLogic {
                 return true
             }
             let before = (st.n, st.x)
-            settle(&st, kind: slot.kind, at: event.atMs, v: v)
-            if slot.isFirstOrLast, slot.filter != nil, before != (st.n, st.x) {
+            settle(&st, kind: key.kind, at: event.atMs, v: v)
+            if slot.isFirstOrLast, key.filter != nil, before != (st.n, st.x) {
                 st.witness = project(event.properties, slot.projection)
             }
-            return before != (st.n, st.x) || slot.kind == .count
+            return before != (st.n, st.x) || key.kind == .count
         }
     }
 
@@ -235,8 +236,8 @@ enum AggregateLogic {
             for i in base..<(base + k) {
                 let e = entries[i]
                 let before = (st.n, st.x)
-                settle(&st, kind: slot.kind, at: e.at, v: e.v)
-                if slot.isFirstOrLast, slot.filter != nil {
+                settle(&st, kind: slot.key.kind, at: e.at, v: e.v)
+                if slot.isFirstOrLast, slot.key.filter != nil {
                     // The pending events' properties are in `raw`, in arrival order; find this one.
                     if let j = st.raw.firstIndex(where: { $0.atMs == e.at }) {
                         if before != (st.n, st.x) { st.witness = st.raw[j].properties }
@@ -247,12 +248,12 @@ enum AggregateLogic {
             removeFirst(k, &st, &entries, base: base)
             return true
         case .window:
-            guard let w = slot.windowMs else { return false }
+            guard let w = slot.key.windowMs else { return false }
             dropExpired(&st, &entries, base: base, at: t, windowMs: w)
             st.n = computeNext(st, entries, base: base, slot: slot, after: t)
             return true
         case .raw:
-            if let w = slot.windowMs { st.raw.removeAll { expired($0.atMs, at: t, windowMs: w) } }
+            if let w = slot.key.windowMs { st.raw.removeAll { expired($0.atMs, at: t, windowMs: w) } }
             if let sequence = slot.key.sequence, let kept = sequence.retained(st.raw, nowMs: t) { st.raw = kept }
             st.n = computeNext(st, entries, base: base, slot: slot, after: t)
             return true
@@ -276,7 +277,7 @@ enum AggregateLogic {
         slot: KeySlot,
         at t: Int64
     ) -> AttributeValue? {
-        let kind = slot.kind
+        let kind = slot.key.kind
         switch slot.mode {
         case .raw:
             // A `then` without `in last` whose filters read no clock is cut down to one chain as soon as a chain
@@ -305,7 +306,7 @@ enum AggregateLogic {
             var maximum = -Double.infinity
             // Entries that have left the window but were not dropped yet (no wake-up was needed) are skipped.
             let span = st.span(base: base)
-            let start = slot.windowMs.map { expiredPrefix(entries, span, at: t, windowMs: $0) } ?? 0
+            let start = slot.key.windowMs.map { expiredPrefix(entries, span, at: t, windowMs: $0) } ?? 0
             for e in entries[(span.lowerBound + start)..<span.upperBound] {
                 if e.at > t { break }
                 count += 1
@@ -356,7 +357,7 @@ enum AggregateLogic {
         case .totals:
             return st.entryCount > 0 ? entries[base].at : .max
         case .window:
-            guard let w = slot.windowMs else { return .max }
+            guard let w = slot.key.windowMs else { return .max }
             let span = st.span(base: base)
             let lo = span.lowerBound + expiredPrefix(entries, span, at: t, windowMs: w)
             let k = firstAfter(entries, span, t)

@@ -449,23 +449,7 @@ final class KeySlot {
         if let p = key.property, !names.contains(p) { names.append(p) }
         projection = names
         eventNames = key.eventNames
-        kind = key.kind
-        windowMs = key.windowMs
-        filter = key.filter
-        property = key.property
     }
-
-    // The key's fields read at every event, held apart: reading them through `key` can copy the whole key (and
-    // retain each of its fields) at each access.
-
-    /// ``SegmentLanguage/AggregateKey/kind``.
-    let kind: AggregateKind
-    /// ``SegmentLanguage/AggregateKey/windowMs``.
-    let windowMs: Int64?
-    /// ``SegmentLanguage/AggregateKey/filter``.
-    let filter: EventFilter?
-    /// ``SegmentLanguage/AggregateKey/property``.
-    let property: String?
 
     /// The names of the events that can change the value (``SegmentLanguage/AggregateKey/eventNames``).
     let eventNames: [String]
@@ -478,7 +462,7 @@ final class KeySlot {
         return false
     }
 
-    var isFirstOrLast: Bool { kind == .first || kind == .last }
+    var isFirstOrLast: Bool { key.kind == .first || key.kind == .last }
 }
 
 /// A saved segment. A class so that reading one from the table does not copy (and retain) its fields.

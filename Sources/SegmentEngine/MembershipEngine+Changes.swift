@@ -226,13 +226,6 @@ extension MembershipEngine {
     public func addEvents(_ events: [(userID: String, event: EventRecord)], seq: UInt64) -> [MembershipTransition] {
         guard accept(seq) else { return [] }
         var out: [MembershipTransition] = []
-        guard events.count > 1 else {
-            var keysByName = BatchEventKeys()
-            if !events.isEmpty {
-                applyEvents(events, first: 0, next: [-1], slot: nil, keysByName: &keysByName, into: &out)
-            }
-            return out
-        }
         // Taken out of the engine while in use, so that filling it does not copy it.
         var grouping = batchGrouping
         batchGrouping = BatchGrouping()

@@ -46,7 +46,7 @@ extension MembershipEngine {
     /// The value of aggregate `k` for user `u` at `t`, read in place.
     func aggregateValue(_ user: UserRecord, _ k: Int32, _ slot: KeySlot, at t: Int64) -> AttributeValue? {
         let p = user.aggPosition(k)
-        guard p.found else { return AggregateLogic.emptyValue(slot.kind) }
+        guard p.found else { return AggregateLogic.emptyValue(slot.key.kind) }
         return AggregateLogic.value(user.aggs[p.index], user.entries, base: user.entryBase(p.index), slot: slot, at: t)
     }
 
@@ -310,7 +310,7 @@ extension MembershipEngine {
                     continue
                 }
                 next = AggregateLogic.nextChange(aggs[i], entries, base: base, slot: slot, after: t)
-            } else if slot.mode == .window, let w = slot.windowMs {
+            } else if slot.mode == .window, let w = slot.key.windowMs {
                 // Not due, but drop what has left the window meanwhile (the cached next instant stays right: it
                 // depends only on the entries still inside).
                 AggregateLogic.dropExpired(&aggs[i], &entries, base: base, at: t, windowMs: w)
