@@ -279,6 +279,31 @@ final class KeyExtra {
     }
 }
 
+extension [KeyState] {
+    /// Where the state of aggregate `key` is (or would go) in states sorted by key index.
+    func position(of key: Int32) -> (found: Bool, index: Int) {
+        var lo = 0
+        var hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if self[mid].key < key { lo = mid + 1 } else { hi = mid }
+        }
+        return (lo < count && self[lo].key == key, lo)
+    }
+
+    /// Where the entries of `self[index]` start in the user's entries (or where they would go, for `count`).
+    @inline(__always)
+    func entryBase(_ index: Int) -> Int {
+        var base = 0
+        var i = 0
+        while i < index {
+            base &+= Int(self[i].entryCount)
+            i &+= 1
+        }
+        return base
+    }
+}
+
 /// Everything the engine keeps about one user. A class, so that reading a user from the table does not copy its
 /// arrays.
 final class UserRecord {
@@ -306,27 +331,11 @@ final class UserRecord {
 
     func attrPosition(_ name: Int32) -> (found: Bool, index: Int) { attrs.position(of: name) }
 
-    func aggPosition(_ key: Int32) -> (found: Bool, index: Int) {
-        var lo = 0
-        var hi = aggs.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if aggs[mid].key < key { lo = mid + 1 } else { hi = mid }
-        }
-        return (lo < aggs.count && aggs[lo].key == key, lo)
-    }
+    func aggPosition(_ key: Int32) -> (found: Bool, index: Int) { aggs.position(of: key) }
 
     /// Where the entries of `aggs[index]` start in `entries` (or where they would go, for `aggs.count`).
     @inline(__always)
-    func entryBase(_ index: Int) -> Int {
-        var base = 0
-        var i = 0
-        while i < index {
-            base &+= Int(aggs[i].entryCount)
-            i &+= 1
-        }
-        return base
-    }
+    func entryBase(_ index: Int) -> Int { aggs.entryBase(index) }
 
     /// Puts a state built on its own in place of the user's state of the same aggregate, or inserts it.
     func setAggregate(_ detached: DetachedState) {
@@ -484,6 +493,9 @@ final class SegmentSlot {
     var rank: Int = 0
     /// Segments reading this one with `in_segment`.
     var dependents: [Int32] = []
+    /// What each name of `plan.segments` refers to, by index (kept current by
+    /// ``MembershipEngine/resolveMemberTargets()``), so that evaluating `in_segment` hashes no name.
+    var memberTargets: [MemberTarget] = []
 
     init(
         name: String,
@@ -502,6 +514,15 @@ final class SegmentSlot {
         self.timeSensitive = timeSensitive
         self.active = active
     }
+}
+
+/// What a name read by `in_segment` refers to: a segment or a static list of the engine, by slot, or nothing (a
+/// name neither defines reads as never a member). A segment is looked for first, as ``MembershipEngine/isMember(_:_:)``
+/// does by name.
+enum MemberTarget {
+    case segment(Int32)
+    case list(Int32)
+    case none
 }
 
 /// A static list.

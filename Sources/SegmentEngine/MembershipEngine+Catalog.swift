@@ -246,7 +246,21 @@ extension MembershipEngine {
         }
         timeSensitive = order.filter { segs[Int($0)]!.timeSensitive && segs[Int($0)]!.active }
         if flags.count < segs.count { flags += Array(repeating: false, count: segs.count - flags.count) }
+        resolveMemberTargets()
         updateThresholds()
+    }
+
+    /// Points each segment's `in_segment` names at the segments and lists that now bear them
+    /// (``SegmentSlot/memberTargets``). Called whenever a segment or a list appears or goes away.
+    func resolveMemberTargets() {
+        for seg in segs {
+            guard let seg else { continue }
+            seg.memberTargets = seg.plan.segments.map { name in
+                if let s = segIndex[name] { return .segment(s) }
+                if let l = listIndex[name] { return .list(l) }
+                return .none
+            }
+        }
     }
 
     /// Recomputes each count's thresholds (``KeySlot/thresholds``) from the segments using it. When a windowed

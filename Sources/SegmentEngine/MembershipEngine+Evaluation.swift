@@ -27,6 +27,16 @@ extension MembershipEngine {
         return false
     }
 
+    /// Whether the user is in the segment or list `target` refers to (for `in_segment`, resolved).
+    @inline(__always)
+    func isMember(_ user: UserRecord, _ target: MemberTarget) -> Bool {
+        switch target {
+        case .segment(let s): return user.memberPosition(s).found
+        case .list(let l): return user.listPosition(l).found
+        case .none: return false
+        }
+    }
+
     /// The retained attributes a segment reads, as the plan wants them.
     func attributeDictionary(_ u: Int32, _ seg: SegmentSlot) -> [String: AttributeValue] {
         var attrs: [String: AttributeValue] = [:]
@@ -498,10 +508,18 @@ struct UserPlanInputs: PlanInputSource {
         return value
     }
 
-    func isMember(_ segment: String) -> Bool { engine.isMember(u, segment) }
+    func isMember(_ index: Int) -> Bool {
+        if let resolved {
+            guard index >= 0, index < resolved.members.count else { return false }
+            return engine.isMember(user, resolved.members[index])
+        }
+        guard index >= 0, index < seg.memberTargets.count else { return false }
+        return engine.isMember(user, seg.memberTargets[index])
+    }
 }
 
-/// A segment's attribute and aggregate slots, looked up once for an evaluation of many users on several threads.
+/// A segment's attribute and aggregate slots and its `in_segment` targets, looked up once for an evaluation of many
+/// users on several threads.
 ///
 /// Reading `seg.attrs`, `seg.keys` and `engine.keySlots` for every user retains and releases those arrays and the
 /// aggregates' `KeySlot` objects, which every thread shares: their reference counts bounce between the cores. These
@@ -515,4 +533,5 @@ struct ResolvedInputs {
 
     let attrs: UnsafeBufferPointer<Int32>
     let keys: UnsafeBufferPointer<Key>
+    let members: UnsafeBufferPointer<MemberTarget>
 }

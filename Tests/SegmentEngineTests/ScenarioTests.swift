@@ -247,6 +247,38 @@ import Testing
         #expect(h.engine.deleteList(name: "employees", seq: h.nextSeq()) == [entered("new_customers", "alice", baseMs)])
     }
 
+    /// `in_segment` names are resolved to slots once, when a segment or list appears or goes away: each such change
+    /// must re-point them, including to a list in a slot freed by another.
+    @Test func inSegmentFollowsSegmentsAndListsDefinedAndDeletedLater() throws {
+        let h = EngineHarness()
+        try h.put("planned", "exists(plan)")  // keeps `plan`, so that `staff` below needs no back-fill
+        try h.put("fans", #"in_segment("vip") or in_segment("staff")"#)
+        h.profile("alice", ["plan": .string("free")])
+        h.profile("bob", ["plan": .string("staff")])
+        #expect(h.members("fans").isEmpty)
+        h.record(h.engine.createList(name: "vip", seq: h.nextSeq()))
+        #expect(
+            h.engine.addToList(name: "vip", userIDs: ["alice"], seq: h.nextSeq()) == [entered("fans", "alice", baseMs)]
+        )
+        try h.put("staff", #"plan = "staff""#)
+        #expect(h.members("staff") == ["bob"])
+        #expect(h.members("fans") == ["alice", "bob"])
+        #expect(h.engine.deleteList(name: "vip", seq: h.nextSeq()) == [exited("fans", "alice", baseMs)])
+        // A new list takes the freed slot: `fans` does not read it.
+        h.record(h.engine.createList(name: "other", seq: h.nextSeq()))
+        #expect(h.engine.addToList(name: "other", userIDs: ["alice"], seq: h.nextSeq()).isEmpty)
+        h.deleteSegment("staff")
+        #expect(h.members("fans").isEmpty)
+        // The name comes back as a list.
+        h.record(h.engine.createList(name: "staff", seq: h.nextSeq()))
+        #expect(
+            h.engine.addToList(name: "staff", userIDs: ["alice"], seq: h.nextSeq()) == [
+                entered("fans", "alice", baseMs)
+            ]
+        )
+        #expect(h.members("fans") == ["alice"])
+    }
+
     @Test func advanceProcessesUsersInDueThenUserIDOrder() throws {
         let h = EngineHarness()
         try h.put("recent", "count(visit within 1h) >= 1")

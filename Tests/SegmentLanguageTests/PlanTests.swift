@@ -37,6 +37,8 @@ import Testing
         var attributes: [AttributeValue?]
         var aggregates: [AttributeValue?]
         var members: Set<String> = []
+        /// The plan's segments (the tests here name only `x`).
+        var segments = ["x"]
         var aggregateReads: [Int] = []
 
         mutating func attribute(_ index: Int) -> AttributeValue? { attributes[index] }
@@ -44,7 +46,7 @@ import Testing
             aggregateReads.append(index)
             return aggregates[index]
         }
-        mutating func isMember(_ segment: String) -> Bool { members.contains(segment) }
+        mutating func isMember(_ index: Int) -> Bool { members.contains(segments[index]) }
     }
 
     @Test func readsAnAggregateOnlyWhenNothingCheaperDecides() throws {

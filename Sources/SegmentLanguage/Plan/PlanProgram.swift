@@ -47,7 +47,8 @@ indirect enum PlanStep: Sendable {
     case compare(PlanOperand, CompareOp, PlanOperand, PlanCoercion)
     /// `exists(a)`, the attribute's index.
     case exists(Int)
-    case inSegment(String)
+    /// `in_segment(name)`, the name's index in `SegmentPlan.segments`.
+    case inSegment(Int)
     /// A sequence: the aggregate at this index of `SegmentPlan.aggregates`, true when its value is `true`.
     case sequence(Int)
 
@@ -58,11 +59,13 @@ indirect enum PlanStep: Sendable {
     ///   - attributeIndex: The index of each attribute name in the plan.
     ///   - aggregateIndex: The index of each aggregate in the plan.
     ///   - sequenceIndex: The index of each sequence in the plan's aggregates.
+    ///   - segmentIndex: The index of each segment or list name in the plan's segments.
     init(
         _ node: Node,
         attributeIndex: [String: Int],
         aggregateIndex: [Aggregate: Int],
-        sequenceIndex: [EventSequence: Int]
+        sequenceIndex: [EventSequence: Int],
+        segmentIndex: [String: Int]
     ) {
         func operand(_ o: Operand) -> PlanOperand {
             switch o {
@@ -82,7 +85,8 @@ indirect enum PlanStep: Sendable {
                 node,
                 attributeIndex: attributeIndex,
                 aggregateIndex: aggregateIndex,
-                sequenceIndex: sequenceIndex
+                sequenceIndex: sequenceIndex,
+                segmentIndex: segmentIndex
             )
         }
         switch node {
@@ -90,7 +94,7 @@ indirect enum PlanStep: Sendable {
         case .and(let items): self = .and(Self.cheapestFirst(items.map(step)))
         case .not(let inner): self = .not(step(inner))
         case .exists(let name): self = .exists(attributeIndex[name] ?? -1)
-        case .inSegment(let name): self = .inSegment(name)
+        case .inSegment(let name): self = .inSegment(segmentIndex[name] ?? -1)
         case .sequence(let sequence): self = .sequence(sequenceIndex[sequence] ?? -1)
         case .compare(let l, let op, let r):
             let coercion: PlanCoercion
@@ -137,14 +141,17 @@ public protocol PlanInputSource {
     /// The value of the aggregate at `index` of ``SegmentPlan/aggregates`` at the evaluation's instant; `nil` is
     /// missing.
     mutating func aggregate(_ index: Int) -> AttributeValue?
-    /// Membership in another segment or list at the same instant.
-    mutating func isMember(_ segment: String) -> Bool
+    /// Membership in the segment or list at `index` of ``SegmentPlan/segments``, at the same instant (by index, so
+    /// that an evaluation hashes no name).
+    mutating func isMember(_ index: Int) -> Bool
 }
 
-/// Inputs given as arrays by position, with a membership closure.
+/// Inputs given as arrays by position, with a membership closure by name.
 struct ArrayPlanInputs: PlanInputSource {
     let attributes: [AttributeValue?]
     let aggregates: [AttributeValue?]
+    /// The plan's ``SegmentPlan/segments``.
+    let segments: [String]
     let member: (String) -> Bool
 
     @inline(__always)
@@ -154,7 +161,7 @@ struct ArrayPlanInputs: PlanInputSource {
 
     func attribute(_ index: Int) -> AttributeValue? { read(attributes, index) }
     func aggregate(_ index: Int) -> AttributeValue? { read(aggregates, index) }
-    func isMember(_ segment: String) -> Bool { member(segment) }
+    func isMember(_ index: Int) -> Bool { index >= 0 && index < segments.count && member(segments[index]) }
 }
 
 /// One evaluation of a compiled plan over a source of inputs (borrowed in place, so that a source's own storage
@@ -185,7 +192,7 @@ enum PlanInputs {
             return true
         case .not(let inner): return !truth(inner, &source, nowMs: nowMs)
         case .exists(let i): return source.attribute(i) != nil
-        case .inSegment(let name): return source.isMember(name)
+        case .inSegment(let i): return source.isMember(i)
         case .sequence(let i): return source.aggregate(i) == .bool(true)
         case .compare(let l, let op, let r, let coercion):
             var lv = value(l, &source, nowMs: nowMs)

@@ -66,7 +66,8 @@ public struct SegmentPlan: Sendable {
                 expression.root,
                 attributeIndex: attributeIndex,
                 aggregateIndex: builder.indexByAggregate,
-                sequenceIndex: builder.indexBySequence
+                sequenceIndex: builder.indexBySequence,
+                segmentIndex: Dictionary(uniqueKeysWithValues: builder.segments.enumerated().map { ($1, $0) })
             )
             timeComparisons = PlanStep.timeComparisons(
                 expression.root,
@@ -130,7 +131,12 @@ public struct SegmentPlan: Sendable {
         isMember: (String) -> Bool
     ) -> Bool {
         withoutActuallyEscaping(isMember) { isMember in
-            var source = ArrayPlanInputs(attributes: attributeValues, aggregates: aggregateValues, member: isMember)
+            var source = ArrayPlanInputs(
+                attributes: attributeValues,
+                aggregates: aggregateValues,
+                segments: segments,
+                member: isMember
+            )
             return evaluate(&source, nowMs: nowMs)
         }
     }
