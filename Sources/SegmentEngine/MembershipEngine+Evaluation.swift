@@ -451,14 +451,16 @@ struct UserPlanInputs: PlanInputSource {
     unowned(unsafe) let seg: SegmentSlot
     let u: Int32
     let t: Int64
-    /// Computed aggregate values by plan index (meaningful where `known` has the bit).
+    /// Computed aggregate values by plan index, meaningful only where `known` has the bit: the storage is reused from
+    /// evaluation to evaluation without being cleared (clearing it, element by element, was 12 % of a catch-up's
+    /// engine work).
     var values: [AttributeValue?]
     var known: UInt64 = 0
     /// The segment's attributes and aggregates looked up once for many users (see ``ResolvedInputs``); `nil`:
     /// looked up in the engine at each read.
     var resolved: ResolvedInputs?
 
-    /// - Parameter values: storage to reuse for the computed values (its contents are dropped).
+    /// - Parameter values: storage to reuse for the computed values (its contents are ignored).
     init(
         engine: MembershipEngine,
         user: UserRecord,
@@ -472,8 +474,8 @@ struct UserPlanInputs: PlanInputSource {
         self.seg = seg
         self.u = u
         self.t = t
-        values.removeAll(keepingCapacity: true)
-        values.append(contentsOf: repeatElement(nil, count: min(seg.keys.count, 64)))
+        let needed = min(seg.keys.count, 64)
+        if values.count < needed { values.append(contentsOf: repeatElement(nil, count: needed - values.count)) }
         self.values = values
     }
 
