@@ -160,27 +160,17 @@ final class EvaluatorCore: Sendable {
 
     /// Applies one change-log entry at its commit time. Transitions are kept for ``persist()``.
     func apply(_ entry: Segments_V1_ChangeEntry) {
-        self.apply(PreparedEntry(entry, owns: self.owns))
-    }
-
-    /// Applies one change-log entry, prepared for this shard, at its commit time. Transitions are kept for
-    /// ``persist()``.
-    func apply(_ prepared: PreparedEntry) {
-        let entry = prepared.entry
         self.state.withLock { state in
             let engine = state.engine
             var produced = self.advance(engine, to: entry.committedAtMs).map { ($0, engine.appliedSeq) }
             let seq = entry.seq
             if seq == 1 { state.coverageStartMs = entry.committedAtMs }
             switch entry.change {
-            case .profilesUpserted:
-                for change in prepared.profiles {
-                    produced += engine.upsertProfile(
-                        userID: change.userID,
-                        set: change.set,
-                        removed: change.removed,
-                        seq: seq
-                    ).map { ($0, seq) }
+            case .profilesUpserted(let upserted):
+                for change in upserted.changes where self.owns(change.userID) {
+                    let set = change.set.compactMapValues(AttributeValue.init(wire:))
+                    produced += engine.upsertProfile(userID: change.userID, set: set, removed: change.removed, seq: seq)
+                        .map { ($0, seq) }
                 }
             case .userDeleted(let deleted):
                 if self.owns(deleted.userID) {
@@ -193,10 +183,15 @@ final class EvaluatorCore: Sendable {
                         state.erasedUsers.append((deleted.userID, seq))
                     }
                 }
-            case .eventsTracked:
-                if !prepared.events.isEmpty {
-                    produced += engine.addEvents(prepared.events, seq: seq).map { ($0, seq) }
-                    self.eventsAppliedCount.add(UInt64(prepared.events.count), ordering: .relaxed)
+            case .eventsTracked(let tracked):
+                var events: [(userID: String, event: EventRecord)] = []
+                events.reserveCapacity(tracked.events.count)
+                for event in tracked.events where self.owns(event.userID) {
+                    events.append((event.userID, EventRecord(wire: event)))
+                }
+                if !events.isEmpty {
+                    produced += engine.addEvents(events, seq: seq).map { ($0, seq) }
+                    self.eventsAppliedCount.add(UInt64(events.count), ordering: .relaxed)
                 }
             case .segmentPut(let put):
                 do throws(SegmentLanguageError) {

@@ -222,13 +222,9 @@ struct FeedApplier: Sendable {
         // Whatever was requested is written before this feed ends, even by an error.
         defer { try? persisting.drain() }
         self.progress.enter(.awaitingFeed(after: request.fromSeq - 1))
-        let batches = PrefetchingIterator(
-            connection.stream(ProfileStoreAPI.subscribe, request).makeAsyncIterator(),
-            owns: { [core] in core.owns($0) }
-        )
+        let batches = PrefetchingIterator(connection.stream(ProfileStoreAPI.subscribe, request).makeAsyncIterator())
         defer { batches.cancel() }
-        var next: [PreparedEntry]?
-        var applied: [PreparedEntry] = []
+        var next: Segments_V1_ChangeBatch?
         do {
             next = try await batches.next()
         } catch let error as RPCError where error.code == .failedPrecondition {
@@ -241,27 +237,23 @@ struct FeedApplier: Sendable {
             throw error
         }
         while let batch = next {
-            // The next batch is received, decoded and prepared on another thread while this one is applied; the
-            // batch applied last is freed there too.
-            batches.prefetch(releasing: applied)
-            applied = []
-            let lastSeq = batch.last?.entry.seq
-            if let lastSeq {
-                self.core.lag.observe(headSeq: lastSeq)
+            // The next batch is received and decoded on another thread while this one is applied.
+            batches.prefetch()
+            if let last = batch.entries.last {
+                self.core.lag.observe(headSeq: last.seq)
             }
-            self.progress.enter(.applying(through: lastSeq ?? 0))
-            for prepared in batch {
+            self.progress.enter(.applying(through: batch.entries.last?.seq ?? 0))
+            for entry in batch.entries {
                 // Before the engine: a failure here resubscribes from this entry (see WebhookLedger).
-                try self.webhooks.apply(prepared.entry)
-                self.core.apply(prepared)
+                try self.webhooks.apply(entry)
+                self.core.apply(entry)
                 // At this very entry, whatever the batching: the transitions a back-fill causes
                 // depend only on the log, so a replay after a crash records the same ones.
                 if let session = self.core.beginBackfill() {
                     try await self.loadBackfill(session)
-                    self.progress.enter(.applying(through: lastSeq ?? 0))
+                    self.progress.enter(.applying(through: batch.entries.last?.seq ?? 0))
                 }
             }
-            applied = batch
             let saveState = clock.now - lastState >= stateInterval
             // Written on the pipeline's thread while the next batch is applied.
             try persisting.request(includingState: saveState)
@@ -273,12 +265,12 @@ struct FeedApplier: Sendable {
                     self.core.log.engineState.lastWriteDuration * Self.stateIntervalPerWriteTime
                 )
             }
-            if let started = catchUp, let lastSeq, lastSeq >= headSeq {
+            if let started = catchUp, let last = batch.entries.last, last.seq >= headSeq {
                 // The catch-up's garbage (decoded batches, grown and moved arrays) goes back now; while
                 // the feed stays busy nothing is handed back (see `FreeMemory.releaseToSystem()`).
                 catchUp = nil
                 self.core.log.engineState.releaseFreeMemory()
-                self.logCaughtUp(from: started.from, through: lastSeq, took: clock.now - started.start)
+                self.logCaughtUp(from: started.from, through: last.seq, took: clock.now - started.start)
             }
             self.progress.enter(.awaitingFeed(after: self.core.read { $0.appliedSeq }))
             next = try await batches.next()
@@ -440,47 +432,33 @@ struct FeedApplier: Sendable {
     }
 }
 
-/// An iterator of change batches that can fetch, decode and prepare the next batch (see ``PreparedEntry``) in a task
-/// of its own (``prefetch(releasing:)``) while the caller applies the current one: during a catch-up, decoding and
-/// preparing are a fifth of the work, and this puts them on the second core.
+/// An iterator of change batches that can fetch and decode the next batch in a task of its own
+/// (``prefetch()``) while the caller applies the current one: during a catch-up, decoding is a
+/// fifth of the work, and this puts it on the second core.
 ///
 /// Used by one task; at most one fetch is in flight.
 private final class PrefetchingIterator: @unchecked Sendable {
     // @unchecked: `iterator` is used by one fetch at a time — the caller's `next()` or the one
     // prefetch task, which `next()` awaits before touching it.
     private var iterator: RPCResponseStream<Segments_V1_ChangeBatch>.AsyncIterator
-    private var pending: Task<[PreparedEntry]?, any Error>?
-    private let owns: @Sendable (String) -> Bool
+    private var pending: Task<Segments_V1_ChangeBatch?, any Error>?
 
-    /// - Parameters:
-    ///   - iterator: The change feed.
-    ///   - owns: Whether a user belongs to this shard.
-    init(
-        _ iterator: RPCResponseStream<Segments_V1_ChangeBatch>.AsyncIterator,
-        owns: @escaping @Sendable (String) -> Bool
-    ) {
+    init(_ iterator: RPCResponseStream<Segments_V1_ChangeBatch>.AsyncIterator) {
         self.iterator = iterator
-        self.owns = owns
     }
 
-    /// Starts fetching the next batch, unless a fetch is already in flight, and frees `finished` (a batch the caller
-    /// is done with) in the same task, off the caller's thread.
-    func prefetch(releasing finished: [PreparedEntry]) {
+    /// Starts fetching the next batch, unless a fetch is already in flight.
+    func prefetch() {
         guard self.pending == nil else { return }
-        let held = Held(finished)
-        self.pending = Task {
-            held.value = []
-            return try await self.fetch()
-        }
+        self.pending = Task { try await self.fetch() }
     }
 
-    private func fetch() async throws -> [PreparedEntry]? {
-        guard let batch = try await self.iterator.next() else { return nil }
-        return batch.entries.map { PreparedEntry($0, owns: self.owns) }
+    private func fetch() async throws -> Segments_V1_ChangeBatch? {
+        try await self.iterator.next()
     }
 
     /// The next batch: the prefetched one, or fetched now.
-    func next() async throws -> [PreparedEntry]? {
+    func next() async throws -> Segments_V1_ChangeBatch? {
         guard let pending = self.pending else { return try await self.fetch() }
         self.pending = nil
         return try await withTaskCancellationHandler {
@@ -493,13 +471,5 @@ private final class PrefetchingIterator: @unchecked Sendable {
     /// Cancels a fetch in flight.
     func cancel() {
         self.pending?.cancel()
-    }
-
-    /// A batch handed to the prefetch task, which drops it.
-    private final class Held: @unchecked Sendable {
-        // @unchecked: written by the prefetch task alone, once the caller has handed it over.
-        var value: [PreparedEntry]
-
-        init(_ value: [PreparedEntry]) { self.value = value }
     }
 }
