@@ -273,7 +273,7 @@ extension MembershipEngine {
             i = next[i]
             guard let ks = keysByName.keys(for: event.name, in: self) else { continue }
             for k in ks {
-                guard let slot = keySlots[Int(k)], slot.live, slot.reads(event.name) else { continue }
+                guard let slot = keySlots[Int(k)], slot.live else { continue }
                 let p = aggs.position(of: k)
                 let base = aggs.entryBase(p.index)
                 // A count compared only with numbers (see `KeySlot.thresholds`) that stays on the same side of each
@@ -604,12 +604,19 @@ struct BatchEventKeys {
     private var names: [String] = []
     private var keys: [[Int32]?] = []
 
-    /// The aggregates reading events named `name` (`engine.keysByEvent[name]`), the name recorded as seen; both done
-    /// once per batch for the first 16 distinct names (by their bytes).
+    /// The aggregates reading events named `name`, the name recorded as seen; both done once per batch for the first
+    /// 16 distinct names (by their bytes).
+    ///
+    /// The engine's table is keyed by `String`, whose equality merges canonically equivalent spellings: its
+    /// aggregates are kept only when they read `name` byte for byte (``KeySlot/reads(_:)``), here rather than at
+    /// every event.
     mutating func keys(for name: String, in engine: MembershipEngine) -> [Int32]? {
         for i in names.indices where utf8Equal(names[i], name) { return keys[i] }
         engine.seenEvents?.insert(name)
-        let found = engine.keysByEvent[name]
+        let found = engine.keysByEvent[name].flatMap { candidates -> [Int32]? in
+            let reading = candidates.filter { engine.keySlots[Int($0)]?.reads(name) == true }
+            return reading.isEmpty ? nil : reading
+        }
         if names.count < 16 {
             names.append(name)
             keys.append(found)

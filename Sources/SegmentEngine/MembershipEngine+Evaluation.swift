@@ -74,7 +74,9 @@ extension MembershipEngine {
     }
 
     /// Runs `body` with the attribute values and the `first`/`last` values (at `t`) that `seg` reads, gathered into
-    /// the engine's scratch arrays; its other aggregates are `nil` (what the plan's next-change computation reads).
+    /// the engine's scratch arrays by plan index; its other aggregates are `nil` (what the plan's next-change
+    /// computation reads). The arrays may be longer than the plan's lists: the elements after them are left from
+    /// earlier calls (the plan reads none of them), which spares clearing the arrays at every call.
     @inline(__always)
     func withTimeInputs<Result>(
         _ user: UserRecord,
@@ -82,20 +84,24 @@ extension MembershipEngine {
         at t: Int64,
         _ body: ([AttributeValue?], [AttributeValue?]) -> Result
     ) -> Result {
-        // Reuse the scratch arrays' storage: take them out of `self` so that appending does not copy.
+        // Reuse the scratch arrays' storage: take them out of `self` so that writing does not copy.
         var attrs = scratchAttributes
         scratchAttributes = []
-        attrs.removeAll(keepingCapacity: true)
-        for a in seg.attrs { attrs.append(user.attribute(a)) }
+        if attrs.count < seg.attrs.count {
+            attrs.append(contentsOf: repeatElement(nil, count: seg.attrs.count - attrs.count))
+        }
+        for (i, a) in seg.attrs.enumerated() { attrs[i] = user.attribute(a) }
         var values = scratchValues
         scratchValues = []
-        values.removeAll(keepingCapacity: true)
-        for k in seg.keys {
+        if values.count < seg.keys.count {
+            values.append(contentsOf: repeatElement(nil, count: seg.keys.count - values.count))
+        }
+        for (i, k) in seg.keys.enumerated() {
             guard let slot = keySlots[Int(k)], slot.isFirstOrLast else {
-                values.append(nil)
+                values[i] = nil
                 continue
             }
-            values.append(aggregateValue(user, k, slot, at: t))
+            values[i] = aggregateValue(user, k, slot, at: t)
         }
         let result = body(attrs, values)
         scratchValues = values
