@@ -239,13 +239,21 @@ extension MembershipEngine {
                 if indegree[d] == 0 { ready.append(d) }
             }
         }
+        // Flags set under the old order (none, between operations) are carried over to the new ranks.
+        let flagged = order.indices.filter { flaggedRanks[$0 >> 6] & 1 << UInt64($0 & 63) != 0 }.map { order[$0] }
         order = result
+        let words = (order.count + 63) / 64
+        flaggedRanks = Array(repeating: 0, count: words)
+        activeRanks = Array(repeating: 0, count: words)
+        rankOfSlot = Array(repeating: -1, count: segs.count)
         for (rank, s) in order.enumerated() {
             segs[Int(s)]!.rank = rank
             segs[Int(s)]!.dependents = dependents[segs[Int(s)]!.name] ?? []
+            rankOfSlot[Int(s)] = Int32(rank)
+            if segs[Int(s)]!.active { activeRanks[rank >> 6] |= 1 << UInt64(rank & 63) }
         }
+        flag(flagged.filter { segs[Int($0)] != nil })
         timeSensitive = order.filter { segs[Int($0)]!.timeSensitive && segs[Int($0)]!.active }
-        if flags.count < segs.count { flags += Array(repeating: false, count: segs.count - flags.count) }
         resolveMemberTargets()
         updateThresholds()
     }

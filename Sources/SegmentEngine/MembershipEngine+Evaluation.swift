@@ -1,17 +1,38 @@
 import SegmentLanguage
 
-// Re-evaluation of one user: the segments flagged in `flags`, in dependency order, with cascades to `in_segment`
-// dependents; then the user's next due instant.
+// Re-evaluation of one user: the segments flagged in `flaggedRanks`, in dependency order, with cascades to
+// `in_segment` dependents; then the user's next due instant.
 
 extension MembershipEngine {
     // MARK: - Flags
 
     func flagAllActive() {
-        for s in order where segs[Int(s)]?.active == true { flags[Int(s)] = true }
+        for w in activeRanks.indices { flaggedRanks[w] |= activeRanks[w] }
     }
 
     func flag(_ segments: [Int32]) {
-        for s in segments { flags[Int(s)] = true }
+        for s in segments { flag(s) }
+    }
+
+    @inline(__always)
+    func flag(_ s: Int32) {
+        let rank = Int(rankOfSlot[Int(s)])
+        if rank >= 0 { flaggedRanks[rank >> 6] |= 1 << UInt64(rank & 63) }
+    }
+
+    /// Takes the flagged segment of lowest rank at or after `rank` out of the flags: its slot and rank.
+    @inline(__always)
+    func nextFlagged(from rank: Int) -> (slot: Int32, rank: Int)? {
+        var w = rank >> 6
+        var bits = w < flaggedRanks.count ? flaggedRanks[w] & ~0 << UInt64(rank & 63) : 0
+        while bits == 0 {
+            w += 1
+            guard w < flaggedRanks.count else { return nil }
+            bits = flaggedRanks[w]
+        }
+        let found = w << 6 | bits.trailingZeroBitCount
+        flaggedRanks[w] &= ~(1 << UInt64(found & 63))
+        return (order[found], found)
     }
 
     func flagDependents(of name: String) {
@@ -134,8 +155,10 @@ extension MembershipEngine {
         let user = users[Int(u)]
         let before = (out.count, user.due, user.exprDue)
         var sensitive: [Int32] = []
-        for s in order where flags[Int(s)] {
-            flags[Int(s)] = false
+        // In rank order: a segment flags only dependents, which come after it.
+        var from = 0
+        while let (s, rank) = nextFlagged(from: from) {
+            from = rank + 1
             guard let seg = segs[Int(s)], seg.active else { continue }
             if seg.timeSensitive, !exprDirty { sensitive.append(s) }
             guard setMembership(user, s, seg, evaluate(u, seg, at: t), at: t, into: &out) else { continue }
@@ -230,13 +253,13 @@ extension MembershipEngine {
         for s in timeSensitive {
             guard let seg = segs[Int(s)], seg.active else { continue }
             if seg.plan.filtersReadTime {
-                flags[Int(s)] = true
+                flag(s)
                 dueSensitive.append(s)
                 continue
             }
             let next = comparisonsDue(user, seg, valuesAt: t, after: t &- 1)
             if next <= t {
-                flags[Int(s)] = true
+                flag(s)
                 dueSensitive.append(s)
             } else {
                 rest = min(rest, next)

@@ -87,8 +87,13 @@ public final class MembershipEngine {
     /// `valueForEachUser`); the tests lower it to run the parallel path over a few users.
     var parallelEvaluationMinimum = 16_384
 
-    /// Scratch: segments to evaluate for the user at hand.
-    var flags: [Bool] = []
+    /// Scratch: the segments to evaluate for the user at hand, as bits by rank (position in `order`): evaluating finds
+    /// them in dependency order without visiting every segment.
+    var flaggedRanks: [UInt64] = []
+    /// The rank of each segment slot (-1: a free slot), for flagging without reading the segment.
+    var rankOfSlot: [Int32] = []
+    /// The active segments, as bits by rank (what ``flagAllActive()`` flags).
+    var activeRanks: [UInt64] = []
     /// Scratch: aggregates whose state changed in the operation at hand.
     var touchedKeys: [Int32] = []
     /// Scratch: aggregate values handed to a plan.
