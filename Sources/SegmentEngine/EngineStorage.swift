@@ -110,17 +110,24 @@ struct AttrEntry {
     }
 }
 
-extension [AttrEntry] {
-    /// Where the entry of attribute `name` is (or would go) in entries sorted by name index.
-    func position(of name: Int32) -> (found: Bool, index: Int) {
+extension Array {
+    /// Where the element whose `key` is `target` is (or would go) in elements sorted by `key`: the binary search of the
+    /// per-user arrays, each sorted by an interned index (attributes, aggregate states, memberships, lists).
+    @inline(__always)
+    func sortedPosition(of target: Int32, by key: (Element) -> Int32) -> (found: Bool, index: Int) {
         var lo = 0
         var hi = count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if self[mid].name < name { lo = mid + 1 } else { hi = mid }
+            if key(self[mid]) < target { lo = mid + 1 } else { hi = mid }
         }
-        return (lo < count && self[lo].name == name, lo)
+        return (lo < count && key(self[lo]) == target, lo)
     }
+}
+
+extension [AttrEntry] {
+    /// Where the entry of attribute `name` is (or would go) in entries sorted by name index.
+    func position(of name: Int32) -> (found: Bool, index: Int) { sortedPosition(of: name) { $0.name } }
 }
 
 /// One membership of a user: the segment and the instant the user entered it.
@@ -281,15 +288,7 @@ final class KeyExtra {
 
 extension [KeyState] {
     /// Where the state of aggregate `key` is (or would go) in states sorted by key index.
-    func position(of key: Int32) -> (found: Bool, index: Int) {
-        var lo = 0
-        var hi = count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if self[mid].key < key { lo = mid + 1 } else { hi = mid }
-        }
-        return (lo < count && self[lo].key == key, lo)
-    }
+    func position(of key: Int32) -> (found: Bool, index: Int) { sortedPosition(of: key) { $0.key } }
 
     /// Where the entries of `self[index]` start in the user's entries (or where they would go, for `count`).
     @inline(__always)
@@ -378,24 +377,10 @@ final class UserRecord {
     }
 
     func memberPosition(_ segment: Int32) -> (found: Bool, index: Int) {
-        var lo = 0
-        var hi = members.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if members[mid].segment < segment { lo = mid + 1 } else { hi = mid }
-        }
-        return (lo < members.count && members[lo].segment == segment, lo)
+        members.sortedPosition(of: segment) { $0.segment }
     }
 
-    func listPosition(_ list: Int32) -> (found: Bool, index: Int) {
-        var lo = 0
-        var hi = lists.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if lists[mid] < list { lo = mid + 1 } else { hi = mid }
-        }
-        return (lo < lists.count && lists[lo] == list, lo)
-    }
+    func listPosition(_ list: Int32) -> (found: Bool, index: Int) { lists.sortedPosition(of: list) { $0 } }
 
     func attribute(_ name: Int32) -> AttributeValue? {
         let p = attrPosition(name)
