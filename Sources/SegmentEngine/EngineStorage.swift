@@ -125,6 +125,15 @@ extension Array {
     }
 }
 
+extension Array where Element: ExpressibleByNilLiteral {
+    /// Appends `nil`s up to `count` elements (a longer array is left as it is): scratch arrays of optional values
+    /// that are written by index, not cleared between uses.
+    @inline(__always)
+    mutating func extend(to count: Int) {
+        if self.count < count { append(contentsOf: repeatElement(nil, count: count - self.count)) }
+    }
+}
+
 extension [AttrEntry] {
     /// Where the entry of attribute `name` is (or would go) in entries sorted by name index.
     func position(of name: Int32) -> (found: Bool, index: Int) { sortedPosition(of: name) { $0.name } }
@@ -502,8 +511,7 @@ final class SegmentSlot {
 }
 
 /// What a name read by `in_segment` refers to: a segment or a static list of the engine, by slot, or nothing (a
-/// name neither defines reads as never a member). A segment is looked for first, as ``MembershipEngine/isMember(_:_:)``
-/// does by name.
+/// name neither defines reads as never a member). See ``MembershipEngine/memberTarget(_:)``.
 enum MemberTarget {
     case segment(Int32)
     case list(Int32)

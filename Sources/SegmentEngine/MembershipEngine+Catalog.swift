@@ -252,7 +252,7 @@ extension MembershipEngine {
             rankOfSlot[Int(s)] = Int32(rank)
             if segs[Int(s)]!.active { activeRanks[rank >> 6] |= 1 << UInt64(rank & 63) }
         }
-        flag(flagged.filter { segs[Int($0)] != nil })
+        flag(flagged)  // a deleted segment has no rank: not flagged
         timeSensitive = order.filter { segs[Int($0)]!.timeSensitive && segs[Int($0)]!.active }
         resolveMemberTargets()
         updateThresholds()
@@ -263,11 +263,7 @@ extension MembershipEngine {
     func resolveMemberTargets() {
         for seg in segs {
             guard let seg else { continue }
-            seg.memberTargets = seg.plan.segments.map { name in
-                if let s = segIndex[name] { return .segment(s) }
-                if let l = listIndex[name] { return .list(l) }
-                return .none
-            }
+            seg.memberTargets = seg.plan.segments.map(memberTarget)
         }
     }
 
