@@ -489,7 +489,16 @@ final class SegmentSlot {
     var dependents: [Int32] = []
     /// What each name of `plan.segments` refers to, by index (kept current by
     /// ``MembershipEngine/resolveMemberTargets()``), so that evaluating `in_segment` hashes no name.
-    var memberTargets: [MemberTarget] = []
+    var memberTargets: [MemberTarget] = [] {
+        didSet {
+            resolved?.deallocate()
+            resolved = nil
+        }
+    }
+    /// `attrs`, the aggregates' slots and `memberTargets` in buffers of the segment's own, which an evaluation reads
+    /// without reference counting (see ``ResolvedInputs``): made on first use by
+    /// ``MembershipEngine/resolvedInputs(_:)``, dropped when `memberTargets` changes.
+    var resolved: ResolvedInputs?
 
     init(
         name: String,
@@ -508,6 +517,8 @@ final class SegmentSlot {
         self.timeSensitive = timeSensitive
         self.active = active
     }
+
+    deinit { resolved?.deallocate() }
 }
 
 /// What a name read by `in_segment` refers to: a segment or a static list of the engine, by slot, or nothing (a

@@ -187,6 +187,8 @@ extension MembershipEngine {
         let partials = session.users.sorted { utf8Less($0.key.string, $1.key.string) }
         for (key, partial) in partials {
             let (u, isNew) = ensureUserReportingNew(key.string)
+            // The back-filled data is installed without flagging the segments reading it.
+            if isNew { flagAllActive() }
             for entry in partial.attrs where installAttr.contains(entry.name) {
                 let p = users[Int(u)].attrPosition(entry.name)
                 if p.found {

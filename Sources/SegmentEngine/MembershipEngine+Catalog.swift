@@ -259,8 +259,11 @@ extension MembershipEngine {
     }
 
     /// Points each segment's `in_segment` names at the segments and lists that now bear them
-    /// (``SegmentSlot/memberTargets``). Called whenever a segment or a list appears or goes away.
+    /// (``SegmentSlot/memberTargets``). Called whenever a segment or a list appears or goes away, and by
+    /// ``rebuildOrder()`` at every change of the segments: so it also drops what new users are evaluated for
+    /// (``newUserRanks``).
     func resolveMemberTargets() {
+        newUserRanks = nil
         for seg in segs {
             guard let seg else { continue }
             seg.memberTargets = seg.plan.segments.map(memberTarget)

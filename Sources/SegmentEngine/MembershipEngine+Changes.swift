@@ -143,10 +143,11 @@ extension MembershipEngine {
 
     // MARK: - Users
 
-    /// The slot of a user, created when new (then every active segment is flagged for it).
+    /// The slot of a user, created when new (then flagged as ``flagNewUser()`` says).
     func ensureUser(_ id: String) -> Int32 { ensureUserReportingNew(id).slot }
 
-    /// The slot of a user and whether it was just created (then every active segment is flagged for it).
+    /// The slot of a user and whether it was just created (then flagged as ``flagNewUser()`` says: the caller flags
+    /// the segments reading the data it gives the user).
     func ensureUserReportingNew(_ id: String) -> (slot: Int32, isNew: Bool) {
         if let u = userIndex.slot(of: id, in: users) { return (u, false) }
         let u: Int32
@@ -160,7 +161,7 @@ extension MembershipEngine {
         }
         userIndex.insert(id, slot: u)
         markDirty(u)
-        flagAllActive()
+        flagNewUser()
         return (u, true)
     }
 
@@ -526,6 +527,7 @@ extension MembershipEngine {
                     engine: self,
                     users: users,
                     seg: seg,
+                    resolved: resolvedInputs(seg),
                     values: values.baseAddress!,
                     evaluated: evaluated.baseAddress!
                 )
@@ -550,6 +552,8 @@ private struct ParallelEvaluation: @unchecked Sendable {
     unowned(unsafe) let engine: MembershipEngine
     let users: [UserRecord]
     let seg: SegmentSlot
+    /// The segment's inputs, resolved before the ranges start (see ``ResolvedInputs``).
+    let resolved: ResolvedInputs
     let values: UnsafeMutablePointer<MembershipEngine.UserValue>
     let evaluated: UnsafeMutablePointer<Int>
 
@@ -560,38 +564,18 @@ private struct ParallelEvaluation: @unchecked Sendable {
         // A plan of this range's own: the evaluation retains and releases the plan's storage at every step, and
         // threads doing so on one shared copy contend for its cache lines (measured: no gain from a second core).
         let plan = SegmentPlan(seg.expression)
-        // The segment's inputs looked up once for the range (see `ResolvedInputs`).
-        let keys = seg.keys.map { k in
-            ResolvedInputs.Key(k: k, slot: engine.keySlots[Int(k)].map { Unmanaged.passUnretained($0) })
-        }
-        let members = seg.memberTargets
-        seg.attrs.withUnsafeBufferPointer { attrs in
-            keys.withUnsafeBufferPointer { keys in
-                members.withUnsafeBufferPointer { members in
-                    let resolved = ResolvedInputs(attrs: attrs, keys: keys, members: members)
-                    for u in range {
-                        let user = users[u]
-                        guard user.alive else { continue }
-                        guard user.due > t else {
-                            values[u] = .due
-                            continue
-                        }
-                        // Moved in and out, so that the scratch storage is reused instead of copied for every user.
-                        var inputs = UserPlanInputs(
-                            engine: engine,
-                            user: user,
-                            u: Int32(u),
-                            seg: seg,
-                            at: t,
-                            values: consume scratch
-                        )
-                        inputs.resolved = resolved
-                        values[u] = plan.evaluate(&inputs, nowMs: t) ? .inside : .outside
-                        scratch = inputs.values
-                        count += 1
-                    }
-                }
+        for u in range {
+            let user = users[u]
+            guard user.alive else { continue }
+            guard user.due > t else {
+                values[u] = .due
+                continue
             }
+            // Moved in and out, so that the scratch storage is reused instead of copied for every user.
+            var inputs = UserPlanInputs(engine: engine, user: user, resolved: resolved, at: t, values: consume scratch)
+            values[u] = plan.evaluate(&inputs, nowMs: t) ? .inside : .outside
+            scratch = inputs.values
+            count += 1
         }
         evaluated[part] = count
     }

@@ -10,6 +10,50 @@ extension MembershipEngine {
         for w in activeRanks.indices { flaggedRanks[w] |= activeRanks[w] }
     }
 
+    /// Flags what a user just created must be evaluated for (``newUserRanks``), before the data that created it is
+    /// applied; applying the data flags the segments reading it.
+    func flagNewUser() {
+        if evaluatesNewUsersInFull { return flagAllActive() }
+        let ranks = newUserRanks ?? segmentsToEvaluateForNewUsers()
+        newUserRanks = ranks
+        for w in ranks.indices { flaggedRanks[w] |= ranks[w] }
+    }
+
+    /// The active segments a new user must be evaluated for besides those reading its data, as bits by rank: those
+    /// that may be true for a user without data, those that read time, and every segment reading one of these with
+    /// `in_segment`.
+    ///
+    /// Every other active segment is false for the new user and needs no evaluation. Such a segment reads no
+    /// `now`/`D ago`, so its inputs without data are the same at every instant: no attribute, the empty value of each
+    /// aggregate, no list, no membership. Its value from these was found false here. The new user's data changes
+    /// only inputs whose segments that data flags. And a membership it reads is none unless the segment read is
+    /// evaluated true, and then that segment's dependents are flagged too (see ``evaluateFlagged``). Its comparisons
+    /// have no next change either: without `now`/`D ago` they cannot move with time.
+    ///
+    /// Depends only on the segments and lists, not on the instant: kept until they change (``resolveMemberTargets()``).
+    func segmentsToEvaluateForNewUsers() -> [UInt64] {
+        var needed = [UInt64](repeating: 0, count: activeRanks.count)
+        let empty = UserRecord(id: "")
+        for (rank, s) in order.enumerated() {
+            let bit: UInt64 = 1 << UInt64(rank & 63)
+            guard activeRanks[rank >> 6] & bit != 0, let seg = segs[Int(s)] else { continue }
+            if needed[rank >> 6] & bit == 0 {
+                // The user without data has no membership: a dependent of a segment found true here is marked below,
+                // not evaluated over that membership.
+                guard seg.timeSensitive || evaluate(empty, seg, at: nowMs) else { continue }
+                needed[rank >> 6] |= bit
+            }
+            for d in seg.dependents {
+                let r = Int(rankOfSlot[Int(d)])
+                guard r >= 0 else { continue }
+                // A cycle (refused by the store's catalog check) breaks the rank order the marking relies on.
+                guard r > rank else { return activeRanks }
+                needed[r >> 6] |= 1 << UInt64(r & 63)
+            }
+        }
+        return needed
+    }
+
     func flag(_ segments: [Int32]) {
         for s in segments { flag(s) }
     }
@@ -84,17 +128,40 @@ extension MembershipEngine {
         return AggregateLogic.value(user.aggs[p.index], user.entries, base: user.entryBase(p.index), slot: slot, at: t)
     }
 
-    /// The value of segment `seg` for user `u` at `t` (all state current at `t`).
+    /// The value of segment `seg` for `user` at `t` (all state current at `t`).
     /// Only the inputs the expression reaches are computed (see ``UserPlanInputs``).
-    func evaluate(_ u: Int32, _ seg: SegmentSlot, at t: Int64) -> Bool {
+    func evaluate(_ user: UserRecord, _ seg: SegmentSlot, at t: Int64) -> Bool {
         statistics.segmentEvaluations += 1
         // The scratch array is moved in and out, so that filling it in place does not copy it.
         let values = scratchValues
         scratchValues = []
-        var inputs = UserPlanInputs(engine: self, user: users[Int(u)], u: u, seg: seg, at: t, values: consume values)
+        var inputs = UserPlanInputs(
+            engine: self,
+            user: user,
+            resolved: resolvedInputs(seg),
+            at: t,
+            values: consume values
+        )
         let result = seg.plan.evaluate(&inputs, nowMs: t)
         scratchValues = inputs.values
         return result
+    }
+
+    /// The segment's attributes, aggregates and `in_segment` targets resolved to slots, made when first asked for
+    /// (the segment's aggregates are all in `keySlots` by then: acquired before the segment is made, or restored
+    /// after it).
+    @inline(__always)
+    func resolvedInputs(_ seg: SegmentSlot) -> ResolvedInputs {
+        if let resolved = seg.resolved { return resolved }
+        let resolved = ResolvedInputs(
+            attrs: seg.attrs,
+            keys: seg.keys.map { k in
+                ResolvedInputs.Key(k: k, slot: keySlots[Int(k)].map { Unmanaged.passUnretained($0) })
+            },
+            members: seg.memberTargets
+        )
+        seg.resolved = resolved
+        return resolved
     }
 
     /// Runs `body` with the attribute values and the `first`/`last` values (at `t`) that `seg` reads, gathered into
@@ -160,7 +227,7 @@ extension MembershipEngine {
             from = rank + 1
             guard let seg = segs[Int(s)], seg.active else { continue }
             if seg.timeSensitive, !exprDirty { sensitive.append(s) }
-            guard setMembership(user, s, seg, evaluate(u, seg, at: t), at: t, into: &out) else { continue }
+            guard setMembership(user, s, seg, evaluate(user, seg, at: t), at: t, into: &out) else { continue }
             flag(seg.dependents)
         }
         if exprDirty, let comparisonsRest {
@@ -476,60 +543,43 @@ extension MembershipEngine {
 struct UserPlanInputs: PlanInputSource {
     unowned(unsafe) let engine: MembershipEngine
     unowned(unsafe) let user: UserRecord
-    unowned(unsafe) let seg: SegmentSlot
-    let u: Int32
+    /// The segment's inputs resolved to slots (see ``ResolvedInputs``).
+    let resolved: ResolvedInputs
     let t: Int64
     /// Computed aggregate values by plan index, meaningful only where `known` has the bit: the storage is reused from
     /// evaluation to evaluation without being cleared (clearing it, element by element, was 10.5 % of engine-bench's
     /// import).
     var values: [AttributeValue?]
     var known: UInt64 = 0
-    /// The segment's attributes and aggregates looked up once for many users (see ``ResolvedInputs``); `nil`:
-    /// looked up in the engine at each read.
-    var resolved: ResolvedInputs?
 
     /// - Parameter values: storage to reuse for the computed values (its contents are ignored).
     init(
         engine: MembershipEngine,
         user: UserRecord,
-        u: Int32,
-        seg: SegmentSlot,
+        resolved: ResolvedInputs,
         at t: Int64,
         values: consuming [AttributeValue?]
     ) {
         self.engine = engine
         self.user = user
-        self.seg = seg
-        self.u = u
+        self.resolved = resolved
         self.t = t
-        values.extend(to: min(seg.keys.count, 64))
+        values.extend(to: min(resolved.keys.count, 64))
         self.values = values
     }
 
     func attribute(_ index: Int) -> AttributeValue? {
-        if let resolved {
-            guard index >= 0, index < resolved.attrs.count else { return nil }
-            return user.attribute(resolved.attrs[index])
-        }
-        guard index >= 0, index < seg.attrs.count else { return nil }
-        return user.attribute(seg.attrs[index])
+        guard index >= 0, index < resolved.attrs.count else { return nil }
+        return user.attribute(resolved.attrs[index])
     }
 
     mutating func aggregate(_ index: Int) -> AttributeValue? {
-        let count = resolved?.keys.count ?? seg.keys.count
-        guard index >= 0, index < count else { return nil }
+        guard index >= 0, index < resolved.keys.count else { return nil }
         let bit: UInt64 = index < 64 ? 1 << UInt64(index) : 0
         if known & bit != 0 { return values[index] }
-        let value: AttributeValue?
-        if let resolved {
-            let key = resolved.keys[index]
-            guard let slot = key.slot else { return nil }
-            value = slot._withUnsafeGuaranteedRef { engine.aggregateValue(user, key.k, $0, at: t) }
-        } else {
-            let k = seg.keys[index]
-            guard let slot = engine.keySlots[Int(k)] else { return nil }
-            value = engine.aggregateValue(user, k, slot, at: t)
-        }
+        let key = resolved.keys[index]
+        guard let slot = key.slot else { return nil }
+        let value = slot._withUnsafeGuaranteedRef { engine.aggregateValue(user, key.k, $0, at: t) }
         if bit != 0 {
             values[index] = value
             known |= bit
@@ -538,22 +588,19 @@ struct UserPlanInputs: PlanInputSource {
     }
 
     func isMember(_ index: Int) -> Bool {
-        if let resolved {
-            guard index >= 0, index < resolved.members.count else { return false }
-            return engine.isMember(user, resolved.members[index])
-        }
-        guard index >= 0, index < seg.memberTargets.count else { return false }
-        return engine.isMember(user, seg.memberTargets[index])
+        guard index >= 0, index < resolved.members.count else { return false }
+        return engine.isMember(user, resolved.members[index])
     }
 }
 
-/// A segment's attribute and aggregate slots and its `in_segment` targets, looked up once for an evaluation of many
-/// users on several threads.
+/// A segment's attribute and aggregate slots and its `in_segment` targets, in buffers of their own: evaluations read
+/// them without reference counting.
 ///
-/// Reading `seg.attrs`, `seg.keys` and `engine.keySlots` for every user retains and releases those arrays and the
-/// aggregates' `KeySlot` objects, which every thread shares: their reference counts bounce between the cores. These
-/// buffers belong to the evaluation and hold the slots unretained; they are valid while the engine is only read
-/// (the segment holds a reference to each of its aggregates, so none goes away meanwhile).
+/// Reading `seg.attrs`, `seg.keys` and `engine.keySlots` at each input retains and releases those arrays and the
+/// aggregates' `KeySlot` objects (five reference counts per aggregate read, 8 % of engine-bench's live phase), and
+/// threads evaluating on several cores would make those counts bounce between them. The slots are held unretained:
+/// the segment holds a reference to each of its aggregates, so none goes away while the segment exists. Owned by the
+/// segment (``SegmentSlot/resolved``), which frees them.
 struct ResolvedInputs {
     struct Key {
         let k: Int32
@@ -563,4 +610,24 @@ struct ResolvedInputs {
     let attrs: UnsafeBufferPointer<Int32>
     let keys: UnsafeBufferPointer<Key>
     let members: UnsafeBufferPointer<MemberTarget>
+
+    /// Copies the three lists into buffers to be freed with ``deallocate()``.
+    init(attrs: [Int32], keys: [Key], members: [MemberTarget]) {
+        self.attrs = Self.copy(attrs)
+        self.keys = Self.copy(keys)
+        self.members = Self.copy(members)
+    }
+
+    private static func copy<Element>(_ elements: [Element]) -> UnsafeBufferPointer<Element> {
+        let buffer = UnsafeMutableBufferPointer<Element>.allocate(capacity: elements.count)
+        _ = buffer.initialize(from: elements)
+        return UnsafeBufferPointer(buffer)
+    }
+
+    /// Frees the buffers (their elements are trivial: nothing to deinitialize).
+    func deallocate() {
+        attrs.deallocate()
+        keys.deallocate()
+        members.deallocate()
+    }
 }

@@ -87,6 +87,12 @@ public final class MembershipEngine {
     /// `valueForEachUser`); the tests lower it to run the parallel path over a few users.
     var parallelEvaluationMinimum = 16_384
 
+    /// What a user new to the engine is evaluated for besides the segments reading its data, as bits by rank (see
+    /// `segmentsToEvaluateForNewUsers()`); `nil` after a change of the segments or lists, until the next new user.
+    var newUserRanks: [UInt64]?
+    /// Evaluate every active segment for a new user instead (the tests' reference for `newUserRanks`).
+    var evaluatesNewUsersInFull = false
+
     /// Scratch: the segments to evaluate for the user at hand, as bits by rank (position in `order`): evaluating finds
     /// them in dependency order without visiting every segment.
     var flaggedRanks: [UInt64] = []

@@ -23,6 +23,10 @@ import Darwin
         /// Every clock move that wakes a user is done in bulk (`advanceInBulk`), and a twin doing them one instant
         /// at a time must produce the same transitions.
         var bulkAdvance = false
+        /// A twin evaluates every active segment for each new user (`evaluatesNewUsersInFull`), where the engine
+        /// evaluates only `segmentsToEvaluateForNewUsers()` and the segments reading the user's data: both must
+        /// produce the same transitions and the same saved user states.
+        var newUserTwin = false
     }
 
     @Test(arguments: [1, 2, 3, 4] as [UInt64])
@@ -50,6 +54,11 @@ import Darwin
         try run(seed: seed, Options(backfills: seed == 42, restores: seed == 43, bulkAdvance: true))
     }
 
+    @Test(arguments: [51, 52, 53] as [UInt64])
+    func newUsersEvaluatedForFewerSegmentsMatchEveryActiveSegment(seed: UInt64) throws {
+        try run(seed: seed, Options(backfills: seed == 52, restores: seed == 53, newUserTwin: true))
+    }
+
     /// A long soak over many seeds: `ENGINE_SOAK=200 swift test --filter EngineDifferentialTests/soak`.
     @Test(.enabled(if: getenv("ENGINE_SOAK") != nil))
     func soak() throws {
@@ -68,7 +77,9 @@ import Darwin
         if options.bulkAdvance { engine.bulkAdvanceMinimum = 0 }
         // The restore and bulk variants run a twin that is never restored and advances one instant at a time: both
         // must produce the same transitions.
-        let shadow: MembershipEngine? = options.restores || options.bulkAdvance ? MembershipEngine(nowMs: baseMs) : nil
+        let shadow: MembershipEngine? =
+            options.restores || options.bulkAdvance || options.newUserTwin ? MembershipEngine(nowMs: baseMs) : nil
+        if options.newUserTwin { shadow?.evaluatesNewUsersInFull = true }
         var database: [String: [UInt8]] = [:]
         var catalog: [UInt8] = engine.encodeCatalog()
         var restores = 0
@@ -291,6 +302,11 @@ import Darwin
                 }
             }
             let context = "seed \(seed) step \(step)"
+            if options.newUserTwin, let shadow {
+                for id in userIDs {
+                    #expect(engine.encodeUserState(id) == shadow.encodeUserState(id), "\(context): state of \(id)")
+                }
+            }
             let frozenNow = frozen()
             // 2. Time-driven transitions happen exactly at their instants, and none is missed in between.
             if let advanced {
