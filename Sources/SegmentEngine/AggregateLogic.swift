@@ -18,7 +18,7 @@ enum AggregateLogic {
     /// The numeric property the aggregate reads, or NaN.
     @inline(__always)
     static func numeric(_ properties: [String: AttributeValue], _ property: String?) -> Double {
-        guard let property, case .number(let x)? = properties[property] else { return .nan }
+        guard let property, case .number(let x)? = properties.property(property) else { return .nan }
         return x
     }
 
@@ -27,7 +27,7 @@ enum AggregateLogic {
         if names.isEmpty || properties.isEmpty { return [:] }
         var out: [String: AttributeValue] = [:]
         // Kept for good: the values are copied out of the decoder's allocations (see `AttributeValue.copiedOut`).
-        for name in names { if let v = properties[name] { out[name] = v.copiedOut() } }
+        for name in names { if let v = properties.property(name) { out[name] = v.copiedOut() } }
         return out
     }
 

@@ -20,17 +20,19 @@ extension MembershipEngine {
     }
 
     /// The active segments a new user must be evaluated for besides those reading its data, as bits by rank: those
-    /// that may be true for a user without data, those that read time, and every segment reading one of these with
+    /// that may be true for a user without data from now on, and every segment reading one of these with
     /// `in_segment`.
     ///
-    /// Every other active segment is false for the new user and needs no evaluation. Such a segment reads no
-    /// `now`/`D ago`, so its inputs without data are the same at every instant: no attribute, the empty value of each
-    /// aggregate, no list, no membership. Its value from these was found false here. The new user's data changes
-    /// only inputs whose segments that data flags. And a membership it reads is none unless the segment read is
-    /// evaluated true, and then that segment's dependents are flagged too (see ``evaluateFlagged``). Its comparisons
-    /// have no next change either: without `now`/`D ago` they cannot move with time.
+    /// Every other active segment is false for the new user and needs no evaluation. Its inputs without data are no
+    /// attribute, the empty value of each aggregate, no list and no membership; from these it was found false at
+    /// ``nowMs`` and, when it reads `now`/`D ago`, without a next change after it (its filters reading no time), so it
+    /// stays false at every later instant (the engine's clock only moves forward); without `now`/`D ago` those inputs
+    /// do not move with time at all. The new user's data changes only inputs whose segments that data flags. A
+    /// membership it reads is none unless the segment read is evaluated true, and then that segment's dependents are
+    /// flagged too (see ``evaluateFlagged``). And its comparisons have no next change to add to the user's due
+    /// instant.
     ///
-    /// Depends only on the segments and lists, not on the instant: kept until they change (``resolveMemberTargets()``).
+    /// Kept until the segments or lists change (``resolveMemberTargets()``).
     func segmentsToEvaluateForNewUsers() -> [UInt64] {
         var needed = [UInt64](repeating: 0, count: activeRanks.count)
         let empty = UserRecord(id: "")
@@ -40,7 +42,12 @@ extension MembershipEngine {
             if needed[rank >> 6] & bit == 0 {
                 // The user without data has no membership: a dependent of a segment found true here is marked below,
                 // not evaluated over that membership.
-                guard seg.timeSensitive || evaluate(empty, seg, at: nowMs) else { continue }
+                let mayBeTrue =
+                    evaluate(empty, seg, at: nowMs)
+                    || seg.timeSensitive
+                        && (seg.plan.filtersReadTime
+                            || comparisonsDue(empty, seg, valuesAt: nowMs, after: nowMs) != .max)
+                guard mayBeTrue else { continue }
                 needed[rank >> 6] |= bit
             }
             for d in seg.dependents {

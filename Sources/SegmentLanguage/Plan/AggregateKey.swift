@@ -97,7 +97,7 @@ public struct AggregateKey: Sendable, Hashable, CustomStringConvertible {
             count += 1
             earliest = Swift.min(earliest, event.atMs)
             latest = Swift.max(latest, event.atMs)
-            if let property, case .number(let x)? = event.properties[property] {
+            if let property, case .number(let x)? = event.properties.property(property) {
                 numeric += 1
                 sum += x
                 minimum = Swift.min(minimum, x)
@@ -233,7 +233,7 @@ private indirect enum PreparedFilter: Sendable {
         @inline(__always)
         func value(in properties: [String: AttributeValue]) -> Value? {
             switch self {
-            case .property(let name): return properties[name].map(Value.init)
+            case .property(let name): return properties.property(name).map(Value.init)
             case .value(let value): return value
             }
         }
@@ -260,7 +260,7 @@ private indirect enum PreparedFilter: Sendable {
         case .or(let items): return items.contains { $0.matches(properties, nowMs: nowMs) }
         case .and(let items): return items.allSatisfy { $0.matches(properties, nowMs: nowMs) }
         case .not(let inner): return !inner.matches(properties, nowMs: nowMs)
-        case .exists(let name): return properties[name] != nil
+        case .exists(let name): return properties.property(name) != nil
         case .compare(let l, let op, let r):
             return Semantics.compare(l.value(in: properties), op, r.value(in: properties))
         case .tree(let node): return Evaluation.filterMatches(node, properties: properties, nowMs: nowMs)
