@@ -20,17 +20,17 @@ extension MembershipEngine {
     }
 
     /// The active segments a new user must be evaluated for besides those reading its data, as bits by rank: those
-    /// that may be true for a user without data from now on, and every segment reading one of these with
-    /// `in_segment`.
+    /// that may be true for a user without data, at ``nowMs`` or later.
     ///
-    /// Every other active segment is false for the new user and needs no evaluation. Its inputs without data are no
-    /// attribute, the empty value of each aggregate, no list and no membership; from these it was found false at
-    /// ``nowMs`` and, when it reads `now`/`D ago`, without a next change after it (its filters reading no time), so it
-    /// stays false at every later instant (the engine's clock only moves forward); without `now`/`D ago` those inputs
-    /// do not move with time at all. The new user's data changes only inputs whose segments that data flags. A
-    /// membership it reads is none unless the segment read is evaluated true, and then that segment's dependents are
-    /// flagged too (see ``evaluateFlagged``). And its comparisons have no next change to add to the user's due
-    /// instant.
+    /// Every other active segment is false for the new user and needs no evaluation:
+    /// - its inputs without data are no attribute, the empty value of each aggregate, no list and no membership;
+    /// - from these it was found false at ``nowMs`` and, when it reads `now`/`D ago`, without a next change after it
+    ///   (and without filters reading time), so it stays false at every later instant (the engine's clock only moves
+    ///   forward); without `now`/`D ago` those inputs do not move with time at all;
+    /// - the new user's data changes only inputs whose segments that data flags;
+    /// - a membership it reads is none unless the segment read is evaluated true, which flags its dependents (see
+    ///   ``evaluateFlagged``);
+    /// - its comparisons have no next change to add to the user's due instant.
     ///
     /// Kept until the segments or lists change (``resolveMemberTargets()``).
     func segmentsToEvaluateForNewUsers() -> [UInt64] {
@@ -39,24 +39,11 @@ extension MembershipEngine {
         for (rank, s) in order.enumerated() {
             let bit: UInt64 = 1 << UInt64(rank & 63)
             guard activeRanks[rank >> 6] & bit != 0, let seg = segs[Int(s)] else { continue }
-            if needed[rank >> 6] & bit == 0 {
-                // The user without data has no membership: a dependent of a segment found true here is marked below,
-                // not evaluated over that membership.
-                let mayBeTrue =
-                    evaluate(empty, seg, at: nowMs)
-                    || seg.timeSensitive
-                        && (seg.plan.filtersReadTime
-                            || comparisonsDue(empty, seg, valuesAt: nowMs, after: nowMs) != .max)
-                guard mayBeTrue else { continue }
-                needed[rank >> 6] |= bit
-            }
-            for d in seg.dependents {
-                let r = Int(rankOfSlot[Int(d)])
-                guard r >= 0 else { continue }
-                // A cycle (refused by the store's catalog check) breaks the rank order the marking relies on.
-                guard r > rank else { return activeRanks }
-                needed[r >> 6] |= 1 << UInt64(r & 63)
-            }
+            let mayBeTrue =
+                evaluate(empty, seg, at: nowMs)
+                || seg.timeSensitive
+                    && (seg.plan.filtersReadTime || comparisonsDue(empty, seg, valuesAt: nowMs, after: nowMs) != .max)
+            if mayBeTrue { needed[rank >> 6] |= bit }
         }
         return needed
     }
@@ -227,7 +214,11 @@ extension MembershipEngine {
     ) {
         let user = users[Int(u)]
         let before = (out.count, user.due, user.exprDue)
-        var sensitive: [Int32] = []
+        // The engine's scratch array, taken out while in use (a local one was an allocation per call: 2 % of
+        // engine-bench's import).
+        var sensitive = scratchSensitive
+        scratchSensitive = []
+        sensitive.removeAll(keepingCapacity: true)
         // In rank order: a segment flags only dependents, which come after it.
         var from = 0
         while let (s, rank) = nextFlagged(from: from) {
@@ -246,6 +237,7 @@ extension MembershipEngine {
         } else if !sensitive.isEmpty {
             user.exprDue = min(user.exprDue, expressionDue(u, after: t, segments: sensitive))
         }
+        scratchSensitive = sensitive
         if let aggregateDue {
             setDue(u, min(aggregateDue, user.exprDue))
         } else if fullDue || user.due <= t {

@@ -110,6 +110,8 @@ public final class MembershipEngine {
     var scratchPositions: [Int] = []
     /// Scratch: the batch of events at hand grouped by user (see ``BatchGrouping``).
     var batchGrouping = BatchGrouping()
+    /// Scratch: the time-sensitive segments evaluated by the `evaluateFlagged` at hand.
+    var scratchSensitive: [Int32] = []
     /// Scratch: the time-sensitive segments with a comparison due at the wake-up at hand (`flagDueComparisons`).
     var dueSensitive: [Int32] = []
 

@@ -302,7 +302,8 @@ import Darwin
                 }
             }
             let context = "seed \(seed) step \(step)"
-            if options.newUserTwin, let shadow {
+            // Until a restore: a restored engine may number its attributes and aggregates otherwise.
+            if options.newUserTwin, restores == 0, let shadow {
                 for id in userIDs {
                     #expect(engine.encodeUserState(id) == shadow.encodeUserState(id), "\(context): state of \(id)")
                 }

@@ -279,6 +279,32 @@ import Testing
         #expect(h.members("fans") == ["alice"])
     }
 
+    /// A new user is evaluated for the segments reading its data and for those that may be true for a user without
+    /// data (`segmentsToEvaluateForNewUsers`), not for every segment: a segment true without data, a segment reading
+    /// it, and a clock comparison that becomes true later must still come out as if every segment were evaluated,
+    /// also for a user created at a later instant than the one the list was made at.
+    @Test func newUsersEnterSegmentsTrueWithoutTheirData() throws {
+        let h = EngineHarness()
+        try h.put("no_buys", "count(purchase) = 0")
+        try h.put("buyers", #"not in_segment("no_buys")"#)
+        try h.put("after_launch", "now > 2026-01-02T00:00:00Z")
+        try h.put("planned", "exists(plan)")
+        #expect(h.track("a", "page_view") == [entered("no_buys", "a", baseMs)])
+        #expect(h.track("b", "purchase") == [entered("buyers", "b", baseMs)])
+        #expect(
+            h.advance(to: baseMs + 2 * msDay) == [
+                entered("after_launch", "a", baseMs + msDay + 1), entered("after_launch", "b", baseMs + msDay + 1),
+            ]
+        )
+        let later = baseMs + 2 * msDay
+        #expect(
+            h.profile("c", ["plan": .string("pro")]) == [
+                entered("after_launch", "c", later), entered("no_buys", "c", later), entered("planned", "c", later),
+            ]
+        )
+        #expect(h.members("buyers") == ["b"])
+    }
+
     @Test func advanceProcessesUsersInDueThenUserIDOrder() throws {
         let h = EngineHarness()
         try h.put("recent", "count(visit within 1h) >= 1")
