@@ -596,7 +596,7 @@ struct UserPlanInputs: PlanInputSource {
 /// them without reference counting.
 ///
 /// Reading `seg.attrs`, `seg.keys` and `engine.keySlots` at each input retains and releases those arrays and the
-/// aggregates' `KeySlot` objects (five reference counts per aggregate read, 8 % of engine-bench's live phase), and
+/// aggregates' `KeySlot` objects (five reference counts per aggregate read; two remain, for the user's arrays), and
 /// threads evaluating on several cores would make those counts bounce between them. The slots are held unretained:
 /// the segment holds a reference to each of its aggregates, so none goes away while the segment exists. Owned by the
 /// segment (``SegmentSlot/resolved``), which frees them.
