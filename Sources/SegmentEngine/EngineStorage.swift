@@ -125,6 +125,16 @@ extension Array {
     }
 }
 
+extension [UInt64] {
+    /// Whether bit `i` is set, the array read as a set of small integers, 64 per word (segments by rank).
+    @inline(__always)
+    func hasBit(_ i: Int) -> Bool { self[i >> 6] & 1 << UInt64(i & 63) != 0 }
+
+    /// Sets bit `i` (see ``hasBit(_:)``).
+    @inline(__always)
+    mutating func setBit(_ i: Int) { self[i >> 6] |= 1 << UInt64(i & 63) }
+}
+
 extension Array where Element: ExpressibleByNilLiteral {
     /// Appends `nil`s up to `count` elements (a longer array is left as it is): scratch arrays of optional values
     /// that are written by index, not cleared between uses.

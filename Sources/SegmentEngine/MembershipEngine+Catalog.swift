@@ -240,7 +240,7 @@ extension MembershipEngine {
             }
         }
         // Flags set under the old order (none, between operations) are carried over to the new ranks.
-        let flagged = order.indices.filter { flaggedRanks[$0 >> 6] & 1 << UInt64($0 & 63) != 0 }.map { order[$0] }
+        let flagged = order.indices.filter { flaggedRanks.hasBit($0) }.map { order[$0] }
         order = result
         let words = (order.count + 63) / 64
         flaggedRanks = Array(repeating: 0, count: words)
@@ -250,7 +250,7 @@ extension MembershipEngine {
             segs[Int(s)]!.rank = rank
             segs[Int(s)]!.dependents = dependents[segs[Int(s)]!.name] ?? []
             rankOfSlot[Int(s)] = Int32(rank)
-            if segs[Int(s)]!.active { activeRanks[rank >> 6] |= 1 << UInt64(rank & 63) }
+            if segs[Int(s)]!.active { activeRanks.setBit(rank) }
         }
         flag(flagged)  // a deleted segment has no rank: not flagged
         timeSensitive = order.filter { segs[Int($0)]!.timeSensitive && segs[Int($0)]!.active }

@@ -37,13 +37,12 @@ extension MembershipEngine {
         var needed = [UInt64](repeating: 0, count: activeRanks.count)
         let empty = UserRecord(id: "")
         for (rank, s) in order.enumerated() {
-            let bit: UInt64 = 1 << UInt64(rank & 63)
-            guard activeRanks[rank >> 6] & bit != 0, let seg = segs[Int(s)] else { continue }
+            guard activeRanks.hasBit(rank), let seg = segs[Int(s)] else { continue }
             let mayBeTrue =
                 evaluate(empty, seg, at: nowMs)
                 || seg.timeSensitive
                     && (seg.plan.filtersReadTime || comparisonsDue(empty, seg, valuesAt: nowMs, after: nowMs) != .max)
-            if mayBeTrue { needed[rank >> 6] |= bit }
+            if mayBeTrue { needed.setBit(rank) }
         }
         return needed
     }
@@ -55,7 +54,7 @@ extension MembershipEngine {
     @inline(__always)
     func flag(_ s: Int32) {
         let rank = Int(rankOfSlot[Int(s)])
-        if rank >= 0 { flaggedRanks[rank >> 6] |= 1 << UInt64(rank & 63) }
+        if rank >= 0 { flaggedRanks.setBit(rank) }
     }
 
     /// Takes the flagged segment of lowest rank at or after `rank` out of the flags: its slot and rank.
